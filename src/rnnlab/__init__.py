@@ -1,2 +1,12 @@
-"""rnnlab: recurrent networks from first principles."""
+"""rnnlab: recurrent networks from first principles.
+
+The plain RNN, the LSTM (and its peephole and coupled variants) and the GRU, written in NumPy
+with hand-written backpropagation through time, exact against PyTorch, with every gate visible.
+"""
 __version__ = "0.1.0"
+
+from .backend import get_backend, set_backend
+from .errors import RnnlabError
+from .layers import GRU, LSTM, RNN
+
+__all__ = ["RNN", "LSTM", "GRU", "RnnlabError", "set_backend", "get_backend", "__version__"]
