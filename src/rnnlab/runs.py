@@ -1,0 +1,268 @@
+"""The run folder: config.json, safetensors weights, history.json, resume state. Atomic.
+
+Layout of a run folder:
+  config.json          the resolved config, with "format": FORMAT_VERSION and "rnnlab_version"
+  model.safetensors    last weights;  best.safetensors  best weights on validation
+  history.json         list of per-evaluation records (dicts)
+  state.safetensors    optimizer buffers etc. for --resume, with
+  state.json           the matching JSON metadata (step, RNG state, stream position, ...)
+
+Every write goes to a temporary file in the same folder, is flushed, fsynced and renamed over
+the target (then the folder is fsynced), so a crash leaves either the old or the new file.
+Weights are only ever read with safetensors; nothing here unpickles.
+"""
+import json
+import os
+import struct
+import tempfile
+import uuid
+from pathlib import Path
+
+import numpy as np
+import safetensors.numpy
+
+from .errors import RnnlabError
+
+FORMAT_VERSION = 1
+WEIGHT_NAMES = ("model", "best")
+
+
+# ---------------------------------------------------------------- atomic writes
+
+def _fsync_dir(folder):
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # e.g. Windows cannot open folders; the rename is still atomic
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_write_bytes(path, data):
+    """Write `data` to `path` via a temp file in the same folder + fsync + os.replace."""
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as e:
+        raise RnnlabError(f"cannot write {path}: {e.strerror}; check that the folder {folder} "
+                          "exists and is writable") from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(folder)
+
+
+def _json_default(obj):
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"cannot store {type(obj).__name__} in JSON")
+
+
+def atomic_write_json(path, obj):
+    """Atomically write `obj` as indented JSON (numpy scalars/arrays become numbers/lists)."""
+    text = json.dumps(obj, indent=2, default=_json_default)
+    atomic_write_bytes(path, (text + "\n").encode("utf-8"))
+
+
+def read_json(path, what):
+    """Parse a JSON file; a missing or malformed file -> RnnlabError naming it."""
+    path = Path(path)
+    if not path.is_file():
+        raise RnnlabError(f"{what} {path} not found; check the run folder path")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as e:
+        raise RnnlabError(f"{what} {path} is not valid JSON ({e}); restore it or re-run "
+                          "training into a new folder") from None
+
+
+# ---------------------------------------------------------------- safetensors
+
+def save_tensors(path, tensors, metadata=None):
+    """Write name -> ndarray as a safetensors file, atomically. metadata: dict[str, str]."""
+    if not isinstance(tensors, dict):
+        raise RnnlabError(f"tensors must be a dict name -> ndarray, got {type(tensors).__name__}")
+    for k, v in tensors.items():
+        if not isinstance(k, str) or not isinstance(v, np.ndarray) or v.dtype == object:
+            raise RnnlabError(f"cannot save tensor {k!r} ({type(v).__name__}) to {path}; "
+                              "pass numeric numpy arrays under string names")
+    if metadata is not None and not all(isinstance(k, str) and isinstance(v, str)
+                                        for k, v in metadata.items()):
+        raise RnnlabError(f"safetensors metadata for {path} must map str -> str; "
+                          "json.dumps non-string values first")
+    data = safetensors.numpy.save({k: np.ascontiguousarray(v) for k, v in tensors.items()},
+                                  metadata=metadata)
+    atomic_write_bytes(path, data)
+
+
+def _invalid(path, why):
+    return RnnlabError(f"{path} is not a valid rnnlab weights file ({why}); re-export it or "
+                       "re-train to produce a new one")
+
+
+def load_tensors_with_metadata(path):
+    """-> (tensors: dict[str, ndarray] (writable copies), metadata: dict[str, str])."""
+    path = Path(path)
+    if not path.exists():
+        raise _invalid(path, "file not found")
+    if not path.is_file():
+        raise _invalid(path, "not a file")
+    try:
+        data = path.read_bytes()
+        tensors = safetensors.numpy.load(data)
+        (n,) = struct.unpack("<Q", data[:8])
+        header = json.loads(data[8:8 + n])
+        metadata = header.get("__metadata__") or {}
+    except Exception as e:  # safetensors raises its own error types; all mean "not valid"
+        raise _invalid(path, f"{type(e).__name__}: {e}".splitlines()[0][:200]) from None
+    return {k: np.array(v) for k, v in tensors.items()}, dict(metadata)
+
+
+def load_tensors(path):
+    """Read a safetensors file -> dict[str, ndarray]; any failure -> RnnlabError."""
+    return load_tensors_with_metadata(path)[0]
+
+
+def check_state_dict(expected, got, source):
+    """expected: name -> shape (or array); got: name -> ndarray. First problem -> RnnlabError."""
+    shapes = {k: tuple(np.shape(v)) if isinstance(v, np.ndarray) else tuple(v)
+              for k, v in expected.items()}
+    missing = [k for k in shapes if k not in got]
+    if missing:
+        raise RnnlabError(f"{source}: missing '{missing[0]}' (expected shape {shapes[missing[0]]};"
+                          f" {len(missing)} missing in all); it was saved from a different "
+                          "model, load it with the same model options or re-train")
+    extra = [k for k in got if k not in shapes]
+    if extra:
+        raise RnnlabError(f"{source}: unexpected '{extra[0]}' ({len(extra)} unexpected in all);"
+                          " it was saved from a different model, load it with the same model"
+                          " options or re-train")
+    for k, shape in shapes.items():
+        if tuple(np.shape(got[k])) != shape:
+            raise RnnlabError(f"{source}: '{k}' has shape {tuple(np.shape(got[k]))}, expected "
+                              f"{shape}; load it with the same model options or re-train")
+
+
+# ---------------------------------------------------------------- the run folder
+
+class RunFolder:
+    """A training run's folder. All writes atomic; all reads validated."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+
+    def __repr__(self):
+        return f"RunFolder({str(self.path)!r})"
+
+    def exists(self):
+        """True when the folder holds a config.json (i.e. is a run folder)."""
+        return (self.path / "config.json").is_file()
+
+    def create(self, exist_ok=False):
+        """Make the folder; an existing non-empty one is refused unless exist_ok."""
+        if self.path.exists() and not self.path.is_dir():
+            raise RnnlabError(f"run folder {self.path} is an existing file; choose another --out")
+        if self.path.is_dir() and any(self.path.iterdir()) and not exist_ok:
+            raise RnnlabError(f"run folder {self.path} already exists; pass --resume to "
+                              "continue it or choose another --out")
+        self.path.mkdir(parents=True, exist_ok=True)
+        return self
+
+    # ---- config
+    def write_config(self, cfg):
+        """Write config.json, adding "format" and "rnnlab_version"."""
+        from . import __version__  # late: rnnlab/__init__ may import modules that import us
+        if not isinstance(cfg, dict):
+            raise RnnlabError(f"config must be a dict, got {type(cfg).__name__}")
+        atomic_write_json(self.path / "config.json",
+                          {**cfg, "format": FORMAT_VERSION, "rnnlab_version": __version__})
+
+    def read_config(self):
+        """Read and validate config.json -> dict."""
+        path = self.path / "config.json"
+        if not path.is_file():
+            raise RnnlabError(f"{self.path} is not an rnnlab run folder (no config.json); "
+                              "pass the --out folder of a training run")
+        cfg = read_json(path, "config")
+        if not isinstance(cfg, dict):
+            raise RnnlabError(f"config {path} must hold a JSON object, got "
+                              f"{type(cfg).__name__}; re-run training into a new folder")
+        for key in ("format", "rnnlab_version"):
+            if key not in cfg:
+                raise RnnlabError(f"config {path} lacks the '{key}' key; it was not written by "
+                                  "rnnlab, re-run training into a new folder")
+        if cfg["format"] != FORMAT_VERSION:
+            raise RnnlabError(f"config {path} has format {cfg['format']!r}, this rnnlab reads "
+                              f"format {FORMAT_VERSION}; use the rnnlab version "
+                              f"{cfg['rnnlab_version']} that wrote it, or re-train")
+        return cfg
+
+    # ---- weights
+    def _weights_path(self, name):
+        if name not in WEIGHT_NAMES:
+            raise RnnlabError(f"weights name must be one of {WEIGHT_NAMES}, got {name!r}")
+        return self.path / f"{name}.safetensors"
+
+    def save_weights(self, name, tensors, metadata=None):
+        """Write `<name>.safetensors` (name 'model' = last, 'best' = best on validation)."""
+        save_tensors(self._weights_path(name), tensors, metadata)
+
+    def load_weights(self, name):
+        return load_tensors(self._weights_path(name))
+
+    # ---- history
+    def read_history(self):
+        """history.json -> list of dicts ([] when there is none yet)."""
+        path = self.path / "history.json"
+        if not path.exists():
+            return []
+        hist = read_json(path, "history")
+        if not isinstance(hist, list) or not all(isinstance(r, dict) for r in hist):
+            raise RnnlabError(f"history {path} must be a JSON list of objects; delete it or "
+                              "re-run training into a new folder")
+        return hist
+
+    def append_history(self, record):
+        """Append one dict to history.json (the whole file is rewritten atomically)."""
+        if not isinstance(record, dict):
+            raise RnnlabError(f"history record must be a dict, got {type(record).__name__}")
+        atomic_write_json(self.path / "history.json", self.read_history() + [record])
+
+    # ---- resume state
+    def save_state(self, arrays, meta):
+        """Write state.safetensors then state.json; a shared id ties the pair together."""
+        if not isinstance(meta, dict):
+            raise RnnlabError(f"state meta must be a dict, got {type(meta).__name__}")
+        state_id = uuid.uuid4().hex
+        save_tensors(self.path / "state.safetensors", arrays, {"state_id": state_id})
+        atomic_write_json(self.path / "state.json", {"state_id": state_id, "meta": meta})
+
+    def load_state(self):
+        """-> (arrays, meta) as given to save_state; RnnlabError if absent or inconsistent."""
+        json_path = self.path / "state.json"
+        if not json_path.is_file():
+            raise RnnlabError(f"{self.path} has no saved training state (state.json); it "
+                              "cannot be resumed, start a new run instead")
+        doc = read_json(json_path, "state")
+        arrays, metadata = load_tensors_with_metadata(self.path / "state.safetensors")
+        if not isinstance(doc, dict) or doc.get("state_id") != metadata.get("state_id"):
+            raise RnnlabError(f"{self.path}: state.json and state.safetensors do not belong "
+                              "together (interrupted save?); resume from an earlier copy or "
+                              "start a new run")
+        return arrays, doc["meta"]
