@@ -129,11 +129,11 @@ def test_linear_init_bound_and_state_dict_round_trip():
 def test_state_dict_errors():
     lin = Linear(4, 3)
     sd = lin.state_dict()
-    with pytest.raises(RnnlabError, match="missing parameter 'bias'"):
+    with pytest.raises(RnnlabError, match="missing 'bias'"):
         lin.load_state_dict({"weight": sd["weight"]})
     with pytest.raises(RnnlabError, match=r"'weight' has shape \(3, 5\), expected \(3, 4\)"):
         lin.load_state_dict({"weight": np.zeros((3, 5)), "bias": sd["bias"]})
-    with pytest.raises(RnnlabError, match="unexpected parameter 'extra'"):
+    with pytest.raises(RnnlabError, match="unexpected 'extra'"):
         lin.load_state_dict({**sd, "extra": np.zeros(1)})
 
 

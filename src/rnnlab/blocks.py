@@ -11,6 +11,7 @@ Losses are pure functions returning `(loss, dinput)`, where `loss` is a Python f
 import numpy as np
 
 from .errors import RnnlabError
+from .runs import check_state_dict
 
 
 class Module:
@@ -44,25 +45,9 @@ class Module:
 
     def load_state_dict(self, d, source="state dict"):
         """Copy `d` into the parameters in place; keys and shapes must match exactly."""
-        check_params(self.params, d, source)
+        check_state_dict(self.params, d, source)
         for k, p in self.params.items():
             p[...] = d[k]
-
-
-def check_params(expected, got, source):
-    """Raise RnnlabError on the first missing/unexpected key or shape mismatch."""
-    for k, p in expected.items():
-        if k not in got:
-            raise RnnlabError(f"{source}: missing parameter '{k}' (expected shape {p.shape}); "
-                              "load weights saved from the same model configuration")
-        shape = np.shape(got[k])
-        if shape != p.shape:
-            raise RnnlabError(f"{source}: parameter '{k}' has shape {shape}, expected {p.shape}; "
-                              "load weights saved from the same model configuration")
-    extra = sorted(set(got) - set(expected))
-    if extra:
-        raise RnnlabError(f"{source}: unexpected parameter '{extra[0]}' "
-                          f"({len(extra)} unexpected in all); expected only {sorted(expected)}")
 
 
 def _positive_int(name, value):
@@ -131,7 +116,8 @@ class Linear(Module):
         w = rng.uniform(-bound, bound, (self.out_features, self.in_features))
         self._add_param("weight", w.astype(self.dtype))
         if bias:
-            self._add_param("bias", rng.uniform(-bound, bound, self.out_features).astype(self.dtype))
+            b = rng.uniform(-bound, bound, self.out_features)
+            self._add_param("bias", b.astype(self.dtype))
         self._x2d = None
         self._lead = None
 
@@ -225,7 +211,7 @@ def sigmoid(x):
     return np.exp(-np.logaddexp(0, -np.asarray(x)))
 
 
-def _float_array(name, a):
+def _float_array(a):
     a = np.asarray(a)
     if not np.issubdtype(a.dtype, np.floating):
         a = a.astype(np.float64)
@@ -267,7 +253,7 @@ def softmax_cross_entropy(logits, targets, mask=None):
     int). If every position is masked, loss is 0.0 and dlogits is zero.
     Returns (loss: float, dlogits: same shape as logits).
     """
-    z = _float_array("logits", logits)
+    z = _float_array(logits)
     if z.ndim < 1:
         raise RnnlabError("logits must have a vocabulary axis, got a scalar; pass (T, B, V)")
     y = np.asarray(targets)
@@ -305,7 +291,7 @@ def mse(pred, target, mask=None):
     shape (so with a (T, B) mask the mean is over real steps AND the D features).
     All masked -> (0.0, zeros). Returns (loss: float, dpred: like pred).
     """
-    p = _float_array("pred", pred)
+    p = _float_array(pred)
     t = np.asarray(target)
     _check_shape("target", t, p.shape, "target must match pred element for element")
     w = _elementwise_weights(mask, p.shape, p.dtype)
@@ -330,7 +316,7 @@ def sigmoid_bce(logits, targets, mask=None, reduction="mean"):
       music; mask must be logits.shape[:-1] = (T, B).
     All masked -> (0.0, zeros). Returns (loss: float, dlogits: like logits).
     """
-    x = _float_array("logits", logits)
+    x = _float_array(logits)
     y = np.asarray(targets)
     _check_shape("targets", y, x.shape, "targets must match logits element for element")
     if y.size and (np.min(y) < 0 or np.max(y) > 1):
@@ -338,16 +324,15 @@ def sigmoid_bce(logits, targets, mask=None, reduction="mean"):
                           f"[{np.min(y)}, {np.max(y)}]; pass 0/1 note-on indicators")
     if reduction == "mean":
         w = _elementwise_weights(mask, x.shape, x.dtype)
-    elif reduction == "sum_per_step":
-        if x.ndim < 1:
-            raise RnnlabError("logits must have a pitch axis for reduction='sum_per_step'; "
-                              "pass (T, B, P)")
-        w = np.broadcast_to(_mask_weights(mask, x.shape[:-1], x.dtype)[..., None], x.shape)
+        total = w.sum()  # normaliser counts elements
+    elif reduction == "sum_per_step" and x.ndim >= 1:
+        w_step = _mask_weights(mask, x.shape[:-1], x.dtype)
+        total = w_step.sum()  # normaliser counts steps, not elements
+        w = np.broadcast_to(w_step[..., None], x.shape)
     else:
-        raise RnnlabError(f"reduction must be 'mean' or 'sum_per_step', got {reduction!r}")
-    # weights per element; for sum_per_step the normaliser counts steps, not elements
-    total = w.sum() if reduction == "mean" else w[..., 0].sum() if x.shape[-1] else 0
-    if total == 0:
+        raise RnnlabError(f"reduction must be 'mean' or 'sum_per_step' (the latter needs a "
+                          f"pitch axis), got {reduction!r} for logits of shape {x.shape}")
+    if total == 0 or x.size == 0:
         return 0.0, np.zeros_like(x)
     elem = np.logaddexp(0, x) - y * x
     loss = float((w * elem).sum() / total)
