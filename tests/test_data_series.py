@@ -24,6 +24,7 @@ def test_load_csv_time_target_features(tmp_path):
     assert d.values.dtype == np.float64 and d.values.shape == (3, 2)
     d = load_csv(p, target="sales")
     assert d.columns == ["sales", "temp"] and d.values[:, 0].tolist() == [10, 12, 9]
+    assert load_csv(p, target="sales", features="temp").columns == ["sales", "temp"]
     d = load_csv(p, target="sales", features=[])
     assert d.values.shape == (3, 1)
 

@@ -142,7 +142,8 @@ def load_csv(path, target: str | None = None, features=None, fill: str | None = 
     """Load a time series CSV (header line required) into `SeriesData`.
 
     target: column to forecast (default: the first numeric column that is not the time column).
-    features: input columns (default: every numeric column); the target always comes first.
+    features: input columns, a list or "a,b" (default: every numeric column); the target is
+    always column 0 of `values` and is an input too.
     fill: None (missing cells are an error), 'ffill' (forward fill; a missing first value is
     back-filled) or 'interpolate' (linear, ends held flat). Missing = empty or NaN/NA cells.
     """
@@ -167,6 +168,8 @@ def load_csv(path, target: str | None = None, features=None, fill: str | None = 
         raise RnnlabError(
             f"{path} has no numeric column (columns: {', '.join(header)}); a series needs numbers"
         )
+    if isinstance(features, str):  # the CLI passes "a,b,c"
+        features = [f.strip() for f in features.split(",") if f.strip()]
     feats = [col_index(f) for f in features] if features is not None else numeric
     order = [t] + [j for j in feats if j != t]
     cols = []
