@@ -11,43 +11,7 @@ Losses are pure functions returning `(loss, dinput)`, where `loss` is a Python f
 import numpy as np
 
 from .errors import RnnlabError
-from .runs import check_state_dict
-
-
-class Module:
-    """Shared module protocol: params/grads dicts, zero_grad, state dicts, train/eval."""
-
-    def __init__(self):
-        self.params = {}
-        self.grads = {}
-        self.training = True
-
-    def _add_param(self, name, value):
-        self.params[name] = value
-        self.grads[name] = np.zeros_like(value)
-
-    def zero_grad(self):
-        """Set every gradient to zero, in place (optimizers keep references to the arrays)."""
-        for g in self.grads.values():
-            g.fill(0)
-
-    def train(self):
-        self.training = True
-        return self
-
-    def eval(self):
-        self.training = False
-        return self
-
-    def state_dict(self):
-        """Copies of the parameters: name -> ndarray."""
-        return {k: v.copy() for k, v in self.params.items()}
-
-    def load_state_dict(self, d, source="state dict"):
-        """Copy `d` into the parameters in place; keys and shapes must match exactly."""
-        check_state_dict(self.params, d, source)
-        for k, p in self.params.items():
-            p[...] = d[k]
+from .module import Module
 
 
 def _positive_int(name, value):

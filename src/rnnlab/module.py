@@ -6,13 +6,20 @@ the arrays are never replaced, only written into.
 """
 import numpy as np
 
-from .errors import RnnlabError
+from .runs import check_state_dict
 
 
 class Module:
-    params: dict
-    grads: dict
-    training: bool = True
+    """Base class: subclasses fill ``params`` (with ``_add_param``) and ``grads``."""
+
+    def __init__(self):
+        self.params = {}
+        self.grads = {}
+        self.training = True
+
+    def _add_param(self, name, value):
+        self.params[name] = value
+        self.grads[name] = np.zeros_like(value)
 
     def zero_grad(self):
         """Clear the accumulated gradients."""
@@ -42,19 +49,3 @@ class Module:
     def num_parameters(self):
         return int(sum(v.size for v in self.params.values()))
 
-
-def check_state_dict(expected, got, source="state_dict"):
-    """Every expected key present with the right shape, and no stranger keys."""
-    missing = [k for k in expected if k not in got]
-    if missing:
-        raise RnnlabError(f"{source} is missing {missing[0]!r} (and {len(missing) - 1} more); "
-                          f"it was saved from a different model configuration")
-    unexpected = [k for k in got if k not in expected]
-    if unexpected:
-        raise RnnlabError(f"{source} has an unexpected key {unexpected[0]!r}; expected only "
-                          f"{', '.join(list(expected)[:6])}...; check the model configuration")
-    for k, v in got.items():
-        shape = tuple(np.shape(v))
-        if shape != expected[k].shape:
-            raise RnnlabError(f"{source}[{k!r}] has shape {shape}, expected "
-                              f"{expected[k].shape}; check hidden size, layers and input size")
