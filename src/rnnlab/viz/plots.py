@@ -1,0 +1,221 @@
+"""Static plots (PNG) of training and of what a recurrent network does inside.
+
+matplotlib is imported inside the functions, never at module import, so `import rnnlab` works
+without it (it is the optional extra `rnnlab[viz]`). The figures are built with
+`matplotlib.figure.Figure` and the Agg canvas directly, not pyplot: no global figure state, no
+GUI backend, nothing to close, safe in threads and in a headless CI.
+
+Each `plot_*` function writes a PNG atomically and returns its path; the matching `*_figure`
+function returns the Figure itself (for notebooks, and so tests can count its axes).
+"""
+from __future__ import annotations
+
+import io
+import math
+import os
+
+import numpy as np
+
+from rnnlab.errors import RnnlabError
+from rnnlab.viz.explain import _atomic_write
+
+_UNIT_GATES = {"i", "f", "o", "r", "z"}     # sigmoid gates: values in [0, 1]
+_SIGNED = {"h", "g", "n", "tanh_c", "j"}     # tanh outputs (and products of them): [-1, 1]
+
+
+def _figure(figsize):
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise RnnlabError("plots need matplotlib; install it with: pip install 'rnnlab[viz]'") from None
+    fig = Figure(figsize=figsize, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _save(fig, path) -> str:
+    path = os.fspath(path)
+    if not path.lower().endswith(".png"):
+        raise RnnlabError(f"plot path {path!r} must end in .png")
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    _atomic_write(path, buf.getvalue())
+    return path
+
+
+def _series(x, what: str) -> np.ndarray:
+    try:
+        a = np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise RnnlabError(f"{what}: expected a 1-D array of numbers") from None
+    if a.ndim != 1 or a.size == 0:
+        raise RnnlabError(f"{what}: got shape {a.shape}; expected a non-empty 1-D array")
+    return a
+
+
+# ---- training ------------------------------------------------------------------------------------
+def loss_curves_figure(history: list[dict], vocab_size: int | None = None):
+    """Train and validation loss against the step; a dashed line at ln(V), a uniform guess."""
+    if not history:
+        raise RnnlabError("plot_loss_curves: history is empty; train for at least one step")
+    fig = _figure((7, 4))
+    ax = fig.add_subplot()
+    for key, label in (("train_loss", "train"), ("val_loss", "validation")):
+        pts = [(r["step"], r[key]) for r in history if r.get(key) is not None]
+        if pts:
+            ax.plot(*zip(*pts), label=label, marker="." if len(pts) < 30 else None)
+    if vocab_size:
+        ax.axhline(math.log(vocab_size), ls="--", c="grey",
+                   label=f"ln V = {math.log(vocab_size):.3f} (uniform guess)")
+    ax.set(xlabel="step", ylabel="loss (nats per token)", title="Training curves")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return fig
+
+
+def plot_loss_curves(history: list[dict], path, vocab_size: int | None = None) -> str:
+    return _save(loss_curves_figure(history, vocab_size), path)
+
+
+# ---- gates ----------------------------------------------------------------------------------------
+def _kind(name: str, a: np.ndarray) -> str:
+    """Which colour scale a quantity shares: 'unit' [0,1], 'signed' [-1,1] or 'wide'."""
+    lo, hi = float(a.min()), float(a.max())
+    if (name in _UNIT_GATES or name not in _SIGNED) and lo >= 0 and hi <= 1:
+        return "unit"
+    if lo >= -1 and hi <= 1:
+        return "signed"
+    return "wide"
+
+
+def gate_heatmaps_figure(gates: dict, tokens=None, title=None):
+    """One heatmap per quantity (time on x, units on y). Panels of the same kind share limits:
+    all [0, 1] gates use [0, 1], all [-1, 1] quantities use [-1, 1], the rest (c, relu h) share
+    one symmetric limit, so colours mean the same thing across panels. One colour bar per kind,
+    so the figure has len(gates) + (number of kinds) axes."""
+    if not gates:
+        raise RnnlabError("plot_gate_heatmaps: gates is empty; pass {'f': (T, H) array, ...}")
+    arrays = {}
+    for name, a in gates.items():
+        a = np.asarray(a, dtype=np.float64)
+        if a.ndim == 3 and a.shape[1] == 1:   # a cache entry (T, B=1, H)
+            a = a[:, 0]
+        if a.ndim != 2 or not np.isfinite(a).all():
+            raise RnnlabError(f"plot_gate_heatmaps: gates[{name!r}] has shape {a.shape}; "
+                              "expected a finite (T, H) array")
+        arrays[str(name)] = a
+    T = next(iter(arrays.values())).shape[0]
+    if any(a.shape[0] != T for a in arrays.values()):
+        raise RnnlabError("plot_gate_heatmaps: all gates must have the same number of steps T")
+    if tokens is not None and len(tokens) != T:
+        raise RnnlabError(f"plot_gate_heatmaps: {len(tokens)} tokens for T={T} steps")
+    kinds = {n: _kind(n, a) for n, a in arrays.items()}
+    wide = max((np.abs(a).max() for n, a in arrays.items() if kinds[n] == "wide"), default=1.0)
+    scale = {"unit": ("viridis", 0.0, 1.0), "signed": ("RdBu_r", -1.0, 1.0),
+             "wide": ("RdBu_r", -wide, wide)}
+    fig = _figure((max(6.0, min(16.0, 0.18 * T + 2)), 1.2 + 1.6 * len(arrays)))
+    axes = fig.subplots(len(arrays), 1, sharex=True, squeeze=False)[:, 0]
+    images = {}
+    for ax, (name, a) in zip(axes, arrays.items()):
+        cmap, lo, hi = scale[kinds[name]]
+        images.setdefault(kinds[name], []).append(
+            (ax, ax.imshow(a.T, aspect="auto", cmap=cmap, vmin=lo, vmax=hi,
+                           interpolation="nearest", origin="lower")))
+        ax.set_ylabel(f"{name}\nunit")
+    for kind, pairs in images.items():
+        fig.colorbar(pairs[0][1], ax=[ax for ax, _ in pairs], shrink=0.9,
+                     label={"unit": "gate [0, 1]", "signed": "[-1, 1]", "wide": "value"}[kind])
+    if tokens is not None and T <= 80:
+        axes[-1].set_xticks(range(T), [repr(t)[1:-1] for t in tokens], fontsize=7)
+    axes[-1].set_xlabel("time step")
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def plot_gate_heatmaps(gates: dict, path, tokens=None, title=None) -> str:
+    return _save(gate_heatmaps_figure(gates, tokens, title), path)
+
+
+# ---- gradients through time --------------------------------------------------------------------
+def grad_norms_figure(curves: dict, title=None):
+    """curves[label][k] = ||dL/dh_t|| at distance k = T-1-t steps from the loss, log y axis:
+    a straight falling line is the vanishing gradient."""
+    if not curves:
+        raise RnnlabError("plot_grad_norms: curves is empty; pass {'RNN init': norms, ...}")
+    fig = _figure((7, 4))
+    ax = fig.add_subplot()
+    for label, c in curves.items():
+        a = _series(c, f"plot_grad_norms: curves[{label!r}]")
+        ax.plot(np.arange(a.size), np.where(a > 0, a, np.nan), label=str(label))  # log: no zeros
+    ax.set_yscale("log")
+    ax.set(xlabel="distance from the loss (steps)", ylabel="\u2016\u2202L/\u2202h_t\u2016",
+           title=title or "How far back the gradient reaches")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend()
+    return fig
+
+
+def plot_grad_norms(curves: dict, path, title=None) -> str:
+    return _save(grad_norms_figure(curves, title), path)
+
+
+# ---- experiments --------------------------------------------------------------------------------
+def metric_vs_T_figure(records: list[dict], metric: str = "test metric", title=None):
+    """records: [{"cell": "lstm", "T": 50, "metric": 0.98, "baseline": 0.5 (optional)}]. One line
+    per cell; the baseline (what a model that ignores the past scores) dashed grey."""
+    if not records:
+        raise RnnlabError("plot_metric_vs_T: records is empty")
+    for r in records:
+        if not isinstance(r, dict) or not {"cell", "T", "metric"} <= set(r):
+            raise RnnlabError(f"plot_metric_vs_T: record {r!r}; expected "
+                              "{'cell': str, 'T': int, 'metric': float, 'baseline': float}")
+    fig = _figure((7, 4))
+    ax = fig.add_subplot()
+    for cell in dict.fromkeys(r["cell"] for r in records):
+        pts = sorted((r["T"], r["metric"]) for r in records if r["cell"] == cell)
+        ax.plot(*zip(*pts), marker="o", label=str(cell))
+    base = sorted({r["T"]: r["baseline"] for r in records if r.get("baseline") is not None}.items())
+    if base:
+        ax.plot(*zip(*base), ls="--", c="grey", label="baseline")
+    ax.set(xlabel="sequence length T", ylabel=metric, title=title or f"{metric} vs T")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return fig
+
+
+def plot_metric_vs_T(records: list[dict], path, metric: str = "test metric", title=None) -> str:
+    return _save(metric_vs_T_figure(records, metric, title), path)
+
+
+# ---- series -----------------------------------------------------------------------------------------
+def forecast_figure(history, forecast, lower=None, upper=None, actual=None, title=None):
+    """The observed series, then the forecast after it with its [lower, upper] band (and the
+    real continuation `actual`, when known)."""
+    hist = _series(history, "plot_forecast: history")
+    fc = _series(forecast, "plot_forecast: forecast")
+    x = np.arange(hist.size, hist.size + fc.size)
+    fig = _figure((8, 4))
+    ax = fig.add_subplot()
+    ax.plot(np.arange(hist.size), hist, c="k", lw=1.2, label="history")
+    if (lower is None) != (upper is None):
+        raise RnnlabError("plot_forecast: pass both lower and upper, or neither")
+    if lower is not None:
+        lo, hi = _series(lower, "plot_forecast: lower"), _series(upper, "plot_forecast: upper")
+        if lo.size != fc.size or hi.size != fc.size:
+            raise RnnlabError(f"plot_forecast: lower/upper need {fc.size} values like forecast")
+        ax.fill_between(x, lo, hi, color="C1", alpha=0.25, label="interval")
+    if actual is not None:
+        ax.plot(x, _series(actual, "plot_forecast: actual")[: fc.size], c="k", ls=":",
+                label="actual")
+    ax.plot(x, fc, c="C1", lw=1.6, label="forecast")
+    ax.axvline(hist.size - 0.5, c="grey", lw=0.8)
+    ax.set(xlabel="step", ylabel="value", title=title or "Forecast")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return fig
+
+
+def plot_forecast(history, forecast, lower, upper, path, actual=None, title=None) -> str:
+    return _save(forecast_figure(history, forecast, lower, upper, actual, title), path)
