@@ -1,0 +1,154 @@
+"""The `rnnlab` command: a thin layer of argparse over the Python API.
+
+Every command maps to one API call (rnnlab.demo.run_demo, rnnlab.train.train, rnnlab.load(...)
+.sample / .evaluate, ...). Bad input is reported as one line on stderr with exit code 2.
+"""
+import argparse
+import json
+import sys
+
+from .errors import RnnlabError
+
+
+def _add_model_options(p):
+    g = p.add_argument_group("model")
+    g.add_argument("--cell", default="lstm", choices=["rnn", "lstm", "gru", "lstm-peephole",
+                                                      "lstm-coupled", "rnn-relu"])
+    g.add_argument("--hidden", type=int, default=128)
+    g.add_argument("--layers", type=int, default=2)
+    g.add_argument("--dropout", type=float, default=0.0)
+    g.add_argument("--embed", type=int, default=0, help="embedding size; 0 = one-hot input")
+    g.add_argument("--forget-bias", type=float, default=None)
+    g.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+
+
+def _add_train_options(p):
+    g = p.add_argument_group("training")
+    g.add_argument("--tokens", default="char", choices=["char", "word"])
+    g.add_argument("--encoding", default="utf-8")
+    g.add_argument("--task", default=None, choices=["text", "series", "music"])
+    g.add_argument("--seq-len", type=int, default=50)
+    g.add_argument("--batch", type=int, default=50)
+    g.add_argument("--val-fraction", type=float, default=0.1)
+    g.add_argument("--optimizer", default="adam",
+                   choices=["sgd", "momentum", "adagrad", "rmsprop", "adam"])
+    g.add_argument("--lr", type=float, default=2e-3)
+    g.add_argument("--lr-decay", type=float, default=1.0)
+    g.add_argument("--lr-decay-every", type=int, default=1000)
+    g.add_argument("--clip", type=float, default=5.0, help="global grad-norm clip; 0 = off")
+    g.add_argument("--weight-decay", type=float, default=0.0)
+    g.add_argument("--steps", type=int, default=None)
+    g.add_argument("--epochs", type=float, default=None)
+    g.add_argument("--time-budget", type=float, default=None, metavar="SECONDS")
+    g.add_argument("--eval-every", type=int, default=100)
+    g.add_argument("--patience", type=int, default=0, help="early stopping (evals); 0 = off")
+    g.add_argument("--on-nan", default="stop", choices=["stop", "skip"])
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--backend", default=None, choices=["numba", "numpy"])
+
+
+def cell_options(cell):
+    """'lstm-peephole' -> cell='lstm', variant='peephole'; 'rnn-relu' -> nonlinearity."""
+    if cell.startswith("lstm-"):
+        return {"cell": "lstm", "variant": cell[5:]}
+    if cell == "rnn-relu":
+        return {"cell": "rnn", "nonlinearity": "relu"}
+    return {"cell": cell}
+
+
+def cmd_train(a):
+    from .train import train
+    opts = dict(hidden=a.hidden, layers=a.layers, dropout=a.dropout, embed=a.embed,
+                forget_bias=a.forget_bias, dtype=a.dtype, tokens=a.tokens, encoding=a.encoding,
+                task=a.task, seq_len=a.seq_len, batch=a.batch, val_fraction=a.val_fraction,
+                optimizer=a.optimizer, lr=a.lr, lr_decay=a.lr_decay,
+                lr_decay_every=a.lr_decay_every, clip=a.clip, weight_decay=a.weight_decay,
+                steps=a.steps, epochs=a.epochs, time_budget=a.time_budget,
+                eval_every=a.eval_every, patience=a.patience, on_nan=a.on_nan, seed=a.seed,
+                backend=a.backend, **cell_options(a.cell))
+    opts.update(getattr(a, "task_options", {}) or {})
+    if a.resume:
+        opts = {k: v for k, v in opts.items() if k in ("steps", "epochs", "time_budget")}
+    res = train(a.file, out=a.out, resume=a.resume, **opts)
+    best = "-" if res.best_val_loss is None else f"{res.best_val_loss:.4f}"
+    print(f"trained {res.steps} steps ({res.stopped}); best val loss {best}; run saved in {a.out}")
+    return 0
+
+
+def cmd_sample(a):
+    from .inference import load
+    model = load(a.run)
+    model.sample(a.length, a.temperature, a.top_k, a.prime, a.seed, stream=sys.stdout)
+    sys.stdout.write("\n")
+    return 0
+
+
+def cmd_evaluate(a):
+    from .inference import load
+    res = load(a.run).evaluate(a.file)
+    if a.json:
+        print(json.dumps(res))
+    else:
+        print("  ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"
+                        for k, v in res.items()))
+    return 0
+
+
+def cmd_demo(a):
+    from .demo import run_demo
+    run_demo(out=a.out, seed=a.seed)
+    return 0
+
+
+def build_parser():
+    p = argparse.ArgumentParser(prog="rnnlab", description="Recurrent networks from first "
+                                "principles: train, sample, evaluate and look inside.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    d = sub.add_parser("demo", help="the seed note's examples, run end to end")
+    d.add_argument("--out", default="rnnlab-demo")
+    d.add_argument("--seed", type=int, default=0)
+    d.set_defaults(func=cmd_demo)
+
+    t = sub.add_parser("train", help="train a model on a text, CSV, notes JSON or MIDI file")
+    t.add_argument("file")
+    t.add_argument("--out", required=True, help="run folder to create (or continue with --resume)")
+    t.add_argument("--resume", action="store_true")
+    _add_model_options(t)
+    _add_train_options(t)
+    t.set_defaults(func=cmd_train)
+
+    s = sub.add_parser("sample", help="generate from a trained model")
+    s.add_argument("run")
+    s.add_argument("--length", type=int, default=500)
+    s.add_argument("--temperature", type=float, default=1.0)
+    s.add_argument("--top-k", type=int, default=0)
+    s.add_argument("--prime", default="")
+    s.add_argument("--seed", type=int, default=None)
+    s.set_defaults(func=cmd_sample)
+
+    e = sub.add_parser("evaluate", help="exact loss of a trained model on a file")
+    e.add_argument("run")
+    e.add_argument("file")
+    e.add_argument("--json", action="store_true")
+    e.set_defaults(func=cmd_evaluate)
+    return p
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except RnnlabError as e:
+        print(f"rnnlab: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("rnnlab: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
