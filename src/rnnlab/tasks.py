@@ -47,23 +47,28 @@ class TextTask:
     kind = "text"
     carries_state = True
 
-    def __init__(self, path, tokens="char", encoding="utf-8", batch=50, seq_len=50,
-                 val_fraction=0.1, vocab=None):
-        text = read_text(path, encoding)
-        self.vocab = vocab or Vocab.build(text, tokens)
-        ids = self.vocab.encode(text)
+    def __init__(self, ids, vocab, batch=50, seq_len=50, val_fraction=0.1):
+        """ids: (N,) token ids of the whole text, vocab: the Vocab that made them."""
+        self.vocab = vocab
         self.train_ids, self.val_ids = split_ids(ids, val_fraction)
         self.stream = TokenStream(self.train_ids, batch, seq_len)
-        self.input_size = self.output_size = self.vocab.size
+        self.input_size = self.output_size = vocab.size
         self.batches_per_epoch = self.stream.batches_per_epoch
         self.tokens_per_batch = batch * seq_len
-        self.initial_loss = float(np.log(self.vocab.size))   # uniform guessing: ln V
+        self.initial_loss = float(np.log(vocab.size))   # uniform guessing: ln V
+
+    @classmethod
+    def from_file(cls, path, tokens="char", encoding="utf-8", batch=50, seq_len=50,
+                  val_fraction=0.1, vocab=None):
+        text = read_text(path, encoding)
+        vocab = vocab or Vocab.build(text, tokens)
+        return cls(vocab.encode(text), vocab, batch, seq_len, val_fraction)
 
     @classmethod
     def from_config(cls, tcfg, meta=None):
         vocab = Vocab.from_json(meta["vocab"]) if meta else None
-        return cls(tcfg.data, tcfg.tokens, tcfg.encoding, tcfg.batch, tcfg.seq_len,
-                   tcfg.val_fraction, vocab=vocab)
+        return cls.from_file(tcfg.data, tcfg.tokens, tcfg.encoding, tcfg.batch, tcfg.seq_len,
+                             tcfg.val_fraction, vocab=vocab)
 
     def batch(self, k):
         x, y = self.stream.get(k)
