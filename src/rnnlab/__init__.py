@@ -7,6 +7,9 @@ __version__ = "0.1.0"
 
 from .backend import get_backend, set_backend
 from .errors import RnnlabError
+from .inference import load
 from .layers import GRU, LSTM, RNN
+from .train import Trainer, train
 
-__all__ = ["RNN", "LSTM", "GRU", "RnnlabError", "set_backend", "get_backend", "__version__"]
+__all__ = ["RNN", "LSTM", "GRU", "load", "train", "Trainer", "RnnlabError", "set_backend",
+           "get_backend", "__version__"]

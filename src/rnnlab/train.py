@@ -259,29 +259,47 @@ def train(data, out=None, resume=False, progress=True, log=None, **options):
     """Train a model on a data file and save the run to `out` (when given).
 
     options: ModelConfig fields (cell, hidden, layers, dropout, variant, embed, ...) and
-    TrainConfig fields (steps, lr, optimizer, batch, seq_len, ...). Returns a TrainResult."""
-    from .tasks import task_for_file
+    TrainConfig fields (steps, lr, optimizer, batch, seq_len, ...). Returns a TrainResult.
+    Everything is checked before the run folder is created, so bad input writes nothing."""
     run = RunFolder(out) if out else None
     if resume:
-        if run is None or not run.exists():
-            raise RnnlabError(f"--resume needs an existing run folder, {out} is not one")
-        cfg = run.read_config()
-        tcfg = TrainConfig(**{**cfg["train"], **{k: v for k, v in options.items()
-                                                  if k in ("steps", "epochs", "time_budget")}})
-        mcfg = ModelConfig.from_json(cfg["model"])
-        task = build_task(tcfg, cfg["data"])
+        tcfg, mcfg, task = _resume_configs(run, data, options)
     else:
-        model_opts, train_opts = split_options(options)
-        tcfg = TrainConfig(data=str(data), **train_opts)
-        tcfg.task = task_for_file(data, options.get("task"))
-        tcfg.validate()
-        task = build_task(tcfg)
-        mcfg = ModelConfig(task=tcfg.task, input_size=task.input_size,
-                           output_size=task.output_size, seed=tcfg.seed, **model_opts).validate()
-        if run is not None:
-            run.create()
-            run.write_config({"model": mcfg.to_json(), "train": asdict(tcfg), "data": task.meta()})
-    trainer = Trainer(SequenceModel(mcfg), task, tcfg, run, log)
+        tcfg, mcfg, task = _new_configs(data, options)
+        if run is not None and run.path.exists() and any(run.path.iterdir()):
+            run.create()                        # raises: an existing run is never overwritten
+    trainer = Trainer(SequenceModel(mcfg), task, tcfg, None, log)
     if resume:
+        trainer.run = run
         trainer.restore()
+    elif run is not None:
+        run.create()
+        run.write_config({"model": mcfg.to_json(), "train": asdict(tcfg), "data": task.meta()})
+        trainer.run = run
     return trainer.fit(progress)
+
+
+def _new_configs(data, options):
+    from .tasks import task_for_file
+    model_opts, train_opts = split_options(options)
+    tcfg = TrainConfig(data=str(data), **train_opts)
+    tcfg.task = task_for_file(data, options.get("task"))
+    tcfg.validate()
+    task = build_task(tcfg)
+    mcfg = ModelConfig(task=tcfg.task, input_size=task.input_size,
+                       output_size=task.output_size, seed=tcfg.seed, **model_opts).validate()
+    return tcfg, mcfg, task
+
+
+def _resume_configs(run, data, options):
+    """The saved configs, with only the stopping rule (steps, epochs, time budget) changeable."""
+    if run is None or not run.exists():
+        raise RnnlabError(f"--resume needs an existing run folder; {run.path if run else None} "
+                          f"is not one (train without --resume to start it)")
+    cfg = run.read_config()
+    stop = {k: v for k, v in options.items() if k in ("steps", "epochs", "time_budget") and v}
+    tcfg = TrainConfig(**{**cfg["train"], **stop}).validate()
+    if data is not None and str(data) != tcfg.data:
+        raise RnnlabError(f"{run.path} was trained on {tcfg.data}, not {data}; resume with the "
+                          f"same data file")
+    return tcfg, ModelConfig.from_json(cfg["model"]), build_task(tcfg, cfg["data"])
