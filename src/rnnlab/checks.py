@@ -16,9 +16,10 @@ def check_array(name, a, dtype, ndims, expected):
     if a.ndim not in ndims:
         raise RnnlabError(f"{name} has shape {a.shape} (rank {a.ndim}), expected {expected}")
     if a.dtype != dtype:
+        other = (f" or build the layer with dtype=np.{a.dtype.name}"
+                 if a.dtype in (np.float32, np.float64) else "")
         raise RnnlabError(f"{name} has dtype {a.dtype}, expected {np.dtype(dtype).name}; pass "
-                          f"{name}.astype(np.{np.dtype(dtype).name}) or build the layer with "
-                          f"dtype=np.{a.dtype.name}")
+                          f"{name}.astype(np.{np.dtype(dtype).name}){other}")
     return a
 
 

@@ -49,7 +49,7 @@ class RecurrentLayer(Module):
                  forget_bias=None, recurrent_init="uniform"):
         for name, v in (("input_size", input_size), ("hidden_size", hidden_size),
                         ("num_layers", num_layers)):
-            if not isinstance(v, (int, np.integer)) or v < 1:
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
                 raise RnnlabError(f"{name} must be a positive integer, got {v!r}")
         if not 0.0 <= dropout < 1.0:
             raise RnnlabError(f"dropout must be in [0, 1), got {dropout}")
@@ -166,14 +166,18 @@ class RecurrentLayer(Module):
             x = x.transpose(1, 0, 2)
         return x, False
 
-    def _check_state(self, state, B, unbatched):
+    def _check_state(self, state, B, unbatched, what="state", names=("h_0", "c_0")):
         if state is None:
             return None, None
         if self.has_cell_state:
             if not (isinstance(state, (tuple, list)) and len(state) == 2):
-                raise RnnlabError("state for the LSTM must be a tuple (h_0, c_0)")
-            return tuple(self._check_one_state(n, s, B, unbatched) for n, s in zip(("h_0", "c_0"), state))
-        return self._check_one_state("h_0", state, B, unbatched), None
+                got = (f"an array of shape {state.shape}" if isinstance(state, np.ndarray) else
+                       f"{type(state).__name__} of length {len(state)}"
+                       if isinstance(state, (tuple, list)) else type(state).__name__)
+                raise RnnlabError(f"{what} for the LSTM must be a tuple ({names[0]}, {names[1]}), "
+                                  f"got {got}")
+            return tuple(self._check_one_state(n, s, B, unbatched) for n, s in zip(names, state))
+        return self._check_one_state(names[0], state, B, unbatched), None
 
     def _check_one_state(self, name, s, B, unbatched):
         LD, H = self.num_layers * self.num_directions, self.hidden_size
@@ -213,7 +217,7 @@ class RecurrentLayer(Module):
         check_array("dy", dy, self.dtype, (len(y_shape),), str(y_shape))
         check_shape("dy", dy, y_shape, f"{y_shape}, the shape of y")
         dy = dy[:, None, :] if unbatched else (dy.transpose(1, 0, 2) if self.batch_first else dy)
-        dh_n, dc_n = self._check_state(dstate_n, B, unbatched) if dstate_n is not None else (None, None)
+        dh_n, dc_n = self._check_state(dstate_n, B, unbatched, "dstate_n", ("dh_n", "dc_n"))
         LD, H, lengths = self.num_layers * self.num_directions, self.hidden_size, ctx["lengths"]
         dh0 = np.zeros((LD, B, H), self.dtype)
         dc0 = np.zeros((LD, B, H), self.dtype) if self.has_cell_state else None
