@@ -94,6 +94,28 @@ def cmd_evaluate(a):
     return 0
 
 
+def cmd_export(a):
+    fmt = a.format or ("onnx" if a.output.lower().endswith(".onnx") else
+                       "torch" if a.output.lower().endswith((".pt", ".pth")) else None)
+    if fmt == "onnx":
+        from .interop.onnx import export_onnx
+        export_onnx(a.run, a.output, initial_state=a.initial_state, which=a.which)
+    elif fmt == "torch":
+        from .interop.torch import export_torch
+        export_torch(a.run, a.output, which=a.which)
+    else:
+        raise RnnlabError(f"cannot tell the format of {a.output}; pass --format onnx or torch")
+    print(f"wrote {a.output} ({fmt})")
+    return 0
+
+
+def cmd_import(a):
+    from .interop.torch import import_torch
+    run = import_torch(a.file, a.config, a.out)
+    print(f"imported {a.file} into {run.path}")
+    return 0
+
+
 def cmd_demo(a):
     from .demo import run_demo
     run_demo(out=a.out, seed=a.seed)
@@ -132,6 +154,24 @@ def build_parser():
     e.add_argument("file")
     e.add_argument("--json", action="store_true")
     e.set_defaults(func=cmd_evaluate)
+
+    x = sub.add_parser("export", help="write a run as ONNX or as a PyTorch state dict")
+    x.add_argument("run")
+    x.add_argument("-o", "--output", required=True, help="model.onnx or model.pt")
+    x.add_argument("--format", default=None, choices=["onnx", "torch"],
+                   help="default: from the output's extension")
+    x.add_argument("--which", default="best", choices=["best", "model"],
+                   help="best weights on validation (default) or the last ones")
+    x.add_argument("--initial-state", action="store_true",
+                   help="ONNX: take initial_h (and initial_c) as graph inputs")
+    x.set_defaults(func=cmd_export)
+
+    i = sub.add_parser("import", help="bring torch-trained weights (.pt) into a new run folder")
+    i.add_argument("file", help="a .pt state dict (read with weights_only=True)")
+    i.add_argument("--config", required=True, help="the run folder (or its config.json) the "
+                   "weights were exported from")
+    i.add_argument("--out", required=True, help="new run folder to create")
+    i.set_defaults(func=cmd_import)
     return p
 
 
