@@ -192,10 +192,15 @@ def test_state_round_trip_and_mismatch(tmp_path):
     assert got_meta == meta
     np.testing.assert_array_equal(got_arrays["exp_avg/w"], arrays["exp_avg/w"])
 
-    # a state.json from one save paired with tensors from another is refused
+    # state.safetensors carries its own meta (one atomic write), so a stale state.json left by
+    # a crash between the two writes does not matter: the newer, complete state is used
     old_json = (tmp_path / "state.json").read_bytes()
-    run.save_state(arrays, meta)
+    run.save_state(arrays, {**meta, "step": 4})
     (tmp_path / "state.json").write_bytes(old_json)
+    assert run.load_state()[1]["step"] == 4
+
+    # a tensors file without its own meta (older rnnlab) must match state.json's id
+    save_tensors(tmp_path / "state.safetensors", arrays, {"state_id": "other"})
     with pytest.raises(RnnlabError, match="do not belong together"):
         run.load_state()
 

@@ -4,8 +4,9 @@ Layout of a run folder:
   config.json          the resolved config, with "format": FORMAT_VERSION and "rnnlab_version"
   model.safetensors    last weights;  best.safetensors  best weights on validation
   history.json         list of per-evaluation records (dicts)
-  state.safetensors    optimizer buffers etc. for --resume, with
-  state.json           the matching JSON metadata (step, RNG state, stream position, ...)
+  state.safetensors    optimizer buffers etc. for --resume, with the JSON metadata (step, RNG
+                       state, stream position, ...) in its header: one file, one atomic rename
+  state.json           a readable copy of that metadata
 
 Every write goes to a temporary file in the same folder, is flushed, fsynced and renamed over
 the target (then the folder is fsynced), so a crash leaves either the old or the new file.
@@ -250,12 +251,24 @@ class RunFolder:
         if not isinstance(meta, dict):
             raise RnnlabError(f"state meta must be a dict, got {type(meta).__name__}")
         state_id = uuid.uuid4().hex
-        save_tensors(self.path / "state.safetensors", arrays, {"state_id": state_id})
+        # the meta also goes into the tensors file, so that one atomic rename makes the whole
+        # checkpoint: a crash between the two writes leaves a complete state.safetensors
+        meta_json = json.dumps(meta, default=_json_default)
+        save_tensors(self.path / "state.safetensors", arrays,
+                     {"state_id": state_id, "meta": meta_json})
         atomic_write_json(self.path / "state.json", {"state_id": state_id, "meta": meta})
 
     def load_state(self):
         """-> (arrays, meta) as given to save_state; RnnlabError if absent or inconsistent."""
         json_path = self.path / "state.json"
+        tensors_path = self.path / "state.safetensors"
+        if tensors_path.is_file():
+            arrays, metadata = load_tensors_with_metadata(tensors_path)
+            if "meta" in metadata:          # self-contained (state.json is a readable copy)
+                try:
+                    return arrays, json.loads(metadata["meta"])
+                except ValueError:
+                    raise _invalid(tensors_path, "its training-state metadata is not JSON") from None
         if not json_path.is_file():
             raise RnnlabError(f"{self.path} has no saved training state (state.json); it "
                               "cannot be resumed, start a new run instead")

@@ -127,6 +127,8 @@ class Trainer:
                                   f"inf; lower --lr or --clip (the last good checkpoint is kept)"
                                   f", or pass --on-nan skip to skip such batches")
             self.log(f"step {self.step + 1}: skipped a batch with non-finite {bad}")
+            if not all(np.isfinite(s).all() for s in _state_list(state_n)):
+                state_n = None      # never carry a non-finite state into the next batch
         else:
             self.schedule.apply(self.opt)
             self.opt.step(model.grads)
