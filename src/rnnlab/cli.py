@@ -122,6 +122,20 @@ def cmd_demo(a):
     return 0
 
 
+def cmd_explain(a):
+    from .viz.inspect import explain_command
+    path = explain_command(a.run, a.text, a.input, a.output, a.title, a.bits)
+    print(f"wrote {path}")
+    return 0
+
+
+def cmd_plot(a):
+    from .viz.inspect import plot_command
+    for path in plot_command(a.run, a.text, a.input, a.output):
+        print(path)
+    return 0
+
+
 def build_parser():
     p = argparse.ArgumentParser(prog="rnnlab", description="Recurrent networks from first "
                                 "principles: train, sample, evaluate and look inside.")
@@ -172,6 +186,24 @@ def build_parser():
                    "weights were exported from")
     i.add_argument("--out", required=True, help="new run folder to create")
     i.set_defaults(func=cmd_import)
+
+    ex = sub.add_parser("explain", help="a self-contained HTML page of what the model remembers")
+    ex.add_argument("run")
+    ex.add_argument("--text", default=None, help="the text to explain (text models)")
+    ex.add_argument("--input", default=None, metavar="FILE",
+                    help="a text file, a CSV (series) or notes JSON / MIDI (music)")
+    ex.add_argument("-o", "--output", default="explain.html")
+    ex.add_argument("--title", default=None)
+    ex.add_argument("--bits", type=int, default=8, choices=[8, 16])
+    ex.set_defaults(func=cmd_explain)
+
+    pl = sub.add_parser("plot", help="PNG plots: loss curves, gate heatmaps, gradient norms")
+    pl.add_argument("run")
+    pl.add_argument("--text", default=None)
+    pl.add_argument("--input", default=None, metavar="FILE")
+    pl.add_argument("-o", "--output", default=None, metavar="DIR",
+                    help="folder for the PNGs and report.html (default RUN/plots)")
+    pl.set_defaults(func=cmd_plot)
     return p
 
 

@@ -1,0 +1,22 @@
+"""Seeing inside: the explain page (explain.py, inspect.py) and the PNG plots (plots.py).
+
+Names are re-exported lazily (PEP 562), so `import rnnlab` and `import rnnlab.viz` never import
+matplotlib; plots import it inside their functions.
+"""
+import importlib
+
+_EXPORTS = {
+    "render_explain_html": "explain", "write_explain_html": "explain",
+    "payload_from_arrays": "explain", "read_explain_payload": "explain",
+    "explain_payload": "inspect", "write_explain": "inspect", "plot_run": "inspect",
+    "write_report": "inspect", "connectivity": "inspect", "grad_norms": "inspect",
+    "plot_loss_curves": "plots", "plot_gate_heatmaps": "plots", "plot_grad_norms": "plots",
+    "plot_metric_vs_T": "plots", "plot_forecast": "plots",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"rnnlab.viz.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'rnnlab.viz' has no attribute {name!r}")
