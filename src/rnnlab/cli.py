@@ -45,6 +45,20 @@ def _add_train_options(p):
     g.add_argument("--on-nan", default="stop", choices=["stop", "skip"])
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--backend", default=None, choices=["numba", "numpy"])
+    g = p.add_argument_group("series (.csv) and music (.json, .mid)")
+    g.add_argument("--target", default=None, help="series: the column to forecast")
+    g.add_argument("--features", default=None, help="series: input columns, 'a,b,c'")
+    g.add_argument("--fill", default=None, choices=["ffill", "interpolate"],
+                   help="series: fill missing cells (default: they are an error)")
+    g.add_argument("--lookback", type=int, default=None, help="series: window length (24)")
+    g.add_argument("--horizon", type=int, default=None,
+                   help="series: forecast steps validated for the interval (12)")
+    g.add_argument("--difference", action="store_true", default=None,
+                   help="series: model the first differences")
+    g.add_argument("--grid", default=None, choices=["4th", "8th", "16th", "32nd"],
+                   help="MIDI: quantisation grid (16th)")
+    g.add_argument("--music-mode", default=None, choices=["roll", "melody"],
+                   help="music: polyphonic piano roll (default)")
 
 
 def cell_options(cell):
@@ -66,6 +80,11 @@ def cmd_train(a):
                 steps=a.steps, epochs=a.epochs, time_budget=a.time_budget,
                 eval_every=a.eval_every, patience=a.patience, on_nan=a.on_nan, seed=a.seed,
                 backend=a.backend, **cell_options(a.cell))
+    task_opts = {k: getattr(a, k) for k in ("target", "features", "fill", "lookback", "horizon",
+                                             "difference", "grid", "music_mode")
+                 if getattr(a, k, None) is not None}
+    if task_opts:
+        opts["task_options"] = task_opts
     opts.update(getattr(a, "task_options", {}) or {})
     if a.resume:
         opts = {k: v for k, v in opts.items() if k in ("steps", "epochs", "time_budget")}
@@ -78,6 +97,17 @@ def cmd_train(a):
 def cmd_sample(a):
     from .inference import load
     model = load(a.run)
+    if model.cfg.task == "music":
+        steps = model.sample(a.length, a.temperature, a.top_k, a.prime, a.seed,
+                             output=a.output, json_out=a.json_out)
+        if a.output is None and a.json_out is None:
+            print(json.dumps([steps]))
+        else:
+            print(f"wrote {len(steps)} steps to " +
+                  " and ".join(f for f in (a.output, a.json_out) if f), file=sys.stderr)
+        return 0
+    if a.output is not None or a.json_out is not None:
+        raise RnnlabError("-o/--output and --json-out are for music models (MIDI / notes JSON)")
     model.sample(a.length, a.temperature, a.top_k, a.prime, a.seed, stream=sys.stdout)
     sys.stdout.write("\n")
     return 0
@@ -85,9 +115,15 @@ def cmd_sample(a):
 
 def cmd_evaluate(a):
     from .inference import load
-    res = load(a.run).evaluate(a.file)
+    model = load(a.run)
+    if a.season is not None and model.cfg.task != "series":
+        raise RnnlabError("--season is for series models")
+    res = model.evaluate(a.file, season=a.season) if model.cfg.task == "series" else \
+        model.evaluate(a.file)
     if a.json:
         print(json.dumps(res))
+    elif hasattr(model, "report_lines"):
+        print("\n".join(model.report_lines(res)))
     else:
         print("  ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"
                         for k, v in res.items()))
@@ -161,12 +197,23 @@ def build_parser():
     s.add_argument("--top-k", type=int, default=0)
     s.add_argument("--prime", default="")
     s.add_argument("--seed", type=int, default=None)
+    s.add_argument("-o", "--output", default=None, help="music: write a MIDI file")
+    s.add_argument("--json-out", default=None, help="music: write the notes as JSON")
     s.set_defaults(func=cmd_sample)
+
+    f = sub.add_parser("forecast", help="continue a series past the end of its data")
+    f.add_argument("run")
+    f.add_argument("--horizon", type=int, default=None, help="steps (default: the training one)")
+    f.add_argument("--json", action="store_true")
+    f.add_argument("--plot", default=None, metavar="PNG", help="draw history + forecast")
+    f.set_defaults(func=cmd_forecast)
 
     e = sub.add_parser("evaluate", help="exact loss of a trained model on a file")
     e.add_argument("run")
     e.add_argument("file")
     e.add_argument("--json", action="store_true")
+    e.add_argument("--season", type=int, default=None,
+                   help="series: season length for seasonal naive (default: detected)")
     e.set_defaults(func=cmd_evaluate)
 
     x = sub.add_parser("export", help="write a run as ONNX or as a PyTorch state dict")

@@ -113,4 +113,10 @@ def load(path, which="best"):
 
 def model_class(task):
     """The TrainedModel class for a task: series and music models add forecast / MIDI output."""
+    if task == "series":
+        from .series_task import SeriesModel
+        return SeriesModel
+    if task == "music":
+        from .music_task import MusicModel
+        return MusicModel
     return TrainedModel

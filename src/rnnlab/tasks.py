@@ -83,7 +83,28 @@ class TextTask:
         return {"kind": "text", "vocab": self.vocab.to_json()}
 
 
-TASK_BUILDERS = {"text": TextTask}
+def _series_task():
+    from .series_task import SeriesTask
+    return SeriesTask
+
+
+def _music_task():
+    from .music_task import MusicTask
+    return MusicTask
+
+
+class _LazyTask:
+    """Imports a task's module only when that task is used."""
+
+    def __init__(self, load):
+        self._load = load
+
+    def from_config(self, tcfg, meta=None):
+        return self._load().from_config(tcfg, meta)
+
+
+TASK_BUILDERS = {"text": TextTask, "series": _LazyTask(_series_task),
+                 "music": _LazyTask(_music_task)}
 
 
 def task_for_file(path, task=None):
