@@ -1,35 +1,149 @@
-"""Which implementation the layers run: the numba kernels (fast, default) or the NumPy cells
-(the readable reference). `set_backend` sets the default, `layer(x, backend=...)` overrides it.
+"""Which implementation of the cells a layer runs: ``'numba'`` (the fused kernels in
+``rnnlab.kernels``, the default) or ``'numpy'`` (the reference cells in ``rnnlab.cells``).
 
-(Minimal version; the kernels work extends it.)
+    rnnlab.set_backend('numpy')            # global default for this process
+    layer(x, backend='numba')              # per call (layers pass it to cell_functions)
+    RNNLAB_BACKEND=numpy python train.py   # default taken from the environment
+
+Both expose the same ``forward``/``backward`` (docs/design.md). If numba (or the SciPy BLAS it
+needs for ``np.dot``) cannot be imported, ``'numba'`` falls back to ``'numpy'`` with one
+warning. Importing this module imports neither numba nor the kernels; the kernels compile
+lazily on their first call and are cached on disk (``cache=True``), so a second process loads
+machine code instead of compiling again.
+
+BLAS and AVX-512
+    The numba kernels do every matrix product through SciPy's bundled OpenBLAS (the one
+    numba's ``np.dot`` binds); NumPy carries its own copy. Both are DYNAMIC_ARCH builds that
+    pick their kernels when they are loaded, from the CPU or from ``OPENBLAS_CORETYPE``.
+    Older OpenBLAS builds do not know AMD's Zen 4/5 and pick the AVX2 ``Haswell`` kernels;
+    to force the AVX-512 ones set ``OPENBLAS_CORETYPE=SkylakeX`` *before* NumPy/SciPy are
+    imported, e.g. ``OPENBLAS_CORETYPE=SkylakeX python train.py``. The ``rnnlab`` command
+    does this itself (``prefer_avx512_blas`` below, called first thing by the CLI entry
+    point) when the CPU has avx512f and the variable is unset; ``RNNLAB_NO_BLAS_TUNING=1``
+    turns that off. ``blas_info()`` reports which kernels each OpenBLAS actually chose.
 """
 import importlib
 import os
-
-from .errors import RnnlabError
+import warnings
 
 BACKENDS = ("numba", "numpy")
-_default = os.environ.get("RNNLAB_BACKEND", "numpy")
+CELLS = ("rnn", "lstm", "gru")
+
+_default = None          # resolved lazily from RNNLAB_BACKEND
+_numba_ok = None         # None: not probed yet
+_warned = False
+
+
+def _check_name(name, what="backend"):
+    if name not in BACKENDS:
+        from .errors import RnnlabError
+        raise RnnlabError(f"{what}: got {name!r}, expected one of {BACKENDS} "
+                          "(set RNNLAB_BACKEND or call rnnlab.set_backend with one of them)")
+    return name
 
 
 def set_backend(name):
+    """Set the process-wide default backend: 'numba' or 'numpy'."""
     global _default
-    if name not in BACKENDS:
-        raise RnnlabError(f"backend {name!r} is unknown; choose one of {', '.join(BACKENDS)}")
-    _default = name
+    _default = _check_name(name)
 
 
 def get_backend():
+    """The process-wide default backend (RNNLAB_BACKEND, else 'numba')."""
+    global _default
+    if _default is None:
+        _default = _check_name(os.environ.get("RNNLAB_BACKEND", "numba") or "numba",
+                               "RNNLAB_BACKEND")
     return _default
 
 
+def numba_available():
+    """Whether the numba kernels can run here (numba and SciPy's BLAS importable)."""
+    global _numba_ok
+    if _numba_ok is None:
+        try:
+            import numba  # noqa: F401
+            import scipy.linalg.cython_blas  # noqa: F401  (numba's np.dot needs it)
+            _numba_ok = True
+        except Exception:       # ImportError, or a broken install
+            _numba_ok = False
+    return _numba_ok
+
+
 def cell_functions(cell, backend=None):
-    """The module with forward/backward for `cell` ('rnn', 'lstm', 'gru') on `backend`."""
-    backend = backend or _default
-    if backend not in BACKENDS:
-        raise RnnlabError(f"backend {backend!r} is unknown; choose one of {', '.join(BACKENDS)}")
-    package = "kernels" if backend == "numba" else "cells"
+    """The module with ``forward``/``backward`` for cell ('rnn' | 'lstm' | 'gru').
+
+    backend: 'numba' | 'numpy' | None (the default, see get_backend)."""
+    global _warned
+    if cell not in CELLS:
+        from .errors import RnnlabError
+        raise RnnlabError(f"cell: got {cell!r}, expected one of {CELLS}")
+    name = get_backend() if backend is None else _check_name(backend)
+    if name == "numba" and not numba_available():
+        if not _warned:
+            warnings.warn("rnnlab: numba (or SciPy's BLAS) is not importable; using the NumPy "
+                          "reference cells (slower). pip install numba scipy to fix.",
+                          RuntimeWarning, stacklevel=2)
+            _warned = True
+        name = "numpy"
+    package = "rnnlab.kernels" if name == "numba" else "rnnlab.cells"
+    return importlib.import_module(f"{package}.{cell}")
+
+
+# ------------------------------------------------------------------------- BLAS tuning
+
+def cpu_has_avx512():
+    """True when /proc/cpuinfo lists avx512f (Linux; False elsewhere)."""
     try:
-        return importlib.import_module(f"rnnlab.{package}.{cell}")
-    except ImportError:
-        return importlib.import_module(f"rnnlab.cells.{cell}")
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return " avx512f" in line
+    except OSError:
+        pass
+    return False
+
+
+def prefer_avx512_blas(environ=os.environ):
+    """Ask OpenBLAS for its AVX-512 (SkylakeX) kernels when the CPU has avx512f and the user
+    has not chosen (OPENBLAS_CORETYPE unset, RNNLAB_NO_BLAS_TUNING unset). Only effective
+    before NumPy is first imported; returns whether it set the variable."""
+    if environ.get("OPENBLAS_CORETYPE") or environ.get("RNNLAB_NO_BLAS_TUNING"):
+        return False
+    import sys
+    if "numpy" in sys.modules or not cpu_has_avx512():
+        return False
+    environ["OPENBLAS_CORETYPE"] = "SkylakeX"
+    return True
+
+
+def blas_info():
+    """{library file: (core kernels chosen, build config)} for the OpenBLAS copies bundled
+    with NumPy and SciPy (empty when they cannot be queried)."""
+    import ctypes
+    import glob
+    out = {}
+    for modname in ("numpy", "scipy"):
+        try:
+            mod = importlib.import_module(modname)
+        except ImportError:
+            continue
+        libdir = os.path.dirname(mod.__file__) + ".libs"
+        for lib in sorted(glob.glob(os.path.join(libdir, "*openblas*"))):
+            try:
+                dll = ctypes.CDLL(lib)
+            except OSError:
+                continue
+            for prefix in ("scipy_openblas_", "openblas_"):
+                for suffix in ("64_", ""):
+                    fn = getattr(dll, f"{prefix}get_corename{suffix}", None)
+                    cfg = getattr(dll, f"{prefix}get_config{suffix}", None)
+                    if fn is not None and cfg is not None:
+                        fn.restype = cfg.restype = ctypes.c_char_p
+                        out[f"{modname}: {os.path.basename(lib)}"] = (fn().decode(),
+                                                                       cfg().decode())
+                        break
+                else:
+                    continue
+                break
+    return out

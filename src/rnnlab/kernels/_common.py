@@ -181,6 +181,32 @@ def matmul_small(a, w, out, use_blas):
 BLAS_MIN_MACS = 1 << 19   # per-step products at least this big go to BLAS (tests set 0 / huge)
 
 
+@njit(cache=True, nogil=True, fastmath={"contract"})
+def matvec_packed(x, h, W, b, xh, acc):
+    """acc = b + [x, h] @ W for one B=1 step: W (D+H, N) stacks W_ih^T over W_hh^T, so the
+    input and recurrent products are one pass over the packed weights (xh: scratch (D+H,))."""
+    D = x.shape[0]
+    H = h.shape[0]
+    xh[:D] = x
+    xh[D:] = h
+    N = W.shape[1]
+    acc[:] = b
+    for k in range(D + H):
+        s = xh[k]
+        wk = W[k]
+        for j in range(N):
+            acc[j] += s * wk[j]
+
+
+def pack_weights(params, dtype, gates=None):
+    """(D+H, N) = [W_ih^T; W_hh^T] (rows of the chosen gate blocks), C-contiguous, and the
+    summed bias, for the B=1 steppers."""
+    w_ih = np.asarray(params["weight_ih"], dtype)
+    w_hh = np.asarray(params["weight_hh"], dtype)
+    W = np.ascontiguousarray(np.concatenate([w_ih.T, w_hh.T], axis=0))
+    return W, bias_sum(params, w_hh.shape[0], dtype)
+
+
 def use_blas(B, K, N):
     """Whether a per-step (B, K) @ (K, N) product goes to BLAS (else the compiled loop).
 

@@ -153,3 +153,58 @@ def backward(dy, dstate_n, cache):
               np.empty((B, H), dtype), use_blas(B, GH, H))
     grads = weight_grads(params, x.reshape(T * B, D), cache["h0"], y, A, dAh, dtype)
     return input_grad(A, cache["w_ih"], D), dhs, grads
+
+
+@njit(cache=True, nogil=True, fastmath={"contract"})
+def _step(x, h, Wx, Wh, bih, bhh, ax, ah):
+    """One B=1 step in place on h (H,): two passes (input and recurrent parts stay apart
+    because r multiplies only W_hn h + b_hn)."""
+    H = h.shape[0]
+    ax[:] = bih
+    for k in range(x.shape[0]):
+        s = x[k]
+        wk = Wx[k]
+        for j in range(3 * H):
+            ax[j] += s * wk[j]
+    ah[:] = bhh
+    for k in range(H):
+        s = h[k]
+        wk = Wh[k]
+        for j in range(3 * H):
+            ah[j] += s * wk[j]
+    o1 = one(h)
+    for j in range(H):
+        r = sigm(ax[j] + ah[j])
+        z = sigm(ax[H + j] + ah[H + j])
+        n = tanh_(ax[2 * H + j] + r * ah[2 * H + j])
+        h[j] = (o1 - z) * n + z * h[j]
+
+
+class Stepper:
+    """Streaming GRU for generation: B = 1, one input vector at a time, no allocation per
+    step; weights transposed once. ``step`` returns the internal h buffer (copy to keep)."""
+
+    def __init__(self, params, dtype=np.float32):
+        self.dtype = dt = np.dtype(dtype)
+        self.Wx = np.ascontiguousarray(np.asarray(params["weight_ih"], dt).T)
+        self.Wh = np.ascontiguousarray(np.asarray(params["weight_hh"], dt).T)
+        H3 = self.Wh.shape[1]
+        self.H = H3 // 3
+        if "bias_ih" in params:
+            self.bih = as_dtype(params["bias_ih"], dt)
+            self.bhh = as_dtype(params["bias_hh"], dt)
+        else:
+            self.bih = self.bhh = np.zeros(H3, dt)
+        self.ax = np.empty(H3, dt)
+        self.ah = np.empty(H3, dt)
+        self.h = np.zeros(self.H, dt)
+
+    def reset(self, h0=None):
+        self.h[:] = 0 if h0 is None else h0
+
+    def state(self):
+        return (self.h.copy(),)
+
+    def step(self, x_t):
+        _step(x_t, self.h, self.Wx, self.Wh, self.bih, self.bhh, self.ax, self.ah)
+        return self.h

@@ -20,7 +20,7 @@ import numpy as np
 from numba import njit
 
 from ._common import (as_dtype, bias_sum, check_dtype, input_grad, input_projection,
-                      lengths_array, matmul_small, one, sigm, tanh_, use_blas, weight_grads)
+                      lengths_array, matmul_small, matvec_packed, one, pack_weights, sigm, tanh_, use_blas, weight_grads)
 
 VARIANTS = ("standard", "peephole", "coupled")
 _VARIANT_CODE = {"standard": 0, "peephole": 1, "coupled": 2}
@@ -196,6 +196,80 @@ def _bwd_loop(A, w_hh, dy, lens, variant, wpi, wpf, wpo, dwp, cs, tcs, c0, dhs, 
         for b in range(B):
             if t < lens[b]:
                 dhs[b, :] = tmp[b]
+
+
+@njit(cache=True, nogil=True, fastmath={"contract"})
+def _step(x, W, bias, xh, acc, hc, variant, wpi, wpf, wpo):
+    """One B=1 step in place: hc (2, H) = (h, c)."""
+    H = hc.shape[1]
+    h = hc[0]
+    cb = hc[1]
+    matvec_packed(x, h, W, bias, xh, acc)
+    o1 = one(acc)
+    if variant == 2:
+        for j in range(H):
+            f = sigm(acc[j])
+            g = tanh_(acc[H + j])
+            o = sigm(acc[2 * H + j])
+            c = f * cb[j] + (o1 - f) * g
+            cb[j] = c
+            h[j] = o * tanh_(c)
+    else:
+        peep = variant == 1
+        for j in range(H):
+            cp = cb[j]
+            ai = acc[j]
+            af = acc[H + j]
+            if peep:
+                ai += wpi[j] * cp
+                af += wpf[j] * cp
+            c = sigm(af) * cp + sigm(ai) * tanh_(acc[2 * H + j])
+            ao = acc[3 * H + j]
+            if peep:
+                ao += wpo[j] * c
+            cb[j] = c
+            h[j] = sigm(ao) * tanh_(c)
+
+
+class Stepper:
+    """Streaming LSTM for generation: B = 1, one input vector at a time, no allocation per
+    step. The weights are packed once ([W_ih^T; W_hh^T], summed bias); each ``step`` is one
+    compiled call (one pass over the packed weights plus the fused gate update).
+
+    >>> s = Stepper(params); s.reset(); h = s.step(x_t)   # x_t: (D,); h: (H,)
+
+    ``step`` returns the internal h buffer (overwritten by the next step; copy to keep it).
+    """
+
+    def __init__(self, params, dtype=np.float32, variant="standard"):
+        if variant not in _VARIANT_CODE:
+            from ..errors import RnnlabError
+            raise RnnlabError(f"variant: got {variant!r}, expected one of {VARIANTS}")
+        self.dtype = np.dtype(dtype)
+        self.variant = _VARIANT_CODE[variant]
+        self.W, self.bias = pack_weights(params, self.dtype)
+        G, self.H, _, _, wp = _prep(params, self.dtype, variant)
+        self.wp = [np.ascontiguousarray(w) for w in wp]
+        self.D = self.W.shape[0] - self.H
+        self.xh = np.empty(self.D + self.H, self.dtype)
+        self.acc = np.empty(self.W.shape[1], self.dtype)
+        self.hc = np.zeros((2, self.H), self.dtype)
+        self.h = self.hc[0]
+
+    def reset(self, h0=None, c0=None):
+        """Start a new sequence from (h0, c0) (each (H,)), zeros when None."""
+        self.hc[0] = 0 if h0 is None else h0
+        self.hc[1] = 0 if c0 is None else c0
+
+    def state(self):
+        """(h, c) copies."""
+        return self.hc[0].copy(), self.hc[1].copy()
+
+    def step(self, x_t):
+        """Advance one step with input x_t (D,) of the stepper's dtype; returns h (H,)."""
+        _step(x_t, self.W, self.bias, self.xh, self.acc, self.hc, self.variant,
+              self.wp[0], self.wp[1], self.wp[2])
+        return self.h
 
 
 # ---------------------------------------------------------------------------- interface

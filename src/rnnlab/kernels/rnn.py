@@ -15,7 +15,8 @@ import numpy as np
 from numba import njit
 
 from ._common import (as_dtype, bias_sum, check_dtype, input_grad, input_projection,
-                      lengths_array, matmul_small, one, tanh_, use_blas, weight_grads)
+                      lengths_array, matmul_small, matvec_packed, one, pack_weights, tanh_,
+                      use_blas, weight_grads)
 
 NONLINEARITIES = ("tanh", "relu")
 
@@ -128,3 +129,39 @@ def backward(dy, dstate_n, cache):
               np.empty((B, H), dtype), use_blas(B, H, H))
     grads = weight_grads(params, x.reshape(T * B, D), cache["h0"], y, dA, dA, dtype)
     return input_grad(dA, cache["w_ih"], D), dhs, grads
+
+
+@njit(cache=True, nogil=True, fastmath={"contract"})
+def _step(x, h, W, bias, xh, acc, relu):
+    matvec_packed(x, h, W, bias, xh, acc)
+    z = one(h) - one(h)
+    if relu:
+        for j in range(h.shape[0]):
+            h[j] = max(acc[j], z)
+    else:
+        for j in range(h.shape[0]):
+            h[j] = tanh_(acc[j])
+
+
+class Stepper:
+    """Streaming RNN for generation: B = 1, one input vector at a time, no allocation per
+    step; weights packed once. ``step`` returns the internal h buffer (copy to keep)."""
+
+    def __init__(self, params, dtype=np.float32, nonlinearity="tanh"):
+        self.relu = _relu_flag(nonlinearity)
+        self.dtype = np.dtype(dtype)
+        self.W, self.bias = pack_weights(params, self.dtype)
+        self.H = self.W.shape[1]
+        self.xh = np.empty(self.W.shape[0], self.dtype)
+        self.acc = np.empty(self.H, self.dtype)
+        self.h = np.zeros(self.H, self.dtype)
+
+    def reset(self, h0=None):
+        self.h[:] = 0 if h0 is None else h0
+
+    def state(self):
+        return (self.h.copy(),)
+
+    def step(self, x_t):
+        _step(x_t, self.h, self.W, self.bias, self.xh, self.acc, self.relu)
+        return self.h
