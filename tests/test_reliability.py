@@ -250,3 +250,47 @@ def test_pt_with_arbitrary_objects_on_import_never_runs(good_run, tmp_path, caps
     path.write_bytes(b"PK\x03\x04" + os.urandom(200))   # a broken zip
     assert main(["import", str(path), "--config", str(good_run), "--out",
                  str(tmp_path / "new")]) == 2
+
+
+# ------------------------------------------------------------------ 6. long and large
+
+def test_100k_step_sequence_forward_backward():
+    """T = 100,000, B = 1: finite outputs and gradients, memory a small multiple of T*B*H
+    (docs/guarantees.md). Uses the numba kernel; the NumPy reference takes tens of seconds
+    at this length, see benchmarks/long_sequences.py."""
+    import tracemalloc
+
+    import rnnlab
+    from rnnlab import backend
+    if not backend.cell_functions("lstm", "numba").__name__.startswith("rnnlab.kernels"):
+        pytest.skip("no numba LSTM kernel: run benchmarks/long_sequences.py instead")
+    T, H = 100_000, 4
+    layer = rnnlab.LSTM(2, H, seed=0)
+    x = 3 * np.random.default_rng(0).standard_normal((T, 1, 2)).astype(np.float32)
+    layer(x[:2], backend="numba")                       # compile outside the measurement
+    layer.backward(np.ones((2, 1, H), np.float32))
+    layer.zero_grad()
+    tracemalloc.start()
+    y, (h, c) = layer(x, backend="numba")
+    dx, _ = layer.backward(np.ones_like(y))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    for a in (y, h, c, dx, *layer.grads.values()):
+        assert np.isfinite(a).all()
+    assert peak < 20 * T * H * 4                        # < 20 float32 arrays of (T, B, H)
+
+
+def test_char_fast_path_equals_general_path(tmp_path):
+    from rnnlab.data.text import Vocab, read_ascii_char_ids, read_text
+    path = tmp_path / "t.txt"
+    path.write_bytes(b"The quick brown fox.\n" * 500 + b"~{|}")
+    vocab, ids = read_ascii_char_ids(path, chunk=1000)
+    general = Vocab.build(read_text(path))
+    assert vocab == general and np.array_equal(ids, general.encode(read_text(path)))
+    assert ids.dtype == general.dtype
+    # a known vocab (resume) maps the same; a char outside it falls back to the general path
+    assert np.array_equal(read_ascii_char_ids(path, vocab=general)[1], ids)
+    assert read_ascii_char_ids(path, vocab=Vocab(list("Theqk"), "char")) is None
+    path.write_bytes("naïve text".encode())
+    assert read_ascii_char_ids(path) is None                    # not ASCII: general path
+    assert read_ascii_char_ids(path, encoding="utf-16") is None

@@ -60,6 +60,11 @@ class TextTask:
     @classmethod
     def from_file(cls, path, tokens="char", encoding="utf-8", batch=50, seq_len=50,
                   val_fraction=0.1, vocab=None):
+        if tokens == "char":        # large ASCII files: ids only, never the text as a str
+            from .data.text import read_ascii_char_ids
+            fast = read_ascii_char_ids(path, encoding, vocab)
+            if fast is not None:
+                return cls(fast[1], fast[0], batch, seq_len, val_fraction)
         text = read_text(path, encoding)
         vocab = vocab or Vocab.build(text, tokens)
         return cls(vocab.encode(text), vocab, batch, seq_len, val_fraction)

@@ -245,3 +245,51 @@ class TokenStream:
 
     def __iter__(self):
         return (self.get(k) for k in range(self.batches_per_epoch))
+
+
+_ASCII_COMPATIBLE = {"utf-8", "utf8", "utf_8", "ascii", "us-ascii", "latin-1", "latin1",
+                     "iso-8859-1", "iso8859-1", "cp1252", "windows-1252"}
+
+
+def read_ascii_char_ids(path, encoding: str = "utf-8", vocab: "Vocab | None" = None,
+                        chunk: int = 1 << 22):
+    """Char-level fast path for large files: -> (vocab, ids) without ever holding the text as
+    a str. Reads the file twice in `chunk`-byte pieces (a bincount for the vocabulary, then a
+    table lookup into one preallocated id array), so the only large allocation is the ids
+    (1 byte per char for up to 256 distinct chars). Returns None when the file is not pure
+    ASCII in an ASCII-compatible encoding, is empty, has fewer than 2 distinct chars, or holds
+    a char outside `vocab`: the caller then takes the general path (read_text +
+    Vocab.build/encode), which also produces the usual located error messages."""
+    if str(encoding).lower().replace(" ", "") not in _ASCII_COMPATIBLE:
+        return None
+    path = os.fspath(path)
+    if not os.path.isfile(path) or os.path.getsize(path) == 0:
+        return None
+    n = os.path.getsize(path)
+    buf = np.empty(chunk, np.uint8)
+    counts = np.zeros(256, np.int64)
+    with open(path, "rb") as f:
+        while True:
+            k = f.readinto(buf)
+            if not k:
+                break
+            counts += np.bincount(buf[:k], minlength=256)
+    codes = np.flatnonzero(counts)
+    if codes.size < 2 or codes[-1] >= 128:
+        return None
+    if vocab is None:
+        vocab = Vocab([chr(c) for c in codes], "char")
+    elif vocab.level != "char" or any(chr(c) not in vocab._index for c in codes):
+        return None
+    table = np.zeros(128, vocab.dtype)
+    table[codes] = [vocab._index[chr(c)] for c in codes]
+    ids = np.empty(n, vocab.dtype)
+    pos = 0
+    with open(path, "rb") as f:
+        while True:
+            k = f.readinto(buf)
+            if not k:
+                break
+            ids[pos:pos + k] = table[buf[:k]]
+            pos += k
+    return vocab, ids[:pos]
