@@ -156,8 +156,47 @@ def run_demo(out="rnnlab-demo", seed=0, say=print):
 
 
 def extras(models, out, seed, say):
-    """Parts that build on other rooms (long-memory experiment, plots, report) when present."""
-    return {}
+    """The short long-memory experiment, the plots and report.html for the demo's models."""
+    from .experiments import run_quick_demo
+    result = {}
+    say("\nLong memory, short version: the adding problem at T=50, one seed each.")
+    quick = run_quick_demo(os.path.join(out, "long-memory"), progress=lambda msg: None)
+    say(quick["table"])
+    result["long_memory"] = [{k: r[k] for k in ("task", "T", "cell", "seed", "test_metric",
+                                                "baseline", "solved", "steps_to_solve")}
+                             for r in quick["records"]]
+    try:
+        import matplotlib  # noqa: F401  (plots are optional: pip install rnnlab[viz])
+    except ImportError:
+        say("(matplotlib is not installed: skipping the plots; pip install 'rnnlab[viz]')")
+        return result
+    from .viz.inspect import plot_run, write_explain, write_report
+    sections = []
+    dinner_text = dinner_days(9, start=0)                    # token ids: nine days of dinners
+    for cell in ("rnn", "lstm"):
+        vocab = list(DINNERS)
+        paths = plot_run(models[f"dinner_{cell}"], dinner_text, out, prefix=f"dinner_{cell}_",
+                         vocab=vocab)
+        write_explain(models[f"dinner_{cell}"], dinner_text, os.path.join(out, f"dinner_{cell}.html"),
+                      vocab=vocab, title=f"Dinner rotation, {cell.upper()}")
+        sections.append({"title": f"Dinner, {cell.upper()}", "images": paths,
+                         "text": f"Gates over nine days of dinners; dinner_{cell}.html shows every "
+                                 f"gate interactively."})
+    book_words = "Doug saw Jane . Jane saw Spot . Spot saw Doug . Jane saw Doug .".split()
+    for cell in ("rnn", "lstm"):
+        model, vocab = models[f"book_{cell}"]
+        book_text = [vocab.tokens.index(w) for w in book_words]
+        paths = plot_run(model, book_text, out, prefix=f"book_{cell}_", vocab=vocab.tokens)
+        write_explain(model, book_text, os.path.join(out, f"book_{cell}.html"),
+                      vocab=vocab.tokens, title=f"Children's book, {cell.upper()}")
+        sections.append({"title": f"Children's book, {cell.upper()}", "images": paths})
+    lm = os.path.join(out, "long-memory")
+    sections.append({"title": "Long memory: adding problem, T=50",
+                     "images": [os.path.join(lm, f) for f in sorted(os.listdir(lm))
+                                if f.endswith(".png")]})
+    result["report"] = write_report(out, sections, title="rnnlab demo: the seed note, run")
+    say(f"Plots, explain pages and {result['report']} written.")
+    return result
 
 
 if __name__ == "__main__":
