@@ -19,8 +19,7 @@ import time
 import numpy as np
 
 import rnnlab
-from rnnlab.data.series import (generate_series, mae, mase, naive_forecast,
-                                seasonal_naive_forecast, write_csv)
+from rnnlab.data.series import generate_series, mase, write_csv
 
 CASES = {
     "seasonal": dict(n=300, holdout=36, season=12,
@@ -58,7 +57,7 @@ def run_case(name, case, steps, seed, folder):
     train, actual = y[:-case["holdout"]], y[-case["holdout"]:]
     write_csv(os.path.join(folder, f"{name}.csv"), {"y": train})
     write_csv(os.path.join(folder, f"{name}-holdout.csv"), {"y": actual})
-    run = os.path.join(folder, f"run-{name}")
+    run = os.path.join(folder, f"run-{name}-{seed}")
     t = time.time()
     rnnlab.train(os.path.join(folder, f"{name}.csv"), out=run, cell="lstm", hidden=32, layers=1,
                  batch=32, lr=5e-3, steps=steps, eval_every=100, val_fraction=0.2, seed=seed,

@@ -133,3 +133,15 @@ def test_bad_input_exits_2_and_writes_nothing(case, tmp_path, capsys):
     err = capsys.readouterr().err
     assert needle in err and err.count("\n") == 1 and "Traceback" not in err
     assert not out.exists()
+
+
+def test_evaluate_on_a_short_flat_holdout_and_a_wrong_one(run, tmp_path, capsys):
+    flat = tmp_path / "flat.csv"
+    flat.write_text("y\n20\n20\n")
+    res = rnnlab.load(run).evaluate(flat)
+    assert res["horizon"] == 2
+    wrong = tmp_path / "wrong.csv"
+    wrong.write_text("sales\n1\n2\n")
+    capsys.readouterr()
+    assert main(["evaluate", str(run), str(wrong)]) == 2
+    assert "no column 'y'" in capsys.readouterr().err

@@ -225,8 +225,7 @@ class SeriesModel(TrainedModel):
     def evaluate(self, path, season=None):
         """Forecast len(holdout) steps from the end of the training data and score it against
         the holdout file's target column, beside the naive and seasonal-naive baselines."""
-        data = load_csv(path, target=self.target, features=[], fill=self.meta.get("fill"))
-        actual = data.values[:, 0]
+        actual = self._read_target(path)
         H = len(actual)
         hist = self.history
         detected = season is None
@@ -251,6 +250,26 @@ class SeriesModel(TrainedModel):
             res["beats_seasonal_naive"] = res["mae"] < res["seasonal_naive"]["mae"]
         return res
 
+    def _read_target(self, path):
+        """The holdout's target column (missing cells filled as in training). Unlike load_csv a
+        constant holdout is fine: a short continuation may well be flat."""
+        from .data.series import _column_values, _fill, _read_rows
+        path = str(path)
+        header, rows, lines = _read_rows(path)
+        if self.target not in header:
+            raise RnnlabError(f"{path} has no column {self.target!r} (the model's target); "
+                              f"available columns: {', '.join(header)}")
+        j = header.index(self.target)
+        col = _column_values(path, header, rows, lines, j)
+        missing = np.flatnonzero(np.isnan(col))
+        if missing.size:
+            fill = self.meta.get("fill")
+            if fill is None:
+                raise RnnlabError(f"{path} line {lines[missing[0]]} column {self.target!r} is "
+                                  f"missing; fill it (the model was trained without --fill)")
+            col = _fill(col, fill, self.target, path)
+        return col
+
     @staticmethod
     def report_lines(res):
         """evaluate()'s result as text lines for the CLI."""
@@ -260,7 +279,7 @@ class SeriesModel(TrainedModel):
                  row("model", res), row("naive", res["naive"])]
         if res["seasonal_naive"] is not None:
             how = "detected" if res["season_detected"] else "given"
-            lines.append(row(f"seasonal naive", res["seasonal_naive"]) +
+            lines.append(row("seasonal naive", res["seasonal_naive"]) +
                          f"  (season {res['season']}, {how})")
         else:
             lines.append("seasonal naive: no season detected (pass --season N)")
