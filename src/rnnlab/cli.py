@@ -152,6 +152,23 @@ def cmd_import(a):
     return 0
 
 
+def cmd_forecast(a):
+    from .inference import load
+    model = load(a.run)
+    if model.cfg.task != "series":
+        raise RnnlabError(f"forecast works on series models; {a.run} is a {model.cfg.task} model")
+    res = model.forecast(a.horizon)
+    if a.plot:
+        model.plot(a.plot, a.horizon)
+    if a.json:
+        print(json.dumps(res))
+    else:
+        print(f"{res['target']}: {len(res['forecast'])} steps, {res['level']:.0%} interval")
+        for h, (f, lo, hi) in enumerate(zip(res["forecast"], res["lower"], res["upper"]), 1):
+            print(f"{h:4d}  {f:.4f}  [{lo:.4f}, {hi:.4f}]")
+    return 0
+
+
 def cmd_demo(a):
     from .demo import run_demo
     run_demo(out=a.out, seed=a.seed)
