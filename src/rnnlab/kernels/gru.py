@@ -22,7 +22,7 @@ from ._common import (as_dtype, check_dtype, input_grad, input_projection, lengt
                       matmul_small, one, sigm, tanh_, use_blas, weight_grads)
 
 
-@njit(cache=True, nogil=True, fastmath={"contract"})
+@njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
 def _gates_fwd(A, acc, bhh, t, b, H, hns, y, hs):
     a = A[t, b]
     r_ = acc[b]
@@ -44,7 +44,7 @@ def _gates_fwd(A, acc, bhh, t, b, H, hns, y, hs):
         hb[j] = h
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _fwd_loop(A, w_hhT, bhh, hs, lens, hns, y, acc, blas):
     T, B, GH = A.shape
     H = hs.shape[1]
@@ -59,7 +59,7 @@ def _fwd_loop(A, w_hhT, bhh, hs, lens, hns, y, acc, blas):
                 y[t, b, :] = 0
 
 
-@njit(cache=True, nogil=True, fastmath={"contract"})
+@njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
 def _gates_bwd(A, dAh, dy, t, b, H, hns, y, h0, dhs):
     a = A[t, b]
     dah = dAh[t, b]
@@ -85,7 +85,7 @@ def _gates_bwd(A, dAh, dy, t, b, H, hns, y, h0, dhs):
         dh_b[j] = dh * z                     # the direct path h_t = ... + z * h_{t-1}
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _bwd_loop(A, dAh, w_hh, dy, lens, hns, y, h0, dhs, tmp, blas):
     T, B, GH = A.shape
     H = dhs.shape[1]
@@ -155,7 +155,7 @@ def backward(dy, dstate_n, cache):
     return input_grad(A, cache["w_ih"], D), dhs, grads
 
 
-@njit(cache=True, nogil=True, fastmath={"contract"})
+@njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
 def _step(x, h, Wx, Wh, bih, bhh, ax, ah):
     """One B=1 step in place on h (H,): two passes (input and recurrent parts stay apart
     because r multiplies only W_hn h + b_hn)."""

@@ -32,7 +32,7 @@ def num_gates(variant):
 
 # ------------------------------------------------------------------------------ kernels
 
-@njit(cache=True, nogil=True, fastmath={"contract"})
+@njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
 def _gates_fwd(A, acc, t, b, H, variant, wpi, wpf, wpo, cs, tcs, y, hs):
     """Fused elementwise step for one row b: A[t, b] (+acc) -> gates in place, c, tanh c, h."""
     a = A[t, b]
@@ -98,7 +98,7 @@ def _gates_fwd(A, acc, t, b, H, variant, wpi, wpf, wpo, cs, tcs, y, hs):
             cb[j] = c
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _fwd_loop(A, w_hhT, hs, lens, variant, wpi, wpf, wpo, cs, tcs, y, acc, blas):
     """A: (T, B, GH) pre-activations -> activated gates. hs: (2B, H) rows 0..B-1 = h, B.. = c
     (initial state in, final state out). w_hhT: (H, GH) C-contiguous."""
@@ -116,7 +116,7 @@ def _fwd_loop(A, w_hhT, hs, lens, variant, wpi, wpf, wpo, cs, tcs, y, acc, blas)
                 y[t, b, :] = 0
 
 
-@njit(cache=True, nogil=True, fastmath={"contract"})
+@njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
 def _gates_bwd(A, dy, t, b, H, variant, wpi, wpf, wpo, dwp, cs, tcs, c0, dhs):
     """Row b of step t: gates in A[t, b] -> dA in place; dc_{t-1} into dhs[B + b]."""
     B = dhs.shape[0] // 2
@@ -180,7 +180,7 @@ def _gates_bwd(A, dy, t, b, H, variant, wpi, wpf, wpo, dwp, cs, tcs, c0, dhs):
             dc_b[j] = dc * f
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _bwd_loop(A, w_hh, dy, lens, variant, wpi, wpf, wpo, dwp, cs, tcs, c0, dhs, tmp, blas):
     """A: gates (T, B, GH) -> dA in place. dhs: (2B, H) = (dh, dc) from the future in,
     (dh0, dc0) out. w_hh: (GH, H)."""
@@ -198,7 +198,7 @@ def _bwd_loop(A, w_hh, dy, lens, variant, wpi, wpf, wpo, dwp, cs, tcs, c0, dhs, 
                 dhs[b, :] = tmp[b]
 
 
-@njit(cache=True, nogil=True, fastmath={"contract"})
+@njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
 def _step(x, W, bias, xh, acc, hc, variant, wpi, wpf, wpo):
     """One B=1 step in place: hc (2, H) = (h, c)."""
     H = hc.shape[1]

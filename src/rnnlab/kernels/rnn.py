@@ -21,7 +21,7 @@ from ._common import (as_dtype, bias_sum, check_dtype, input_grad, input_project
 NONLINEARITIES = ("tanh", "relu")
 
 
-@njit(cache=True, nogil=True, fastmath={"contract"})
+@njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
 def _act_fwd(A, acc, t, b, H, relu, y, hs):
     a = A[t, b]
     r = acc[b]
@@ -40,7 +40,7 @@ def _act_fwd(A, acc, t, b, H, relu, y, hs):
             hb[j] = h
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _fwd_loop(A, w_hhT, hs, lens, relu, y, acc, blas):
     T, B, H = A.shape
     for t in range(T):
@@ -52,7 +52,7 @@ def _fwd_loop(A, w_hhT, hs, lens, relu, y, acc, blas):
                 y[t, b, :] = 0
 
 
-@njit(cache=True, nogil=True, fastmath={"contract"})
+@njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
 def _act_bwd(dA, dy, y, t, b, H, relu, dhs):
     d = dA[t, b]
     dyt = dy[t, b]
@@ -69,7 +69,7 @@ def _act_bwd(dA, dy, y, t, b, H, relu, dhs):
             d[j] = (dyt[j] + dh_b[j]) * (o1 - h * h)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _bwd_loop(dA, w_hh, dy, y, lens, relu, dhs, tmp, blas):
     T, B, H = dA.shape
     for t in range(T - 1, -1, -1):
@@ -131,7 +131,7 @@ def backward(dy, dstate_n, cache):
     return input_grad(dA, cache["w_ih"], D), dhs, grads
 
 
-@njit(cache=True, nogil=True, fastmath={"contract"})
+@njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
 def _step(x, h, W, bias, xh, acc, relu):
     matvec_packed(x, h, W, bias, xh, acc)
     z = one(h) - one(h)
