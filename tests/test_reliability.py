@@ -254,28 +254,29 @@ def test_pt_with_arbitrary_objects_on_import_never_runs(good_run, tmp_path, caps
 
 # ------------------------------------------------------------------ 6. long and large
 
-def test_100k_step_sequence_forward_backward():
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+def test_100k_step_sequence_forward_backward(cell):
     """T = 100,000, B = 1: finite outputs and gradients, memory a small multiple of T*B*H
-    (docs/guarantees.md). Uses the numba kernel; the NumPy reference takes tens of seconds
+    (docs/guarantees.md). Uses the numba kernels; the NumPy reference takes tens of seconds
     at this length, see benchmarks/long_sequences.py."""
     import tracemalloc
 
     import rnnlab
     from rnnlab import backend
-    if not backend.cell_functions("lstm", "numba").__name__.startswith("rnnlab.kernels"):
-        pytest.skip("no numba LSTM kernel: run benchmarks/long_sequences.py instead")
+    if not backend.cell_functions(cell, "numba").__name__.startswith("rnnlab.kernels"):
+        pytest.skip(f"no numba {cell} kernel: run benchmarks/long_sequences.py instead")
     T, H = 100_000, 4
-    layer = rnnlab.LSTM(2, H, seed=0)
+    layer = {"lstm": rnnlab.LSTM, "gru": rnnlab.GRU, "rnn": rnnlab.RNN}[cell](2, H, seed=0)
     x = 3 * np.random.default_rng(0).standard_normal((T, 1, 2)).astype(np.float32)
     layer(x[:2], backend="numba")                       # compile outside the measurement
     layer.backward(np.ones((2, 1, H), np.float32))
     layer.zero_grad()
     tracemalloc.start()
-    y, (h, c) = layer(x, backend="numba")
+    y, state = layer(x, backend="numba")
     dx, _ = layer.backward(np.ones_like(y))
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    for a in (y, h, c, dx, *layer.grads.values()):
+    for a in (y, dx, *(state if cell == "lstm" else (state,)), *layer.grads.values()):
         assert np.isfinite(a).all()
     assert peak < 20 * T * H * 4                        # < 20 float32 arrays of (T, B, H)
 

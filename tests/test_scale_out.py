@@ -58,3 +58,5 @@ def test_ddp_example_two_processes(tmp_path):
     assert abs(after["loss"] - report["eval_loss"]) < 1e-5
     from rnnlab.cli import main
     assert main(["evaluate", str(out), str(data)]) == 0
+    assert main(["explain", str(out), "--text", "the cat sat", "-o",
+                 str(tmp_path / "explain.html")]) == 0

@@ -102,7 +102,8 @@ class Vocab:
         """All distinct tokens of `text`, sorted. One distinct token is an error."""
         if level not in _LEVELS:
             raise RnnlabError(f"vocab level {level!r} is not known; use 'char' or 'word'")
-        tokens = sorted(set(text) if level == "char" else set(_WORD_RE.findall(text)))
+        tokens = sorted(set(text) if level == "char" else  # finditer: no list of every token
+                        {m.group() for m in _WORD_RE.finditer(text)})
         if len(tokens) < 2:
             got = "no tokens" if not tokens else f"only the token {tokens[0]!r}"
             raise RnnlabError(
