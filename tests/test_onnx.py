@@ -162,3 +162,29 @@ def test_export_api_accepts_run_path_and_layer(tmp_path):
     layer = rnnlab.RNN(2, 3, seed=0)
     export_onnx(layer, tmp_path / "l.onnx")
     assert onnx.load(str(tmp_path / "l.onnx")).graph.node[0].op_type == "RNN"
+
+
+@pytest.mark.parametrize("kind", ["series", "music"])
+def test_cli_export_series_and_music_runs(tmp_path, kind):
+    if kind == "series":
+        from rnnlab.data.series import generate_series, write_csv
+        data = tmp_path / "s.csv"
+        write_csv(data, {"load": generate_series("seasonal", 300),
+                         "temp": np.sin(np.arange(300.0))})
+        opts = dict(cell="gru", layers=1)
+    else:
+        data = tmp_path / "n.json"
+        data.write_text(json.dumps({"train": [[[60, 64], [62], [], [67]] * 20,
+                                              [[60], [64]] * 15]}))
+        opts = dict(cell="lstm", layers=2, batch=2)
+    rnnlab_train(data, tmp_path / "run", **opts)
+    path = tmp_path / "m.onnx"
+    assert main(["export", str(tmp_path / "run"), "-o", str(path)]) == 0
+    trained = rnnlab_load(tmp_path / "run")
+    meta = {p.key: p.value for p in onnx.load(str(path)).metadata_props}
+    assert json.loads(meta["rnnlab.data"]) == json.loads(json.dumps(trained.meta))
+    x = np.random.default_rng(0).standard_normal((6, 2, trained.cfg.input_size)).astype(np.float32)
+    out, state = trained.model.forward(x)
+    got = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"x": x})
+    for a, b in zip(got, [out] + states(trained.cfg.cell, state)):
+        close(a, b)
