@@ -250,7 +250,6 @@ def build_parser():
                    "weights were exported from")
     i.add_argument("--out", required=True, help="new run folder to create")
     i.set_defaults(func=cmd_import)
-
     ex = sub.add_parser("explain", help="a self-contained HTML page of what the model remembers")
     ex.add_argument("run")
     ex.add_argument("--text", default=None, help="the text to explain (text models)")
@@ -268,6 +267,11 @@ def build_parser():
     pl.add_argument("-o", "--output", default=None, metavar="DIR",
                     help="folder for the PNGs and report.html (default RUN/plots)")
     pl.set_defaults(func=cmd_plot)
+
+    from .experiments import add_arguments, run_from_args
+    xp = sub.add_parser("experiment", help="long-memory experiments: adding, copy, temporal-order")
+    add_arguments(xp)
+    xp.set_defaults(func=run_from_args)
     return p
 
 
