@@ -180,7 +180,14 @@ class Trainer:
                            self.history, stopped)
 
     def evaluate(self, window, since_step, seconds, start):
-        val = self.task.validation_loss(self.model)
+        from . import backend as _backend
+        previous = _backend.get_backend()
+        if self.cfg.backend:            # validation runs on the training's --backend too
+            _backend.set_backend(self.cfg.backend)
+        try:
+            val = self.task.validation_loss(self.model)
+        finally:
+            _backend.set_backend(previous)
         steps = self.step - since_step
         rec = {"step": self.step, "train_loss": float(np.mean(window)),
                "val_loss": None if val is None else float(val),
