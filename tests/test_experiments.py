@@ -89,7 +89,7 @@ def _check_record(r):
 
 
 def test_tiny_experiment_end_to_end(tmp_path, capsys):
-    pytest.importorskip("matplotlib")
+    pytest.importorskip("matplotlib")        # test_outputs_without_matplotlib covers its absence
     recs = E.run_experiments("adding", "10,12", "rnn,lstm", hidden=8, seeds=2, steps=6,
                              batch=8, eval_every=3, test_size=40, out_dir=tmp_path,
                              json_lines=True, progress=None, grad_norm_batch=4)
@@ -109,6 +109,17 @@ def test_tiny_experiment_end_to_end(tmp_path, capsys):
     assert (tmp_path / "grad_norms.png").stat().st_size > 0
     table = E.format_table(recs)
     assert "adding" in table and "lstm" in table and len(table.splitlines()) == 2 + 4
+
+
+def test_outputs_without_matplotlib(tmp_path, monkeypatch):
+    real = E.importlib.util.find_spec
+    monkeypatch.setattr(E.importlib.util, "find_spec",
+                        lambda name, *a: None if name == "matplotlib" else real(name, *a))
+    E.run_experiments("adding", [10], ["rnn"], hidden=4, seeds=1, steps=1, batch=4,
+                      test_size=8, out_dir=tmp_path, progress=None, grad_norm_batch=2)
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert "matplotlib" in saved["meta"]["plots_skipped"] and len(saved["records"]) == 1
+    assert not list(tmp_path.glob("*.png"))
 
 
 @pytest.mark.parametrize("task,cell", [("copy", "gru"), ("temporal-order", "lstm-peephole"),

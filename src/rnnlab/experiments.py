@@ -33,6 +33,7 @@ the end of the sequence (where the loss is read).
 from __future__ import annotations
 
 import datetime
+import importlib.util
 import json
 import math
 import os
@@ -552,33 +553,32 @@ def write_outputs(out_dir, meta, records, grad):
     """results.json (meta, records, grad_norms), metric_vs_T.png, grad_norms.png. Returns the
     paths written. The plots are skipped (with a note in meta) when matplotlib is missing."""
     os.makedirs(out_dir, exist_ok=True)
-    written = []
-    try:
-        from .viz import plots
-    except ImportError as e:                     # matplotlib is an optional dependency
-        plots, meta = None, dict(meta, plots_skipped=str(e))
-    if plots is not None:
-        pts = [dict(cell=r["cell"], T=r["T"], metric=r["mean_metric"], baseline=r["baseline"])
-               for r in summary_rows(records) if r["mean_metric"] is not None]
-        if pts:
-            p = os.path.join(out_dir, "metric_vs_T.png")
-            plots.plot_metric_vs_T(pts, p, metric=f"test {meta['metric']} (mean over seeds)",
-                                   title=f"{meta['task']}: test {meta['metric']} vs T")
-            written.append(p)
-        curves = {}
-        for cell, g in grad.items():
-            curves[f"{cell} init"] = g["init"]
-            curves[f"{cell} trained"] = g["trained"]
-        if curves:
-            T = next(iter(grad.values()))["T"]
-            p = os.path.join(out_dir, "grad_norms.png")
-            plots.plot_grad_norms(curves, p, title=f"{meta['task']}, T={T}: "
-                                  "\u2016\u2202L/\u2202h_t\u2016 at init and after training")
-            written.append(p)
-    p = os.path.join(out_dir, "results.json")
+    if importlib.util.find_spec("matplotlib") is None:       # an optional dependency
+        meta = dict(meta, plots_skipped="matplotlib is not installed: pip install 'rnnlab[viz]'")
+    p = os.path.join(out_dir, "results.json")                # first: the numbers are what count
     _atomic_write_text(p, json.dumps(dict(meta=meta, records=records, grad_norms=grad),
                                      indent=1) + "\n")
-    written.insert(0, p)
+    written = [p]
+    if "plots_skipped" in meta:
+        return written
+    from .viz import plots
+    pts = [dict(cell=r["cell"], T=r["T"], metric=r["mean_metric"], baseline=r["baseline"])
+           for r in summary_rows(records) if r["mean_metric"] is not None]
+    if pts:
+        p = os.path.join(out_dir, "metric_vs_T.png")
+        plots.plot_metric_vs_T(pts, p, metric=f"test {meta['metric']} (mean over seeds)",
+                               title=f"{meta['task']}: test {meta['metric']} vs T")
+        written.append(p)
+    curves = {}
+    for cell, g in grad.items():
+        curves[f"{cell} init"] = g["init"]
+        curves[f"{cell} trained"] = g["trained"]
+    if curves:
+        T = next(iter(grad.values()))["T"]
+        p = os.path.join(out_dir, "grad_norms.png")
+        plots.plot_grad_norms(curves, p, title=f"{meta['task']}, T={T}: "
+                              "\u2016\u2202L/\u2202h_t\u2016 at init and after training")
+        written.append(p)
     return written
 
 
