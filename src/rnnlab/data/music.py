@@ -16,14 +16,15 @@ import json
 import math
 import numbers
 import os
+import io
 import re
-import tempfile
 import warnings
 
 import mido
 import numpy as np
 
 from rnnlab.errors import RnnlabError
+from rnnlab.runs import atomic_write_bytes
 
 GRIDS = {"4th": 1, "8th": 2, "16th": 4, "32nd": 8}  # steps per quarter-note beat
 _SPLITS = ("train", "valid", "test")
@@ -222,18 +223,9 @@ def write_midi(steps, path, grid: str = "16th", tempo_bpm: float = 120, velocity
         last = tick
     track.append(mido.MetaMessage("end_of_track", time=len(steps) * step - last))
     mid = mido.MidiFile(type=0, ticks_per_beat=tpb, tracks=[track])
-    path = os.fspath(path)
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            mid.save(file=f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    buf = io.BytesIO()
+    mid.save(file=buf)
+    atomic_write_bytes(path, buf.getvalue())     # temp file + fsync + rename
 
 
 def melody_tokens(seq, max_dur: int = 16) -> list:
