@@ -1,6 +1,7 @@
 """Long-memory experiments: the task data, the record schema, a tiny end-to-end run, the gradient
 norms against finite differences, and option validation. Nothing here is timed."""
 import argparse
+import importlib.util
 import json
 import math
 
@@ -112,8 +113,8 @@ def test_tiny_experiment_end_to_end(tmp_path, capsys):
 
 
 def test_outputs_without_matplotlib(tmp_path, monkeypatch):
-    real = E.importlib.util.find_spec
-    monkeypatch.setattr(E.importlib.util, "find_spec",
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
                         lambda name, *a: None if name == "matplotlib" else real(name, *a))
     E.run_experiments("adding", [10], ["rnn"], hidden=4, seeds=1, steps=1, batch=4,
                       test_size=8, out_dir=tmp_path, progress=None, grad_norm_batch=2)
@@ -229,3 +230,16 @@ def test_bad_options_raise(kw, match):
         E.run_experiments(args.pop("task"), args.pop("Ts"), args.pop("cells"), args.pop("hidden"),
                           args.pop("seeds"), progress=None, **args)
     assert "\n" not in str(e.value)
+
+
+# ----------------------------------------------------------------------------- package layout
+
+def test_public_api_is_reexported():
+    """The package keeps the old module's API (cli.py and demo.py import from it)."""
+    from rnnlab.experiments import add_arguments, run_from_args, run_quick_demo  # noqa: F401
+    for name in E.__all__:
+        assert hasattr(E, name), name
+    from rnnlab.experiments import cli, model, options, report, runner, tasks
+    assert E.run_one is runner.run_one and E.grad_norms is model.grad_norms
+    assert E._TASKS is tasks._TASKS and E.format_table is report.format_table
+    assert E.add_arguments is cli.add_arguments and E.parse_int_list is options.parse_int_list
