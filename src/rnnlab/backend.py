@@ -37,7 +37,7 @@ _warned = False
 def _check_name(name, what="backend"):
     if name not in BACKENDS:
         from .errors import RnnlabError
-        raise RnnlabError(f"{what}: got {name!r}, expected one of {BACKENDS} "
+        raise RnnlabError(f"{what} {name!r} is unknown, expected 'numba' or 'numpy' "
                           "(set RNNLAB_BACKEND or call rnnlab.set_backend with one of them)")
     return name
 
