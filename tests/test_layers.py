@@ -398,3 +398,14 @@ def test_rnn_cache_has_h(nonlinearity):
     np.testing.assert_allclose(cache["h"], act(a), **EXACT)
     np.testing.assert_allclose(y, cache["h"], **EXACT)
     np.testing.assert_allclose(hn, cache["h"][-1], **EXACT)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_y_is_read_only_so_backward_cannot_be_corrupted(backend):
+    """The kernels keep y as h_{t-1} for backward: an in-place change must fail loudly."""
+    layer = rnnlab.LSTM(3, 4, seed=0)
+    y, _ = layer(np.ones((5, 2, 3), np.float32), backend=backend)
+    with pytest.raises(ValueError, match="read-only"):
+        y *= 2
+    dx, _ = layer.backward(np.ones_like(y))
+    assert np.isfinite(dx).all()

@@ -5,7 +5,8 @@
     dx, (dh0, dc0) = layer.backward(dy)      # gradients for the last forward call
 
 Shapes (as torch): x (T, B, D), or (B, T, D) with batch_first, or unbatched (T, D).
-y (T, B, dirs*H). h_0, h_n, c_0, c_n (L*dirs, B, H), or (L*dirs, H) unbatched.
+y (T, B, dirs*H), read-only (backward reads it; copy it to change it).
+h_0, h_n, c_0, c_n (L*dirs, B, H), or (L*dirs, H) unbatched.
 lengths (B,): each row gets exactly what running it alone would give (y zero past its length,
 h_n from its last real step, the reverse direction starting at its own end), which is what
 torch's pack_padded_sequence gives, without the packing.
@@ -151,6 +152,9 @@ class RecurrentLayer(Module):
             inp = outs[0] if len(outs) == 1 else np.concatenate(outs, axis=2)
         self._ctx = dict(fn=fn, caches=caches, masks=masks, lengths=lengths, shape=inp.shape,
                          unbatched=unbatched)
+        # backward reads y (the kernels use it as h_{t-1}): hand it out read-only, as torch
+        # refuses in-place changes to a tensor autograd still needs; copy it to change it
+        inp.flags.writeable = False
         return self._out(inp, unbatched), self._state_out(h_n, c_n, unbatched)
 
     def _check_x(self, x):
