@@ -22,6 +22,7 @@ from .data.text import Vocab
 from .inference import pick_token
 from .models import ModelConfig, SequenceModel
 from .runs import atomic_write_json
+from .stream import streaming_model
 from .tasks import TextTask
 from .train import TrainConfig, Trainer
 
@@ -110,9 +111,16 @@ def sample_sentences(model, vocab, n_sentences, seed, max_tokens=20000):
     rng = np.random.default_rng(seed)
     dot = vocab.tokens.index(".")
     out, state, tok, stops = [], None, dot, 0
+    stream = streaming_model(model)                # the fused B=1 path, when numba is here
+    if stream is not None:
+        stream.reset()
     while stops < n_sentences and len(out) < max_tokens:
-        logits, state = model.forward(np.array([[tok]], np.int64), state)
-        tok = pick_token(logits[0, 0], 1.0, 0, rng)
+        if stream is not None:
+            logits = stream.step(tok)
+        else:
+            logits, state = model.forward(np.array([[tok]], np.int64), state)
+            logits = logits[0, 0]
+        tok = pick_token(logits, 1.0, 0, rng)
         out.append(vocab.tokens[tok])
         stops += tok == dot
     return out

@@ -14,6 +14,7 @@ from .blocks import softmax
 from .errors import RnnlabError
 from .models import ModelConfig, SequenceModel
 from .runs import RunFolder
+from .stream import streaming_model
 
 
 class TrainedModel:
@@ -49,11 +50,17 @@ class TrainedModel:
             prime = [int(rng.integers(V))]          # no prime: start from a random token
         logits, state = self.model.forward(np.asarray(prime, np.int64)[:, None], state)
         last = logits[-1, 0]
+        stream = streaming_model(self.model)       # fused B=1 steppers: no per-step overhead
+        if stream is not None:
+            stream.reset(state)
         for _ in range(length):
             tok = pick_token(last, temperature, top_k, rng)
             yield tok
-            logits, state = self.model.forward(np.array([[tok]], np.int64), state)
-            last = logits[0, 0]
+            if stream is not None:
+                last = stream.step(tok)
+            else:
+                logits, state = self.model.forward(np.array([[tok]], np.int64), state)
+                last = logits[0, 0]
 
     def sample(self, length=200, temperature=1.0, top_k=0, prime="", seed=None, stream=None):
         """Sampled text (with the prime in front). With `stream`, each piece is written as soon
