@@ -136,6 +136,39 @@ def test_blas_path(case, monkeypatch):
         check(run_both(cell, opts, G, dtype, True, LENGTHS["ragged"], True, True), dtype)
 
 
+@pytest.mark.parametrize("case", CASES, ids=_ids)
+def test_batch_split_and_blas_gemms(case, monkeypatch):
+    """The batch split over threads (each thread runs the whole time loop for its rows) and
+    the BLAS path for the GEMMs outside the loop give the same answers."""
+    monkeypatch.setattr(_common, "SPLIT_MIN_ROWS", 1)
+    monkeypatch.setattr(_common, "SPLIT_MIN_MACS", 0)
+    monkeypatch.setattr(_common, "GEMM_MAX_MACS", 0)
+    cell, opts, G = case
+    for dtype in (np.float32, np.float64):
+        check(run_both(cell, opts, G, dtype, True, LENGTHS["ragged"], True, True), dtype)
+
+
+def test_tiled_products_edges():
+    """matmul_rows / matmul_tn_rows on shapes with every kind of edge (row and column
+    remainders, K = 0, a row block in the middle)."""
+    rng = np.random.default_rng(1)
+    for dtype in (np.float32, np.float64):
+        for M, K, N in [(1, 1, 1), (5, 3, 17), (9, 70, 130), (4, 0, 64), (13, 33, 80)]:
+            a = rng.standard_normal((M, K)).astype(dtype)
+            w = rng.standard_normal((K, N)).astype(dtype)
+            ref = a.astype(np.float64) @ w.astype(np.float64)
+            out = np.full((M, N), np.nan, dtype)
+            _common.matmul_rows(a, w, out, 0, M)
+            assert np.allclose(out, ref, rtol=1e-5, atol=1e-5)
+            out2 = np.full((M, N), np.nan, dtype)
+            _common.matmul_tn_rows(np.ascontiguousarray(a.T), w, out2, 0, M)
+            assert np.allclose(out2, ref, rtol=1e-5, atol=1e-5)
+            out3 = np.full((M, N), np.nan, dtype)
+            _common.matmul_rows(a, w, out3, M // 3, M - M // 3)
+            sl = slice(M // 3, M - M // 3)
+            assert np.allclose(out3[sl], ref[sl], rtol=1e-5, atol=1e-5)
+
+
 def test_cache_is_single_use():
     from rnnlab.errors import RnnlabError
     from rnnlab.kernels import lstm

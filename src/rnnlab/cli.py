@@ -189,6 +189,14 @@ def cmd_plot(a):
     return 0
 
 
+def cmd_bench(a):
+    from .bench import main as bench_main
+    argv = ["--cells", a.cells] + (["--quick"] if a.quick else [])
+    argv += ["--rounds", str(a.rounds)] if a.rounds else []
+    argv += ["--repeats", str(a.repeats)] if a.repeats else []
+    return bench_main(argv)
+
+
 def build_parser():
     p = argparse.ArgumentParser(prog="rnnlab", description="Recurrent networks from first "
                                 "principles: train, sample, evaluate and look inside.")
@@ -267,6 +275,13 @@ def build_parser():
     pl.add_argument("-o", "--output", default=None, metavar="DIR",
                     help="folder for the PNGs and report.html (default RUN/plots)")
     pl.set_defaults(func=cmd_plot)
+
+    bn = sub.add_parser("bench", help="time the numba kernels against torch (CPU, T=100)")
+    bn.add_argument("--quick", action="store_true", help="smaller grid, one round")
+    bn.add_argument("--rounds", type=int, default=None, help="alternating rounds (default 3)")
+    bn.add_argument("--repeats", type=int, default=None, help="repeats per process")
+    bn.add_argument("--cells", default="lstm,gru,rnn", help="comma-separated cells")
+    bn.set_defaults(func=cmd_bench)
 
     from .experiments import add_arguments, run_from_args
     xp = sub.add_parser("experiment", help="long-memory experiments: adding, copy, temporal-order")

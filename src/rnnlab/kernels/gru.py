@@ -16,9 +16,9 @@ Cache (private; views, valid until backward): ``r z n hn``, ``h`` (= y, zero pas
 length).
 """
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
-from ._common import (as_dtype, check_dtype, input_grad, input_projection, lengths_array,
+from ._common import (as_dtype, batch_split, check_dtype, input_grad, input_projection, lengths_array,
                       matmul_small, one, sigm, tanh_, use_blas, weight_grads)
 
 
@@ -45,12 +45,13 @@ def _gates_fwd(A, acc, bhh, t, b, H, hns, y, hs):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _fwd_loop(A, w_hhT, bhh, hs, lens, hns, y, acc, blas):
+def _fwd_loop(A, w_hhT, bhh, hs, lens, hns, y, acc, blas, b0, b1):
+    """Batch rows b0..b1-1 through all T steps (rows are independent)."""
     T, B, GH = A.shape
     H = hs.shape[1]
     for t in range(T):
-        matmul_small(hs, w_hhT, acc, blas)
-        for b in range(B):
+        matmul_small(hs, w_hhT, acc, blas, b0, b1)
+        for b in range(b0, b1):
             if t < lens[b]:
                 _gates_fwd(A, acc, bhh, t, b, H, hns, y, hs)
             else:
@@ -86,20 +87,38 @@ def _gates_bwd(A, dAh, dy, t, b, H, hns, y, h0, dhs):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _bwd_loop(A, dAh, w_hh, dy, lens, hns, y, h0, dhs, tmp, blas):
+def _bwd_loop(A, dAh, w_hh, dy, lens, hns, y, h0, dhs, tmp, blas, b0, b1):
     T, B, GH = A.shape
     H = dhs.shape[1]
     for t in range(T - 1, -1, -1):
-        for b in range(B):
+        for b in range(b0, b1):
             if t < lens[b]:
                 _gates_bwd(A, dAh, dy, t, b, H, hns, y, h0, dhs)
             else:
                 A[t, b, :] = 0
                 dAh[t, b, :] = 0
-        matmul_small(dAh[t], w_hh, tmp, blas)
-        for b in range(B):
+        matmul_small(dAh[t], w_hh, tmp, blas, b0, b1)
+        for b in range(b0, b1):
             if t < lens[b]:
                 dhs[b, :] += tmp[b]
+
+
+@njit(cache=True, parallel=True, nogil=True, error_model="numpy")
+def _fwd_split(A, w_hhT, bhh, hs, lens, hns, y, acc, blas, nsplit):
+    """The forward with the batch split into nsplit row blocks, one thread each running the
+    whole time loop for its rows (no synchronisation per step)."""
+    B = A.shape[1]
+    for p in prange(nsplit):
+        _fwd_loop(A, w_hhT, bhh, hs, lens, hns, y, acc, blas, p * B // nsplit,
+                  (p + 1) * B // nsplit)
+
+
+@njit(cache=True, parallel=True, nogil=True, error_model="numpy")
+def _bwd_split(A, dAh, w_hh, dy, lens, hns, y, h0, dhs, tmp, blas, nsplit):
+    B = A.shape[1]
+    for p in prange(nsplit):
+        _bwd_loop(A, dAh, w_hh, dy, lens, hns, y, h0, dhs, tmp, blas, p * B // nsplit,
+                  (p + 1) * B // nsplit)
 
 
 def forward(x, state, params, lengths=None):
@@ -122,8 +141,13 @@ def forward(x, state, params, lengths=None):
     A = input_projection(x, w_ih, bih)
     hns = np.empty((T, B, H), dtype)
     y = np.empty((T, B, H), dtype)
-    _fwd_loop(A, np.ascontiguousarray(w_hh.T), bhh, hs, lens, hns, y, np.empty((B, GH), dtype),
-              use_blas(B, H, GH))
+    args = (A, np.ascontiguousarray(w_hh.T), bhh, hs, lens, hns, y, np.empty((B, GH), dtype),
+            use_blas(B, H, GH))
+    nsplit = batch_split(B, H, GH)
+    if nsplit > 1:
+        _fwd_split(*args, nsplit)
+    else:
+        _fwd_loop(*args, 0, B)
     cache = dict(A=A, hn=hns, h=y, x=x, h0=h0, lens=lens, params=params, w_ih=w_ih, w_hh=w_hh,
                  used=False)
     for k, n in enumerate("rzn"):
@@ -149,8 +173,13 @@ def backward(dy, dstate_n, cache):
         dhs[:] = dstate_n
     h0 = cache["h0"] if cache["h0"] is not None else np.zeros((B, H), dtype)
     dAh = np.empty_like(A)
-    _bwd_loop(A, dAh, cache["w_hh"], dy, cache["lens"], cache["hn"], y, h0, dhs,
-              np.empty((B, H), dtype), use_blas(B, GH, H))
+    args = (A, dAh, cache["w_hh"], dy, cache["lens"], cache["hn"], y, h0, dhs,
+            np.empty((B, H), dtype), use_blas(B, GH, H))
+    nsplit = batch_split(B, GH, H)
+    if nsplit > 1:
+        _bwd_split(*args, nsplit)
+    else:
+        _bwd_loop(*args, 0, B)
     grads = weight_grads(params, x.reshape(T * B, D), cache["h0"], y, A, dAh, dtype)
     return input_grad(A, cache["w_ih"], D), dhs, grads
 

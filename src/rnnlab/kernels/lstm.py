@@ -17,9 +17,9 @@ Cache (private; views, valid until backward): ``i f g o`` (coupled: ``f g o``), 
 (state after each step), ``tanh_c``, ``h`` (= y, zero past a row's length).
 """
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
-from ._common import (as_dtype, bias_sum, check_dtype, input_grad, input_projection,
+from ._common import (as_dtype, batch_split, bias_sum, check_dtype, input_grad, input_projection,
                       lengths_array, matmul_small, matvec_packed, one, pack_weights, sigm, tanh_, use_blas, weight_grads)
 
 VARIANTS = ("standard", "peephole", "coupled")
@@ -99,14 +99,16 @@ def _gates_fwd(A, acc, t, b, H, variant, wpi, wpf, wpo, cs, tcs, y, hs):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _fwd_loop(A, w_hhT, hs, lens, variant, wpi, wpf, wpo, cs, tcs, y, acc, blas):
-    """A: (T, B, GH) pre-activations -> activated gates. hs: (2B, H) rows 0..B-1 = h, B.. = c
-    (initial state in, final state out). w_hhT: (H, GH) C-contiguous."""
+def _fwd_loop(A, w_hhT, hs, lens, variant, wpi, wpf, wpo, cs, tcs, y, acc, blas, b0, b1):
+    """A: (T, B, GH) pre-activations -> activated gates, for batch rows b0..b1-1 (rows are
+    independent). hs: (2B, H) rows 0..B-1 = h, B.. = c (initial state in, final state out).
+    w_hhT: (H, GH) C-contiguous."""
     T, B, GH = A.shape
     H = hs.shape[1]
+    h = hs[:B]
     for t in range(T):
-        matmul_small(hs[:B], w_hhT, acc, blas)
-        for b in range(B):
+        matmul_small(h, w_hhT, acc, blas, b0, b1)
+        for b in range(b0, b1):
             if t < lens[b]:
                 _gates_fwd(A, acc, t, b, H, variant, wpi, wpf, wpo, cs, tcs, y, hs)
             else:                                      # padding: carry state, y = 0
@@ -181,21 +183,43 @@ def _gates_bwd(A, dy, t, b, H, variant, wpi, wpf, wpo, dwp, cs, tcs, c0, dhs):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _bwd_loop(A, w_hh, dy, lens, variant, wpi, wpf, wpo, dwp, cs, tcs, c0, dhs, tmp, blas):
-    """A: gates (T, B, GH) -> dA in place. dhs: (2B, H) = (dh, dc) from the future in,
-    (dh0, dc0) out. w_hh: (GH, H)."""
+def _bwd_loop(A, w_hh, dy, lens, variant, wpi, wpf, wpo, dwp, cs, tcs, c0, dhs, tmp, blas,
+              b0, b1):
+    """A: gates (T, B, GH) -> dA in place, rows b0..b1-1. dhs: (2B, H) = (dh, dc) from the
+    future in, (dh0, dc0) out. w_hh: (GH, H). dwp: this row block's peephole gradients."""
     T, B, GH = A.shape
     H = dhs.shape[1]
     for t in range(T - 1, -1, -1):
-        for b in range(B):
+        for b in range(b0, b1):
             if t < lens[b]:
                 _gates_bwd(A, dy, t, b, H, variant, wpi, wpf, wpo, dwp, cs, tcs, c0, dhs)
             else:
                 A[t, b, :] = 0
-        matmul_small(A[t], w_hh, tmp, blas)
-        for b in range(B):
+        matmul_small(A[t], w_hh, tmp, blas, b0, b1)
+        for b in range(b0, b1):
             if t < lens[b]:
                 dhs[b, :] = tmp[b]
+
+
+@njit(cache=True, parallel=True, nogil=True, error_model="numpy")
+def _fwd_split(A, w_hhT, hs, lens, variant, wpi, wpf, wpo, cs, tcs, y, acc, blas, nsplit):
+    """The forward recurrence with the batch split into nsplit row blocks, one thread each,
+    each running the WHOLE time loop for its rows: no synchronisation per step."""
+    B = A.shape[1]
+    for p in prange(nsplit):
+        _fwd_loop(A, w_hhT, hs, lens, variant, wpi, wpf, wpo, cs, tcs, y, acc, blas,
+                  p * B // nsplit, (p + 1) * B // nsplit)
+
+
+@njit(cache=True, parallel=True, nogil=True, error_model="numpy")
+def _bwd_split(A, w_hh, dy, lens, variant, wpi, wpf, wpo, dwps, cs, tcs, c0, dhs, tmp, blas,
+               nsplit):
+    """Backward with the batch split like ``_fwd_split``; dwps: (nsplit, 3, H), one peephole
+    gradient accumulator per block (summed by the caller)."""
+    B = A.shape[1]
+    for p in prange(nsplit):
+        _bwd_loop(A, w_hh, dy, lens, variant, wpi, wpf, wpo, dwps[p], cs, tcs, c0, dhs, tmp,
+                  blas, p * B // nsplit, (p + 1) * B // nsplit)
 
 
 @njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
@@ -307,8 +331,13 @@ def forward(x, state, params, lengths=None, variant="standard"):
     tcs = np.empty((T, B, H), dtype)
     y = np.empty((T, B, H), dtype)
     acc = np.empty((B, G * H), dtype)
-    _fwd_loop(A, np.ascontiguousarray(w_hh.T), hs, lens, _VARIANT_CODE[variant],
-              wp[0], wp[1], wp[2], cs, tcs, y, acc, use_blas(B, H, G * H))
+    args = (A, np.ascontiguousarray(w_hh.T), hs, lens, _VARIANT_CODE[variant],
+            wp[0], wp[1], wp[2], cs, tcs, y, acc, use_blas(B, H, G * H))
+    nsplit = batch_split(B, H, G * H)
+    if nsplit > 1:
+        _fwd_split(*args, nsplit)
+    else:
+        _fwd_loop(*args, 0, B)
     cache = dict(A=A, c=cs, tanh_c=tcs, h=y, x=x, h0=h0c, c0=c0c, lens=lens,
                  variant=variant, params=params, w_ih=w_ih, w_hh=w_hh, wp=wp, used=False)
     names = "fgo" if variant == "coupled" else "ifgo"
@@ -335,10 +364,16 @@ def backward(dy, dstate_n, cache):
     dhs[:B] = 0 if dh_n is None else dh_n
     dhs[B:] = 0 if dc_n is None else dc_n
     wp = cache["wp"]
-    dwp = np.zeros((3, H), dtype)
-    _bwd_loop(A, cache["w_hh"], dy, cache["lens"], _VARIANT_CODE[variant], wp[0], wp[1], wp[2],
-              dwp, cache["c"], cache["tanh_c"], cache["c0"], dhs, np.empty((B, H), dtype),
-              use_blas(B, GH, H))
+    nsplit = batch_split(B, GH, H)
+    dwps = np.zeros((nsplit, 3, H), dtype)
+    args = (A, cache["w_hh"], dy, cache["lens"], _VARIANT_CODE[variant], wp[0], wp[1], wp[2])
+    rest = (cache["c"], cache["tanh_c"], cache["c0"], dhs, np.empty((B, H), dtype),
+            use_blas(B, GH, H))
+    if nsplit > 1:
+        _bwd_split(*args, dwps, *rest, nsplit)
+    else:
+        _bwd_loop(*args, dwps[0], *rest, 0, B)
+    dwp = dwps.sum(axis=0) if nsplit > 1 else dwps[0]
     grads = weight_grads(params, x.reshape(T * B, D), cache["h0"], y, A, A, dtype)
     if variant == "peephole":
         grads["weight_pi"], grads["weight_pf"], grads["weight_po"] = dwp[0], dwp[1], dwp[2]

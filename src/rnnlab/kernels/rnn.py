@@ -12,9 +12,9 @@ the derivative of tanh/relu is read off h). backward allocates dA (``T*B*H``) wh
 Cache (private): ``h`` (= y, zero past a row's length).
 """
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
-from ._common import (as_dtype, bias_sum, check_dtype, input_grad, input_projection,
+from ._common import (as_dtype, batch_split, bias_sum, check_dtype, input_grad, input_projection,
                       lengths_array, matmul_small, matvec_packed, one, pack_weights, tanh_,
                       use_blas, weight_grads)
 
@@ -41,11 +41,12 @@ def _act_fwd(A, acc, t, b, H, relu, y, hs):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _fwd_loop(A, w_hhT, hs, lens, relu, y, acc, blas):
+def _fwd_loop(A, w_hhT, hs, lens, relu, y, acc, blas, b0, b1):
+    """Batch rows b0..b1-1 through all T steps (rows are independent)."""
     T, B, H = A.shape
     for t in range(T):
-        matmul_small(hs, w_hhT, acc, blas)
-        for b in range(B):
+        matmul_small(hs, w_hhT, acc, blas, b0, b1)
+        for b in range(b0, b1):
             if t < lens[b]:
                 _act_fwd(A, acc, t, b, H, relu, y, hs)
             else:
@@ -70,18 +71,35 @@ def _act_bwd(dA, dy, y, t, b, H, relu, dhs):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _bwd_loop(dA, w_hh, dy, y, lens, relu, dhs, tmp, blas):
+def _bwd_loop(dA, w_hh, dy, y, lens, relu, dhs, tmp, blas, b0, b1):
     T, B, H = dA.shape
     for t in range(T - 1, -1, -1):
-        for b in range(B):
+        for b in range(b0, b1):
             if t < lens[b]:
                 _act_bwd(dA, dy, y, t, b, H, relu, dhs)
             else:
                 dA[t, b, :] = 0
-        matmul_small(dA[t], w_hh, tmp, blas)
-        for b in range(B):
+        matmul_small(dA[t], w_hh, tmp, blas, b0, b1)
+        for b in range(b0, b1):
             if t < lens[b]:
                 dhs[b, :] = tmp[b]
+
+
+@njit(cache=True, parallel=True, nogil=True, error_model="numpy")
+def _fwd_split(A, w_hhT, hs, lens, relu, y, acc, blas, nsplit):
+    """The forward with the batch split into nsplit row blocks, one thread each running the
+    whole time loop for its rows (no synchronisation per step)."""
+    B = A.shape[1]
+    for p in prange(nsplit):
+        _fwd_loop(A, w_hhT, hs, lens, relu, y, acc, blas, p * B // nsplit, (p + 1) * B // nsplit)
+
+
+@njit(cache=True, parallel=True, nogil=True, error_model="numpy")
+def _bwd_split(dA, w_hh, dy, y, lens, relu, dhs, tmp, blas, nsplit):
+    B = dA.shape[1]
+    for p in prange(nsplit):
+        _bwd_loop(dA, w_hh, dy, y, lens, relu, dhs, tmp, blas, p * B // nsplit,
+                  (p + 1) * B // nsplit)
 
 
 def _relu_flag(nonlinearity):
@@ -108,8 +126,13 @@ def forward(x, state, params, lengths=None, nonlinearity="tanh"):
     lens = lengths_array(lengths, T, B)
     A = input_projection(x, w_ih, bias_sum(params, H, dtype))
     y = np.empty((T, B, H), dtype)
-    _fwd_loop(A, np.ascontiguousarray(w_hh.T), hs, lens, relu, y, np.empty((B, H), dtype),
-              use_blas(B, H, H))
+    args = (A, np.ascontiguousarray(w_hh.T), hs, lens, relu, y, np.empty((B, H), dtype),
+            use_blas(B, H, H))
+    nsplit = batch_split(B, H, H)
+    if nsplit > 1:
+        _fwd_split(*args, nsplit)
+    else:
+        _fwd_loop(*args, 0, B)
     cache = dict(h=y, x=x, h0=h0, lens=lens, params=params, w_ih=w_ih, w_hh=w_hh, relu=relu)
     return y, hs, cache
 
@@ -125,8 +148,13 @@ def backward(dy, dstate_n, cache):
     if dstate_n is not None:
         dhs[:] = dstate_n
     dA = np.empty((T, B, H), dtype)
-    _bwd_loop(dA, cache["w_hh"], dy, y, cache["lens"], cache["relu"], dhs,
-              np.empty((B, H), dtype), use_blas(B, H, H))
+    args = (dA, cache["w_hh"], dy, y, cache["lens"], cache["relu"], dhs,
+            np.empty((B, H), dtype), use_blas(B, H, H))
+    nsplit = batch_split(B, H, H)
+    if nsplit > 1:
+        _bwd_split(*args, nsplit)
+    else:
+        _bwd_loop(*args, 0, B)
     grads = weight_grads(params, x.reshape(T * B, D), cache["h0"], y, dA, dA, dtype)
     return input_grad(dA, cache["w_ih"], D), dhs, grads
 
