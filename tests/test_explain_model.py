@@ -12,8 +12,9 @@ from rnnlab.errors import RnnlabError
 from rnnlab.inference import load
 from rnnlab.models import ModelConfig, SequenceModel
 from rnnlab.viz.explain import read_explain_payload, render_explain_html
-from rnnlab.viz.inspect import (Subject, connectivity, explain_payload, grad_norms, read_input,
-                                write_explain)
+from rnnlab.viz.gradients import connectivity, grad_norms
+from rnnlab.viz.inspect import explain_payload, write_explain
+from rnnlab.viz.subject import Subject, read_input
 
 CORPUS = ('She said "the cat sat on the mat" and left. He said "a dog ran to the door".\n'
           'The bird sang in the old tree, and the cat sat still.\n') * 40

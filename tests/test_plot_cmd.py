@@ -8,7 +8,7 @@ import pytest
 
 from rnnlab.cli import main
 from rnnlab.models import ModelConfig, SequenceModel
-from rnnlab.viz.inspect import plot_run, write_report
+from rnnlab.viz.report import plot_run, write_report
 
 PNG = b"\x89PNG\r\n\x1a\n"
 CORPUS = "the cat sat on the mat. a dog ran to the door.\n" * 60
@@ -84,7 +84,7 @@ def test_report_refuses_missing_images(tmp_path):
 
 
 def test_import_rnnlab_does_not_import_matplotlib():
-    code = ("import sys, rnnlab, rnnlab.viz, rnnlab.viz.inspect, rnnlab.cli; "
+    code = ("import sys, rnnlab, rnnlab.viz, rnnlab.viz.inspect, rnnlab.viz.commands, rnnlab.cli; "
             "from rnnlab.viz import explain_payload; "
             "print('matplotlib' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -92,7 +92,7 @@ def test_import_rnnlab_does_not_import_matplotlib():
 
 
 def test_grad_norm_curve_is_finite_and_starts_at_the_loss(tmp_path):
-    from rnnlab.viz.inspect import grad_norms
+    from rnnlab.viz.gradients import grad_norms
     sm = SequenceModel(ModelConfig(task="text", cell="lstm", input_size=4, output_size=4,
                                    hidden=4, layers=1))
     curves = grad_norms((sm, list(" abc")), "abcabcabca")

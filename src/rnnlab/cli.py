@@ -176,14 +176,14 @@ def cmd_demo(a):
 
 
 def cmd_explain(a):
-    from .viz.inspect import explain_command
+    from .viz.commands import explain_command
     path = explain_command(a.run, a.text, a.input, a.output, a.title, a.bits)
     print(f"wrote {path}")
     return 0
 
 
 def cmd_plot(a):
-    from .viz.inspect import plot_command
+    from .viz.commands import plot_command
     for path in plot_command(a.run, a.text, a.input, a.output):
         print(path)
     return 0

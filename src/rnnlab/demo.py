@@ -178,7 +178,8 @@ def extras(models, out, seed, say):
     except ImportError:
         say("(matplotlib is not installed: skipping the plots; pip install 'rnnlab[viz]')")
         return result
-    from .viz.inspect import plot_run, write_explain, write_report
+    from .viz.inspect import write_explain
+    from .viz.report import plot_run, write_report
     sections = []
     dinner_text = dinner_days(9, start=0)                    # token ids: nine days of dinners
     for cell in ("rnn", "lstm"):

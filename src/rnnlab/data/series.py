@@ -8,7 +8,8 @@ A forecaster's pipeline::
     X, Y = make_windows(scaler.transform(train), lookback=24)          # (T, W, F), (T, W, 1)
 
 Column 0 of `values` is always the target. The baselines (naive, seasonal naive) and MASE are
-what a trained model must beat to be worth anything.
+what a trained model must beat to be worth anything; they live in forecast_metrics.py and are
+re-exported here.
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ from datetime import datetime
 
 import numpy as np
 
+from rnnlab.data.forecast_metrics import (  # noqa: F401  (re-exported: series' API)
+    detect_season, mae, mase, naive_forecast, rmse, seasonal_naive_forecast,
+)
 from rnnlab.errors import RnnlabError
 
 _MISSING = {"", "nan", "na", "n/a", "null", "none"}
@@ -299,62 +303,6 @@ def make_windows(values, lookback: int, target_col: int = 0):
     tgt = np.lib.stride_tricks.sliding_window_view(values[1:, target_col], T)  # (W, T)
     Y = np.ascontiguousarray(tgt.T[:, :, None])
     return X, Y
-
-
-def naive_forecast(history, horizon: int) -> np.ndarray:
-    """Repeat the last observed value `horizon` times."""
-    history = np.asarray(history, np.float64)
-    return np.full(int(horizon), history[-1])
-
-
-def seasonal_naive_forecast(history, horizon: int, season: int) -> np.ndarray:
-    """Repeat the last full season: forecast[h] = history[-season + h % season]."""
-    history = np.asarray(history, np.float64)
-    if season < 1 or len(history) < season:
-        raise RnnlabError(f"season {season} needs at least {season} history values, got {len(history)}")
-    return history[-season:][np.arange(int(horizon)) % season]
-
-
-def detect_season(series, max_lag: int | None = None) -> int | None:
-    """Season length from the autocorrelation of the linearly detrended series: the smallest
-    local peak at least 90% as high as the highest peak (so 12, not 24); None if no peak is
-    above max(0.3, 2/sqrt(N))."""
-    x = np.asarray(series, np.float64)
-    n = len(x)
-    t = np.arange(n)
-    x = x - np.polyval(np.polyfit(t, x, 1), t)
-    max_lag = min(max_lag or n // 3, n - 2)
-    if max_lag < 3 or x.var() == 0:
-        return None
-    acf = np.array([np.dot(x[:-k], x[k:]) / (n * x.var()) for k in range(1, max_lag + 1)])
-    lags = np.arange(1, max_lag + 1)
-    peak = (acf[1:-1] > acf[:-2]) & (acf[1:-1] >= acf[2:])
-    cand_lags, cand_acf = lags[1:-1][peak], acf[1:-1][peak]
-    keep = cand_acf > max(0.3, 2 / math.sqrt(n))
-    if not keep.any():
-        return None
-    cand_lags, cand_acf = cand_lags[keep], cand_acf[keep]
-    return int(cand_lags[np.argmax(cand_acf >= 0.9 * cand_acf.max())])
-
-
-def rmse(a, b) -> float:
-    return float(np.sqrt(np.mean((np.asarray(a, float) - np.asarray(b, float)) ** 2)))
-
-
-def mae(a, b) -> float:
-    return float(np.mean(np.abs(np.asarray(a, float) - np.asarray(b, float))))
-
-
-def mase(actual, forecast, train_history, season: int = 1) -> float:
-    """MAE of the forecast divided by the in-sample MAE of the (seasonal) naive forecast on the
-    training history. Below 1: better than the naive method."""
-    h = np.asarray(train_history, np.float64)
-    if len(h) <= season:
-        raise RnnlabError(f"mase needs more than {season} training values, got {len(h)}")
-    scale = np.mean(np.abs(h[season:] - h[:-season]))
-    if scale == 0:
-        raise RnnlabError("mase is undefined: the training history's naive error is 0")
-    return mae(actual, forecast) / float(scale)
 
 
 def generate_series(kind: str, n: int, seed=0) -> np.ndarray:

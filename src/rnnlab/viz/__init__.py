@@ -1,4 +1,7 @@
-"""Seeing inside: the explain page (explain.py, inspect.py) and the PNG plots (plots.py).
+"""Seeing inside: the explain page (explain.py renders it, inspect.py fills it from a model),
+the gradients through time (gradients.py), the PNG plots and their report (plots.py,
+report.py) and the `rnnlab explain` / `rnnlab plot` commands (commands.py). subject.py reads
+a model and its input and runs the reference forward that all of them look at.
 
 Names are re-exported lazily (PEP 562), so `import rnnlab` and `import rnnlab.viz` never import
 matplotlib; plots import it inside their functions.
@@ -8,8 +11,8 @@ import importlib
 _EXPORTS = {
     "render_explain_html": "explain", "write_explain_html": "explain",
     "payload_from_arrays": "explain", "read_explain_payload": "explain",
-    "explain_payload": "inspect", "write_explain": "inspect", "plot_run": "inspect",
-    "write_report": "inspect", "connectivity": "inspect", "grad_norms": "inspect",
+    "explain_payload": "inspect", "write_explain": "inspect", "plot_run": "report",
+    "write_report": "report", "connectivity": "gradients", "grad_norms": "gradients",
     "plot_loss_curves": "plots", "plot_gate_heatmaps": "plots", "plot_grad_norms": "plots",
     "plot_metric_vs_T": "plots", "plot_forecast": "plots",
 }

@@ -1,0 +1,162 @@
+"""What the inspection tools read: a model with its vocabulary (`Subject`), an input in the
+model's terms (`read_input`), and one forward pass with the NumPy reference backend, whose
+caches keep every gate (`reference_forward`). The explain page (inspect.py), the gradient
+measurements (gradients.py) and the plots (report.py) all start here, so none of them carries a
+second implementation of the equations."""
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+
+from rnnlab.errors import RnnlabError
+from rnnlab.viz.explain import MAX_TOKENS
+
+
+class Subject:
+    """A SequenceModel with what is needed to read an input: the vocabulary (text) and, for a
+    loaded run, its folder (for history.json)."""
+
+    def __init__(self, model, vocab=None):
+        from rnnlab.models import SequenceModel
+        path = None
+        if isinstance(model, (tuple, list)) and len(model) == 2:
+            model, vocab = model
+        self.trained = model
+        if hasattr(model, "model") and isinstance(getattr(model, "model"), SequenceModel):
+            path, vocab = getattr(model, "path", None), vocab or getattr(model, "vocab", None)
+            model = model.model
+        if not isinstance(model, SequenceModel):
+            raise RnnlabError(f"expected a TrainedModel (rnnlab.load), a SequenceModel or a pair "
+                              f"(SequenceModel, vocab); got {type(model).__name__}")
+        self.model, self.cfg, self.path = model, model.cfg, path
+        self.vocab = _as_vocab(vocab) if vocab is not None else None
+        if self.cfg.task == "text":
+            if self.vocab is None:
+                raise RnnlabError("a text model needs its vocabulary: pass (model, vocab tokens)")
+            if self.vocab.size != self.cfg.input_size:
+                raise RnnlabError(f"the vocabulary has {self.vocab.size} tokens but the model "
+                                  f"reads {self.cfg.input_size}; they do not belong together")
+
+    @classmethod
+    def of(cls, model, vocab=None) -> "Subject":
+        """`model` itself when it already is a Subject, else a new one."""
+        return model if isinstance(model, cls) else cls(model, vocab)
+
+    def history(self):
+        if self.path is None:
+            return None
+        from rnnlab.runs import RunFolder
+        return RunFolder(self.path).read_history()
+
+    def labels(self):
+        """Output labels: the vocabulary (text), MIDI pitches (music), else output indices."""
+        if self.vocab is not None:
+            return list(self.vocab.tokens)
+        lo = getattr(self.trained, "lo", None)
+        if self.cfg.task == "music" and lo is not None:
+            return [str(int(lo) + j) for j in range(self.cfg.output_size)]
+        return [str(j) for j in range(self.cfg.output_size)]
+
+
+def _as_vocab(vocab):
+    from rnnlab.data.text import Vocab
+    if isinstance(vocab, Vocab):
+        return vocab
+    tokens = list(vocab)
+    return Vocab(tokens, "char" if all(isinstance(t, str) and len(t) == 1 for t in tokens)
+                 else "word")
+
+
+def read_input(subject: Subject, inputs):
+    """The model's input as (ids (T,) or None, x (T, 1, D), labels [str] * T). Text: a str (read
+    with the vocabulary) or a sequence of token ids; other tasks: an array (T, D) of features.
+    Inputs longer than MAX_TOKENS keep their first MAX_TOKENS steps (the page shows no more)."""
+    if subject.cfg.task == "text":
+        ids, x, labels = _read_text(subject, inputs)
+    else:
+        ids, (x, labels) = None, _read_features(subject, inputs)
+    return ids, np.ascontiguousarray(x, dtype=subject.model.dtype), labels
+
+
+def _read_text(subject, inputs):
+    if isinstance(inputs, str):
+        if not inputs:
+            raise RnnlabError("the text is empty; pass at least 2 characters, e.g. "
+                              "--text 'The cat'")
+        ids = subject.vocab.encode(inputs).astype(np.int64)
+    else:
+        ids = np.asarray(inputs)
+        if ids.ndim != 1 or (ids.size and ids.dtype.kind not in "iu"):
+            raise RnnlabError("text input must be a str or a 1-D sequence of token ids")
+        ids = ids.astype(np.int64)
+    if ids.size < 2:
+        raise RnnlabError(f"the input has {ids.size} token(s); at least 2 are needed "
+                          "(one to read, one to predict)")
+    ids = ids[:MAX_TOKENS]
+    return ids, subject.model.encode(ids[:, None]), [subject.vocab.tokens[i] for i in ids.tolist()]
+
+
+def _read_features(subject, inputs):
+    given = None
+    if isinstance(inputs, dict):
+        inputs, given = inputs["x"], inputs.get("labels")
+    a = np.asarray(inputs, dtype=subject.model.dtype)
+    if a.ndim == 1:
+        a = a[:, None]
+    if a.ndim != 2 or a.shape[1] != subject.cfg.input_size or a.shape[0] < 2:
+        raise RnnlabError(f"a {subject.cfg.task} model reads an array (T >= 2, "
+                          f"{subject.cfg.input_size}); got shape {a.shape}")
+    if not np.isfinite(a).all():
+        raise RnnlabError("the input contains NaN or infinity")
+    a = a[:MAX_TOKENS]
+    labels = (list(given)[:MAX_TOKENS] if given is not None else
+              [f"{v:.4g}" for v in a[:, 0]] if subject.cfg.task == "series" else
+              [" ".join(str(j) for j in np.flatnonzero(r > 0.5)) or "\u00b7" for r in a])
+    return a[:, None, :], labels
+
+
+@contextlib.contextmanager
+def undisturbed(sm):
+    """Eval mode, and afterwards: gradients, mode and last-forward context restored."""
+    grads = {k: v.copy() for k, v in sm.grads.items()}
+    saved = (sm.training, sm.rnn._ctx, sm.head._x2d, sm.head._lead,
+             getattr(sm.embed, "_ids", None))
+    sm.eval()
+    try:
+        yield
+    finally:
+        for k, v in grads.items():
+            sm.grads[k][...] = v
+        sm.train(saved[0])
+        sm.rnn._ctx, sm.head._x2d, sm.head._lead = saved[1:4]
+        if sm.embed is not None:
+            sm.embed._ids = saved[4]
+
+
+def reference_forward(sm, x):
+    """One forward on x (T, 1, D) with the reference backend. Returns (out (T, O), gates
+    {(layer, dir, name): (T, H) float64}, states {"h": (LD, T, H), "c": ...} after each step).
+    The reverse direction's gates are put back in natural time order (row t = step t)."""
+    y, _ = sm.rnn(x, None, None, backend="numpy")
+    out = sm.head.forward(y)[:, 0].astype(np.float64)
+    dirs = sm.rnn.num_directions
+    gates, states = {}, {"h": [], "c": []}
+    for i, cache in enumerate(sm.rnn._ctx["caches"]):
+        k, d = divmod(i, dirs)
+        for name, v in cache.items():
+            if isinstance(v, np.ndarray) and v.ndim == 3 and v.shape[0] == x.shape[0] \
+                    and name != "x" and v.shape[2] == sm.rnn.hidden_size:
+                a = np.array(v[:, 0], dtype=np.float64)
+                gates[(k, d, name)] = a[::-1].copy() if d == 1 else a
+        states["h"].append(np.array(cache["h"][:, 0]))
+        if "c" in cache:
+            states["c"].append(np.array(cache["c"][:, 0]))
+    states = {n: np.stack(v) for n, v in states.items() if v}
+    return out, gates, states
+
+
+def softmax(z):
+    z = z - z.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)
