@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Long memory, measured: the grid recorded in docs/long-memory.md (RNN vs LSTM).
-# Usage: benchmarks/long_memory.sh [OUT_DIR]   (about 20 CPU-minutes on 2 cores, numpy backend)
+# Long memory, measured: the grids recorded in docs/long-memory.md (RNN vs LSTM, one GRU row).
+# Usage: benchmarks/long_memory.sh [OUT_DIR]
+# About 40 CPU-minutes on the numba backend (2026-11-26, 2-core AMD EPYC); each task has ONE
+# setting (hidden, lr, clip, batch, steps) shared by every cell and seed.
 set -euo pipefail
 OUT=${1:-rnnlab-experiments}
 export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1   # tiny GEMMs: threads only hurt
@@ -12,7 +14,12 @@ from rnnlab import experiments as E
 p = E.add_arguments(argparse.ArgumentParser(prog="rnnlab experiment"))
 sys.exit(E.run_from_args(p.parse_args(sys.argv[1:])))' "$@"; fi
 }
-COMMON="--cell rnn,lstm --hidden 64 --lr 0.01 --clip 1 --batch 64 --optimizer adam --backend numpy"
-run adding --T 50,100,200 --seeds 3 --steps 3000 $COMMON --out "$OUT/adding"
-run temporal-order --T 50,100 --seeds 2 --steps 2000 $COMMON --out "$OUT/temporal-order"
-run copy --T 10,30 --seeds 2 --steps 2000 $COMMON --out "$OUT/copy"
+ADD="--hidden 64 --lr 0.01 --clip 1 --batch 64 --optimizer adam --backend numba"
+run adding --T 50,100,200 --cell rnn,lstm --seeds 3 --steps 3000 $ADD --out "$OUT/adding"
+run adding --T 100 --cell gru --seeds 3 --steps 3000 $ADD --out "$OUT/adding-gru"
+run adding --T 400 --cell lstm --seeds 1 --steps 3000 $ADD --out "$OUT/adding-400"
+TEMP="--hidden 64 --lr 0.0003 --clip 1 --batch 64 --optimizer adam --backend numba"
+run temporal-order --T 50,100 --cell rnn,lstm --seeds 3 --steps 4000 $TEMP --out "$OUT/temporal-order"
+run temporal-order --T 100 --cell lstm --seeds 3 --steps 8000 $TEMP --out "$OUT/temporal-order-long"
+COPY="--hidden 128 --lr 0.003 --clip 1 --batch 64 --optimizer adam --backend numba"
+run copy --T 10 --cell rnn,lstm --seeds 3 --steps 12000 $COPY --out "$OUT/copy"
