@@ -12,15 +12,21 @@ Activations
     a scalar libm call per element); float64 uses libm (``math.exp``/``math.tanh``), exact to
     the last bit with the reference.
 
-BLAS
-    The big GEMMs outside the time loop (input projection, dW_ih, dW_hh, dx) go through
-    NumPy's matmul, i.e. NumPy's bundled OpenBLAS (0.3.31 here). The per-step products of
-    large layers go through ``np.dot`` inside nopython code, i.e. SciPy's bundled OpenBLAS
-    (0.3.30, the one numba binds); small ones through ``matmul_small``'s compiled loop.
-    On a loaded 2-core machine any 2-thread OpenBLAS call can stall when one of its threads
-    is descheduled (measured: a (100x128)@(128x512) projection 0.15 ms with
-    OPENBLAS_NUM_THREADS=1, 16-28 ms with 2 threads at load average 8, through either copy);
-    the compiled loop used for small per-step products never waits on a second thread.
+Products
+    Every per-step product (``h_{t-1} W_hh^T`` forward, ``dA_t W_hh`` backward) and the GEMMs
+    outside the loop up to ``GEMM_MAX_MACS`` (input projection, dx, dW) run in
+    ``matmul_rows`` / ``matmul_tn_rows``: register-tiled kernels whose 4x4 tile of 512-bit
+    accumulators is emitted directly as LLVM vector IR (``_make_tile``), 100-115 GFLOP/s
+    float32 on one Zen 5 core (on AVX2-only CPUs LLVM splits each vector in two; correct
+    everywhere, fastest with AVX-512), with no BLAS call, no weight re-packing and no thread to wake
+    per step. Batch rows are independent in a recurrence, so for mid-to-large per-step
+    products (``batch_split``) the time loop is split by rows over the threads, each running
+    the whole sequence for its rows: two cores with one fork/join per sequence. Only the big
+    GEMMs outside the loop (H=512 and up) go through NumPy's bundled OpenBLAS. ``np.dot``
+    (SciPy's OpenBLAS, the one numba binds) remains as a per-step path behind
+    ``BLAS_MIN_MACS`` for tests. On a loaded 2-core machine any 2-thread OpenBLAS call can
+    stall when one of its threads is descheduled (measured: a (100x128)@(128x512) projection
+    0.11 ms in the compiled kernel, 8-28 ms through 2-thread OpenBLAS at load average 5-8).
 """
 import math
 
@@ -240,6 +246,7 @@ def _make_tile(R, V, trans_a=False):
 
 _tile_4x4 = _make_tile(4, 4)
 _tile_1x4 = _make_tile(1, 4)
+_tile_1x8 = _make_tile(1, 8)      # single rows (B=1): 8 independent FMA chains
 _tile_4x1 = _make_tile(4, 1)
 _tile_1x1 = _make_tile(1, 1)
 _ttile_4x4 = _make_tile(4, 4, True)
@@ -270,6 +277,11 @@ def matmul_rows(a, w, out, b0, b1):
     N = w.shape[1]
     L = lanes(out)
     n0 = 0
+    if b1 - b0 < 4:                 # matrix-vector: wider tiles hide the FMA latency
+        while n0 + 8 * L <= N:
+            for b in range(b0, b1):
+                _tile_1x8(a, w, out, b, n0)
+            n0 += 8 * L
     while n0 + 4 * L <= N:
         b = b0
         while b + 4 <= b1:
@@ -392,6 +404,8 @@ def use_blas(B, K, N):
 
 SPLIT_MIN_ROWS = 8         # batch rows per thread, at least
 SPLIT_MIN_MACS = 1 << 24   # per-step product size (B*K*N) from which the split pays
+SPLIT_MAX_MACS = 1 << 27   # ... and up to which (beyond, the two threads' weight streams
+                           # compete for the shared L3/memory bandwidth: measured slower)
 
 
 def batch_split(B, K, N):
@@ -399,8 +413,12 @@ def batch_split(B, K, N):
 
     Batch rows are independent in a recurrence, so each thread runs the whole time loop for
     its rows (one fork/join per sequence instead of per step). 1 (no threads) for small
-    products, where the thread start costs more than the work."""
-    if B * K * N < SPLIT_MIN_MACS or B < 2 * SPLIT_MIN_ROWS:
+    products, where waking the second thread costs more than the work (on a busy machine a
+    wake-up can wait a whole time slice), and for very large ones (H=1024, B=64: each thread
+    streams the whole 16 MB W_hh per step; measured slower than one thread). Measured under
+    load on 2 cores, LSTM T=100: H=128 B=32 10.4 ms 1 thread vs 14.7 split; H=512 B=32
+    248 vs 219 ms (training 585 vs 485); H=1024 B=64 1620 vs 1827 ms."""
+    if not SPLIT_MIN_MACS <= B * K * N <= SPLIT_MAX_MACS or B < 2 * SPLIT_MIN_ROWS:
         return 1
     import numba
     return max(1, min(numba.get_num_threads(), B // SPLIT_MIN_ROWS))
@@ -501,7 +519,7 @@ def weight_grads(params, x2, hprev_t0, y, dax, dah, dtype):
     dah2 = dah.reshape(T * B, GH)
     gw_ih = np.empty((GH, D), dtype)
     gw_hh = np.empty((GH, H), dtype)
-    if compiled_gemm(GH, T * B, D + H):          # dW^T = X^T dA: no transposed copies
+    if compiled_gemm(GH, T * B, max(D, H)):      # dW^T = X^T dA: no transposed copies
         gw_ih[:] = gemm_tn(x2, dax2, np.empty((D, GH), dtype)).T
         if T > 1:
             gw_hh[:] = gemm_tn(y.reshape(T * B, H)[:-B], dah2[B:], np.empty((H, GH), dtype)).T

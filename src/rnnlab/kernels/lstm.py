@@ -2,9 +2,9 @@
 ``Stepper`` for one-token-at-a-time generation.
 
 Forward: ``A = X W_ih^T + (b_ih + b_hh)`` for all steps as one GEMM, then one compiled time
-loop: per step one GEMM ``h_{t-1} W_hh^T`` (BLAS) and one fused pass over (B, H) that reads
-the four pre-activations, writes the activated gates i, f, g, o back into A in place, and the
-new c, tanh(c), h. Backward: one compiled loop that turns the gates into dA in place (same
+loop: per step one product ``h_{t-1} W_hh^T`` (``_common.matmul_rows``, register-tiled) and
+one fused pass over (B, H) that reads the four pre-activations, writes the activated gates
+i, f, g, o back into A in place, and the new c, tanh(c), h. Backward: one compiled loop that turns the gates into dA in place (same
 buffer) with one GEMM ``dA_t W_hh`` per step; then dW_ih = dA^T X, dW_hh = dA[1:]^T H[:-1],
 dx = dA W_ih, db = sum(dA) as single GEMMs/reductions after the loop.
 
