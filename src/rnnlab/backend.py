@@ -12,15 +12,22 @@ lazily on their first call and are cached on disk (``cache=True``), so a second 
 machine code instead of compiling again.
 
 BLAS and AVX-512
-    The numba kernels do every matrix product through SciPy's bundled OpenBLAS (the one
-    numba's ``np.dot`` binds); NumPy carries its own copy. Both are DYNAMIC_ARCH builds that
-    pick their kernels when they are loaded, from the CPU or from ``OPENBLAS_CORETYPE``.
-    Older OpenBLAS builds do not know AMD's Zen 4/5 and pick the AVX2 ``Haswell`` kernels;
-    to force the AVX-512 ones set ``OPENBLAS_CORETYPE=SkylakeX`` *before* NumPy/SciPy are
-    imported, e.g. ``OPENBLAS_CORETYPE=SkylakeX python train.py``. The ``rnnlab`` command
-    does this itself (``prefer_avx512_blas`` below, called first thing by the CLI entry
-    point) when the CPU has avx512f and the variable is unset; ``RNNLAB_NO_BLAS_TUNING=1``
-    turns that off. ``blas_info()`` reports which kernels each OpenBLAS actually chose.
+    The numba kernels do the per-step products and the small and mid-size GEMMs in their own
+    register-tiled AVX-512 code (``rnnlab.kernels._common``), independent of any BLAS; only
+    the big GEMMs outside the time loop (H >= 512) go through NumPy's bundled OpenBLAS. NumPy
+    and SciPy each bundle an OpenBLAS; both are DYNAMIC_ARCH builds that pick their kernels
+    when they are loaded, from the CPU or from ``OPENBLAS_CORETYPE``. Check what they chose::
+
+        python -c "import rnnlab.backend as b; print(b.blas_info())"
+
+    which prints, per library, (core name, build config), e.g. ``('SkylakeX', 'OpenBLAS
+    0.3.31 ... DYNAMIC_ARCH ... SkylakeX ...')``: ``SkylakeX`` (or ``Cooperlake``,
+    ``SapphireRapids``) are AVX-512 kernels, ``Haswell``/``Zen`` are AVX2. Older OpenBLAS
+    builds do not know AMD's Zen 4/5 and fall back to AVX2; to force the AVX-512 ones set
+    ``OPENBLAS_CORETYPE=SkylakeX`` *before* NumPy/SciPy are imported, e.g.
+    ``OPENBLAS_CORETYPE=SkylakeX python train.py``. ``prefer_avx512_blas()`` sets it (when
+    the CPU has avx512f and neither ``OPENBLAS_CORETYPE`` nor ``RNNLAB_NO_BLAS_TUNING`` is
+    set) for a program that calls it before importing NumPy; nothing calls it implicitly.
 """
 import importlib
 import os
