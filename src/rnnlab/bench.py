@@ -168,6 +168,9 @@ def main(argv=None):
     print(f"# rnnlab vs torch {torch.__version__}, T={T}, D=H, float32, "
           f"{os.cpu_count()} cpus, OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '-')}"
           f", best of {repeats} x {rounds} rounds; ratio = torch / rnnlab (> 1: rnnlab faster)")
+    from .backend import blas_info
+    for lib, (core, cfg) in blas_info().items():
+        print(f"# {lib}: OpenBLAS kernels {core} ({cfg.strip()})")
     # warm the on-disk numba cache once so no measured process compiles
     for cell in cells:
         _run_worker("rnnlab", cell, 8, 1, 1)
