@@ -5,9 +5,10 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import tempfile
 
 import numpy as np
+
+from ..runs import atomic_write_bytes
 
 
 def _describe(r):
@@ -55,21 +56,6 @@ def format_table(records):
 
 # ----------------------------------------------------------------------------- outputs
 
-def _atomic_write_text(path, text):
-    d = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-", suffix=".json")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def write_outputs(out_dir, meta, records, grad):
     """results.json (meta, records, grad_norms), metric_vs_T.png, grad_norms.png. Returns the
     paths written. The plots are skipped (with a note in meta) when matplotlib is missing."""
@@ -77,8 +63,8 @@ def write_outputs(out_dir, meta, records, grad):
     if importlib.util.find_spec("matplotlib") is None:       # an optional dependency
         meta = dict(meta, plots_skipped="matplotlib is not installed: pip install 'rnnlab[viz]'")
     p = os.path.join(out_dir, "results.json")                # first: the numbers are what count
-    _atomic_write_text(p, json.dumps(dict(meta=meta, records=records, grad_norms=grad),
-                                     indent=1) + "\n")
+    atomic_write_bytes(p, (json.dumps(dict(meta=meta, records=records, grad_norms=grad),
+                                      indent=1) + "\n").encode())
     written = [p]
     if "plots_skipped" in meta:
         return written
