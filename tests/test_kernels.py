@@ -168,6 +168,12 @@ def test_tiled_products_edges():
             _common.matmul_rows(a, w, out3, M // 3, M - M // 3)
             sl = slice(M // 3, M - M // 3)
             assert np.allclose(out3[sl], ref[sl], rtol=1e-5, atol=1e-5)
+            for n in (2, 3):                     # rows split over threads
+                out4 = np.full((M, N), np.nan, dtype)
+                _common._gemm_par(a, w, out4, False, n)
+                assert np.allclose(out4, ref, rtol=1e-5, atol=1e-5)
+                _common._gemm_par(np.ascontiguousarray(a.T), w, out4, True, n)
+                assert np.allclose(out4, ref, rtol=1e-5, atol=1e-5)
 
 
 def test_cache_is_single_use():

@@ -32,7 +32,7 @@ import math
 
 import numpy as np
 from llvmlite import ir
-from numba import njit, types
+from numba import njit, prange, types
 from numba.core import cgutils
 from numba.extending import intrinsic, overload
 
@@ -403,9 +403,8 @@ def use_blas(B, K, N):
 
 
 SPLIT_MIN_ROWS = 8         # batch rows per thread, at least
-SPLIT_MIN_MACS = 1 << 24   # per-step product size (B*K*N) from which the split pays
-SPLIT_MAX_MACS = 1 << 27   # ... and up to which (beyond, the two threads' weight streams
-                           # compete for the shared L3/memory bandwidth: measured slower)
+SPLIT_MIN_MACS = 1 << 20   # per-step product size (B*K*N) from which the split pays
+SPLIT_MAX_MACS = 1 << 62   # (no upper limit: measured faster at H=1024, B=64 too)
 
 
 def batch_split(B, K, N):
@@ -414,10 +413,11 @@ def batch_split(B, K, N):
     Batch rows are independent in a recurrence, so each thread runs the whole time loop for
     its rows (one fork/join per sequence instead of per step). 1 (no threads) for small
     products, where waking the second thread costs more than the work (on a busy machine a
-    wake-up can wait a whole time slice), and for very large ones (H=1024, B=64: each thread
-    streams the whole 16 MB W_hh per step; measured slower than one thread). Measured under
-    load on 2 cores, LSTM T=100: H=128 B=32 10.4 ms 1 thread vs 14.7 split; H=512 B=32
-    248 vs 219 ms (training 585 vs 485); H=1024 B=64 1620 vs 1827 ms."""
+    wake-up can wait a whole time slice). Measured, LSTM T=100 forward loop H=128 B=32 on a
+    quiet machine: 5.3 ms one thread, 3.7 ms split; whole LSTM H=1024 B=64: 1328 vs 945 ms
+    inference, 3557 vs 2490 ms training. Under heavy load (load average 7 on 2 cores) the
+    split can lose (H=128 B=32: 10.4 vs 14.7 ms), like every 2-thread call.
+    """
     if not SPLIT_MIN_MACS <= B * K * N <= SPLIT_MAX_MACS or B < 2 * SPLIT_MIN_ROWS:
         return 1
     import numba
@@ -476,10 +476,39 @@ def compiled_gemm(M, K, N):
     return 0 < M * K * N <= GEMM_MAX_MACS
 
 
+PAR_GEMM_MIN_MACS = 1 << 22   # compiled GEMMs from this size split their rows over threads
+
+
+@njit(cache=True, parallel=True, nogil=True, error_model="numpy")
+def _gemm_par(a, w, out, trans, nsplit):
+    """out = a @ w (trans: a.T @ w) with out's rows split into nsplit blocks, one thread each."""
+    M = out.shape[0]
+    for p in prange(nsplit):
+        b0 = p * M // nsplit
+        b1 = (p + 1) * M // nsplit
+        if trans:
+            matmul_tn_rows(a, w, out, b0, b1)
+        else:
+            matmul_rows(a, w, out, b0, b1)
+
+
+def _threads_for(M, macs):
+    if macs < PAR_GEMM_MIN_MACS or M < 8:
+        return 1
+    import numba
+    return max(1, min(numba.get_num_threads(), M // 4))
+
+
 def gemm(a, w, out):
-    """out = a @ w (2-D, contiguous rows): compiled for small sizes, else NumPy's BLAS."""
-    if compiled_gemm(a.shape[0], a.shape[1], w.shape[1]):
-        matmul_rows(a, w, out, 0, a.shape[0])
+    """out = a @ w (2-D, contiguous rows): compiled for small sizes (rows split over the
+    threads from PAR_GEMM_MIN_MACS), else NumPy's BLAS."""
+    M, K, N = a.shape[0], a.shape[1], w.shape[1]
+    if compiled_gemm(M, K, N):
+        n = _threads_for(M, M * K * N)
+        if n > 1:
+            _gemm_par(a, w, out, False, n)
+        else:
+            matmul_rows(a, w, out, 0, M)
     elif out.size:
         np.matmul(a, w, out=out)
     return out
@@ -487,8 +516,13 @@ def gemm(a, w, out):
 
 def gemm_tn(a, w, out):
     """out = a.T @ w (a (K, M), w (K, N)): compiled for small sizes, else NumPy's BLAS."""
-    if compiled_gemm(a.shape[1], a.shape[0], w.shape[1]):
-        matmul_tn_rows(a, w, out, 0, a.shape[1])
+    K, M, N = a.shape[0], a.shape[1], w.shape[1]
+    if compiled_gemm(M, K, N):
+        n = _threads_for(M, M * K * N)
+        if n > 1:
+            _gemm_par(a, w, out, True, n)
+        else:
+            matmul_tn_rows(a, w, out, 0, M)
     elif out.size:
         np.matmul(a.T, w, out=out)
     return out
