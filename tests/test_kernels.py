@@ -143,6 +143,7 @@ def test_batch_split_and_blas_gemms(case, monkeypatch):
     monkeypatch.setattr(_common, "SPLIT_MIN_ROWS", 1)
     monkeypatch.setattr(_common, "SPLIT_MIN_MACS", 0)
     monkeypatch.setattr(_common, "SPLIT_MAX_MACS", 1 << 62)
+    monkeypatch.setattr(_common, "SPLIT_SKIP_MACS", (0, 0))
     monkeypatch.setattr(_common, "GEMM_MAX_MACS", 0)
     cell, opts, G = case
     for dtype in (np.float32, np.float64):

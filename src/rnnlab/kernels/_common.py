@@ -405,6 +405,8 @@ def use_blas(B, K, N):
 SPLIT_MIN_ROWS = 8         # batch rows per thread, at least
 SPLIT_MIN_MACS = 1 << 20   # per-step product size (B*K*N) from which the split pays
 SPLIT_MAX_MACS = 1 << 62   # (no upper limit: measured faster at H=1024, B=64 too)
+SPLIT_SKIP_MACS = (1 << 23, 1 << 26)   # ... except in this range, where it measured no
+                                       # faster or slower (RNN/LSTM H=512 B=32)
 
 
 def batch_split(B, K, N):
@@ -415,10 +417,16 @@ def batch_split(B, K, N):
     products, where waking the second thread costs more than the work (on a busy machine a
     wake-up can wait a whole time slice). Measured, LSTM T=100 forward loop H=128 B=32 on a
     quiet machine: 5.3 ms one thread, 3.7 ms split; whole LSTM H=1024 B=64: 1328 vs 945 ms
-    inference, 3557 vs 2490 ms training. Under heavy load (load average 7 on 2 cores) the
+    inference, 3557 vs 2490 ms training; but RNN H=512 B=32 (8M per step) 26.7 vs 30.5 ms
+    inference and LSTM H=512 B=32 (33M) equal, hence ``SPLIT_SKIP_MACS`` (the weights, 1-4
+    MB, exceed a core's L2 there, so both threads stream them from the shared L3 every step;
+    a hypothesis, not measured separately). Under heavy load (load average 7 on 2 cores) the
     split can lose (H=128 B=32: 10.4 vs 14.7 ms), like every 2-thread call.
     """
-    if not SPLIT_MIN_MACS <= B * K * N <= SPLIT_MAX_MACS or B < 2 * SPLIT_MIN_ROWS:
+    macs = B * K * N
+    if not SPLIT_MIN_MACS <= macs <= SPLIT_MAX_MACS or B < 2 * SPLIT_MIN_ROWS:
+        return 1
+    if SPLIT_SKIP_MACS[0] <= macs < SPLIT_SKIP_MACS[1]:
         return 1
     import numba
     return max(1, min(numba.get_num_threads(), B // SPLIT_MIN_ROWS))
@@ -476,7 +484,7 @@ def compiled_gemm(M, K, N):
     return 0 < M * K * N <= GEMM_MAX_MACS
 
 
-PAR_GEMM_MIN_MACS = 1 << 22   # compiled GEMMs from this size split their rows over threads
+PAR_GEMM_MIN_MACS = 1 << 24   # compiled GEMMs from this size split their rows over threads
 
 
 @njit(cache=True, parallel=True, nogil=True, error_model="numpy")
