@@ -107,6 +107,7 @@ class SequenceModel(Module):
         self.params = {f"{p}.{k}": v for p, m in self.children.items() for k, v in m.params.items()}
         self.grads = {f"{p}.{k}": v for p, m in self.children.items() for k, v in m.grads.items()}
         self.training = True
+        self.backend = None                      # None: the process default (rnnlab.backend)
         self._eye = None
 
     def train(self, mode=True):
@@ -133,7 +134,7 @@ class SequenceModel(Module):
     def forward(self, inputs, state=None, lengths=None, backend=None):
         """inputs: tokens (T, B) or x (T, B, D). Returns (out (T, B, O), state_n)."""
         x = self.encode(inputs)
-        y, state_n = self.rnn(x, state, lengths, backend=backend)
+        y, state_n = self.rnn(x, state, lengths, backend=backend or self.backend)
         return self.head.forward(y), state_n
 
     def backward(self, dout, dstate_n=None):

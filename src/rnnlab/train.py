@@ -98,6 +98,7 @@ class Trainer:
 
     def __init__(self, model, task, tcfg, run=None, log=None):
         self.model, self.task, self.cfg, self.run = model, task, tcfg, run
+        model.backend = tcfg.backend            # training and validation run on --backend
         self.opt = make_optimizer(tcfg.optimizer, model.params, tcfg.lr,
                                   weight_decay=tcfg.weight_decay)
         self.schedule = LRSchedule("step", tcfg.lr, tcfg.lr_decay, tcfg.lr_decay_every)
@@ -114,8 +115,7 @@ class Trainer:
         inputs, targets, mask = task.batch(self.step)
         model.train()
         model.zero_grad()
-        out, state_n = model.forward(inputs, self.state if task.carries_state else None,
-                                     backend=self.cfg.backend)
+        out, state_n = model.forward(inputs, self.state if task.carries_state else None)
         loss, dout = model.loss(out, targets, mask)
         model.backward(dout)
         if self.cfg.clip > 0:
@@ -146,6 +146,7 @@ class Trainer:
         return None if c.time_budget else self.task.batches_per_epoch * 10
 
     def fit(self, progress=True):
+        """Train until the stopping rule; returns a TrainResult."""
         total = self.total_steps()
         start, window, stopped, evals_since_best = time.time(), [], "steps", 0
         bar = _progress_bar(total, self.step, progress)
@@ -180,14 +181,7 @@ class Trainer:
                            self.history, stopped)
 
     def evaluate(self, window, since_step, seconds, start):
-        from . import backend as _backend
-        previous = _backend.get_backend()
-        if self.cfg.backend:            # validation runs on the training's --backend too
-            _backend.set_backend(self.cfg.backend)
-        try:
-            val = self.task.validation_loss(self.model)
-        finally:
-            _backend.set_backend(previous)
+        val = self.task.validation_loss(self.model)
         steps = self.step - since_step
         rec = {"step": self.step, "train_loss": float(np.mean(window)),
                "val_loss": None if val is None else float(val),
