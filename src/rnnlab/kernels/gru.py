@@ -18,8 +18,10 @@ length).
 import numpy as np
 from numba import njit, prange
 
-from ._common import (as_dtype, batch_split, check_dtype, input_grad, input_projection, lengths_array,
-                      matmul_small, one, sigm, tanh_, use_blas, weight_grads)
+from ._common import (as_dtype, batch_split, check_dtype, input_grad, input_projection,
+                      lengths_array, use_blas, weight_grads)
+from .activations import one, sigm, tanh_
+from .tiles import matmul_small
 
 
 @njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")

@@ -20,7 +20,9 @@ import numpy as np
 from numba import njit, prange
 
 from ._common import (as_dtype, batch_split, bias_sum, check_dtype, input_grad, input_projection,
-                      lengths_array, matmul_small, matvec_packed, one, pack_weights, sigm, tanh_, use_blas, weight_grads)
+                      lengths_array, pack_weights, use_blas, weight_grads)
+from .activations import one, sigm, tanh_
+from .tiles import matmul_small, matvec_packed
 
 VARIANTS = ("standard", "peephole", "coupled")
 _VARIANT_CODE = {"standard": 0, "peephole": 1, "coupled": 2}
