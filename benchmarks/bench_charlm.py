@@ -15,7 +15,6 @@ is set beyond reach so no validation pass runs inside the budget on either side.
 """
 import argparse
 import json
-import math
 import os
 import subprocess
 import sys

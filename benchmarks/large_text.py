@@ -8,7 +8,6 @@ vocabulary) and the child's peak resident set size, next to the same training on
 (the interpreter, NumPy, numba). Results are recorded in docs/guarantees.md.
 """
 import os
-import resource
 import subprocess
 import sys
 import tempfile

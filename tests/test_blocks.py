@@ -1,11 +1,12 @@
-"""blocks.py against torch (float64, 1e-10) and centred finite differences."""
+"""blocks.py, losses.py and functional.py against torch (float64, 1e-10) and centred finite
+differences."""
 import numpy as np
 import pytest
 import torch
 
-from rnnlab.blocks import (Dropout, Embedding, Linear, dropout_mask, log_softmax, mse,
-                           sigmoid, sigmoid_bce, sigmoid_bce_sum_per_step, softmax,
-                           softmax_cross_entropy)
+from rnnlab.nn.blocks import Dropout, Embedding, Linear
+from rnnlab.nn.functional import dropout_mask, log_softmax, sigmoid, softmax
+from rnnlab.nn.losses import mse, sigmoid_bce, sigmoid_bce_sum_per_step, softmax_cross_entropy
 from rnnlab.errors import RnnlabError
 
 TOL = dict(rtol=1e-10, atol=1e-10)

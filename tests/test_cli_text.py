@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import rnnlab
-from rnnlab.cli import main
+from rnnlab.app.cli import main
 from rnnlab.runs import load_tensors
 
 TINY = ["--hidden", "16", "--layers", "1", "--batch", "4", "--seq-len", "10", "--eval-every", "5"]

@@ -1,7 +1,7 @@
 """The demo's figures: both cells learn the dinner rotation exactly, and the book is judged."""
 import json
 
-from rnnlab.cli import main
+from rnnlab.app.cli import main
 
 
 def test_demo_end_to_end(tmp_path, capsys):
@@ -25,7 +25,7 @@ def test_demo_end_to_end(tmp_path, capsys):
 
 
 def test_demo_parts_are_reproducible():
-    from rnnlab.demo import run_book, run_dinner
+    from rnnlab.app.demo import run_book, run_dinner
     quiet = lambda m: None
     assert run_dinner("lstm", 3, quiet)[1] == run_dinner("lstm", 3, quiet)[1]
     assert run_book("rnn", 3, quiet)[2] == run_book("rnn", 3, quiet)[2]

@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rnnlab.cli import main
+from rnnlab.app.cli import main
 from rnnlab.errors import RnnlabError
 from rnnlab.inference import load
-from rnnlab.models import ModelConfig, SequenceModel
+from rnnlab.tasks.model import ModelConfig, SequenceModel
 from rnnlab.viz.explain import read_explain_payload, render_explain_html
 from rnnlab.viz.gradients import connectivity, grad_norms
 from rnnlab.viz.inspect import explain_payload, write_explain

@@ -1,13 +1,12 @@
-"""The numba kernels (rnnlab.kernels) against the NumPy reference cells (rnnlab.cells):
+"""The numba kernels (rnnlab.nn.kernels) against the NumPy reference cells (rnnlab.nn.cells):
 forward outputs, final states, dx, dstate0 and every gradient agree within 1e-6 (float32)
 and 1e-12 (float64), relative to the largest entry, for every cell, variant and option.
 Shapes are small so compilation (cached on disk after the first run) and runs stay quick."""
-import importlib
-
 import numpy as np
 import pytest
 
-from rnnlab.kernels import _common
+from rnnlab.nn import registry
+from rnnlab.nn.kernels import _common
 
 TOL = {np.float32: 1e-6, np.float64: 1e-12}
 T, B, D, H = 6, 4, 5, 7
@@ -59,8 +58,8 @@ def flat(s):
 
 
 def run_both(cell, opts, G, dtype, bias, lengths, with_state, with_dstate):
-    ref = importlib.import_module(f"rnnlab.cells.{cell}")
-    ker = importlib.import_module(f"rnnlab.kernels.{cell}")
+    ref = registry.get(cell).reference
+    ker = registry.get(cell).kernel()
     p, x, dy, st, dst = make(cell, opts, G, dtype, bias)
     state = (tuple(st) if cell == "lstm" else st[0]) if with_state else None
     dstate = (tuple(dst) if cell == "lstm" else dst[0]) if with_dstate else None
@@ -179,7 +178,7 @@ def test_tiled_products_edges():
 
 def test_cache_is_single_use():
     from rnnlab.errors import RnnlabError
-    from rnnlab.kernels import lstm
+    from rnnlab.nn.kernels import lstm
     p, x, dy, st, dst = make("lstm", {}, 4, np.float32, True)
     y, s, cache = lstm.forward(x, None, p)
     lstm.backward(dy, None, cache)
@@ -192,7 +191,7 @@ def test_cache_is_single_use():
 def test_stepper_matches_forward(case, dtype):
     """Stepping one input at a time (B=1) equals the full forward, step by step."""
     cell, opts, G = case
-    ker = importlib.import_module(f"rnnlab.kernels.{cell}")
+    ker = registry.get(cell).kernel()
     p, x, dy, st, dst = make(cell, opts, G, dtype, True)
     x1 = np.ascontiguousarray(x[:, :1])
     state = tuple(s[:1] for s in st) if cell == "lstm" else st[0][:1]

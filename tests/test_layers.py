@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 
 import rnnlab
-from rnnlab.cells import gru as gru_cell
-from rnnlab.cells import lstm as lstm_cell
-from rnnlab.cells import rnn as rnn_cell
-from rnnlab.layers import reverse_padded
+from rnnlab.nn.cells import gru as gru_cell
+from rnnlab.nn.cells import lstm as lstm_cell
+from rnnlab.nn.cells import rnn as rnn_cell
+from rnnlab.nn.layers import reverse_padded
 
 from engine_helpers import CELL_IDS, CELLS, loss_weights, make_layer, random_state
 

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 import rnnlab
-from rnnlab.cli import main
+from rnnlab.app.cli import main
 from rnnlab.data.music import load_midi, to_piano_roll, write_midi
 from rnnlab.data.synthetic import chorales
-from rnnlab.music_task import independent_nll, roll_scores
+from rnnlab.tasks.music import independent_nll, roll_scores
 from rnnlab.runs import load_tensors
 
 TINY = ["--cell", "gru", "--hidden", "16", "--layers", "1", "--batch", "8", "--seq-len", "16",

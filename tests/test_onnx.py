@@ -8,10 +8,10 @@ ort = pytest.importorskip("onnxruntime")
 onnx = pytest.importorskip("onnx")
 
 import rnnlab  # noqa: E402
-from rnnlab.blocks import Linear  # noqa: E402
-from rnnlab.cli import main  # noqa: E402
+from rnnlab.nn.blocks import Linear  # noqa: E402
+from rnnlab.app.cli import main  # noqa: E402
 from rnnlab.interop.onnx import OPSET, export_onnx, layer_to_onnx, model_to_onnx  # noqa: E402
-from rnnlab.models import ModelConfig, SequenceModel  # noqa: E402
+from rnnlab.tasks.model import ModelConfig, SequenceModel  # noqa: E402
 
 TOL = 1e-5
 CELLS = [("lstm", {}), ("lstm", {"variant": "peephole"}), ("lstm", {"variant": "coupled"}),

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from rnnlab.errors import RnnlabError
-from rnnlab.optim import (LRSchedule, clip_grad_norm, grads_finite, lr_schedule,
+from rnnlab.nn.optim import (LRSchedule, clip_grad_norm, grads_finite, lr_schedule,
                           make_optimizer)
 
 SHAPES = {"w": (3, 4), "b": (4,)}

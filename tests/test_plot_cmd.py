@@ -6,8 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rnnlab.cli import main
-from rnnlab.models import ModelConfig, SequenceModel
+from rnnlab.app.cli import main
+from rnnlab.tasks.model import ModelConfig, SequenceModel
 from rnnlab.viz.report import plot_run, write_report
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -84,7 +84,7 @@ def test_report_refuses_missing_images(tmp_path):
 
 
 def test_import_rnnlab_does_not_import_matplotlib():
-    code = ("import sys, rnnlab, rnnlab.viz, rnnlab.viz.inspect, rnnlab.viz.commands, rnnlab.cli; "
+    code = ("import sys, rnnlab, rnnlab.viz, rnnlab.viz.inspect, rnnlab.viz.commands, rnnlab.app.cli; "
             "from rnnlab.viz import explain_payload; "
             "print('matplotlib' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -12,8 +12,7 @@ import numpy as np
 import pytest
 
 from rnnlab import runs
-from rnnlab.cli import main
-from rnnlab.errors import RnnlabError
+from rnnlab.app.cli import main
 from rnnlab.inference import load
 from rnnlab.runs import RunFolder, load_tensors, save_tensors
 from rnnlab.train import train
@@ -52,7 +51,7 @@ def test_sigkill_at_random_moments_then_resume(tmp_path, text):
     run = tmp_path / "run"
     rng = random.Random(20240611)
     env = {**os.environ, "RNNLAB_BACKEND": "numpy", "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "rnnlab.cli", "train", str(text), "--out", str(run)] + TINY
+    cmd = [sys.executable, "-m", "rnnlab", "train", str(text), "--out", str(run)] + TINY
     last = -1
     for i in range(20):
         args = cmd + (["--steps", "1000000"] if i == 0 else ["--resume"])
@@ -261,12 +260,13 @@ def test_100k_step_sequence_forward_backward(cell):
     at this length, see benchmarks/long_sequences.py."""
     import tracemalloc
 
-    import rnnlab
-    from rnnlab import backend
-    if not backend.cell_functions(cell, "numba").__name__.startswith("rnnlab.kernels"):
+    from rnnlab.nn import registry
+    layer_cls = registry.get(cell).layer
+    if layer_cls.kernel is None or not layer_cls(2, 4).implementation("numba").__name__.startswith(
+            "rnnlab.nn.kernels"):
         pytest.skip(f"no numba {cell} kernel: run benchmarks/long_sequences.py instead")
     T, H = 100_000, 4
-    layer = {"lstm": rnnlab.LSTM, "gru": rnnlab.GRU, "rnn": rnnlab.RNN}[cell](2, H, seed=0)
+    layer = layer_cls(2, H, seed=0)
     x = 3 * np.random.default_rng(0).standard_normal((T, 1, 2)).astype(np.float32)
     layer(x[:2], backend="numba")                       # compile outside the measurement
     layer.backward(np.ones((2, 1, H), np.float32))

@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 
 import rnnlab
-from rnnlab import runs
+from rnnlab import fileio
 from rnnlab.errors import RnnlabError
-from rnnlab.runs import (FORMAT_VERSION, RunFolder, atomic_write_bytes, atomic_write_json,
-                         check_state_dict, load_tensors, load_tensors_with_metadata,
+from rnnlab.fileio import atomic_write_bytes, atomic_write_json
+from rnnlab.nn.checks import check_state_dict
+from rnnlab.runs import (FORMAT_VERSION, RunFolder, load_tensors, load_tensors_with_metadata,
                          save_tensors)
 
 
@@ -48,7 +49,7 @@ def test_atomic_write_failure_keeps_old_file_and_cleans_up(tmp_path, monkeypatch
     def broken_replace(src, dst):
         raise OSError("disk full")
 
-    monkeypatch.setattr(runs.os, "replace", broken_replace)
+    monkeypatch.setattr(fileio.os, "replace", broken_replace)
     with pytest.raises(OSError, match="disk full"):
         atomic_write_bytes(target, b"new")
     assert target.read_bytes() == b"old"
@@ -56,7 +57,7 @@ def test_atomic_write_failure_keeps_old_file_and_cleans_up(tmp_path, monkeypatch
 
 
 def test_atomic_write_into_missing_folder(tmp_path):
-    with pytest.raises(RnnlabError, match="cannot write .*exists and is writable"):
+    with pytest.raises(RnnlabError, match="cannot write .*does not exist"):
         atomic_write_bytes(tmp_path / "nope" / "a.bin", b"x")
 
 

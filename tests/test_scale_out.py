@@ -56,7 +56,7 @@ def test_ddp_example_two_processes(tmp_path):
     # the imported run evaluates to what torch reported
     after = load(str(out)).evaluate(report["eval_file"])
     assert abs(after["loss"] - report["eval_loss"]) < 1e-5
-    from rnnlab.cli import main
+    from rnnlab.app.cli import main
     assert main(["evaluate", str(out), str(data)]) == 0
     assert main(["explain", str(out), "--text", "the cat sat", "-o",
                  str(tmp_path / "explain.html")]) == 0

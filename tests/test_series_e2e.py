@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import rnnlab
-from rnnlab.cli import main
+from rnnlab.app.cli import main
 from rnnlab.data.series import generate_series, write_csv
 from rnnlab.runs import load_tensors
 

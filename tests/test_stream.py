@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from rnnlab.models import ModelConfig, SequenceModel
-from rnnlab.stream import StreamingModel
+from rnnlab.tasks.model import ModelConfig, SequenceModel
+from rnnlab.tasks.stream import StreamingModel
 
 
 @pytest.mark.parametrize("cell,extra", [("lstm", {}), ("lstm", {"variant": "peephole"}),

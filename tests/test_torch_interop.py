@@ -4,12 +4,12 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from rnnlab.cli import main  # noqa: E402
+from rnnlab.app.cli import main  # noqa: E402
 from rnnlab.errors import RnnlabError  # noqa: E402
 from rnnlab.inference import load  # noqa: E402
 from rnnlab.interop.torch import (build_twin, export_torch, import_torch,  # noqa: E402
                                   load_torch_weights, torch_state_dict)
-from rnnlab.models import ModelConfig, SequenceModel  # noqa: E402
+from rnnlab.tasks.model import ModelConfig, SequenceModel  # noqa: E402
 from rnnlab.runs import RunFolder  # noqa: E402
 
 CASES = [("text", "lstm", 0, {}), ("text", "gru", 5, {}), ("text", "rnn", 4, {"nonlinearity": "relu"}),

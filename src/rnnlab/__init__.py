@@ -3,12 +3,11 @@
 The plain RNN, the LSTM (and its peephole and coupled variants) and the GRU, written in NumPy
 with hand-written backpropagation through time, exact against PyTorch, with every gate visible.
 """
-__version__ = "0.1.0"
-
-from .backend import get_backend, set_backend
+from ._version import __version__
 from .errors import RnnlabError
 from .inference import load
-from .layers import GRU, LSTM, RNN
+from .nn.backend import get_backend, set_backend
+from .nn.layers import GRU, LSTM, RNN
 from .train import Trainer, train
 
 __all__ = ["RNN", "LSTM", "GRU", "load", "train", "Trainer", "RnnlabError", "set_backend",

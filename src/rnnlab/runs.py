@@ -8,89 +8,23 @@ Layout of a run folder:
                        state, stream position, ...) in its header: one file, one atomic rename
   state.json           a readable copy of that metadata
 
-Every write goes to a temporary file in the same folder, is flushed, fsynced and renamed over
-the target (then the folder is fsynced), so a crash leaves either the old or the new file.
+Every write is atomic (rnnlab.fileio): a crash leaves either the old or the new file.
 Weights are only ever read with safetensors; nothing here unpickles.
 """
 import json
-import os
 import struct
-import tempfile
 import uuid
 from pathlib import Path
 
 import numpy as np
 import safetensors.numpy
 
+from ._version import __version__
 from .errors import RnnlabError
+from .fileio import _json_default, atomic_write_bytes, atomic_write_json, read_json
 
 FORMAT_VERSION = 1
 WEIGHT_NAMES = ("model", "best")
-
-
-# ---------------------------------------------------------------- atomic writes
-
-def _fsync_dir(folder):
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:  # e.g. Windows cannot open folders; the rename is still atomic
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def atomic_write_bytes(path, data):
-    """Write `data` to `path` via a temp file in the same folder + fsync + os.replace."""
-    path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    try:
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as e:
-        raise RnnlabError(f"cannot write {path}: {e.strerror}; check that the folder {folder} "
-                          "exists and is writable") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(folder)
-
-
-def _json_default(obj):
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, Path):
-        return str(obj)
-    raise TypeError(f"cannot store {type(obj).__name__} in JSON")
-
-
-def atomic_write_json(path, obj):
-    """Atomically write `obj` as indented JSON (numpy scalars/arrays become numbers/lists)."""
-    text = json.dumps(obj, indent=2, default=_json_default)
-    atomic_write_bytes(path, (text + "\n").encode("utf-8"))
-
-
-def read_json(path, what):
-    """Parse a JSON file; a missing or malformed file -> RnnlabError naming it."""
-    path = Path(path)
-    if not path.is_file():
-        raise RnnlabError(f"{what} {path} not found; check the run folder path")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as e:
-        raise RnnlabError(f"{what} {path} is not valid JSON ({e}); restore it or re-run "
-                          "training into a new folder") from None
 
 
 # ---------------------------------------------------------------- safetensors
@@ -140,26 +74,6 @@ def load_tensors(path):
     return load_tensors_with_metadata(path)[0]
 
 
-def check_state_dict(expected, got, source):
-    """expected: name -> shape (or array); got: name -> ndarray. First problem -> RnnlabError."""
-    shapes = {k: tuple(np.shape(v)) if isinstance(v, np.ndarray) else tuple(v)
-              for k, v in expected.items()}
-    missing = [k for k in shapes if k not in got]
-    if missing:
-        raise RnnlabError(f"{source}: missing '{missing[0]}' (expected shape {shapes[missing[0]]};"
-                          f" {len(missing)} missing in all); it was saved from a different "
-                          "model, load it with the same model options or re-train")
-    extra = [k for k in got if k not in shapes]
-    if extra:
-        raise RnnlabError(f"{source}: unexpected '{extra[0]}' ({len(extra)} unexpected in all);"
-                          " it was saved from a different model, load it with the same model"
-                          " options or re-train")
-    for k, shape in shapes.items():
-        if tuple(np.shape(got[k])) != shape:
-            raise RnnlabError(f"{source}: '{k}' has shape {tuple(np.shape(got[k]))}, expected "
-                              f"{shape}; load it with the same model options or re-train")
-
-
 # ---------------------------------------------------------------- the run folder
 
 class RunFolder:
@@ -188,7 +102,6 @@ class RunFolder:
     # ---- config
     def write_config(self, cfg):
         """Write config.json, adding "format" and "rnnlab_version"."""
-        from . import __version__  # late: rnnlab/__init__ may import modules that import us
         if not isinstance(cfg, dict):
             raise RnnlabError(f"config must be a dict, got {type(cfg).__name__}")
         atomic_write_json(self.path / "config.json",

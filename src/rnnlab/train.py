@@ -16,9 +16,11 @@ from dataclasses import asdict, dataclass, fields
 import numpy as np
 
 from .errors import RnnlabError
-from .models import ModelConfig, SequenceModel, detach_state
-from .optim import LRSchedule, clip_grad_norm, grads_finite, make_optimizer
+from .fileio import atomic_write_json
+from .nn.optim import LRSchedule, clip_grad_norm, grads_finite, make_optimizer
 from .runs import RunFolder
+from .tasks import registry
+from .tasks.model import ModelConfig, SequenceModel, detach_state
 
 
 @dataclass
@@ -87,10 +89,7 @@ def split_options(options):
 
 def build_task(tcfg, meta=None):
     """The task object for a training config; `meta` (config.json["data"]) when reloading."""
-    from .tasks import TASK_BUILDERS
-    if tcfg.task not in TASK_BUILDERS:
-        raise RnnlabError(f"the {tcfg.task} task is not available in this version of rnnlab")
-    return TASK_BUILDERS[tcfg.task].from_config(tcfg, meta)
+    return registry.get(tcfg.task).task.from_config(tcfg, meta)
 
 
 class Trainer:
@@ -208,9 +207,8 @@ class Trainer:
         for i, s in enumerate(_state_list(self.state)):
             arrays[f"carry/{i}"] = s
         meta = {"step": self.step, "best": self.best, "optimizer": opt_meta,
-                "rng": self.model.rnn._rng.bit_generator.state, "history": self.history}
+                "rng": self.model.rng.bit_generator.state, "history": self.history}
         self.run.save_state(arrays, meta)      # written last: it marks the checkpoint complete
-        from .runs import atomic_write_json
         atomic_write_json(self.run.path / "history.json", self.history)
 
     def restore(self):
@@ -221,7 +219,7 @@ class Trainer:
                                  meta["optimizer"])
         carry = [arrays[f"carry/{i}"] for i in range(sum(k.startswith("carry/") for k in arrays))]
         self.state = None if not carry else (tuple(carry) if len(carry) == 2 else carry[0])
-        self.model.rnn._rng.bit_generator.state = meta["rng"]
+        self.model.rng.bit_generator.state = meta["rng"]
         self.step, self.best, self.history = int(meta["step"]), meta["best"], list(meta["history"])
 
 
@@ -283,10 +281,9 @@ def train(data, out=None, resume=False, progress=True, log=None, **options):
 
 
 def _new_configs(data, options):
-    from .tasks import task_for_file
     model_opts, train_opts = split_options(options)
     tcfg = TrainConfig(data=str(data), **train_opts)
-    tcfg.task = task_for_file(data, options.get("task"))
+    tcfg.task = registry.task_for_file(data, options.get("task"))
     tcfg.validate()
     task = build_task(tcfg)
     mcfg = ModelConfig(task=tcfg.task, input_size=task.input_size,

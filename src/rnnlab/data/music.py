@@ -24,7 +24,7 @@ import mido
 import numpy as np
 
 from rnnlab.errors import RnnlabError
-from rnnlab.runs import atomic_write_bytes
+from rnnlab.fileio import atomic_write_bytes
 
 GRIDS = {"4th": 1, "8th": 2, "16th": 4, "32nd": 8}  # steps per quarter-note beat
 _SPLITS = ("train", "valid", "test")

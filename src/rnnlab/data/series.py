@@ -195,6 +195,24 @@ def load_csv(path, target: str | None = None, features=None, fill: str | None = 
     return SeriesData(values, [header[j] for j in order], header[t], time)
 
 
+def read_target_column(path, target: str, fill: str | None = None) -> np.ndarray:
+    """One column of a CSV (a model's target in a holdout file), missing cells filled as in
+    training. Unlike load_csv a constant column is fine: a short continuation may be flat."""
+    path = os.fspath(path)
+    header, rows, lines = _read_rows(path)
+    if target not in header:
+        raise RnnlabError(f"{path} has no column {target!r} (the model's target); "
+                          f"available columns: {', '.join(header)}")
+    col = _column_values(path, header, rows, lines, header.index(target))
+    missing = np.flatnonzero(np.isnan(col))
+    if missing.size:
+        if fill is None:
+            raise RnnlabError(f"{path} line {lines[missing[0]]} column {target!r} is missing; "
+                              f"fill it (the model was trained without --fill)")
+        col = _fill(col, fill, target, path)
+    return col
+
+
 def write_csv(path, columns: dict, time=None) -> None:
     """Write `columns` (name -> 1-D array, equal lengths) as a CSV; `time` becomes a 'date'
     column first. Floats are written with repr so they read back exactly."""

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 
-from ..optim import OPTIMIZERS
+from ..nn.optim import OPTIMIZERS
 from .model import CELLS
 from .options import DEFAULTS
 from .report import format_table

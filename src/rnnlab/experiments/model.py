@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..blocks import Linear
-from ..layers import GRU, LSTM, RNN
+from ..nn.blocks import Linear
+from ..nn.layers import GRU, LSTM, RNN
 
 CELLS = {
     "rnn": (RNN, {}),

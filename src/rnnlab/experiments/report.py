@@ -8,7 +8,7 @@ import os
 
 import numpy as np
 
-from ..runs import atomic_write_bytes
+from ..fileio import atomic_write_bytes
 
 
 def _describe(r):

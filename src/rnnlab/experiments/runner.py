@@ -14,10 +14,10 @@ import time
 
 import numpy as np
 
-from .. import backend as _backend
+from ..nn import backend as _backend
 from ..errors import RnnlabError
-from ..layers import LSTM
-from ..optim import OPTIMIZERS, clip_grad_norm, make_optimizer
+from ..nn.layers import LSTM
+from ..nn.optim import OPTIMIZERS, clip_grad_norm, make_optimizer
 from .model import CELLS, _Model, grad_norms
 from .options import (DEFAULTS, _check_cells, _check_seeds, _positive_float, _positive_int,
                       parse_int_list)

@@ -23,7 +23,7 @@ import math
 
 import numpy as np
 
-from ..blocks import mse, softmax_cross_entropy
+from ..nn.losses import mse, softmax_cross_entropy
 from ..data import synthetic
 from ..errors import RnnlabError
 

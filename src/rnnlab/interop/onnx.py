@@ -31,10 +31,15 @@ import json
 
 import numpy as np
 
+from .._version import __version__
 from ..errors import RnnlabError
+from ..fileio import atomic_write_bytes
+from ..nn import registry
+from ..nn.layers import RecurrentLayer
 
 OPSET = 14
-_TORCH_TO_ONNX = {"lstm": [0, 3, 1, 2], "gru": [1, 0, 2], "rnn": [0]}
+# torch's gate blocks -> ONNX's, per ONNX operator
+_TORCH_TO_ONNX = {"LSTM": [0, 3, 1, 2], "GRU": [1, 0, 2], "RNN": [0]}
 
 
 def _onnx():
@@ -51,30 +56,38 @@ def _blocks(a, G):
     return np.split(np.asarray(a, np.float64), G, axis=0)
 
 
+def _onnx_op(layer):
+    """The ONNX operator of a layer's cell (the registry's), or a clear error."""
+    op = registry.get(layer.cell).onnx_op
+    if op is None:
+        raise RnnlabError(f"the {layer.cell} cell has no ONNX operator; export the run with "
+                          "--format torch instead")
+    return op
+
+
 def _direction_params(layer, k, d):
     """ONNX W (G'H, D), R (G'H, H), B (2 G'H,), P (3H,) or None for one direction."""
-    s = layer._suffix(k, d)
-    p, H = layer.params, layer.hidden_size
-    cell, G = layer.cell, layer.num_gates()
-    W, R = _blocks(p["weight_ih" + s], G), _blocks(p["weight_hh" + s], G)
+    p, H = layer.cell_params(k, d), layer.hidden_size
+    G, op = layer.num_gates(), _onnx_op(layer)
+    W, R = _blocks(p["weight_ih"], G), _blocks(p["weight_hh"], G)
     if layer.bias:
-        bi, bh = _blocks(p["bias_ih" + s], G), _blocks(p["bias_hh" + s], G)
+        bi, bh = _blocks(p["bias_ih"], G), _blocks(p["bias_hh"], G)
     else:
         bi = bh = [np.zeros(H) for _ in range(G)]
     variant = getattr(layer, "variant", "standard")
-    if cell == "lstm" and variant == "coupled":
+    if op == "LSTM" and variant == "coupled":
         # torch-layout blocks f, g, o -> ONNX i (= -f, so that f_onnx = 1 - i_onnx = f), o, f, c
         def order(b):
             f, g, o = b
             return [-f, o, np.zeros_like(f), g]
     else:
         def order(b):
-            return [b[j] for j in _TORCH_TO_ONNX[cell]]
+            return [b[j] for j in _TORCH_TO_ONNX[op]]
     W_o, R_o = np.concatenate(order(W)), np.concatenate(order(R))
     B_o = np.concatenate(order(bi) + order(bh))
     P = None
-    if cell == "lstm" and variant == "peephole":
-        P = np.concatenate([p["weight_pi" + s], p["weight_po" + s], p["weight_pf" + s]])
+    if op == "LSTM" and variant == "peephole":
+        P = np.concatenate([p["weight_pi"], p["weight_po"], p["weight_pf"]])
     return W_o, R_o, B_o, P
 
 
@@ -106,19 +119,19 @@ class _Graph:
 def _recurrent_stack(g, layer, x, table=None, initial_state=False):
     """Add one ONNX op per layer. x: name of [T, B, D] (or, with `table`, of int64 tokens that
     index the one-hot table). Returns (y [T, B, dirs*H], h_n, c_n or None)."""
-    cell, H, L = layer.cell, layer.hidden_size, layer.num_layers
+    H, L = layer.hidden_size, layer.num_layers
     dirs = layer.num_directions
     LD = L * dirs
     variant = getattr(layer, "variant", "standard")
-    op = {"lstm": "LSTM", "gru": "GRU", "rnn": "RNN"}[cell]
+    op = _onnx_op(layer)
     attrs = dict(hidden_size=H, direction="bidirectional" if dirs == 2 else "forward")
-    if cell == "gru":
+    if op == "GRU":
         attrs["linear_before_reset"] = 1
-    if cell == "rnn":
+    if op == "RNN":
         attrs["activations"] = [layer.nonlinearity.capitalize()] * dirs
-    if cell == "lstm" and variant == "coupled":
+    if op == "LSTM" and variant == "coupled":
         attrs["input_forget"] = 1
-    has_c = cell == "lstm"
+    has_c = op == "LSTM"
     h0 = c0 = None
     if initial_state:
         for name in ("initial_h", "initial_c") if has_c else ("initial_h",):
@@ -230,7 +243,6 @@ def model_to_onnx(model, data_meta=None, initial_state=False):
     g.outputs.append(g.helper.make_tensor_value_info(out_name, g.TP.FLOAT,
                                                      ["time", "batch", cfg.output_size]))
     _finish_states(g, hs, cs, layer)
-    from .. import __version__
     meta = {"rnnlab.model": json.dumps(cfg.to_json()), "rnnlab.version": __version__,
             "rnnlab.task": cfg.task, "rnnlab.output": out_name}
     if data_meta is not None:
@@ -242,8 +254,6 @@ def model_to_onnx(model, data_meta=None, initial_state=False):
 def export_onnx(model, path, initial_state=False, which="best"):
     """Write an ONNX file for a run folder path, a TrainedModel, a SequenceModel or a layer.
     Returns the path. Written atomically."""
-    from ..layers import RecurrentLayer
-    from ..runs import atomic_write_bytes
     if isinstance(model, RecurrentLayer):
         proto = layer_to_onnx(model, initial_state)
     else:

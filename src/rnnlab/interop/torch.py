@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import RnnlabError
+from ..nn import registry
 
 
 def _torch():
@@ -39,7 +40,8 @@ def _torch():
 
 def read_run_config(path):
     """A run folder, or a config.json file -> the validated config dict."""
-    from ..runs import FORMAT_VERSION, RunFolder, read_json
+    from ..fileio import read_json
+    from ..runs import FORMAT_VERSION, RunFolder
     path = Path(path)
     if path.is_dir():
         return RunFolder(path).read_config()
@@ -56,7 +58,7 @@ def read_run_config(path):
 
 
 def _model_config(cfg):
-    from ..models import ModelConfig
+    from ..tasks.model import ModelConfig
     if isinstance(cfg, ModelConfig):
         return cfg
     if isinstance(cfg, dict) and "model" in cfg:
@@ -65,10 +67,9 @@ def _model_config(cfg):
 
 
 def _check_twinnable(mcfg):
-    if mcfg.cell == "lstm" and mcfg.variant != "standard":
-        raise RnnlabError(f"the {mcfg.variant} LSTM has no PyTorch layer (nn.LSTM has no "
-                          f"{'peephole connections' if mcfg.variant == 'peephole' else 'coupled input-forget gate'}"
-                          "); train it with rnnlab, or export it with --format onnx")
+    problem = registry.get(mcfg.cell).torch_problem(mcfg)
+    if problem is not None:
+        raise RnnlabError(f"{problem}; train it with rnnlab, or export it with --format onnx")
 
 
 # ----------------------------------------------------------------------------- the twin
@@ -98,12 +99,10 @@ def _twin_class():
                 E = mcfg.embed
             kw = dict(num_layers=mcfg.layers, dropout=mcfg.dropout if mcfg.layers > 1 else 0.0,
                       bidirectional=bidirectional, dtype=dtype)
-            if mcfg.cell == "lstm":
-                self.rnn = nn.LSTM(E, mcfg.hidden, **kw)
-            elif mcfg.cell == "gru":
-                self.rnn = nn.GRU(E, mcfg.hidden, **kw)
-            else:
-                self.rnn = nn.RNN(E, mcfg.hidden, nonlinearity=mcfg.nonlinearity, **kw)
+            spec = registry.get(mcfg.cell)
+            if "nonlinearity" in spec.config_options:
+                kw["nonlinearity"] = mcfg.nonlinearity
+            self.rnn = getattr(nn, spec.torch_layer)(E, mcfg.hidden, **kw)
             dirs = 2 if bidirectional else 1
             self.head = nn.Linear(mcfg.hidden * dirs, mcfg.output_size, dtype=dtype)
             self._dtype = dtype
@@ -159,7 +158,7 @@ def torch_state_dict(model):
 def export_torch(model, path, which="best"):
     """Write the state dict (loadable with torch.load(path, weights_only=True)). Atomic."""
     torch = _torch()
-    from ..runs import atomic_write_bytes
+    from ..fileio import atomic_write_bytes
     if isinstance(model, (str, Path)):
         from ..inference import load
         model = load(model, which)
@@ -202,8 +201,9 @@ def import_torch(pt_path, config, out, exist_ok=False):
     """Bring torch-trained weights into a new run folder `out`, built from `config` (a run
     folder or its config.json). Keys and shapes must match; values must be finite."""
     torch = _torch()
-    from ..models import ModelConfig, SequenceModel
-    from ..runs import RunFolder, check_state_dict
+    from ..nn.checks import check_state_dict
+    from ..runs import RunFolder
+    from ..tasks.model import ModelConfig, SequenceModel
     cfg = read_run_config(config)
     mcfg = ModelConfig.from_json(cfg.get("model"))
     model = SequenceModel(mcfg)

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from rnnlab.errors import RnnlabError
-from rnnlab.viz.explain import MAX_TOKENS
 from rnnlab.viz.gradients import MAX_CONN_STEPS
+from rnnlab.viz.limits import MAX_TOKENS
 from rnnlab.viz.inspect import write_explain
 from rnnlab.viz.report import plot_run, write_report
 from rnnlab.viz.subject import Subject
@@ -73,7 +73,7 @@ def task_input(model, path):
     (silence first), labels are the MIDI pitches sounding at each input step."""
     trained = model.trained if isinstance(model, Subject) else model
     task = getattr(getattr(trained, "cfg", None), "task", None)
-    if task == "series" and hasattr(trained, "_to_z"):
+    if task == "series" and hasattr(trained, "scale_rows"):
         return _series_input(trained, path)
     if task == "music" and hasattr(trained, "lo"):
         return _music_input(trained, path)
@@ -88,14 +88,14 @@ def _series_input(trained, path):
     if data.columns != list(m["columns"]):
         raise RnnlabError(f"{path} has the columns {data.columns}; the model was trained "
                           f"on {m['columns']}")
-    z = trained._to_z(data.values)
+    z = trained.scale_rows(data.values)
     levels = data.values[len(data.values) - len(z):, 0]
     return {"x": z, "labels": [f"{v:.4g}" for v in levels]}
 
 
 def _music_input(trained, path):
     from rnnlab.data.music import check_sequences, to_piano_roll
-    from rnnlab.music_task import load_sequences
+    from rnnlab.tasks.music import load_sequences
     splits = load_sequences(path, getattr(trained, "grid", "16th"))
     split = next(k for k in ("test", "valid", "train") if k in splits)
     seqs = [q for q in check_sequences(splits[split], split) if len(q)]

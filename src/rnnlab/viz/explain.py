@@ -11,7 +11,7 @@ of numbers is expected):
 
     title        str                     shown in the header and the window title
     task         "text" | "series" | "music"
-    cell         "rnn" | "lstm" | "gru"
+    cell         a name of the cell registry ("rnn", "lstm", "gru", ...)
     variant      str                     e.g. "standard", "peephole", "coupled", "tanh", "relu"
     tokens       [str] * T               display label of each input step: a character or word
                                          (text), the value as a string (series), the pitch set
@@ -23,12 +23,13 @@ of numbers is expected):
                                          already put back in natural time order (row t = step t)
     hidden       int H >= 1
     quantities   {"<layer>.<dir>.<name>": (T, H) floats}, at least one entry.
-                 names: RNN h; LSTM h c tanh_c i f g o (j k optional); GRU h r z n (hn optional).
-                 The page derives tanh_c from c when only c is given.
+                 names: the cell's GATES (rnnlab.nn.cells.<cell>), e.g. LSTM h c f i o g j k
+                 tanh_c, GRU h z r n hn. The page derives tanh_c from c when only c is given.
     ranges       optional {name: [lo, hi]}: the colour scale of a quantity. lo < 0 gives a
                  diverging blue-white-red scale symmetric around 0, lo >= 0 a white-green one.
-                 Defaults: i f o r z -> [0, 1]; h g n tanh_c j -> [-1, 1] (a relu RNN's h, whose
-                 values leave that range, gets [0, max]); anything else -> [-m, m], m = the 99.5th
+                 Defaults: the range the cell's equations give the quantity (the registry's
+                 `bounds`: sigmoid gates [0, 1], tanh outputs [-1, 1]) when its values keep
+                 to it; a relu RNN's h gets [0, max]; anything else [-m, m], m = the 99.5th
                  percentile of |value| (larger values saturate).
     predictions  optional [[{"token": str, "p": float}] * <=5] * T: the top next-token predictions
                  after each step, most probable first (text and music).
@@ -39,7 +40,8 @@ of numbers is expected):
                  dropped and each row keeps its last `CONN_WINDOW` values.
     history      optional [{"step": int, "train_loss": float, "val_loss": float|null}]
     ln_v         optional float|null     ln(V): the loss of a uniform guess over V tokens
-    legend       optional {name: str}    one line per quantity; defaults in the seed note's words
+    legend       optional {name: str}    one line per quantity; default: the cell's LEGEND (the
+                                         seed note's words for the LSTM)
 
 Embedded form (what the page reads; `read_explain_payload` turns it back into lists): the same
 dict, where each quantity and each connectivity row is replaced by
@@ -55,40 +57,18 @@ import json
 import math
 import os
 import re
-import tempfile
 from importlib import resources
 
 import numpy as np
 
 from rnnlab.errors import RnnlabError
+from rnnlab.fileio import atomic_write_bytes
+from rnnlab.nn import registry
+from rnnlab.viz.limits import CONN_WINDOW, MAX_TOKENS
 
-MAX_TOKENS = 2000
-CONN_WINDOW = 512
 TASKS = ("text", "series", "music")
-CELLS = ("rnn", "lstm", "gru")
 _PLACEHOLDER = "__RNNLAB_DATA__"
 _KEY = re.compile(r"^(\d+)\.([01])\.([A-Za-z_][A-Za-z0-9_]*)$")
-_UNIT_GATES = {"i", "f", "o", "r", "z"}
-_SIGNED = {"h", "g", "n", "tanh_c", "j"}
-
-# The seed note's words for each quantity; the page shows the lines for the names it has.
-DEFAULT_LEGEND = {
-    "c": "cell state c: the road through time, the memory carried from step to step",
-    "f": "forget gate f: how much old memory to keep (k_t = f_t * c_{t-1})",
-    "i": "input gate i: whether new information gets in",
-    "g": "candidate g (C\u0303): what new information, and how important "
-         "(j_t = i_t * g_t, c_t = k_t + j_t)",
-    "o": "output gate o: how much of the memory to show (h_t = o_t * tanh(c_t))",
-    "tanh_c": "tanh(c_t): the memory squashed into [-1, 1] before the output gate",
-    "j": "j_t = i_t * g_t: the new information written into the memory",
-    "k": "k_t = f_t * c_{t-1}: the old memory kept",
-    "h": "hidden state h: what the cell shows the next step and the next layer",
-    "r": "reset gate r: how much of the previous state the new candidate may look at",
-    "z": "update gate z: how much of the old state to keep (h_t = (1 - z_t) n_t + z_t h_{t-1})",
-    "n": "new state n: the candidate built from the input and the reset previous state",
-    "hn": "hn = W_hn h_{t-1} + b_hn: the part of n's input that the reset gate scales",
-}
-
 
 def _sig(x, digits: int = 4):
     """Round a float to `digits` significant digits (None stays None) to keep the JSON small."""
@@ -131,13 +111,14 @@ def _decode(enc: dict) -> np.ndarray:
     return (lo + codes.astype(np.float64) * ((hi - lo) / levels)).reshape(enc["shape"])
 
 
-def _default_range(name: str, values: list[np.ndarray]) -> list[float]:
+def _default_range(name: str, values: list[np.ndarray], bounds: dict) -> list[float]:
+    """The colour scale of a quantity: its range from the equations (`bounds`, from the cell
+    registry) when its values keep to it, else a symmetric scale around 0."""
     lo = min(float(v.min()) for v in values)
     hi = max(float(v.max()) for v in values)
-    if name in _UNIT_GATES and lo >= 0 and hi <= 1:
-        return [0.0, 1.0]
-    if name in _SIGNED and lo >= -1 and hi <= 1:
-        return [-1.0, 1.0]
+    b = bounds.get(name)
+    if b is not None and b[0] <= lo and hi <= b[1]:
+        return [float(b[0]), float(b[1])]
     if name == "h" and lo >= 0:            # relu RNN: unbounded above, never negative
         return [0.0, _sig(max(hi, 1e-6), 3)]
     # Unbounded (c, k): a few outliers would wash every other value out to white, so the scale
@@ -153,30 +134,50 @@ def _check(cond: bool, message: str) -> None:
 
 def _clean(payload: dict, bits: int) -> dict:
     """Validate `payload` and return the trimmed, rounded, packed form that the page reads."""
+    out = _clean_header(payload, bits)
+    t_full, T = out["tokens_total"], len(out["tokens"])
+    arrays = _clean_quantities(payload["quantities"], out, t_full, T)
+    names = sorted({k.split(".")[2] for k in arrays})
+    out["quantities"] = {k: _encode(a, bits) for k, a in arrays.items()}
+    out["ranges"] = _ranges(payload.get("ranges"), arrays, names, out["cell"])
+    for key, clean in (("predictions", _clean_predictions), ("targets", _clean_targets),
+                       ("series", _clean_series)):
+        if payload.get(key) is not None:
+            out[key] = clean(payload[key], t_full, T)
+    if payload.get("connectivity") is not None:
+        out["connectivity"] = _clean_connectivity(payload["connectivity"], T, bits)
+    out["history"] = _clean_history(payload.get("history") or [])
+    out["ln_v"] = _sig(payload.get("ln_v"))
+    out["legend"] = _legend(out["cell"], payload.get("legend"), names)
+    return out
+
+
+def _clean_header(payload, bits: int) -> dict:
     _check(isinstance(payload, dict), f"expected a dict, got {type(payload).__name__}")
     _check(bits in (8, 16), f"bits={bits!r}; expected 8 or 16")
     for k in ("task", "cell", "tokens", "layers", "directions", "hidden", "quantities"):
         _check(k in payload, f"missing the key {k!r}; see rnnlab.viz.explain's docstring")
     task, cell = payload["task"], payload["cell"]
     _check(task in TASKS, f"task={task!r}; expected one of {TASKS}")
-    _check(cell in CELLS, f"cell={cell!r}; expected one of {CELLS}")
+    _check(cell in registry.CELLS, f"cell={cell!r}; expected one of {tuple(registry.CELLS)}")
     tokens = payload["tokens"]
     _check(isinstance(tokens, (list, tuple)) and len(tokens) > 0
            and all(isinstance(t, str) for t in tokens), "tokens must be a non-empty list of str")
-    t_full = len(tokens)
-    T = min(t_full, MAX_TOKENS)  # longer inputs keep their first MAX_TOKENS steps
     L, D, H = payload["layers"], payload["directions"], payload["hidden"]
     _check(isinstance(L, int) and L >= 1, f"layers={L!r}; expected an int >= 1")
     _check(D in (1, 2), f"directions={D!r}; expected 1 or 2")
     _check(isinstance(H, int) and H >= 1, f"hidden={H!r}; expected an int >= 1")
-    out = {"title": str(payload.get("title") or f"{cell.upper()} on {task}"),
-           "task": task, "cell": cell, "variant": str(payload.get("variant", "")),
-           "tokens": list(tokens[:T]), "tokens_total": t_full,
-           "join": str(payload.get("join", "" if task == "text" else " ")),
-           "layers": L, "directions": D, "hidden": H}
+    T = min(len(tokens), MAX_TOKENS)  # longer inputs keep their first MAX_TOKENS steps
+    return {"title": str(payload.get("title") or f"{cell.upper()} on {task}"),
+            "task": task, "cell": cell, "variant": str(payload.get("variant", "")),
+            "tokens": list(tokens[:T]), "tokens_total": len(tokens),
+            "join": str(payload.get("join", "" if task == "text" else " ")),
+            "layers": L, "directions": D, "hidden": H}
 
-    quantities = payload["quantities"]
+
+def _clean_quantities(quantities, out, t_full, T) -> dict:
     _check(isinstance(quantities, dict) and quantities, "quantities must be a non-empty dict")
+    L, D, H = out["layers"], out["directions"], out["hidden"]
     arrays: dict[str, np.ndarray] = {}
     for key, value in quantities.items():
         m = _KEY.match(str(key))
@@ -187,70 +188,83 @@ def _clean(payload: dict, bits: int) -> dict:
         _check(a.shape == (t_full, H), f"quantities[{key!r}] has shape {a.shape}; "
                f"expected (T, H) = ({t_full}, {H})")
         arrays[str(key)] = a[:T]
-    names = sorted({k.split(".")[2] for k in arrays})
-    ranges = {n: _default_range(n, [a for k, a in arrays.items() if k.split(".")[2] == n])
+    return arrays
+
+
+def _ranges(given, arrays, names, cell) -> dict:
+    bounds = registry.get(cell).bounds
+    ranges = {n: _default_range(n, [a for k, a in arrays.items() if k.split(".")[2] == n], bounds)
               for n in names}
-    for name, r in (payload.get("ranges") or {}).items():
+    for name, r in (given or {}).items():
         ok = isinstance(r, (list, tuple)) and len(r) == 2 and all(
             isinstance(v, (int, float)) and math.isfinite(v) for v in r) and r[0] < r[1]
         _check(ok, f"ranges[{name!r}]={r!r}; expected [lo, hi] with lo < hi")
         ranges[str(name)] = [float(r[0]), float(r[1])]
-    out["quantities"] = {k: _encode(a, bits) for k, a in arrays.items()}
-    out["ranges"] = ranges
+    return ranges
 
-    preds = payload.get("predictions")
-    if preds is not None:
-        _check(isinstance(preds, (list, tuple)) and len(preds) == t_full,
-               f"predictions must be a list of T={t_full} lists")
-        rows = []
-        for t, row in enumerate(preds[:T]):
-            _check(isinstance(row, (list, tuple)) and all(
-                isinstance(d, dict) and "token" in d and "p" in d for d in row),
-                f"predictions[{t}] must be a list of {{'token': str, 'p': float}}")
-            best = sorted(row, key=lambda d: -float(d["p"]))[:5]
-            rows.append([{"token": str(d["token"]), "p": _sig(d["p"], 3)} for d in best])
-        out["predictions"] = rows
-    targets = payload.get("targets")
-    if targets is not None:
-        _check(isinstance(targets, (list, tuple)) and len(targets) == t_full,
-               f"targets must be a list of T={t_full} str")
-        out["targets"] = [str(s) for s in targets[:T]]
-    series = payload.get("series")
-    if series is not None:
-        _check(isinstance(series, dict) and {"prediction", "actual"} <= set(series),
-               "series must be {'prediction': [T floats], 'actual': [T floats]}")
-        out["series"] = {}
-        for k in ("prediction", "actual"):
-            a = _array(series[k], f"series[{k!r}]", 1)
-            _check(len(a) == t_full, f"series[{k!r}] has {len(a)} values; expected T={t_full}")
-            out["series"][k] = [_sig(v) for v in a[:T]]
-    conn = payload.get("connectivity")
-    if conn is not None:
-        _check(isinstance(conn, dict), "connectivity must be a dict {'<t>': [floats]}")
-        out["connectivity"] = {}
-        for key, row in conn.items():
-            _check(str(key).isdigit(), f"connectivity key {key!r}; expected a step number")
-            t = int(key)
-            a = np.abs(_array(row, f"connectivity[{key!r}]", 1))
-            _check(1 <= len(a) <= t + 1, f"connectivity[{key!r}] has {len(a)} values; "
-                   f"expected 1 to t+1 = {t + 1}")
-            if t < T:
-                out["connectivity"][str(t)] = _encode(a[-CONN_WINDOW:], bits)
-    history = payload.get("history") or []
+
+def _clean_predictions(preds, t_full, T) -> list:
+    _check(isinstance(preds, (list, tuple)) and len(preds) == t_full,
+           f"predictions must be a list of T={t_full} lists")
+    rows = []
+    for t, row in enumerate(preds[:T]):
+        _check(isinstance(row, (list, tuple)) and all(
+            isinstance(d, dict) and "token" in d and "p" in d for d in row),
+            f"predictions[{t}] must be a list of {{'token': str, 'p': float}}")
+        best = sorted(row, key=lambda d: -float(d["p"]))[:5]
+        rows.append([{"token": str(d["token"]), "p": _sig(d["p"], 3)} for d in best])
+    return rows
+
+
+def _clean_targets(targets, t_full, T) -> list:
+    _check(isinstance(targets, (list, tuple)) and len(targets) == t_full,
+           f"targets must be a list of T={t_full} str")
+    return [str(s) for s in targets[:T]]
+
+
+def _clean_series(series, t_full, T) -> dict:
+    _check(isinstance(series, dict) and {"prediction", "actual"} <= set(series),
+           "series must be {'prediction': [T floats], 'actual': [T floats]}")
+    out = {}
+    for k in ("prediction", "actual"):
+        a = _array(series[k], f"series[{k!r}]", 1)
+        _check(len(a) == t_full, f"series[{k!r}] has {len(a)} values; expected T={t_full}")
+        out[k] = [_sig(v) for v in a[:T]]
+    return out
+
+
+def _clean_connectivity(conn, T, bits) -> dict:
+    _check(isinstance(conn, dict), "connectivity must be a dict {'<t>': [floats]}")
+    out = {}
+    for key, row in conn.items():
+        _check(str(key).isdigit(), f"connectivity key {key!r}; expected a step number")
+        t = int(key)
+        a = np.abs(_array(row, f"connectivity[{key!r}]", 1))
+        _check(1 <= len(a) <= t + 1, f"connectivity[{key!r}] has {len(a)} values; "
+               f"expected 1 to t+1 = {t + 1}")
+        if t < T:
+            out[str(t)] = _encode(a[-CONN_WINDOW:], bits)
+    return out
+
+
+def _clean_history(history) -> list:
     _check(isinstance(history, (list, tuple)), "history must be a list of dicts")
-    out["history"] = []
+    out = []
     for n, rec in enumerate(history):
         _check(isinstance(rec, dict) and "step" in rec,
                f"history[{n}] must be a dict with 'step', 'train_loss', 'val_loss'")
-        out["history"].append({"step": int(_sig(rec["step"], 15)),
-                               "train_loss": _sig(rec.get("train_loss")),
-                               "val_loss": _sig(rec.get("val_loss"))})
-    out["ln_v"] = _sig(payload.get("ln_v"))
-    legend = dict(DEFAULT_LEGEND)
-    legend.update({str(k): str(v) for k, v in (payload.get("legend") or {}).items()})
-    shown = set(names) | ({"tanh_c"} if "c" in names else set())
-    out["legend"] = {k: v for k, v in legend.items() if k in shown}
+        out.append({"step": int(_sig(rec["step"], 15)), "train_loss": _sig(rec.get("train_loss")),
+                    "val_loss": _sig(rec.get("val_loss"))})
     return out
+
+
+def _legend(cell, given, names) -> dict:
+    """One line per quantity on the page: the cell's legend (the registry's, in the seed
+    note's words for the LSTM), overridden by the payload's own lines."""
+    legend = dict(registry.get(cell).legend)
+    legend.update({str(k): str(v) for k, v in (given or {}).items()})
+    shown = set(names) | ({"tanh_c"} if "c" in names else set())
+    return {k: v for k, v in legend.items() if k in shown}
 
 
 def render_explain_html(payload: dict, *, bits: int = 8) -> str:
@@ -279,27 +293,8 @@ def read_explain_payload(html: str) -> dict:
 
 def write_explain_html(payload: dict, path, *, bits: int = 8) -> str:
     """Render the page and write it atomically (temp file in the same folder, fsync, rename)."""
-    _atomic_write(os.fspath(path), render_explain_html(payload, bits=bits).encode("utf-8"))
+    atomic_write_bytes(path, render_explain_html(payload, bits=bits).encode("utf-8"))
     return os.fspath(path)
-
-
-def _atomic_write(path: str, data: bytes) -> None:
-    """Write bytes so that a reader sees either the old file or the whole new one, never half."""
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise RnnlabError(f"cannot write {path!r}: the folder {folder!r} does not exist")
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.basename(path))
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600 files; a report should be readable by others
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def payload_from_arrays(tokens, quantities, *, cell: str, task: str = "text", title=None,

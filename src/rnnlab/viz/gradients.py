@@ -11,15 +11,16 @@ layer's `backward`, never a second implementation):
   x_s.. from the real state after step s-1; the backward's dstate0 is dL/dstate_{s-1}. For the
   top layer that is the whole gradient (its h reaches the loss only through the recurrence).
 
-The model's parameters, gradients, training mode and last-forward context are left as they were.
+Everything runs on the Subject's own copy of the model: the model itself is never disturbed.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from rnnlab.errors import RnnlabError
-from rnnlab.viz.explain import CONN_WINDOW
-from rnnlab.viz.subject import Subject, read_input, reference_forward, softmax, undisturbed
+from rnnlab.nn.functional import sigmoid, softmax
+from rnnlab.viz.limits import CONN_WINDOW
+from rnnlab.viz.subject import Subject, read_input, reference_forward
 
 MAX_CONN_STEPS = 200          # target steps t that get a connectivity row
 _BATCH_VALUES = 3_000_000     # cache values per batched backward (memory of one chunk)
@@ -32,13 +33,12 @@ def connectivity(model, inputs, *, vocab=None, steps=None, max_steps=MAX_CONN_ST
     `max_steps` evenly spaced ones, the last included). With one-hot text input x_s is the
     one-hot vector; with an embedding it is the embedded vector."""
     subject, sm, ids, x = _one_directional_input(model, vocab, inputs, "connectivity")
-    with undisturbed(sm):
-        _, _, states = reference_forward(sm, x)
-        return connectivity_from(sm, subject, ids, x, states, steps, max_steps, window)
+    _, _, states = reference_forward(sm, x)
+    return connectivity_from(sm, subject, ids, x, states, steps, max_steps, window)
 
 
 def connectivity_from(sm, subject, ids, x, states, steps, max_steps, window):
-    """`connectivity` after `reference_forward` has given the states (inside `undisturbed`)."""
+    """`connectivity` after `reference_forward` has given the states."""
     T = x.shape[0]
     steps = _conn_steps(T, max_steps) if steps is None else sorted({int(t) for t in steps})
     if any(not 0 <= t <= T - 2 for t in steps):
@@ -68,13 +68,12 @@ def grad_norms(model, inputs, *, vocab=None, max_distance=None):
     d = t_L - t from the loss L = -log p(target) of the last prediction (step t_L = T-2).
     Returns {label: array}, index = distance (0 .. min(t_L+1, max_distance))."""
     subject, sm, ids, x = _one_directional_input(model, vocab, inputs, "the gradient-norm plot")
-    with undisturbed(sm):
-        _, gates, states = reference_forward(sm, x)
-        return grad_norms_from(sm, subject, ids, x, gates, states, max_distance)
+    _, gates, states = reference_forward(sm, x)
+    return grad_norms_from(sm, subject, ids, x, gates, states, max_distance)
 
 
 def grad_norms_from(sm, subject, ids, x, gates, states, max_distance):
-    """`grad_norms` after `reference_forward` has given gates and states (inside `undisturbed`)."""
+    """`grad_norms` after `reference_forward` has given gates and states."""
     T, L = x.shape[0], sm.rnn.num_layers
     tl = T - 2
     dmax = tl + 1 if max_distance is None else min(tl + 1, int(max_distance))
@@ -154,7 +153,7 @@ def _dloss(sm, logits, target):
         return g
     if sm.loss_kind == "mse":
         return 2 * (logits - np.reshape(target, (len(target), -1)))
-    return 1 / (1 + np.exp(-logits)) - target
+    return sigmoid(logits) - target
 
 
 def _targets_of(subject, ids, x):

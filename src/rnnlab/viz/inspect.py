@@ -16,7 +16,7 @@ What is collected, for an input of T steps (batch of one):
 - connectivity: |d log p(target_t) / d x_s| for s <= t (gradients.py, which also measures the
   gradient norms through time for the plots).
 
-The model's parameters, gradients, training mode and last-forward context are left as they were.
+Everything runs on the Subject's own copy of the model: the model itself is never disturbed.
 """
 from __future__ import annotations
 
@@ -25,14 +25,13 @@ import os
 
 import numpy as np
 
-from rnnlab.viz.explain import CONN_WINDOW, write_explain_html
+from rnnlab.nn import registry
+from rnnlab.nn.functional import sigmoid, softmax
+from rnnlab.viz.explain import write_explain_html
 from rnnlab.viz.gradients import MAX_CONN_STEPS, connectivity_from
-from rnnlab.viz.subject import Subject, read_input, reference_forward, softmax, undisturbed
+from rnnlab.viz.limits import CONN_WINDOW
+from rnnlab.viz.subject import Subject, read_input, reference_forward
 
-# Order in which quantities are dropped from the page (last first) when a big model would make
-# it too large: the page derives tanh_c from c, so it goes first.
-PRIORITY = {"lstm": ("h", "c", "f", "i", "o", "g", "j", "k", "tanh_c"),
-            "gru": ("h", "z", "r", "n", "hn"), "rnn": ("h",)}
 MAX_VALUES = 4_000_000        # activation values on one page (~1.33 bytes each: ~5 MB)
 
 
@@ -47,12 +46,10 @@ def explain_payload(model, text_or_tokens, history=None, title=None, *, vocab=No
     sm, cfg = subject.model, subject.cfg
     ids, x, labels = read_input(subject, text_or_tokens)
     T = x.shape[0]
-    with undisturbed(sm):
-        out, gates, states = reference_forward(sm, x)
-        conn = None
-        if sm.rnn.num_directions == 1 and cfg.task == "text" and max_conn_steps:
-            conn = connectivity_from(sm, subject, ids, x, states, None, max_conn_steps,
-                                     CONN_WINDOW)
+    out, gates, states = reference_forward(sm, x)
+    conn = None
+    if sm.rnn.num_directions == 1 and cfg.task == "text" and max_conn_steps:
+        conn = connectivity_from(sm, subject, ids, x, states, None, max_conn_steps, CONN_WINDOW)
     cell = cfg.cell
     variant = cfg.variant if cell == "lstm" else (cfg.nonlinearity if cell == "rnn" else "")
     payload = {
@@ -89,9 +86,10 @@ def write_explain(model, text, path, history=None, title=None, *, vocab=None, bi
 
 
 def _choose(gates, cell, T, budget):
-    """The quantities to put on the page: by priority, while the values fit the budget."""
+    """The quantities to put on the page: in the order of the cell's GATES (most telling
+    first; the page derives tanh_c from c, so it comes last), while the values fit the budget."""
     names = {n for (_, _, n) in gates}
-    order = [n for n in PRIORITY[cell] if n in names]     # documented cache names only
+    order = [n for n in registry.get(cell).gates if n in names]
     per_name = {n: sum(a.size for (_, _, m), a in gates.items() if m == n) for n in order}
     keep, total = [], 0
     for n in order:
@@ -104,7 +102,7 @@ def _choose(gates, cell, T, budget):
 
 def _output_probs(subject, out):
     return softmax(out) if subject.model.loss_kind == "ce" else (
-        1 / (1 + np.exp(-out)) if subject.model.loss_kind == "bce" else None)
+        sigmoid(out) if subject.model.loss_kind == "bce" else None)
 
 
 def _top_predictions(probs, vocab_labels):

@@ -17,10 +17,7 @@ import os
 import numpy as np
 
 from rnnlab.errors import RnnlabError
-from rnnlab.viz.explain import _atomic_write
-
-_UNIT_GATES = {"i", "f", "o", "r", "z"}     # sigmoid gates: values in [0, 1]
-_SIGNED = {"h", "g", "n", "tanh_c", "j"}     # tanh outputs (and products of them): [-1, 1]
+from rnnlab.fileio import atomic_write_bytes
 
 
 def _figure(figsize):
@@ -40,7 +37,7 @@ def _save(fig, path) -> str:
         raise RnnlabError(f"plot path {path!r} must end in .png")
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110)
-    _atomic_write(path, buf.getvalue())
+    atomic_write_bytes(path, buf.getvalue())
     return path
 
 
@@ -79,21 +76,27 @@ def plot_loss_curves(history: list[dict], path, vocab_size: int | None = None) -
 
 
 # ---- gates ----------------------------------------------------------------------------------------
-def _kind(name: str, a: np.ndarray) -> str:
-    """Which colour scale a quantity shares: 'unit' [0,1], 'signed' [-1,1] or 'wide'."""
+def _kind(name: str, a: np.ndarray, bounds: dict) -> str:
+    """Which colour scale a quantity shares: 'unit' [0,1], 'signed' [-1,1] or 'wide'. bounds:
+    the ranges the cell's equations give its gates (the registry's), e.g. {'h': (-1, 1)}."""
     lo, hi = float(a.min()), float(a.max())
-    if (name in _UNIT_GATES or name not in _SIGNED) and lo >= 0 and hi <= 1:
+    if tuple(bounds.get(name, ())) != (-1, 1) and lo >= 0 and hi <= 1:
         return "unit"
     if lo >= -1 and hi <= 1:
         return "signed"
     return "wide"
 
 
-def gate_heatmaps_figure(gates: dict, tokens=None, title=None):
+def gate_heatmaps_figure(gates: dict, tokens=None, title=None, bounds=None):
     """One heatmap per quantity (time on x, units on y). Panels of the same kind share limits:
     all [0, 1] gates use [0, 1], all [-1, 1] quantities use [-1, 1], the rest (c, relu h) share
-    one symmetric limit, so colours mean the same thing across panels. One colour bar per kind,
-    so the figure has len(gates) + (number of kinds) axes."""
+    one symmetric limit, so colours mean the same thing across panels; panels of one kind sit
+    next to each other. One colour bar per kind, so the figure has len(gates) + (number of
+    kinds) axes. bounds: {name: (lo, hi)} from the cell registry (default: the LSTM's and the
+    GRU's, which cover the names h c i f g o j k tanh_c r z n)."""
+    if bounds is None:
+        from rnnlab.nn import registry
+        bounds = {**registry.get("gru").bounds, **registry.get("lstm").bounds}
     if not gates:
         raise RnnlabError("plot_gate_heatmaps: gates is empty; pass {'f': (T, H) array, ...}")
     arrays = {}
@@ -110,7 +113,9 @@ def gate_heatmaps_figure(gates: dict, tokens=None, title=None):
         raise RnnlabError("plot_gate_heatmaps: all gates must have the same number of steps T")
     if tokens is not None and len(tokens) != T:
         raise RnnlabError(f"plot_gate_heatmaps: {len(tokens)} tokens for T={T} steps")
-    kinds = {n: _kind(n, a) for n, a in arrays.items()}
+    kinds = {n: _kind(n, a, bounds) for n, a in arrays.items()}
+    rank = {"unit": 0, "signed": 1, "wide": 2}
+    arrays = dict(sorted(arrays.items(), key=lambda kv: rank[kinds[kv[0]]]))
     wide = max((np.abs(a).max() for n, a in arrays.items() if kinds[n] == "wide"), default=1.0)
     scale = {"unit": ("viridis", 0.0, 1.0), "signed": ("RdBu_r", -1.0, 1.0),
              "wide": ("RdBu_r", -wide, wide)}
@@ -134,8 +139,8 @@ def gate_heatmaps_figure(gates: dict, tokens=None, title=None):
     return fig
 
 
-def plot_gate_heatmaps(gates: dict, path, tokens=None, title=None) -> str:
-    return _save(gate_heatmaps_figure(gates, tokens, title), path)
+def plot_gate_heatmaps(gates: dict, path, tokens=None, title=None, bounds=None) -> str:
+    return _save(gate_heatmaps_figure(gates, tokens, title, bounds), path)
 
 
 # ---- gradients through time --------------------------------------------------------------------

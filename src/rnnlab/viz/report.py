@@ -8,11 +8,10 @@ import html
 from pathlib import Path
 
 from rnnlab.errors import RnnlabError
-from rnnlab.viz.explain import _atomic_write
+from rnnlab.fileio import atomic_write_bytes
+from rnnlab.nn import registry
 from rnnlab.viz.gradients import grad_norms_from
-from rnnlab.viz.subject import Subject, read_input, reference_forward, undisturbed
-
-PLOT_GATES = {"lstm": ("i", "f", "g", "o", "c", "h"), "gru": ("r", "z", "n", "h"), "rnn": ("h",)}
+from rnnlab.viz.subject import Subject, read_input, reference_forward
 
 
 def plot_run(model, text, out_dir, history=None, prefix="", *, vocab=None) -> list:
@@ -34,21 +33,18 @@ def plot_run(model, text, out_dir, history=None, prefix="", *, vocab=None) -> li
     if text is None:
         return paths
     ids, x, labels = read_input(subject, text)
-    with undisturbed(sm):
-        _, gates, states = reference_forward(sm, x)
-        norms = (grad_norms_from(sm, subject, ids, x, gates, states, None)
-                 if sm.rnn.num_directions == 1 else None)
+    _, gates, states = reference_forward(sm, x)
+    norms = (grad_norms_from(sm, subject, ids, x, gates, states, None)
+             if sm.rnn.num_directions == 1 else None)
+    spec = registry.get(cfg.cell)
     dirs = sm.rnn.num_directions
     for k in range(cfg.layers):
         for d in range(dirs):
-            chosen = {n: gates[(k, d, n)] for n in PLOT_GATES[cfg.cell] if (k, d, n) in gates}
-            # panels that share a colour bar next to each other, so the bars do not overlap
-            rank = {"unit": 0, "signed": 1, "wide": 2}
-            chosen = dict(sorted(chosen.items(), key=lambda kv: rank[plots._kind(*kv)]))
+            chosen = {n: gates[(k, d, n)] for n in spec.plotted if (k, d, n) in gates}
             where = f"layer {k + 1}" + (" (reverse)" if d else "")
             name = f"{prefix}gates_layer{k + 1}" + ("_reverse" if d else "") + ".png"
             paths.append(plots.plot_gate_heatmaps(
-                chosen, out_dir / name, tokens=labels,
+                chosen, out_dir / name, tokens=labels, bounds=spec.bounds,
                 title=f"{cfg.cell.upper()} {where}: gates over the input"))
     if norms is not None:
         paths.append(plots.plot_grad_norms(
@@ -72,7 +68,7 @@ def write_report(out_dir, sections, title="rnnlab report") -> str:
         parts.extend(_section_html(sec))
     parts.append("</body></html>")
     path = out_dir / "report.html"
-    _atomic_write(str(path), "\n".join(parts).encode("utf-8"))
+    atomic_write_bytes(path, "\n".join(parts).encode("utf-8"))
     return str(path)
 
 

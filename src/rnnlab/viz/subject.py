@@ -1,35 +1,38 @@
 """What the inspection tools read: a model with its vocabulary (`Subject`), an input in the
-model's terms (`read_input`), and one forward pass with the NumPy reference backend, whose
-caches keep every gate (`reference_forward`). The explain page (inspect.py), the gradient
-measurements (gradients.py) and the plots (report.py) all start here, so none of them carries a
-second implementation of the equations."""
-from __future__ import annotations
+model's terms (`read_input`), and one forward pass with the NumPy reference backend that
+returns every gate (`reference_forward`, on the layer's public `forward_with_gates`). The
+explain page (inspect.py), the gradient measurements (gradients.py) and the plots (report.py)
+all start here, so none of them carries a second implementation of the equations.
 
-import contextlib
+A Subject works on its own copy of the model (`Module.clone`): inspecting a model never
+changes its parameters, gradients, training mode or the context its next backward reads.
+"""
+from __future__ import annotations
 
 import numpy as np
 
 from rnnlab.errors import RnnlabError
-from rnnlab.viz.explain import MAX_TOKENS
+from rnnlab.tasks.model import SequenceModel
+from rnnlab.viz.limits import MAX_TOKENS
 
 
 class Subject:
-    """A SequenceModel with what is needed to read an input: the vocabulary (text) and, for a
-    loaded run, its folder (for history.json)."""
+    """A SequenceModel (a private copy, in eval mode) with what is needed to read an input: the
+    vocabulary (text) and, for a loaded run, its folder (for history.json)."""
 
     def __init__(self, model, vocab=None):
-        from rnnlab.models import SequenceModel
         path = None
         if isinstance(model, (tuple, list)) and len(model) == 2:
             model, vocab = model
-        self.trained = model
-        if hasattr(model, "model") and isinstance(getattr(model, "model"), SequenceModel):
-            path, vocab = getattr(model, "path", None), vocab or getattr(model, "vocab", None)
+        self.trained = None
+        if isinstance(getattr(model, "model", None), SequenceModel):     # a TrainedModel
+            self.trained = model
+            path, vocab = model.path, vocab or model.vocab
             model = model.model
         if not isinstance(model, SequenceModel):
             raise RnnlabError(f"expected a TrainedModel (rnnlab.load), a SequenceModel or a pair "
                               f"(SequenceModel, vocab); got {type(model).__name__}")
-        self.model, self.cfg, self.path = model, model.cfg, path
+        self.model, self.cfg, self.path = model.clone().eval(), model.cfg, path
         self.vocab = _as_vocab(vocab) if vocab is not None else None
         if self.cfg.task == "text":
             if self.vocab is None:
@@ -50,12 +53,12 @@ class Subject:
         return RunFolder(self.path).read_history()
 
     def labels(self):
-        """Output labels: the vocabulary (text), MIDI pitches (music), else output indices."""
+        """Output labels: the vocabulary (text), the trained model's (MIDI pitches for music),
+        else output indices."""
         if self.vocab is not None:
             return list(self.vocab.tokens)
-        lo = getattr(self.trained, "lo", None)
-        if self.cfg.task == "music" and lo is not None:
-            return [str(int(lo) + j) for j in range(self.cfg.output_size)]
+        if self.trained is not None:
+            return self.trained.labels()
         return [str(j) for j in range(self.cfg.output_size)]
 
 
@@ -116,47 +119,14 @@ def _read_features(subject, inputs):
     return a[:, None, :], labels
 
 
-@contextlib.contextmanager
-def undisturbed(sm):
-    """Eval mode, and afterwards: gradients, mode and last-forward context restored."""
-    grads = {k: v.copy() for k, v in sm.grads.items()}
-    saved = (sm.training, sm.rnn._ctx, sm.head._x2d, sm.head._lead,
-             getattr(sm.embed, "_ids", None))
-    sm.eval()
-    try:
-        yield
-    finally:
-        for k, v in grads.items():
-            sm.grads[k][...] = v
-        sm.train(saved[0])
-        sm.rnn._ctx, sm.head._x2d, sm.head._lead = saved[1:4]
-        if sm.embed is not None:
-            sm.embed._ids = saved[4]
-
-
 def reference_forward(sm, x):
     """One forward on x (T, 1, D) with the reference backend. Returns (out (T, O), gates
-    {(layer, dir, name): (T, H) float64}, states {"h": (LD, T, H), "c": ...} after each step).
-    The reverse direction's gates are put back in natural time order (row t = step t)."""
-    y, _ = sm.rnn(x, None, None, backend="numpy")
+    {(layer, dir, name): (T, H) float64}, states {part: (L, T, H)}: each state part ('h', 'c')
+    of every layer's forward direction after each step). The reverse direction's gates are in
+    natural time order (row t = step t)."""
+    y, _, gates = sm.rnn.forward_with_gates(x)
     out = sm.head.forward(y)[:, 0].astype(np.float64)
-    dirs = sm.rnn.num_directions
-    gates, states = {}, {"h": [], "c": []}
-    for i, cache in enumerate(sm.rnn._ctx["caches"]):
-        k, d = divmod(i, dirs)
-        for name, v in cache.items():
-            if isinstance(v, np.ndarray) and v.ndim == 3 and v.shape[0] == x.shape[0] \
-                    and name != "x" and v.shape[2] == sm.rnn.hidden_size:
-                a = np.array(v[:, 0], dtype=np.float64)
-                gates[(k, d, name)] = a[::-1].copy() if d == 1 else a
-        states["h"].append(np.array(cache["h"][:, 0]))
-        if "c" in cache:
-            states["c"].append(np.array(cache["c"][:, 0]))
-    states = {n: np.stack(v) for n, v in states.items() if v}
+    gates = {key: np.array(a[:, 0], dtype=np.float64) for key, a in gates.items()}
+    states = {part: np.stack([gates[(k, 0, part)] for k in range(sm.rnn.num_layers)])
+              for part in sm.rnn.state_names}
     return out, gates, states
-
-
-def softmax(z):
-    z = z - z.max(axis=-1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=-1, keepdims=True)

@@ -1,0 +1,31 @@
+"""`rnnlab evaluate`: the exact loss (and the task's scores) of a trained model on a file."""
+import json
+
+from ...errors import RnnlabError
+
+
+def add_parser(sub):
+    e = sub.add_parser("evaluate", help="exact loss of a trained model on a file")
+    e.add_argument("run", help="the run folder of a trained model")
+    e.add_argument("file", help="held-out data of the model's kind (text, CSV, notes JSON, MIDI)")
+    e.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    e.add_argument("--season", type=int, default=None,
+                   help="series: season length for seasonal naive (default: detected)")
+    e.set_defaults(func=run)
+
+
+def run(a):
+    from ...inference import load
+    model = load(a.run)
+    if a.season is not None and model.cfg.task != "series":
+        raise RnnlabError("--season is for series models")
+    res = model.evaluate(a.file, season=a.season) if model.cfg.task == "series" else \
+        model.evaluate(a.file)
+    if a.json:
+        print(json.dumps(res))
+    elif hasattr(model, "report_lines"):
+        print("\n".join(model.report_lines(res)))
+    else:
+        print("  ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"
+                        for k, v in res.items()))
+    return 0

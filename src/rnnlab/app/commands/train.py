@@ -1,0 +1,117 @@
+"""`rnnlab train`: train a model on a text, CSV, notes JSON or MIDI file.
+
+The options are the ModelConfig and TrainConfig fields, plus each task's own (its OPTIONS in
+the task registry); the cell choices come from the cell registry.
+"""
+
+
+def add_parser(sub):
+    t = sub.add_parser("train", help="train a model on a text, CSV, notes JSON or MIDI file",
+                       description="The task follows the file type (.txt text, .csv series, "
+                       ".json/.mid music; --task overrides it). Without --steps, --epochs or "
+                       "--time-budget, training runs for 10 epochs.")
+    t.add_argument("file", help="the training data")
+    t.add_argument("--out", required=True, help="run folder to create (or continue with --resume)")
+    t.add_argument("--resume", action="store_true",
+                   help="continue the run in --out exactly where it stopped")
+    _model_options(t)
+    _train_options(t)
+    _task_options(t)
+    t.set_defaults(func=run)
+
+
+def _model_options(p):
+    from ...nn import registry
+    g = p.add_argument_group("model")
+    g.add_argument("--cell", default="lstm", choices=list(registry.choices()),
+                   help="the recurrent cell")
+    g.add_argument("--hidden", type=int, default=128, help="hidden units per layer (H)")
+    g.add_argument("--layers", type=int, default=2, help="stacked recurrent layers")
+    g.add_argument("--dropout", type=float, default=0.0,
+                   help="dropout between stacked layers (0 = off)")
+    g.add_argument("--embed", type=int, default=0, help="text: embedding size; 0 = one-hot input")
+    g.add_argument("--forget-bias", type=float, default=None,
+                   help="LSTM: initial forget-gate bias (default: torch's uniform init)")
+    g.add_argument("--dtype", default="float32", choices=["float32", "float64"],
+                   help="floating-point precision")
+
+
+def _train_options(p):
+    from ...nn.optim import OPTIMIZERS
+    from ...tasks import registry
+    g = p.add_argument_group("training")
+    g.add_argument("--tokens", default="char", choices=["char", "word"], help="text: token level")
+    g.add_argument("--encoding", default="utf-8", help="text: the file's encoding")
+    g.add_argument("--task", default=None, choices=list(registry.TASKS),
+                   help="the task (default: from the file type)")
+    g.add_argument("--seq-len", type=int, default=50, help="steps per truncated-BPTT window (T)")
+    g.add_argument("--batch", type=int, default=50, help="sequences per batch (B)")
+    g.add_argument("--val-fraction", type=float, default=0.1,
+                   help="the end of the data held out for validation")
+    g.add_argument("--optimizer", default="adam", choices=list(OPTIMIZERS), help="the optimizer")
+    g.add_argument("--lr", type=float, default=2e-3, help="learning rate")
+    g.add_argument("--lr-decay", type=float, default=1.0,
+                   help="multiply the learning rate by this every --lr-decay-every steps")
+    g.add_argument("--lr-decay-every", type=int, default=1000, help="steps between decays")
+    g.add_argument("--clip", type=float, default=5.0, help="global grad-norm clip; 0 = off")
+    g.add_argument("--weight-decay", type=float, default=0.0, help="L2 penalty (torch's form)")
+    g.add_argument("--steps", type=int, default=None,
+                   help="optimizer steps to train (default: 10 epochs)")
+    g.add_argument("--epochs", type=float, default=None, help="passes over the training data")
+    g.add_argument("--time-budget", type=float, default=None, metavar="SECONDS",
+                   help="stop after this much wall-clock time")
+    g.add_argument("--eval-every", type=int, default=100,
+                   help="steps between validation, history record and checkpoint")
+    g.add_argument("--patience", type=int, default=0,
+                   help="early stopping after this many evaluations without improvement; 0 = off")
+    g.add_argument("--on-nan", default="stop", choices=["stop", "skip"],
+                   help="on a NaN loss or gradient: stop, or skip the batch")
+    g.add_argument("--seed", type=int, default=0, help="random seed: the same seed, the same run")
+    g.add_argument("--backend", default=None, choices=["numba", "numpy"],
+                   help="the cells' implementation (default: numba when installed)")
+
+
+def _task_options(p):
+    """Each task's own options, from the task registry."""
+    from ...tasks import registry
+    for entry in registry.TASKS.values():
+        if not entry.task.OPTIONS:
+            continue
+        g = p.add_argument_group(f"{entry.name} ({', '.join(entry.suffixes)})")
+        for o in entry.task.OPTIONS:
+            flag = "--" + o.name.replace("_", "-")
+            text = o.help + ("" if o.default in (None, False) else f" (default: {o.default})")
+            if o.flag:
+                g.add_argument(flag, dest=o.name, action="store_true", default=None, help=text)
+            else:
+                g.add_argument(flag, dest=o.name, type=o.type, default=None, choices=o.choices,
+                               help=text)
+
+
+def _task_values(a):
+    from ...tasks import registry
+    names = {o.name for e in registry.TASKS.values() for o in e.task.OPTIONS}
+    return {k: getattr(a, k) for k in sorted(names) if getattr(a, k, None) is not None}
+
+
+def run(a):
+    from ...nn import registry
+    from ...train import train
+    opts = dict(hidden=a.hidden, layers=a.layers, dropout=a.dropout, embed=a.embed,
+                forget_bias=a.forget_bias, dtype=a.dtype, tokens=a.tokens, encoding=a.encoding,
+                task=a.task, seq_len=a.seq_len, batch=a.batch, val_fraction=a.val_fraction,
+                optimizer=a.optimizer, lr=a.lr, lr_decay=a.lr_decay,
+                lr_decay_every=a.lr_decay_every, clip=a.clip, weight_decay=a.weight_decay,
+                steps=a.steps, epochs=a.epochs, time_budget=a.time_budget,
+                eval_every=a.eval_every, patience=a.patience, on_nan=a.on_nan, seed=a.seed,
+                backend=a.backend, **registry.from_choice(a.cell))
+    task_opts = _task_values(a)
+    if task_opts:
+        opts["task_options"] = task_opts
+    if a.resume:
+        opts = {k: v for k, v in opts.items() if k in ("steps", "epochs", "time_budget")}
+    res = train(a.file, out=a.out, resume=a.resume, **opts)
+    best = "-" if res.best_val_loss is None else f"{res.best_val_loss:.4f}"
+    print(f"trained {res.steps} steps ({res.stopped}); best val loss {best}; run saved in {a.out}")
+    return 0
+

@@ -1,0 +1,241 @@
+"""Fused numba GRU (PyTorch's convention): the same ``forward``/``backward`` as
+``rnnlab.cells.gru``, and a ``Stepper`` for one-token-at-a-time generation.
+
+Forward: ``A = X W_ih^T + b_ih`` for all steps as one GEMM, then one compiled time loop: per
+step one GEMM ``h_{t-1} W_hh^T`` and one fused pass over (B, H) that adds b_hh, computes
+r, z, n, h and writes r, z, n back into A in place and hn = W_hn h + b_hn aside.
+Backward: one compiled loop writing dA_x (in place into A) and dA_h (its n block is dA_n * r)
+with one GEMM ``dA_h,t W_hh`` per step; then dW_ih = dA_x^T X, dW_hh = dA_h[1:]^T H[:-1],
+dx = dA_x W_ih, biases by column sums.
+
+Activations kept for backward per layer: ``T*B*4H`` numbers (r, z, n, hn) plus the output y
+(= h). backward overwrites the gates with dA (a cache can be backpropagated once) and needs
+``T*B*3H`` more for dA_h while it runs.
+
+Cache (private; views, valid until backward): ``r z n hn``, ``h`` (= y, zero past a row's
+length).
+"""
+import numpy as np
+from numba import njit, prange
+
+from ._common import (as_dtype, batch_split, check_dtype, input_grad, input_projection,
+                      lengths_array, use_blas, weight_grads)
+from .activations import one, sigm, tanh_
+from .tiles import matmul_small
+
+
+@njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
+def _gates_fwd(A, acc, bhh, t, b, H, hns, y, hs):
+    a = A[t, b]
+    r_ = acc[b]
+    hb = hs[b]
+    hn_t = hns[t, b]
+    yt = y[t, b]
+    o1 = one(A)
+    for j in range(H):
+        r = sigm(a[j] + r_[j] + bhh[j])
+        z = sigm(a[H + j] + r_[H + j] + bhh[H + j])
+        hn = r_[2 * H + j] + bhh[2 * H + j]
+        n = tanh_(a[2 * H + j] + r * hn)
+        h = (o1 - z) * n + z * hb[j]
+        a[j] = r
+        a[H + j] = z
+        a[2 * H + j] = n
+        hn_t[j] = hn
+        yt[j] = h
+        hb[j] = h
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _fwd_loop(A, w_hhT, bhh, hs, lens, hns, y, acc, blas, b0, b1):
+    """Batch rows b0..b1-1 through all T steps (rows are independent)."""
+    T, B, GH = A.shape
+    H = hs.shape[1]
+    for t in range(T):
+        matmul_small(hs, w_hhT, acc, blas, b0, b1)
+        for b in range(b0, b1):
+            if t < lens[b]:
+                _gates_fwd(A, acc, bhh, t, b, H, hns, y, hs)
+            else:
+                A[t, b, :] = 0
+                hns[t, b, :] = 0
+                y[t, b, :] = 0
+
+
+@njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
+def _gates_bwd(A, dAh, dy, t, b, H, hns, y, h0, dhs):
+    a = A[t, b]
+    dah = dAh[t, b]
+    dyt = dy[t, b]
+    dh_b = dhs[b]
+    hn_t = hns[t, b]
+    hp = y[t - 1, b] if t > 0 else h0[b]
+    o1 = one(A)
+    for j in range(H):
+        r = a[j]
+        z = a[H + j]
+        n = a[2 * H + j]
+        dh = dyt[j] + dh_b[j]
+        dan = dh * (o1 - z) * (o1 - n * n)
+        dar = dan * hn_t[j] * r * (o1 - r)
+        daz = dh * (hp[j] - n) * z * (o1 - z)
+        a[j] = dar
+        a[H + j] = daz
+        a[2 * H + j] = dan
+        dah[j] = dar
+        dah[H + j] = daz
+        dah[2 * H + j] = dan * r
+        dh_b[j] = dh * z                     # the direct path h_t = ... + z * h_{t-1}
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _bwd_loop(A, dAh, w_hh, dy, lens, hns, y, h0, dhs, tmp, blas, b0, b1):
+    T, B, GH = A.shape
+    H = dhs.shape[1]
+    for t in range(T - 1, -1, -1):
+        for b in range(b0, b1):
+            if t < lens[b]:
+                _gates_bwd(A, dAh, dy, t, b, H, hns, y, h0, dhs)
+            else:
+                A[t, b, :] = 0
+                dAh[t, b, :] = 0
+        matmul_small(dAh[t], w_hh, tmp, blas, b0, b1)
+        for b in range(b0, b1):
+            if t < lens[b]:
+                dhs[b, :] += tmp[b]
+
+
+@njit(cache=True, parallel=True, nogil=True, error_model="numpy")
+def _fwd_split(A, w_hhT, bhh, hs, lens, hns, y, acc, blas, nsplit):
+    """The forward with the batch split into nsplit row blocks, one thread each running the
+    whole time loop for its rows (no synchronisation per step)."""
+    B = A.shape[1]
+    for p in prange(nsplit):
+        _fwd_loop(A, w_hhT, bhh, hs, lens, hns, y, acc, blas, p * B // nsplit,
+                  (p + 1) * B // nsplit)
+
+
+@njit(cache=True, parallel=True, nogil=True, error_model="numpy")
+def _bwd_split(A, dAh, w_hh, dy, lens, hns, y, h0, dhs, tmp, blas, nsplit):
+    B = A.shape[1]
+    for p in prange(nsplit):
+        _bwd_loop(A, dAh, w_hh, dy, lens, hns, y, h0, dhs, tmp, blas, p * B // nsplit,
+                  (p + 1) * B // nsplit)
+
+
+def forward(x, state, params, lengths=None):
+    """Run the GRU over x (T, B, D). Returns (y, h_n, cache)."""
+    dtype = check_dtype(x)
+    x = as_dtype(x, dtype)
+    T, B, D = x.shape
+    w_ih = as_dtype(params["weight_ih"], dtype)
+    w_hh = as_dtype(params["weight_hh"], dtype)
+    GH, H = w_hh.shape
+    if "bias_ih" in params:
+        bih, bhh = as_dtype(params["bias_ih"], dtype), as_dtype(params["bias_hh"], dtype)
+    else:
+        bih = bhh = np.zeros(GH, dtype)
+    hs = np.zeros((B, H), dtype)
+    if state is not None:
+        hs[:] = state
+    h0 = None if state is None else hs.copy()
+    lens = lengths_array(lengths, T, B)
+    A = input_projection(x, w_ih, bih)
+    hns = np.empty((T, B, H), dtype)
+    y = np.empty((T, B, H), dtype)
+    args = (A, np.ascontiguousarray(w_hh.T), bhh, hs, lens, hns, y, np.empty((B, GH), dtype),
+            use_blas(B, H, GH))
+    nsplit = batch_split(B, H, GH)
+    if nsplit > 1:
+        _fwd_split(*args, nsplit)
+    else:
+        _fwd_loop(*args, 0, B)
+    cache = dict(A=A, hn=hns, h=y, x=x, h0=h0, lens=lens, params=params, w_ih=w_ih, w_hh=w_hh,
+                 used=False)
+    for k, n in enumerate("rzn"):
+        cache[n] = A[:, :, k * H:(k + 1) * H]
+    return y, hs, cache
+
+
+def backward(dy, dstate_n, cache):
+    """Backpropagate through time. Returns (dx, dh0, grads); consumes the cache."""
+    if cache["used"]:
+        from ...errors import RnnlabError
+        raise RnnlabError("cache: this numba-kernel cache was already backpropagated (its gate "
+                          "buffer now holds dA); run forward again before a second backward")
+    cache["used"] = True
+    x, A, y, params = cache["x"], cache["A"], cache["h"], cache["params"]
+    dtype = x.dtype
+    T, B, D = x.shape
+    GH = A.shape[2]
+    H = y.shape[2]
+    dy = as_dtype(dy, dtype)
+    dhs = np.zeros((B, H), dtype)
+    if dstate_n is not None:
+        dhs[:] = dstate_n
+    h0 = cache["h0"] if cache["h0"] is not None else np.zeros((B, H), dtype)
+    dAh = np.empty_like(A)
+    args = (A, dAh, cache["w_hh"], dy, cache["lens"], cache["hn"], y, h0, dhs,
+            np.empty((B, H), dtype), use_blas(B, GH, H))
+    nsplit = batch_split(B, GH, H)
+    if nsplit > 1:
+        _bwd_split(*args, nsplit)
+    else:
+        _bwd_loop(*args, 0, B)
+    grads = weight_grads(params, x.reshape(T * B, D), cache["h0"], y, A, dAh, dtype)
+    return input_grad(A, cache["w_ih"], D), dhs, grads
+
+
+@njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
+def _step(x, h, Wx, Wh, bih, bhh, ax, ah):
+    """One B=1 step in place on h (H,): two passes (input and recurrent parts stay apart
+    because r multiplies only W_hn h + b_hn)."""
+    H = h.shape[0]
+    ax[:] = bih
+    for k in range(x.shape[0]):
+        s = x[k]
+        wk = Wx[k]
+        for j in range(3 * H):
+            ax[j] += s * wk[j]
+    ah[:] = bhh
+    for k in range(H):
+        s = h[k]
+        wk = Wh[k]
+        for j in range(3 * H):
+            ah[j] += s * wk[j]
+    o1 = one(h)
+    for j in range(H):
+        r = sigm(ax[j] + ah[j])
+        z = sigm(ax[H + j] + ah[H + j])
+        n = tanh_(ax[2 * H + j] + r * ah[2 * H + j])
+        h[j] = (o1 - z) * n + z * h[j]
+
+
+class Stepper:
+    """Streaming GRU for generation: B = 1, one input vector at a time, no allocation per
+    step; weights transposed once. ``step`` returns the internal h buffer (copy to keep)."""
+
+    def __init__(self, params, dtype=np.float32):
+        self.dtype = dt = np.dtype(dtype)
+        self.Wx = np.ascontiguousarray(np.asarray(params["weight_ih"], dt).T)
+        self.Wh = np.ascontiguousarray(np.asarray(params["weight_hh"], dt).T)
+        H3 = self.Wh.shape[1]
+        self.H = H3 // 3
+        if "bias_ih" in params:
+            self.bih = as_dtype(params["bias_ih"], dt)
+            self.bhh = as_dtype(params["bias_hh"], dt)
+        else:
+            self.bih = self.bhh = np.zeros(H3, dt)
+        self.ax = np.empty(H3, dt)
+        self.ah = np.empty(H3, dt)
+        self.h = np.zeros(self.H, dt)
+
+    def reset(self, h0=None):
+        self.h[:] = 0 if h0 is None else h0
+
+    def state(self):
+        return (self.h.copy(),)
+
+    def step(self, x_t):
+        _step(x_t, self.h, self.Wx, self.Wh, self.bih, self.bhh, self.ax, self.ah)
+        return self.h

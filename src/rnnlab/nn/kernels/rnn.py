@@ -1,0 +1,196 @@
+"""Fused numba Elman RNN (tanh or relu): the same ``forward``/``backward`` as
+``rnnlab.cells.rnn``, and a ``Stepper`` for one-token-at-a-time generation.
+
+Forward: ``A = X W_ih^T + (b_ih + b_hh)`` as one GEMM, then one compiled time loop: per step
+one GEMM ``h_{t-1} W_hh^T`` and one fused pass applying the nonlinearity. Backward: one
+compiled loop computing dA with one GEMM ``dA_t W_hh`` per step, then dW_ih = dA^T X,
+dW_hh = dA[1:]^T H[:-1], dx = dA W_ih, db as single GEMMs/reductions.
+
+Activations kept for backward per layer: none beyond the output y itself (``T*B*H``, = h;
+the derivative of tanh/relu is read off h). backward allocates dA (``T*B*H``) while it runs.
+
+Cache (private): ``h`` (= y, zero past a row's length).
+"""
+import numpy as np
+from numba import njit, prange
+
+from ._common import (as_dtype, batch_split, bias_sum, check_dtype, input_grad, input_projection,
+                      lengths_array, pack_weights, use_blas, weight_grads)
+from .activations import one, tanh_
+from .tiles import matmul_small, matvec_packed
+
+NONLINEARITIES = ("tanh", "relu")
+
+
+@njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
+def _act_fwd(A, acc, t, b, H, relu, y, hs):
+    a = A[t, b]
+    r = acc[b]
+    yt = y[t, b]
+    hb = hs[b]
+    z = one(A) - one(A)
+    if relu:
+        for j in range(H):
+            h = max(a[j] + r[j], z)
+            yt[j] = h
+            hb[j] = h
+    else:
+        for j in range(H):
+            h = tanh_(a[j] + r[j])
+            yt[j] = h
+            hb[j] = h
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _fwd_loop(A, w_hhT, hs, lens, relu, y, acc, blas, b0, b1):
+    """Batch rows b0..b1-1 through all T steps (rows are independent)."""
+    T, B, H = A.shape
+    for t in range(T):
+        matmul_small(hs, w_hhT, acc, blas, b0, b1)
+        for b in range(b0, b1):
+            if t < lens[b]:
+                _act_fwd(A, acc, t, b, H, relu, y, hs)
+            else:
+                y[t, b, :] = 0
+
+
+@njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
+def _act_bwd(dA, dy, y, t, b, H, relu, dhs):
+    d = dA[t, b]
+    dyt = dy[t, b]
+    yt = y[t, b]
+    dh_b = dhs[b]
+    o1 = one(dA)
+    z = o1 - o1
+    if relu:
+        for j in range(H):
+            d[j] = (dyt[j] + dh_b[j]) if yt[j] > z else z
+    else:
+        for j in range(H):
+            h = yt[j]
+            d[j] = (dyt[j] + dh_b[j]) * (o1 - h * h)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _bwd_loop(dA, w_hh, dy, y, lens, relu, dhs, tmp, blas, b0, b1):
+    T, B, H = dA.shape
+    for t in range(T - 1, -1, -1):
+        for b in range(b0, b1):
+            if t < lens[b]:
+                _act_bwd(dA, dy, y, t, b, H, relu, dhs)
+            else:
+                dA[t, b, :] = 0
+        matmul_small(dA[t], w_hh, tmp, blas, b0, b1)
+        for b in range(b0, b1):
+            if t < lens[b]:
+                dhs[b, :] = tmp[b]
+
+
+@njit(cache=True, parallel=True, nogil=True, error_model="numpy")
+def _fwd_split(A, w_hhT, hs, lens, relu, y, acc, blas, nsplit):
+    """The forward with the batch split into nsplit row blocks, one thread each running the
+    whole time loop for its rows (no synchronisation per step)."""
+    B = A.shape[1]
+    for p in prange(nsplit):
+        _fwd_loop(A, w_hhT, hs, lens, relu, y, acc, blas, p * B // nsplit, (p + 1) * B // nsplit)
+
+
+@njit(cache=True, parallel=True, nogil=True, error_model="numpy")
+def _bwd_split(dA, w_hh, dy, y, lens, relu, dhs, tmp, blas, nsplit):
+    B = dA.shape[1]
+    for p in prange(nsplit):
+        _bwd_loop(dA, w_hh, dy, y, lens, relu, dhs, tmp, blas, p * B // nsplit,
+                  (p + 1) * B // nsplit)
+
+
+def _relu_flag(nonlinearity):
+    if nonlinearity not in NONLINEARITIES:
+        from ...errors import RnnlabError
+        raise RnnlabError(f"nonlinearity: got {nonlinearity!r}, expected one of "
+                          f"{NONLINEARITIES}")
+    return nonlinearity == "relu"
+
+
+def forward(x, state, params, lengths=None, nonlinearity="tanh"):
+    """Run the RNN over x (T, B, D). Returns (y, h_n, cache)."""
+    relu = _relu_flag(nonlinearity)
+    dtype = check_dtype(x)
+    x = as_dtype(x, dtype)
+    T, B, D = x.shape
+    w_ih = as_dtype(params["weight_ih"], dtype)
+    w_hh = as_dtype(params["weight_hh"], dtype)
+    H = w_hh.shape[1]
+    hs = np.zeros((B, H), dtype)
+    if state is not None:
+        hs[:] = state
+    h0 = None if state is None else hs.copy()
+    lens = lengths_array(lengths, T, B)
+    A = input_projection(x, w_ih, bias_sum(params, H, dtype))
+    y = np.empty((T, B, H), dtype)
+    args = (A, np.ascontiguousarray(w_hh.T), hs, lens, relu, y, np.empty((B, H), dtype),
+            use_blas(B, H, H))
+    nsplit = batch_split(B, H, H)
+    if nsplit > 1:
+        _fwd_split(*args, nsplit)
+    else:
+        _fwd_loop(*args, 0, B)
+    cache = dict(h=y, x=x, h0=h0, lens=lens, params=params, w_ih=w_ih, w_hh=w_hh, relu=relu)
+    return y, hs, cache
+
+
+def backward(dy, dstate_n, cache):
+    """Backpropagate through time. Returns (dx, dh0, grads)."""
+    x, y, params = cache["x"], cache["h"], cache["params"]
+    dtype = x.dtype
+    T, B, D = x.shape
+    H = y.shape[2]
+    dy = as_dtype(dy, dtype)
+    dhs = np.zeros((B, H), dtype)
+    if dstate_n is not None:
+        dhs[:] = dstate_n
+    dA = np.empty((T, B, H), dtype)
+    args = (dA, cache["w_hh"], dy, y, cache["lens"], cache["relu"], dhs,
+            np.empty((B, H), dtype), use_blas(B, H, H))
+    nsplit = batch_split(B, H, H)
+    if nsplit > 1:
+        _bwd_split(*args, nsplit)
+    else:
+        _bwd_loop(*args, 0, B)
+    grads = weight_grads(params, x.reshape(T * B, D), cache["h0"], y, dA, dA, dtype)
+    return input_grad(dA, cache["w_ih"], D), dhs, grads
+
+
+@njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
+def _step(x, h, W, bias, xh, acc, relu):
+    matvec_packed(x, h, W, bias, xh, acc)
+    z = one(h) - one(h)
+    if relu:
+        for j in range(h.shape[0]):
+            h[j] = max(acc[j], z)
+    else:
+        for j in range(h.shape[0]):
+            h[j] = tanh_(acc[j])
+
+
+class Stepper:
+    """Streaming RNN for generation: B = 1, one input vector at a time, no allocation per
+    step; weights packed once. ``step`` returns the internal h buffer (copy to keep)."""
+
+    def __init__(self, params, dtype=np.float32, nonlinearity="tanh"):
+        self.relu = _relu_flag(nonlinearity)
+        self.dtype = np.dtype(dtype)
+        self.W, self.bias = pack_weights(params, self.dtype)
+        self.H = self.W.shape[1]
+        self.xh = np.empty(self.W.shape[0], self.dtype)
+        self.acc = np.empty(self.H, self.dtype)
+        self.h = np.zeros(self.H, self.dtype)
+
+    def reset(self, h0=None):
+        self.h[:] = 0 if h0 is None else h0
+
+    def state(self):
+        return (self.h.copy(),)
+
+    def step(self, x_t):
+        _step(x_t, self.h, self.W, self.bias, self.xh, self.acc, self.relu)
+        return self.h

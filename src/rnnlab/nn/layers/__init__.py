@@ -1,0 +1,7 @@
+"""The recurrent layers, one file each, on the shared machinery of base.py."""
+from .base import RecurrentLayer, reverse_padded
+from .gru import GRU
+from .lstm import LSTM
+from .rnn import RNN
+
+__all__ = ["RecurrentLayer", "RNN", "LSTM", "GRU", "reverse_padded"]

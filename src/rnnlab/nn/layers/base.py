@@ -1,0 +1,329 @@
+"""The machinery every recurrent layer shares: stacking, directions, lengths, dropout between
+layers, the state's checks and shapes, and the torch-style parameter names. A layer class
+(rnn.py, lstm.py, gru.py) adds only what its cell needs: which reference cell and kernel run
+it, its gate count, its options and its extra parameters.
+
+    layer = rnnlab.LSTM(input_size=D, hidden_size=H, num_layers=L, bidirectional=True)
+    y, (h_n, c_n) = layer(x)                 # x: (T, B, D) -> y: (T, B, dirs*H)
+    dx, (dh0, dc0) = layer.backward(dy)      # gradients for the last forward call
+
+Shapes (as torch): x (T, B, D), or (B, T, D) with batch_first, or unbatched (T, D).
+y (T, B, dirs*H), read-only (backward reads it; copy it to change it).
+Each part of the state (h_0, c_0, ...) is (L*dirs, B, H), or (L*dirs, H) unbatched; a cell
+with one state part takes and returns an array, a cell with several a tuple in its order.
+lengths (B,): each row gets exactly what running it alone would give (y zero past its length,
+h_n from its last real step, the reverse direction starting at its own end), which is what
+torch's pack_padded_sequence gives, without the packing.
+
+Parameters use torch's names, shapes and gate order, so a torch state_dict loads as it is:
+``weight_ih_l{k}`` (G*H, D_k), ``weight_hh_l{k}`` (G*H, H), ``bias_ih_l{k}``, ``bias_hh_l{k}``
+(G*H,), with the suffix ``_reverse`` for the backward direction. Layers above the first read
+dirs*H features. Initialisation: torch's U(-1/sqrt(H), 1/sqrt(H)) for everything;
+``recurrent_init='orthogonal'`` makes each gate's block of weight_hh orthogonal.
+
+Public hooks for the rooms above (training, streaming, inspection) so that none of them
+reaches into a layer's private fields:
+  ``rng``                   the dropout generator (seeded, or passed in; saved by --resume)
+  ``forward_with_gates``    a forward that also returns every gate the reference cell keeps
+  ``steppers()``            one B=1 stepper per layer, for token-at-a-time generation
+  ``zero_state(B)``, ``cell_params(k, d)``, ``param_key(name, k, d)``
+"""
+import numpy as np
+
+from ...errors import RnnlabError
+from .. import backend as _backend
+from ..checks import check_array, check_finite, check_lengths, check_shape
+from ..functional import check_dropout, dropout_mask
+from ..module import Module
+
+
+def reverse_padded(x, lengths):
+    """Flip each row of x (T, B, ...) in time within its own length; padding stays in place.
+    Applying it twice gives x back."""
+    if lengths is None:
+        return x[::-1]
+    T, B = x.shape[:2]
+    t = np.arange(T)[:, None]
+    idx = np.where(t < lengths, lengths - 1 - t, t)
+    return x[idx, np.arange(B)]
+
+
+def _positive(name, v):
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+        raise RnnlabError(f"{name} must be a positive integer, got {v!r}")
+    return int(v)
+
+
+class RecurrentLayer(Module):
+    """The shared machinery; use RNN, LSTM or GRU (or any layer of the cell registry)."""
+    reference = None     # the reference cell module (rnnlab.nn.cells.<name>): the equations
+    kernel = None        # a function returning the fused kernel module, or None
+
+    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
+                 dropout=0.0, bidirectional=False, dtype=np.float32, seed=None, rng=None,
+                 recurrent_init="uniform", **unknown):
+        if unknown:
+            name = sorted(unknown)[0]
+            raise RnnlabError(f"{name} is not an option of the {type(self).__name__} layer; "
+                              f"remove it (see help(rnnlab.{type(self).__name__}))")
+        self.input_size = _positive("input_size", input_size)
+        self.hidden_size = _positive("hidden_size", hidden_size)
+        self.num_layers = _positive("num_layers", num_layers)
+        self.dropout = check_dropout(dropout, "dropout")
+        if np.dtype(dtype) not in (np.float32, np.float64):
+            raise RnnlabError(f"dtype must be float32 or float64, got {np.dtype(dtype)}")
+        if recurrent_init not in ("uniform", "orthogonal"):
+            raise RnnlabError(f"recurrent_init must be 'uniform' or 'orthogonal', got {recurrent_init!r}")
+        self.bias, self.batch_first = bias, batch_first
+        self.bidirectional, self.dtype = bidirectional, np.dtype(dtype)
+        self.num_directions = 2 if bidirectional else 1
+        self.recurrent_init = recurrent_init
+        self.training = True
+        # one generator for the dropout masks; a task model passes its own so that a resumed
+        # run continues the same stream of masks
+        self.rng = rng if rng is not None else np.random.default_rng(seed)
+        self.params = self._init_params()
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+        self._ctx = None
+
+    def __getstate__(self):
+        """Copies (clone, pickle) leave out the last forward's context: it names a module and
+        belongs to that one call."""
+        return {**self.__dict__, "_ctx": None}
+
+    # ----- what the cell is ---------------------------------------------------------------
+    @property
+    def cell(self):
+        """The cell's name in the registry: the reference module's short name ('lstm')."""
+        return self.reference.__name__.rsplit(".", 1)[-1]
+
+    @property
+    def state_names(self):
+        """The parts of the state, in order: ('h',) or ('h', 'c') ..."""
+        return self.reference.STATE
+
+    @property
+    def has_cell_state(self):
+        return len(self.state_names) > 1
+
+    def num_gates(self):
+        raise NotImplementedError
+
+    def cell_options(self):
+        """Keyword options the cell's forward takes (e.g. the LSTM's variant)."""
+        return {}
+
+    def _extra_params(self):
+        """Names of the variant's own per-direction parameters, each (H,)."""
+        return ()
+
+    # ----- parameters -------------------------------------------------------------------
+    def param_key(self, name, k, d=0):
+        """The state_dict key of a cell parameter of layer k, direction d (torch's naming)."""
+        return f"{name}_l{k}" + ("_reverse" if d == 1 else "")
+
+    def _init_params(self):
+        H, G = self.hidden_size, self.num_gates()
+        bound = 1.0 / np.sqrt(H)
+        params = {}
+        for k in range(self.num_layers):
+            D = self.input_size if k == 0 else H * self.num_directions
+            for d in range(self.num_directions):
+                shapes = {"weight_ih": (G * H, D), "weight_hh": (G * H, H)}
+                if self.bias:
+                    shapes.update(bias_ih=(G * H,), bias_hh=(G * H,))
+                shapes.update({name: (H,) for name in self._extra_params()})
+                for name, shape in shapes.items():
+                    params[self.param_key(name, k, d)] = \
+                        self.rng.uniform(-bound, bound, shape).astype(self.dtype)
+                if self.recurrent_init == "orthogonal":
+                    w = params[self.param_key("weight_hh", k, d)]
+                    for g in range(G):
+                        q, r = np.linalg.qr(self.rng.standard_normal((H, H)))
+                        w[g * H:(g + 1) * H] = q * np.sign(np.diag(r))
+                self._init_direction(params, k, d)
+        return params
+
+    def _init_direction(self, params, k, d):
+        """A layer's own initialisation of one direction (the LSTM's forget bias)."""
+
+    def cell_params(self, k, d=0):
+        """Layer k, direction d's parameters under the cell's short names (views, no copies)."""
+        names = ("weight_ih", "weight_hh") + (("bias_ih", "bias_hh") if self.bias else ())
+        return {name: self.params[self.param_key(name, k, d)]
+                for name in names + self._extra_params()}
+
+    def implementation(self, backend=None):
+        """The module whose forward/backward runs this layer: the kernel or the reference."""
+        return _backend.implementation(self.reference, self.kernel, backend)
+
+    # ----- forward ------------------------------------------------------------------------
+    def __call__(self, x, state=None, lengths=None, backend=None):
+        return self.forward(x, state, lengths, backend)
+
+    def forward(self, x, state=None, lengths=None, backend=None):
+        """x: (T, B, D) [or (B, T, D) with batch_first, or (T, D)]. Returns (y, state_n)."""
+        x, unbatched = self._check_x(x)
+        T, B, _ = x.shape
+        lengths = check_lengths(lengths, T, B)
+        state0 = self._check_state(state, B, unbatched)
+        fn = self.implementation(backend)
+        LD, H = self.num_layers * self.num_directions, self.hidden_size
+        state_n = [np.empty((LD, B, H), self.dtype) for _ in self.state_names]
+        caches, masks, inp = [], [], x
+        for k in range(self.num_layers):
+            mask = None
+            if k > 0 and self.training and self.dropout > 0:   # dropout between layers only
+                mask = dropout_mask(inp.shape, self.dropout, self.rng, self.dtype)
+                inp = inp * mask
+            masks.append(mask)
+            outs = []
+            for d in range(self.num_directions):
+                i = k * self.num_directions + d
+                xin = inp if d == 0 else reverse_padded(inp, lengths)
+                y, sn, cache = fn.forward(np.ascontiguousarray(xin), self._pick(state0, i),
+                                          self.cell_params(k, d), lengths, **self.cell_options())
+                outs.append(y if d == 0 else reverse_padded(y, lengths))
+                for part, value in zip(state_n, self._parts(sn)):
+                    part[i] = value
+                caches.append(cache)
+            inp = outs[0] if len(outs) == 1 else np.concatenate(outs, axis=2)
+        self._ctx = dict(fn=fn, caches=caches, masks=masks, lengths=lengths, shape=inp.shape,
+                         unbatched=unbatched)
+        # backward reads y (the kernels use it as h_{t-1}): hand it out read-only, as torch
+        # refuses in-place changes to a tensor autograd still needs; copy it to change it
+        inp.flags.writeable = False
+        return self._out(inp, unbatched), self._state_out(state_n, unbatched)
+
+    def forward_with_gates(self, x, state=None, lengths=None):
+        """A forward on the reference cells that also returns what every gate did:
+        (y, state_n, gates) with gates {(layer k, direction d, name): (T, B, H)} for each name
+        the cell keeps (its module's GATES), the reverse direction put back in natural time
+        order (row t = step t). backward() works after it, as after forward()."""
+        y, state_n = self.forward(x, state, lengths, backend="numpy")
+        lengths, gates = self._ctx["lengths"], {}
+        for i, cache in enumerate(self._ctx["caches"]):
+            k, d = divmod(i, self.num_directions)
+            for name in self.reference.GATES:
+                a = cache[name]
+                gates[(k, d, name)] = reverse_padded(a, lengths) if d == 1 else a
+        return y, state_n, gates
+
+    def _check_x(self, x):
+        desc = f"(T, B, {self.input_size})" if not self.batch_first else f"(B, T, {self.input_size})"
+        check_array("x", x, self.dtype, (2, 3), desc + f" or unbatched (T, {self.input_size})")
+        if x.shape[-1] != self.input_size:
+            raise RnnlabError(f"x has shape {x.shape}, expected {desc}: its last dimension must "
+                              f"be input_size={self.input_size}")
+        check_finite("x", x)
+        if x.ndim == 2:
+            return x[:, None, :], True
+        if self.batch_first:
+            x = x.transpose(1, 0, 2)
+        return x, False
+
+    # ----- the state ----------------------------------------------------------------------
+    def _check_state(self, state, B, unbatched, what="state", suffix="_0", prefix=""):
+        """None, or the list of state parts, each checked and shaped (LD, B, H)."""
+        if state is None:
+            return None
+        names = [f"{prefix}{n}{suffix}" for n in self.state_names]
+        if len(names) == 1:
+            return [self._check_one_state(names[0], state, B, unbatched)]
+        if not (isinstance(state, (tuple, list)) and len(state) == len(names)):
+            got = (f"an array of shape {state.shape}" if isinstance(state, np.ndarray) else
+                   f"{type(state).__name__} of length {len(state)}"
+                   if isinstance(state, (tuple, list)) else type(state).__name__)
+            raise RnnlabError(f"{what} for the {self.cell.upper()} must be a tuple "
+                              f"({', '.join(names)}), got {got}")
+        return [self._check_one_state(n, s, B, unbatched) for n, s in zip(names, state)]
+
+    def _check_one_state(self, name, s, B, unbatched):
+        LD, H = self.num_layers * self.num_directions, self.hidden_size
+        expected = (LD, H) if unbatched else (LD, B, H)
+        check_array(name, s, self.dtype, (len(expected),), str(expected))
+        check_shape(name, s, expected, f"{expected} = (num_layers*num_directions, B, H)")
+        check_finite(name, s)
+        return s[:, None, :] if unbatched else s
+
+    def _pick(self, parts, i):
+        """Layer-direction i's slice of the state parts, in the cell's form (array or tuple)."""
+        if parts is None:
+            return None
+        return parts[0][i] if len(parts) == 1 else tuple(p[i] for p in parts)
+
+    def _parts(self, s):
+        """A cell's state (array or tuple) as a list of parts."""
+        return [s] if len(self.state_names) == 1 else list(s)
+
+    def zero_state(self, B):
+        """Zeros in the layer's state form for a batch of B."""
+        LD, H = self.num_layers * self.num_directions, self.hidden_size
+        parts = [np.zeros((LD, B, H), self.dtype) for _ in self.state_names]
+        return parts[0] if len(parts) == 1 else tuple(parts)
+
+    def _out(self, y, unbatched):
+        if unbatched:
+            return y[:, 0, :]
+        return y.transpose(1, 0, 2) if self.batch_first else y
+
+    def _state_out(self, parts, unbatched):
+        if unbatched:
+            parts = [p[:, 0, :] for p in parts]
+        return parts[0] if len(parts) == 1 else tuple(parts)
+
+    # ----- backward -----------------------------------------------------------------------
+    def backward(self, dy, dstate_n=None):
+        """dy: same shape as y; dstate_n: same structure as the state (or None).
+        Adds the parameter gradients into self.grads and returns (dx, dstate0)."""
+        ctx = self._ctx
+        if ctx is None:
+            raise RnnlabError("backward() called before forward(): run the layer on an input "
+                              "first; backward uses what that call kept")
+        unbatched = ctx["unbatched"]
+        T, B, DH = ctx["shape"]
+        y_shape = (T, DH) if unbatched else ((B, T, DH) if self.batch_first else (T, B, DH))
+        check_array("dy", dy, self.dtype, (len(y_shape),), str(y_shape))
+        check_shape("dy", dy, y_shape, f"{y_shape}, the shape of y")
+        dy = dy[:, None, :] if unbatched else (dy.transpose(1, 0, 2) if self.batch_first else dy)
+        dstate_n = self._check_state(dstate_n, B, unbatched, "dstate_n", "_n", "d")
+        LD, H, lengths = self.num_layers * self.num_directions, self.hidden_size, ctx["lengths"]
+        dstate0 = [np.zeros((LD, B, H), self.dtype) for _ in self.state_names]
+        dinp = dy
+        for k in reversed(range(self.num_layers)):
+            dx_total = None
+            for d in range(self.num_directions):
+                i = k * self.num_directions + d
+                dy_d = dinp[:, :, d * H:(d + 1) * H]
+                if d == 1:
+                    dy_d = reverse_padded(dy_d, lengths)
+                dx, ds0, g = ctx["fn"].backward(np.ascontiguousarray(dy_d),
+                                                self._pick(dstate_n, i), ctx["caches"][i])
+                if d == 1:
+                    dx = reverse_padded(dx, lengths)
+                for name, v in g.items():
+                    self.grads[self.param_key(name, k, d)] += v
+                for part, value in zip(dstate0, self._parts(ds0)):
+                    part[i] = value
+                dx_total = dx if dx_total is None else dx_total + dx
+            if ctx["masks"][k] is not None:                     # backprop through dropout
+                dx_total = dx_total * ctx["masks"][k]
+            dinp = dx_total
+        return self._out(dinp, unbatched), self._state_out(dstate0, unbatched)
+
+    # ----- generation ---------------------------------------------------------------------
+    def steppers(self):
+        """One B=1 stepper per layer (the kernel's Stepper: the weights packed once, one
+        compiled call per token). Forward direction only: a bidirectional layer sees the
+        future, so it cannot generate."""
+        if self.bidirectional:
+            raise RnnlabError("a bidirectional layer cannot step one token at a time")
+        if self.kernel is None:
+            raise RnnlabError(f"the {self.cell} cell has no fused kernel to step with")
+        kernel = self.kernel()
+        return [kernel.Stepper(self.cell_params(k), self.dtype, **self.cell_options())
+                for k in range(self.num_layers)]
+
+    def __repr__(self):
+        return (f"{type(self).__name__}({self.input_size}, {self.hidden_size}, num_layers="
+                f"{self.num_layers}, bidirectional={self.bidirectional}, dtype={self.dtype.name})")

@@ -1,0 +1,33 @@
+"""The Elman RNN layer: h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh), or relu.
+The equations and their backward pass: rnnlab/nn/cells/rnn.py."""
+from ...errors import RnnlabError
+from ..cells import rnn as rnn_cell
+from .base import RecurrentLayer
+
+
+def _kernel():
+    """The fused numba RNN, imported on first use (importing numba takes about half a second)."""
+    from ..kernels import rnn
+    return rnn
+
+
+class RNN(RecurrentLayer):
+    """Elman RNN in torch's layout (one gate, G = 1). Returns (y, h_n).
+
+    RNN(input_size, hidden_size, num_layers=1, nonlinearity='tanh', bias=True,
+        batch_first=False, dropout=0.0, bidirectional=False, dtype=np.float32, seed=None)
+    """
+    reference = rnn_cell
+    kernel = staticmethod(_kernel)
+
+    def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", **kw):
+        if nonlinearity not in rnn_cell.NONLINEARITIES:
+            raise RnnlabError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+        self.nonlinearity = nonlinearity
+        super().__init__(input_size, hidden_size, num_layers, **kw)
+
+    def num_gates(self):
+        return 1
+
+    def cell_options(self):
+        return {"nonlinearity": self.nonlinearity}

@@ -1,0 +1,117 @@
+"""The cell registry: every recurrent cell rnnlab knows, one entry each.
+
+Everything that lists cells reads this table: the command line's ``--cell`` choices, the task
+model that builds a layer from its config, the long-memory experiments, the explain page and
+the plots (gate names and legends), the ONNX and torch exporters, and the tests parametrised
+over every cell. Adding a cell is one entry here (docs/design.md walks through it).
+
+An entry names the layer class; the layer names its reference cell (the equations, in NumPy,
+with a hand-written backward) and its fused kernel, so a reader can go from here to the
+layer to the equations by following imports:
+
+    spec = registry.get("lstm")
+    spec.layer        # rnnlab.nn.layers.LSTM
+    spec.reference    # rnnlab.nn.cells.lstm   (forward, backward, STATE, GATES, LEGEND)
+    spec.kernel()     # rnnlab.nn.kernels.lstm (imported on first call)
+    spec.state        # ('h', 'c')
+    spec.gates        # ('h', 'c', 'f', 'i', 'o', 'g', 'j', 'k', 'tanh_c')
+    spec.legend["f"]  # 'forget gate f: how much old memory to keep ...'
+    spec.plotted, spec.bounds   # what a static plot shows; the gates' ranges ({"f": (0, 1)})
+"""
+from dataclasses import dataclass, field
+
+from ..errors import RnnlabError
+from .layers import GRU, LSTM, RNN
+
+
+@dataclass(frozen=True)
+class CellSpec:
+    name: str                  # the ModelConfig's `cell`; the reference module's short name
+    layer: type                # the torch-style layer class
+    summary: str               # one line for help texts
+    choices: dict              # command-line name -> ModelConfig options it stands for
+    config_options: tuple = ()  # ModelConfig fields passed to the layer (variant, ...)
+    torch_layer: str = None    # the torch.nn class with the same weights, or None
+    torch_excludes: dict = field(default_factory=dict)  # option -> values torch lacks
+    onnx_op: str = None        # the ONNX operator that computes the same, or None
+
+    @property
+    def reference(self):
+        return self.layer.reference
+
+    @property
+    def kernel(self):
+        return self.layer.kernel
+
+    @property
+    def state(self):
+        return self.reference.STATE
+
+    @property
+    def gates(self):
+        return self.reference.GATES
+
+    @property
+    def legend(self):
+        return self.reference.LEGEND
+
+    @property
+    def plotted(self):
+        return self.reference.PLOTTED
+
+    @property
+    def bounds(self):
+        """{gate: (lo, hi)} for the quantities whose range the equations bound."""
+        return self.reference.BOUNDS
+
+    def layer_options(self, cfg):
+        """The layer's keyword options from a ModelConfig (or any object with the fields)."""
+        return {k: getattr(cfg, k) for k in self.config_options}
+
+    def torch_problem(self, cfg):
+        """Why this configuration has no torch layer (a sentence), or None when it has one."""
+        if self.torch_layer is None:
+            return f"torch has no {self.name} layer"
+        for option, values in self.torch_excludes.items():
+            value = getattr(cfg, option)
+            if value in values:
+                return (f"the {value} {self.name.upper()} has no PyTorch layer (nn.{self.torch_layer}"
+                        f" has no {values[value]})")
+        return None
+
+
+CELLS = {spec.name: spec for spec in (
+    CellSpec("rnn", RNN, "the plain (Elman) RNN: h_t = tanh(W x_t + U h_{t-1} + b)",
+             {"rnn": {"nonlinearity": "tanh"}, "rnn-relu": {"nonlinearity": "relu"}},
+             config_options=("nonlinearity",), torch_layer="RNN", onnx_op="RNN"),
+    CellSpec("lstm", LSTM, "the LSTM: a cell state c with forget, input and output gates",
+             {"lstm": {"variant": "standard"}, "lstm-peephole": {"variant": "peephole"},
+              "lstm-coupled": {"variant": "coupled"}},
+             config_options=("variant", "forget_bias"), torch_layer="LSTM",
+             torch_excludes={"variant": {"peephole": "peephole connections",
+                                         "coupled": "coupled input-forget gate"}},
+             onnx_op="LSTM"),
+    CellSpec("gru", GRU, "the GRU: update and reset gates, h is both memory and output",
+             {"gru": {}}, torch_layer="GRU", onnx_op="GRU"),
+)}
+
+
+def get(name):
+    """The entry of a cell name ('lstm'); an unknown name is an error listing the known ones."""
+    if name not in CELLS:
+        raise RnnlabError(f"cell must be one of {', '.join(CELLS)}, got {name!r}")
+    return CELLS[name]
+
+
+def choices():
+    """{command-line name: (entry, ModelConfig options)}: 'lstm-peephole' -> (lstm, variant)."""
+    return {choice: (spec, opts) for spec in CELLS.values() for choice, opts in spec.choices.items()}
+
+
+def from_choice(choice):
+    """A command-line cell name -> ModelConfig options: {'cell': 'lstm', 'variant': ...}."""
+    table = choices()
+    if choice not in table:
+        raise RnnlabError(f"--cell must be one of {', '.join(table)}, got {choice!r}")
+    spec, opts = table[choice]
+    return {"cell": spec.name, **opts}

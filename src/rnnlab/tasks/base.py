@@ -1,0 +1,88 @@
+"""What every task shares: the Task protocol the trainer talks to, the TrainedModel base that
+`rnnlab.load` returns, and the task-specific options.
+
+A task turns a user's file into batches and a validation score, and carries what a saved
+model needs to read new data (the vocabulary, the scaler, the pitch range). The trainer
+talks to every task through the same small interface:
+
+    task.kind                      'text' | 'series' | 'music'
+    task.input_size, task.output_size
+    task.carries_state             True when batch k+1 continues batch k (truncated BPTT)
+    task.batches_per_epoch
+    task.tokens_per_batch          for the tokens-per-second figure
+    task.batch(k)                  -> (inputs, targets, mask or None) for training step k;
+                                      a pure function of k, so a resumed run sees the same data
+    task.validation_loss(model)    -> mean loss over the validation part (eval mode), or None
+    task.meta()                    -> JSON-ready dict saved in config.json["data"]
+    Task.from_config(tcfg, meta)   -> the task of a TrainConfig (meta: when reloading a run)
+    Task.OPTIONS                   the task's own command-line options (TaskOption)
+
+A trained model (`TrainedModel` subclass, one per task) wraps a SequenceModel with what its
+task needs to read and write data, and offers the task's verbs (sample, forecast, evaluate).
+The task registry (tasks/registry.py) pairs each task with its trained model and file types.
+"""
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import RnnlabError
+
+
+@dataclass(frozen=True)
+class TaskOption:
+    """One task-specific command-line option; its value reaches the task through
+    TrainConfig.task_options[name]."""
+    name: str                  # 'lookback' -> --lookback
+    help: str                  # one line; the default is appended by the command line
+    type: type = str
+    default: object = None     # the task's own default (None: decided from the data)
+    choices: tuple = None
+    flag: bool = False         # a switch (store_true)
+
+
+def task_options(tcfg, task_cls):
+    """tcfg.task_options checked against the task's OPTIONS: an option of another task is an
+    error naming the options this task takes. Returns {name: value} with the defaults filled."""
+    allowed = {o.name: o for o in task_cls.OPTIONS}
+    opts = dict(tcfg.task_options or {})
+    bad = sorted(k for k in opts if k not in allowed)
+    if bad:
+        names = ", ".join("--" + a.replace("_", "-") for a in allowed) or "no options of its own"
+        raise RnnlabError(f"--{bad[0].replace('_', '-')} is not an option of the "
+                          f"{task_cls.kind} task; remove it (the {task_cls.kind} task takes "
+                          f"{names})")
+    return {name: opts.get(name, o.default) for name, o in allowed.items()}
+
+
+def positive_int(name, v):
+    """A positive integer option value, or an error naming the option."""
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+        raise RnnlabError(f"--{name.replace('_', '-')} must be a positive integer, got {v!r}")
+    return int(v)
+
+
+class TrainedModel:
+    """A SequenceModel plus what its task needs to read and write data. Subclasses add the
+    task's verbs; `rnnlab.load` picks the subclass from the task registry."""
+    kind = None
+    vocab = None
+
+    def __init__(self, model, data_meta, train_cfg=None, path=None):
+        self.model, self.meta, self.train_cfg, self.path = model, data_meta, train_cfg or {}, path
+        self.cfg = model.cfg
+        model.eval()
+
+    def labels(self):
+        """A label for each output unit (tokens, pitches, or indices)."""
+        return [str(j) for j in range(self.cfg.output_size)]
+
+    # the verbs of the other tasks: a clear error instead of an AttributeError
+    def sample(self, *args, **kwargs):
+        raise RnnlabError(f"sample works on text and music models; this run is a "
+                          f"{self.cfg.task} model")
+
+    def forecast(self, *args, **kwargs):
+        raise RnnlabError(f"forecast works on series models; this run is a {self.cfg.task} model")
+
+    def evaluate(self, path, **kwargs):
+        raise NotImplementedError

@@ -1,0 +1,165 @@
+"""Task models: an input encoder, a recurrent layer stack, and an output head.
+
+    tokens (T, B) --one-hot or Embedding--> (T, B, E) --RNN/LSTM/GRU--> (T, B, H) --Linear--> (T, B, O)
+    x      (T, B, D) -----------------------^
+
+One class covers the three tasks; the config says which input and which loss:
+
+    task    input                          output O            loss
+    text    token ids, one-hot or embed    V logits            softmax cross-entropy
+    series  D float features               1 value (scaled)    mean squared error
+    music   P-pitch multi-hot piano roll   P logits            sigmoid binary cross-entropy
+
+The config (`ModelConfig`) is saved with every run as JSON, so a model is rebuilt from it and
+its safetensors weights alone. Parameter names: ``embed.weight``, ``rnn.<torch name>``,
+``head.weight``, ``head.bias``.
+"""
+from dataclasses import asdict, dataclass, fields
+
+import numpy as np
+
+from ..errors import RnnlabError
+from ..nn import registry
+from ..nn.blocks import Embedding, Linear
+from ..nn.losses import mse, sigmoid_bce, softmax_cross_entropy
+from ..nn.module import Module
+
+# The input a task model reads and the loss it is trained with, by task kind.
+TASKS = {"text": "ce", "series": "mse", "music": "bce"}
+
+
+@dataclass
+class ModelConfig:
+    task: str = "text"            # text | series | music
+    cell: str = "lstm"            # a name of the cell registry (rnnlab.nn.registry)
+    input_size: int = 0           # V for text, D features for series, P pitches for music
+    output_size: int = 0          # V, 1, P
+    hidden: int = 128
+    layers: int = 1
+    dropout: float = 0.0
+    variant: str = "standard"     # LSTM: standard | peephole | coupled
+    nonlinearity: str = "tanh"    # RNN: tanh | relu
+    embed: int = 0                # text only: 0 = one-hot input (as char-rnn), else embedding size
+    forget_bias: float | None = None
+    dtype: str = "float32"
+    seed: int = 0
+
+    def validate(self):
+        if self.task not in TASKS:
+            raise RnnlabError(f"task must be one of {', '.join(TASKS)}, got {self.task!r}")
+        registry.get(self.cell)
+        for name in ("input_size", "output_size", "hidden", "layers"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or v < 1:
+                raise RnnlabError(f"{name} must be a positive integer, got {v!r}; e.g. --hidden 128")
+        if not 0 <= self.dropout < 1:
+            raise RnnlabError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.embed < 0:
+            raise RnnlabError(f"embed must be >= 0 (0 = one-hot input), got {self.embed}")
+        if self.dtype not in ("float32", "float64"):
+            raise RnnlabError(f"dtype must be float32 or float64, got {self.dtype!r}")
+        return self
+
+    def to_json(self):
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, d):
+        if not isinstance(d, dict):
+            raise RnnlabError("model config must be a JSON object; the run's config.json is damaged")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise RnnlabError(f"model config has an unknown key {unknown[0]!r}; it was written by "
+                              f"another rnnlab version or is not an rnnlab config")
+        try:
+            return cls(**d).validate()
+        except TypeError as e:
+            raise RnnlabError(f"model config is invalid: {e}") from None
+
+
+def make_layer(cfg, rng):
+    """The recurrent stack a config describes, its layer class taken from the cell registry."""
+    spec = registry.get(cfg.cell)
+    return spec.layer(cfg.embed or cfg.input_size, cfg.hidden, num_layers=cfg.layers,
+                      dropout=cfg.dropout if cfg.layers > 1 else 0.0, dtype=np.dtype(cfg.dtype),
+                      rng=rng, **spec.layer_options(cfg))
+
+
+class SequenceModel(Module):
+    """Encoder + recurrent stack + head, following the module protocol (see module.py)."""
+
+    def __init__(self, cfg: ModelConfig):
+        self.cfg = cfg.validate()
+        self.dtype = np.dtype(cfg.dtype)
+        self.loss_kind = TASKS[cfg.task]
+        self.embed = (Embedding(cfg.input_size, cfg.embed, dtype=self.dtype, seed=cfg.seed + 1)
+                      if cfg.task == "text" and cfg.embed else None)
+        # the layer's initial weights and then its dropout masks come from this generator;
+        # a resumed run restores its state (rng.bit_generator.state)
+        self.rng = np.random.default_rng(cfg.seed)
+        self.rnn = make_layer(cfg, self.rng)
+        self.head = Linear(cfg.hidden, cfg.output_size, dtype=self.dtype, seed=cfg.seed + 2)
+        self.children = {"rnn": self.rnn, "head": self.head}
+        if self.embed is not None:
+            self.children = {"embed": self.embed, **self.children}
+        # one flat view over the children's arrays: optimizers update them in place
+        self.params = {f"{p}.{k}": v for p, m in self.children.items() for k, v in m.params.items()}
+        self.grads = {f"{p}.{k}": v for p, m in self.children.items() for k, v in m.grads.items()}
+        self.training = True
+        self.backend = None                      # None: the process default (rnnlab.backend)
+        self._eye = None
+
+    def train(self, mode=True):
+        self.training = bool(mode)
+        for m in self.children.values():
+            m.train(mode)
+        return self
+
+    # ----- forward / backward -------------------------------------------------------------
+    def encode(self, inputs):
+        """Token ids (T, B) -> (T, B, E) via embedding or one-hot; dense x passes through."""
+        if self.cfg.task != "text":
+            return np.ascontiguousarray(inputs, dtype=self.dtype)
+        ids = np.asarray(inputs)
+        if ids.size and (ids.min() < 0 or ids.max() >= self.cfg.input_size):
+            raise RnnlabError(f"token id out of range [0, {self.cfg.input_size}); the input was "
+                              f"encoded with another vocabulary")
+        if self.embed is not None:
+            return self.embed.forward(ids)
+        if self._eye is None:
+            self._eye = np.eye(self.cfg.input_size, dtype=self.dtype)
+        return self._eye[ids]                      # one-hot: x_t = e_{token}
+
+    def forward(self, inputs, state=None, lengths=None, backend=None):
+        """inputs: tokens (T, B) or x (T, B, D). Returns (out (T, B, O), state_n)."""
+        x = self.encode(inputs)
+        y, state_n = self.rnn(x, state, lengths, backend=backend or self.backend)
+        return self.head.forward(y), state_n
+
+    def backward(self, dout, dstate_n=None):
+        """dout: (T, B, O), the loss gradient. Accumulates every parameter's gradient."""
+        dy = self.head.backward(dout)
+        dx, dstate0 = self.rnn.backward(dy, dstate_n)
+        if self.embed is not None:
+            self.embed.backward(dx)
+        return dstate0
+
+    def loss(self, out, targets, mask=None):
+        """The task's loss, mean over the (unmasked) targets: (loss, dout)."""
+        if self.loss_kind == "ce":
+            return softmax_cross_entropy(out, targets, mask)
+        if self.loss_kind == "mse":
+            return mse(out, targets, mask)
+        return sigmoid_bce(out, targets, mask)
+
+    def initial_state(self, B):
+        """Zeros of the layer's state shape for a batch of B."""
+        return self.rnn.zero_state(B)
+
+
+def detach_state(state):
+    """Copy a state so that carrying it to the next batch keeps no reference into caches."""
+    if state is None:
+        return None
+    return tuple(s.copy() for s in state) if isinstance(state, tuple) else state.copy()

@@ -1,0 +1,261 @@
+"""Polyphonic music: note sequences (JSON) or MIDI -> multi-hot piano rolls, a model with one
+sigmoid output per pitch (binary cross-entropy), sampling to MIDI, and NLL / frame accuracy.
+
+    rnnlab train chorales.json --out run            # or song.mid, or a folder of MIDI files
+    rnnlab sample run -o new.mid --length 64 --json-out notes.json
+    rnnlab evaluate run test.json --json            # nll_per_step, frame_accuracy, baseline
+
+Input at step t is the frame at t-1 (a silent frame before the first), the target is the frame
+at t: the model predicts every frame, the first included. The pitch range [lo, hi] is that of
+the training data and is saved with the model; notes outside it are dropped when evaluating
+(and counted).
+
+Training uses fixed-length windows of seq_len steps cut from the sequences (shuffled each
+epoch, no state carried); a shorter last window is padded at the end and masked out of the loss.
+Padding at the end never changes a forward RNN's earlier outputs, so the mask is all it takes.
+"""
+import math
+import os
+
+import numpy as np
+
+from ..data.music import (GRIDS, check_sequences, from_piano_roll, load_midi, load_notes_json,
+                          pitch_range, to_piano_roll, write_midi)
+from ..errors import RnnlabError
+from ..fileio import atomic_write_json
+from ..nn.functional import sigmoid
+from ..nn.losses import sigmoid_bce
+from .base import TaskOption, TrainedModel, task_options
+
+
+def load_sequences(path, grid="16th"):
+    """{"train": [...], optional "valid"/"test"} from notes JSON, a MIDI file or a folder."""
+    p = os.fspath(path)
+    if p.lower().endswith(".json"):
+        return load_notes_json(p)
+    return {"train": load_midi(p, grid)}
+
+
+def _rolls(seqs, lo, hi):
+    """Piano rolls of the non-empty sequences and the number of notes outside [lo, hi]."""
+    out, dropped = [], 0
+    for s in seqs:
+        if len(s):
+            r, n = to_piano_roll(s, lo, hi, return_dropped=True)
+            out.append(r)
+            dropped += n
+    return out, dropped
+
+
+def _padded(rolls, dtype):
+    """rolls -> inputs (T, B, P) (the previous frame, silence first), targets (T, B, P), mask
+    (T, B), for one batch of sequences padded at the end."""
+    T, B, P = max(len(r) for r in rolls), len(rolls), rolls[0].shape[1]
+    x = np.zeros((T, B, P), dtype)
+    y = np.zeros((T, B, P), dtype)
+    mask = np.zeros((T, B), dtype)
+    for b, r in enumerate(rolls):
+        n = len(r)
+        y[:n, b] = r
+        x[1:n, b] = r[:-1]
+        mask[:n, b] = 1
+    return x, y, mask
+
+
+def _split_valid(seqs, val_fraction):
+    """No 'valid' split given: hold out the last sequences, or, with too few of them, the last
+    val_fraction of each sequence's steps."""
+    n_val = int(len(seqs) * val_fraction)
+    if n_val >= 1 and len(seqs) - n_val >= 1:
+        return seqs[:-n_val], seqs[-n_val:]
+    train, valid = [], []
+    for s in seqs:
+        k = int(len(s) * val_fraction)
+        if k >= 2:
+            train.append(s[:-k])
+            valid.append(s[-k:])
+        else:
+            train.append(s)
+    return train, valid
+
+
+class MusicTask:
+    kind = "music"
+    carries_state = False
+    OPTIONS = (
+        TaskOption("grid", "MIDI: the quantisation grid, one step per note of this length",
+                   default="16th", choices=tuple(GRIDS)),
+        TaskOption("music_mode", "roll: polyphonic piano roll, one sigmoid per pitch",
+                   default="roll", choices=("roll",)),
+    )
+
+    def __init__(self, path, grid="16th", music_mode="roll", seq_len=50, batch=50,
+                 val_fraction=0.1, seed=0, dtype="float32"):
+        if music_mode != "roll":
+            raise RnnlabError(f"--music-mode {music_mode!r} is not available in this version; "
+                              f"use --music-mode roll (the polyphonic piano-roll model)")
+        if grid not in GRIDS:
+            raise RnnlabError(f"--grid must be one of {', '.join(GRIDS)}, got {grid!r}")
+        self.grid, self.seq_len, self.batch_size, self.seed = grid, int(seq_len), int(batch), seed
+        self.dtype = np.dtype(dtype)
+        splits = load_sequences(path, grid)
+        train, valid = splits["train"], splits.get("valid")
+        if valid is None:
+            train, valid = _split_valid(train, val_fraction)
+        self.lo, self.hi = pitch_range(train)
+        self.train_rolls, _ = _rolls(train, self.lo, self.hi)
+        self.valid_rolls, _ = _rolls(valid, self.lo, self.hi)
+        self.input_size = self.output_size = P = self.hi - self.lo + 1
+        frames = np.concatenate(self.train_rolls)
+        self.freq = ((frames.sum(0) + 0.5) / (len(frames) + 1.0)).astype(np.float64)
+        # windows (sequence, start): every seq_len steps
+        self.windows = [(i, s) for i, r in enumerate(self.train_rolls)
+                        for s in range(0, len(r), self.seq_len)]
+        self.batches_per_epoch = max(1, math.ceil(len(self.windows) / self.batch_size))
+        self.tokens_per_batch = min(self.batch_size, len(self.windows)) * self.seq_len
+        self._perm_epoch, self._perm = None, None
+        self.n_pitches = P
+
+    @classmethod
+    def from_config(cls, tcfg, meta=None):
+        opts = task_options(tcfg, cls)
+        return cls(tcfg.data, opts["grid"] or "16th", opts["music_mode"] or "roll",
+                   tcfg.seq_len, tcfg.batch, tcfg.val_fraction, tcfg.seed,
+                   getattr(tcfg, "dtype", "float32"))
+
+    def batch(self, k):
+        epoch, i = divmod(int(k), self.batches_per_epoch)
+        if self._perm_epoch != epoch:
+            rng = np.random.default_rng([int(self.seed), epoch])
+            self._perm, self._perm_epoch = rng.permutation(len(self.windows)), epoch
+        idx = self._perm[i * self.batch_size:(i + 1) * self.batch_size]
+        xs, ys, ms = [], [], []
+        T = self.seq_len
+        for j in idx:
+            seq, s = self.windows[j]
+            r = self.train_rolls[seq]
+            y = r[s:s + T]
+            x = np.zeros_like(y)
+            x[1:] = y[:-1]
+            if s > 0:
+                x[0] = r[s - 1]
+            xs.append(x)
+            ys.append(y)
+        B, P = len(idx), self.n_pitches
+        X = np.zeros((T, B, P), np.float32)
+        Y = np.zeros((T, B, P), np.float32)
+        M = np.zeros((T, B), np.float32)
+        for b, (x, y) in enumerate(zip(xs, ys)):
+            X[:len(x), b], Y[:len(y), b], M[:len(y), b] = x, y, 1
+        return X, Y, M
+
+    def validation_loss(self, model):
+        """Mean BCE per pitch and step over the validation sequences (the training loss's
+        scale; nll_per_step = this * number of pitches)."""
+        if not self.valid_rolls:
+            return None
+        nll, _, _ = roll_scores(model, self.valid_rolls)
+        return nll / self.n_pitches
+
+    def meta(self):
+        return {"kind": "music", "mode": "roll", "lo": int(self.lo), "hi": int(self.hi),
+                "grid": self.grid, "pitch_freq": self.freq.tolist(),
+                "train_steps": int(sum(len(r) for r in self.train_rolls))}
+
+
+def roll_scores(model, rolls, batch=32):
+    """(nll_per_step, frame_accuracy, steps) of a model over piano rolls: NLL summed over the
+    pitches, averaged over the steps; frame accuracy = sum TP / sum (TP + FP + FN) over all
+    frames, predicting a note on where sigmoid >= 0.5 (Bay et al. 2009)."""
+    model.eval()
+    total, steps, tp, fp_fn = 0.0, 0, 0.0, 0.0
+    for k in range(0, len(rolls), batch):
+        x, y, mask = _padded(rolls[k:k + batch], model.dtype)
+        out, _ = model.forward(x)
+        loss, _ = sigmoid_bce(out, y, mask, reduction="sum_per_step")
+        n = int(mask.sum())
+        total += loss * n
+        steps += n
+        on = (sigmoid(out) >= 0.5) & (mask[..., None] > 0)
+        truth = y > 0.5
+        tp += float((on & truth).sum())
+        fp_fn += float((on & ~truth).sum() + (~on & truth).sum())
+    acc = tp / (tp + fp_fn) if tp + fp_fn > 0 else 1.0
+    return total / max(steps, 1), acc, steps
+
+
+def independent_nll(freq, rolls):
+    """NLL per step of the independent-pitch baseline: each pitch on with its training
+    frequency, independently of everything else."""
+    f = np.clip(np.asarray(freq, np.float64), 1e-6, 1 - 1e-6)
+    frames = np.concatenate(rolls).astype(np.float64)
+    ll = frames @ np.log(f) + (1 - frames) @ np.log1p(-f)
+    return float(-ll.mean())
+
+
+class MusicModel(TrainedModel):
+    """A trained piano-roll model: `generate`, `sample(..., output='x.mid')`, `evaluate`."""
+    kind = "music"
+
+    def __init__(self, model, data_meta, train_cfg=None, path=None):
+        super().__init__(model, data_meta, train_cfg, path)
+        self.lo, self.hi = int(data_meta["lo"]), int(data_meta["hi"])
+        self.grid = data_meta.get("grid", "16th")
+
+    def labels(self):
+        """The MIDI pitch of each output unit."""
+        return [str(self.lo + j) for j in range(self.cfg.output_size)]
+
+    def generate(self, length=64, temperature=1.0, seed=None):
+        """Steps (lists of pitches), one frame at a time from silence, each fed back in; every
+        pitch is drawn independently from sigmoid(logit / temperature) (0: on iff p >= 0.5)."""
+        if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 1:
+            raise RnnlabError(f"--length must be a positive integer, got {length!r}")
+        if temperature < 0:
+            raise RnnlabError(f"--temperature must be >= 0, got {temperature}")
+        rng = np.random.default_rng(seed)
+        P = self.hi - self.lo + 1
+        frame = np.zeros((1, 1, P), self.model.dtype)
+        state, frames = None, []
+        self.model.eval()
+        for _ in range(int(length)):
+            out, state = self.model.forward(frame, state)
+            z = out[0, 0].astype(np.float64)
+            if temperature == 0:
+                on = z >= 0
+            else:
+                on = rng.random(P) < sigmoid(z / temperature)
+            frame = on.astype(self.model.dtype)[None, None]
+            frames.append(on)
+        return from_piano_roll(np.array(frames, np.float32), self.lo)
+
+    def sample(self, length=64, temperature=1.0, top_k=0, prime="", seed=None, stream=None,
+               output=None, json_out=None):
+        """Generate `length` steps; write them as MIDI to `output` and/or as JSON (a list with
+        one sequence, the notes-JSON format) to `json_out`. Returns the steps."""
+        if prime:
+            raise RnnlabError("--prime is for text models; a music sample starts from silence")
+        if output is not None and not str(output).lower().endswith((".mid", ".midi")):
+            raise RnnlabError(f"-o/--output must be a .mid file, got {output}")
+        steps = self.generate(length, temperature, seed)
+        if output is not None:
+            write_midi(steps, output, grid=self.grid)
+        if json_out is not None:
+            atomic_write_json(json_out, [steps])
+        return steps
+
+    def evaluate(self, path, encoding=None):
+        """nll_per_step (nats per step, summed over the pitch range), frame_accuracy, and the
+        independent-pitch baseline's nll_per_step, over a notes JSON ('test', else 'valid',
+        else 'train' sequences) or MIDI file/folder."""
+        splits = load_sequences(path, self.grid)
+        split = next(k for k in ("test", "valid", "train") if k in splits)
+        seqs = check_sequences(splits[split], split)
+        rolls, dropped = _rolls(seqs, self.lo, self.hi)
+        if not rolls:
+            raise RnnlabError(f"{path}: the {split} sequences have no time steps to evaluate")
+        nll, acc, steps = roll_scores(self.model, rolls)
+        base = independent_nll(self.meta["pitch_freq"], rolls)
+        return {"nll_per_step": nll, "frame_accuracy": acc, "baseline_nll_per_step": base,
+                "steps": steps, "split": split, "notes_outside_range": dropped,
+                "pitch_range": [self.lo, self.hi]}
