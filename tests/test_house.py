@@ -1,0 +1,160 @@
+"""The house stays clean: data flows down, one floor at a time.
+
+Every import in the package is read from the source (module level and inside functions, both
+`import x` and `from x import y`, absolute and relative). The test fails on an import from a
+lower floor to a higher one and on any cycle between modules. Floors, from the top:
+
+    7  rnnlab (the package face), rnnlab.__main__, rnnlab.torch, rnnlab.app
+    6  rnnlab.experiments
+    5  rnnlab.viz, rnnlab.interop
+    4  rnnlab.train, rnnlab.inference, rnnlab.runs
+    3  rnnlab.tasks
+    2  rnnlab.nn, rnnlab.data            (the engine; file formats)
+    1  rnnlab.fileio
+    0  rnnlab.errors, rnnlab._version    (leaves)
+
+Inside the engine the same rule holds one level down: the layers may import the cells and the
+kernels, never the other way round, and the registry sits above the layers.
+"""
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "src" / "rnnlab"
+
+FLOORS = [  # (module prefix, floor); the longest matching prefix wins
+    ("rnnlab", 7), ("rnnlab.__main__", 7), ("rnnlab.torch", 7), ("rnnlab.app", 7),
+    ("rnnlab.experiments", 6),
+    ("rnnlab.viz", 5), ("rnnlab.interop", 5),
+    ("rnnlab.train", 4), ("rnnlab.inference", 4), ("rnnlab.runs", 4),
+    ("rnnlab.tasks", 3),
+    ("rnnlab.nn", 2), ("rnnlab.data", 2),
+    ("rnnlab.fileio", 1),
+    ("rnnlab.errors", 0), ("rnnlab._version", 0),
+]
+ENGINE = [  # floors inside rnnlab.nn
+    ("rnnlab.nn", 9), ("rnnlab.nn.registry", 8), ("rnnlab.nn.layers", 7),
+    ("rnnlab.nn.blocks", 6), ("rnnlab.nn.optim", 6),
+    ("rnnlab.nn.cells", 5), ("rnnlab.nn.kernels", 5), ("rnnlab.nn.losses", 5),
+    ("rnnlab.nn.module", 4), ("rnnlab.nn.backend", 4),
+    ("rnnlab.nn.functional", 3), ("rnnlab.nn.checks", 3),
+]
+
+
+def module_name(path):
+    rel = path.relative_to(PACKAGE.parent).with_suffix("")
+    parts = list(rel.parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def modules():
+    return {module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
+
+
+def imports_of(name, path, known):
+    """The package modules `name` imports, anywhere in its source."""
+    is_pkg = path.name == "__init__.py"
+    here = name.split(".") if is_pkg else name.split(".")[:-1]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            targets = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = here[:len(here) - node.level + 1] if node.level else []
+            mod = ".".join(base + ([node.module] if node.module else []))
+            # `from pkg import name`: name may be a submodule or an attribute of pkg
+            targets = [f"{mod}.{a.name}" if f"{mod}.{a.name}" in known else mod
+                       for a in node.names]
+        else:
+            continue
+        for t in targets:
+            while t and t not in known:          # `import a.b.c` where c is an attribute
+                t = t.rpartition(".")[0]
+            if t.startswith("rnnlab") and t != name:
+                found.add(t)
+    return found
+
+
+def floor(name, table):
+    best = max((p for p, _ in table if name == p or name.startswith(p + ".")), key=len,
+               default=None)
+    return dict(table)[best] if best is not None else None
+
+
+GRAPH = {name: imports_of(name, path, modules()) for name, path in modules().items()}
+
+
+def _edges():
+    return sorted((a, b) for a, deps in GRAPH.items() for b in deps)
+
+
+@pytest.mark.parametrize("table", [FLOORS, ENGINE], ids=["floors", "engine"])
+def test_nothing_imports_upward(table):
+    upward = []
+    for a, b in _edges():
+        fa, fb = floor(a, table), floor(b, table)
+        if fa is None or fb is None or b == "rnnlab":
+            continue
+        if table is ENGINE and not (a.startswith("rnnlab.nn.") and b.startswith("rnnlab.nn.")):
+            continue
+        if fb > fa:
+            upward.append(f"{a} (floor {fa}) imports {b} (floor {fb})")
+    assert not upward, "imports that run upward:\n" + "\n".join(upward)
+
+
+def test_every_module_has_a_floor():
+    assert [m for m in GRAPH if floor(m, FLOORS) is None] == []
+
+
+def test_no_cycles():
+    """No module reaches itself through imports (Tarjan's strongly connected components),
+    package faces (__init__) included, except a package importing its own submodules, which
+    Python resolves without a loop."""
+    def deps(m):
+        return {d for d in GRAPH[m] if not m.startswith(d + ".")}   # child -> its package face
+
+    index, low, stack, on, comps, counter = {}, {}, [], set(), [], [0]
+
+    def visit(v):
+        index[v] = low[v] = counter[0]
+        counter[0] += 1
+        stack.append(v)
+        on.add(v)
+        for w in deps(v):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                comps.append(sorted(comp))
+
+    for m in sorted(GRAPH):
+        if m not in index:
+            visit(m)
+    assert comps == [], f"import cycles: {comps}"
+
+
+def test_the_reader_finds_the_import_of_a_submodule():
+    """The parser itself: a relative `from . import x` and a function-level import are seen."""
+    assert "rnnlab.nn.cells.lstm" in GRAPH["rnnlab.nn.layers.lstm"]
+    assert "rnnlab.nn.kernels.lstm" in GRAPH["rnnlab.nn.layers.lstm"]      # inside _kernel()
+    assert "rnnlab.tasks.registry" in GRAPH["rnnlab.inference"]
+
+
+def test_modules_stay_readable():
+    """About 300 lines a module, none over 400."""
+    long = {m: n for m, p in modules().items()
+            if (n := len(p.read_text(encoding="utf-8").splitlines())) > 400}
+    assert long == {}
