@@ -8,22 +8,18 @@ so dL/dy = R, dL/dh_n = S, dL/dc_n = U are what backward receives.
 """
 import numpy as np
 
-import rnnlab
+from rnnlab.nn import registry
 
-# (layer class name, constructor options, id) for every cell and variant
-CELLS = [
-    ("RNN", {"nonlinearity": "tanh"}, "rnn_tanh"),
-    ("RNN", {"nonlinearity": "relu"}, "rnn_relu"),
-    ("LSTM", {"variant": "standard"}, "lstm"),
-    ("LSTM", {"variant": "peephole"}, "lstm_peephole"),
-    ("LSTM", {"variant": "coupled"}, "lstm_coupled"),
-    ("GRU", {}, "gru"),
-]
+# every cell of the registry with each of its command-line choices:
+# (layer class name, constructor options, id), e.g. ("LSTM", {"variant": "peephole"}, "lstm-peephole")
+LAYERS = {spec.layer.__name__: spec.layer for spec in registry.CELLS.values()}
+CELLS = [(spec.layer.__name__, dict(opts), choice)
+         for choice, (spec, opts) in registry.choices().items()]
 CELL_IDS = [c[2] for c in CELLS]
 
 
 def make_layer(kind, D, H, **kw):
-    return getattr(rnnlab, kind)(D, H, **kw)
+    return LAYERS[kind](D, H, **kw)
 
 
 def num_dirs(layer):

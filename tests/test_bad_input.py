@@ -5,6 +5,7 @@ import pytest
 
 import rnnlab
 from rnnlab import GRU, LSTM, RNN, RnnlabError
+from rnnlab.nn import registry
 
 T, B, D, H = 5, 2, 3, 4
 
@@ -24,10 +25,9 @@ def x32(*shape):
     return np.random.default_rng(0).standard_normal(shape or (T, B, D)).astype(np.float32)
 
 
-@pytest.fixture(params=["rnn", "lstm", "gru"])
+@pytest.fixture(params=list(registry.CELLS))
 def layer(request):
-    cls = {"rnn": RNN, "lstm": LSTM, "gru": GRU}[request.param]
-    return cls(D, H, num_layers=2, seed=0)
+    return registry.get(request.param).layer(D, H, num_layers=2, seed=0)
 
 
 def zstate(layer, shape=None, dtype=np.float32):
@@ -210,7 +210,7 @@ def test_dstate_n_wrong_shape_names_the_argument(layer):
 
 
 # ------------------------------------------------------------------ constructor
-@pytest.mark.parametrize("cls", [RNN, LSTM, GRU])
+@pytest.mark.parametrize("cls", [spec.layer for spec in registry.CELLS.values()])
 @pytest.mark.parametrize("kw,words", [
     (dict(hidden_size=0), ["hidden_size", "positive integer", "got 0"]),
     (dict(hidden_size=-3), ["hidden_size", "positive integer", "got -3"]),

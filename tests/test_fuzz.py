@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 import rnnlab
 from rnnlab.data import music, series, text
+from rnnlab.nn import registry
 from rnnlab.errors import RnnlabError
 from rnnlab.runs import RunFolder, load_tensors, save_tensors
 
@@ -27,12 +28,8 @@ SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow,
 
 @st.composite
 def layer_cases(draw):
-    cell = draw(st.sampled_from(["rnn", "lstm", "gru"]))
-    kw = {}
-    if cell == "lstm":
-        kw["variant"] = draw(st.sampled_from(["standard", "peephole", "coupled"]))
-    if cell == "rnn":
-        kw["nonlinearity"] = draw(st.sampled_from(["tanh", "relu"]))
+    spec, kw = draw(st.sampled_from(list(registry.choices().values())))
+    cell, kw = spec.name, dict(kw)
     T, B = draw(st.integers(1, 7)), draw(st.integers(1, 3))
     D, H = draw(st.integers(1, 4)), draw(st.integers(1, 5))
     L = draw(st.integers(1, 2))
@@ -64,20 +61,20 @@ def _flat(obj):
 @given(layer_cases())
 def test_layers_finite_and_backends_agree(case):
     cell, kw, T, B, D, H, L, bidir, dtype, lengths, with_state, bias, seed = case
-    cls = {"rnn": rnnlab.RNN, "lstm": rnnlab.LSTM, "gru": rnnlab.GRU}[cell]
-    layer = cls(D, H, num_layers=L, bidirectional=bidir, dtype=dtype, seed=seed, bias=bias, **kw)
+    layer = registry.get(cell).layer(D, H, num_layers=L, bidirectional=bidir, dtype=dtype, seed=seed, bias=bias, **kw)
     layer.eval()
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((T, B, D)).astype(dtype)
     LD = L * (2 if bidir else 1)
-    state = None
-    if with_state:
-        h = rng.standard_normal((LD, B, H)).astype(dtype)
-        state = (h, rng.standard_normal((LD, B, H)).astype(dtype)) if cell == "lstm" else h
+    parts = len(layer.state_names)
+
+    def random_state():
+        s = tuple(rng.standard_normal((LD, B, H)).astype(dtype) for _ in range(parts))
+        return s if parts > 1 else s[0]
+    state = random_state() if with_state else None
     lens = None if lengths is None else np.array(lengths)
     dy = rng.standard_normal((T, B, LD // L * H)).astype(dtype)
-    dh = rng.standard_normal((LD, B, H)).astype(dtype)
-    dstate = (dh, dh.copy()) if cell == "lstm" else dh
+    dstate = random_state()
     ref = _run(layer, x, state, lens, dy, dstate, "numpy")
     for a in _flat(ref):
         assert a.dtype == dtype and np.isfinite(a).all()

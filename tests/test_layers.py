@@ -8,13 +8,14 @@ import rnnlab
 from rnnlab.nn.cells import gru as gru_cell
 from rnnlab.nn.cells import lstm as lstm_cell
 from rnnlab.nn.cells import rnn as rnn_cell
+from rnnlab.nn import registry
 from rnnlab.nn.layers import reverse_padded
 
 from engine_helpers import CELL_IDS, CELLS, loss_weights, make_layer, random_state
 
 EXACT = dict(rtol=0, atol=1e-12)
 D, H = 3, 4
-CELL_MODULES = {"RNN": rnn_cell, "LSTM": lstm_cell, "GRU": gru_cell}
+CELL_MODULES = {spec.layer.__name__: spec.reference for spec in registry.CELLS.values()}
 
 
 def st_map(state, fn):

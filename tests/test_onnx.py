@@ -11,11 +11,12 @@ import rnnlab  # noqa: E402
 from rnnlab.nn.blocks import Linear  # noqa: E402
 from rnnlab.app.cli import main  # noqa: E402
 from rnnlab.interop.onnx import OPSET, export_onnx, layer_to_onnx, model_to_onnx  # noqa: E402
+from rnnlab.nn import registry  # noqa: E402
 from rnnlab.tasks.model import ModelConfig, SequenceModel  # noqa: E402
 
 TOL = 1e-5
-CELLS = [("lstm", {}), ("lstm", {"variant": "peephole"}), ("lstm", {"variant": "coupled"}),
-         ("gru", {}), ("rnn", {}), ("rnn", {"nonlinearity": "relu"})]
+# every registered cell and variant that ONNX has an operator for
+CELLS = [(spec.name, dict(opts)) for spec, opts in registry.choices().values() if spec.onnx_op]
 
 
 def session(proto):
@@ -34,8 +35,7 @@ def states(cell, s):
 @pytest.mark.parametrize("cell,kw", CELLS, ids=lambda v: str(v))
 @pytest.mark.parametrize("bidirectional", [False, True])
 def test_layer_matches_onnxruntime(cell, kw, bidirectional):
-    cls = {"lstm": rnnlab.LSTM, "gru": rnnlab.GRU, "rnn": rnnlab.RNN}[cell]
-    layer = cls(3, 5, num_layers=2, bidirectional=bidirectional, seed=1, **kw).eval()
+    layer = registry.get(cell).layer(3, 5, num_layers=2, bidirectional=bidirectional, seed=1, **kw).eval()
     rng = np.random.default_rng(0)
     x = rng.standard_normal((7, 2, 3)).astype(np.float32)
     y, sn = layer(x)
