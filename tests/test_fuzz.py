@@ -14,7 +14,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import rnnlab
 from rnnlab.data import music, series, text
 from rnnlab.nn import registry
 from rnnlab.errors import RnnlabError
