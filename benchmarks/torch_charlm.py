@@ -3,8 +3,8 @@
     python benchmarks/torch_charlm.py CORPUS --budget 120 [--seed 0] [--json]
 
 Same model, data pipeline, optimizer and evaluation as `rnnlab.train(CORPUS, cell="lstm",
-hidden=128, layers=2)` with the default TrainConfig (see src/rnnlab/train.py, tasks.py,
-data/text.py); nothing here imports rnnlab:
+hidden=128, layers=2)` with the default TrainConfig (see src/rnnlab/train.py,
+tasks/text.py, data/text.py); nothing here imports rnnlab:
 
 * vocabulary: every distinct character of the whole file, sorted (rnnlab's Vocab.build);
 * split: the last int(0.1 * N) ids are validation (split_ids);
