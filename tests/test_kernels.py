@@ -127,15 +127,6 @@ def test_options(case, bias, with_state, with_dstate):
 
 
 @pytest.mark.parametrize("case", CASES, ids=_ids)
-def test_blas_path(case, monkeypatch):
-    """The per-step product through BLAS (big layers) gives the same answers as the loop."""
-    monkeypatch.setattr(_common, "BLAS_MIN_MACS", 0)
-    cell, opts, G = case
-    for dtype in (np.float32, np.float64):
-        check(run_both(cell, opts, G, dtype, True, LENGTHS["ragged"], True, True), dtype)
-
-
-@pytest.mark.parametrize("case", CASES, ids=_ids)
 def test_batch_split_and_blas_gemms(case, monkeypatch):
     """The batch split over threads (each thread runs the whole time loop for its rows) and
     the BLAS path for the GEMMs outside the loop give the same answers."""

@@ -6,8 +6,7 @@ first call in the first process compiles (and writes the on-disk cache next to t
 ``__pycache__``), later processes load the machine code from disk.
 
 Activations live in ``activations.py`` and the tiled products in ``tiles.py``; this module
-decides which product runs where (``use_blas``, ``batch_split``, ``gemm``) and normalises
-arguments.
+decides which product runs where (``batch_split``, ``gemm``) and normalises arguments.
 
 Products
     Every per-step product (``h_{t-1} W_hh^T`` forward, ``dA_t W_hh`` backward) and the GEMMs
@@ -19,10 +18,8 @@ Products
     per step. Batch rows are independent in a recurrence, so for mid-to-large per-step
     products (``batch_split``) the time loop is split by rows over the threads, each running
     the whole sequence for its rows: two cores with one fork/join per sequence. Only the big
-    GEMMs outside the loop (H=512 and up) go through NumPy's bundled OpenBLAS. ``np.dot``
-    (SciPy's OpenBLAS, the one numba binds) remains as a per-step path behind
-    ``BLAS_MIN_MACS`` for tests. On a loaded 2-core machine any 2-thread OpenBLAS call can
-    stall when one of its threads is descheduled (measured: a (100x128)@(128x512) projection
+    GEMMs outside the loop (H=512 and up) go through NumPy's bundled OpenBLAS. On a loaded
+    2-core machine any 2-thread OpenBLAS call can stall when one of its threads is descheduled (measured: a (100x128)@(128x512) projection
     0.11 ms in the compiled kernel, 8-28 ms through 2-thread OpenBLAS at load average 5-8).
 """
 import numpy as np
@@ -37,21 +34,6 @@ def pack_weights(params, dtype, gates=None):
     w_hh = np.asarray(params["weight_hh"], dtype)
     W = np.ascontiguousarray(np.concatenate([w_ih.T, w_hh.T], axis=0))
     return W, bias_sum(params, w_hh.shape[0], dtype)
-
-
-BLAS_MIN_MACS = 1 << 62   # per-step products at least this big go to BLAS (tests set 0)
-
-
-def use_blas(B, K, N):
-    """Whether a per-step (B, K) @ (K, N) product goes to BLAS (else ``matmul_rows``).
-
-    Never by default: the register-tiled product runs at 100-115 GFLOP/s on one Zen 5 core
-    at every grid size, and the batch split (``batch_split``) gives it the second core with no
-    per-step synchronisation, whereas a 2-thread OpenBLAS call per step re-packs the weights
-    and synchronises its threads every step (and stalls whenever a busy machine deschedules
-    one of them). ``BLAS_MIN_MACS`` is kept so the BLAS path stays testable.
-    """
-    return B * K * N >= BLAS_MIN_MACS
 
 
 SPLIT_MIN_ROWS = 8         # batch rows per thread, at least

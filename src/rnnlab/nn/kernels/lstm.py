@@ -2,7 +2,7 @@
 ``Stepper`` for one-token-at-a-time generation.
 
 Forward: ``A = X W_ih^T + (b_ih + b_hh)`` for all steps as one GEMM, then one compiled time
-loop: per step one product ``h_{t-1} W_hh^T`` (``_common.matmul_rows``, register-tiled) and
+loop: per step one product ``h_{t-1} W_hh^T`` (``tiles.matmul_rows``, register-tiled) and
 one fused pass over (B, H) that reads the four pre-activations, writes the activated gates
 i, f, g, o back into A in place, and the new c, tanh(c), h. Backward: one compiled loop that turns the gates into dA in place (same
 buffer) with one GEMM ``dA_t W_hh`` per step; then dW_ih = dA^T X, dW_hh = dA[1:]^T H[:-1],
@@ -20,9 +20,9 @@ import numpy as np
 from numba import njit, prange
 
 from ._common import (as_dtype, batch_split, bias_sum, check_dtype, input_grad, input_projection,
-                      lengths_array, pack_weights, use_blas, weight_grads)
+                      lengths_array, pack_weights, weight_grads)
 from .activations import one, sigm, tanh_
-from .tiles import matmul_small, matvec_packed
+from .tiles import matmul_rows, matvec_packed
 
 VARIANTS = ("standard", "peephole", "coupled")
 _VARIANT_CODE = {"standard": 0, "peephole": 1, "coupled": 2}
@@ -101,7 +101,7 @@ def _gates_fwd(A, acc, t, b, H, variant, wpi, wpf, wpo, cs, tcs, y, hs):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _fwd_loop(A, w_hhT, hs, lens, variant, wpi, wpf, wpo, cs, tcs, y, acc, blas, b0, b1):
+def _fwd_loop(A, w_hhT, hs, lens, variant, wpi, wpf, wpo, cs, tcs, y, acc, b0, b1):
     """A: (T, B, GH) pre-activations -> activated gates, for batch rows b0..b1-1 (rows are
     independent). hs: (2B, H) rows 0..B-1 = h, B.. = c (initial state in, final state out).
     w_hhT: (H, GH) C-contiguous."""
@@ -109,7 +109,7 @@ def _fwd_loop(A, w_hhT, hs, lens, variant, wpi, wpf, wpo, cs, tcs, y, acc, blas,
     H = hs.shape[1]
     h = hs[:B]
     for t in range(T):
-        matmul_small(h, w_hhT, acc, blas, b0, b1)
+        matmul_rows(h, w_hhT, acc, b0, b1)
         for b in range(b0, b1):
             if t < lens[b]:
                 _gates_fwd(A, acc, t, b, H, variant, wpi, wpf, wpo, cs, tcs, y, hs)
@@ -185,8 +185,7 @@ def _gates_bwd(A, dy, t, b, H, variant, wpi, wpf, wpo, dwp, cs, tcs, c0, dhs):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _bwd_loop(A, w_hh, dy, lens, variant, wpi, wpf, wpo, dwp, cs, tcs, c0, dhs, tmp, blas,
-              b0, b1):
+def _bwd_loop(A, w_hh, dy, lens, variant, wpi, wpf, wpo, dwp, cs, tcs, c0, dhs, tmp, b0, b1):
     """A: gates (T, B, GH) -> dA in place, rows b0..b1-1. dhs: (2B, H) = (dh, dc) from the
     future in, (dh0, dc0) out. w_hh: (GH, H). dwp: this row block's peephole gradients."""
     T, B, GH = A.shape
@@ -197,31 +196,30 @@ def _bwd_loop(A, w_hh, dy, lens, variant, wpi, wpf, wpo, dwp, cs, tcs, c0, dhs, 
                 _gates_bwd(A, dy, t, b, H, variant, wpi, wpf, wpo, dwp, cs, tcs, c0, dhs)
             else:
                 A[t, b, :] = 0
-        matmul_small(A[t], w_hh, tmp, blas, b0, b1)
+        matmul_rows(A[t], w_hh, tmp, b0, b1)
         for b in range(b0, b1):
             if t < lens[b]:
                 dhs[b, :] = tmp[b]
 
 
 @njit(cache=True, parallel=True, nogil=True, error_model="numpy")
-def _fwd_split(A, w_hhT, hs, lens, variant, wpi, wpf, wpo, cs, tcs, y, acc, blas, nsplit):
+def _fwd_split(A, w_hhT, hs, lens, variant, wpi, wpf, wpo, cs, tcs, y, acc, nsplit):
     """The forward recurrence with the batch split into nsplit row blocks, one thread each,
     each running the WHOLE time loop for its rows: no synchronisation per step."""
     B = A.shape[1]
     for p in prange(nsplit):
-        _fwd_loop(A, w_hhT, hs, lens, variant, wpi, wpf, wpo, cs, tcs, y, acc, blas,
+        _fwd_loop(A, w_hhT, hs, lens, variant, wpi, wpf, wpo, cs, tcs, y, acc,
                   p * B // nsplit, (p + 1) * B // nsplit)
 
 
 @njit(cache=True, parallel=True, nogil=True, error_model="numpy")
-def _bwd_split(A, w_hh, dy, lens, variant, wpi, wpf, wpo, dwps, cs, tcs, c0, dhs, tmp, blas,
-               nsplit):
+def _bwd_split(A, w_hh, dy, lens, variant, wpi, wpf, wpo, dwps, cs, tcs, c0, dhs, tmp, nsplit):
     """Backward with the batch split like ``_fwd_split``; dwps: (nsplit, 3, H), one peephole
     gradient accumulator per block (summed by the caller)."""
     B = A.shape[1]
     for p in prange(nsplit):
         _bwd_loop(A, w_hh, dy, lens, variant, wpi, wpf, wpo, dwps[p], cs, tcs, c0, dhs, tmp,
-                  blas, p * B // nsplit, (p + 1) * B // nsplit)
+                  p * B // nsplit, (p + 1) * B // nsplit)
 
 
 @njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
@@ -334,7 +332,7 @@ def forward(x, state, params, lengths=None, variant="standard"):
     y = np.empty((T, B, H), dtype)
     acc = np.empty((B, G * H), dtype)
     args = (A, np.ascontiguousarray(w_hh.T), hs, lens, _VARIANT_CODE[variant],
-            wp[0], wp[1], wp[2], cs, tcs, y, acc, use_blas(B, H, G * H))
+            wp[0], wp[1], wp[2], cs, tcs, y, acc)
     nsplit = batch_split(B, H, G * H)
     if nsplit > 1:
         _fwd_split(*args, nsplit)
@@ -369,8 +367,7 @@ def backward(dy, dstate_n, cache):
     nsplit = batch_split(B, GH, H)
     dwps = np.zeros((nsplit, 3, H), dtype)
     args = (A, cache["w_hh"], dy, cache["lens"], _VARIANT_CODE[variant], wp[0], wp[1], wp[2])
-    rest = (cache["c"], cache["tanh_c"], cache["c0"], dhs, np.empty((B, H), dtype),
-            use_blas(B, GH, H))
+    rest = (cache["c"], cache["tanh_c"], cache["c0"], dhs, np.empty((B, H), dtype))
     if nsplit > 1:
         _bwd_split(*args, dwps, *rest, nsplit)
     else:
