@@ -1,5 +1,5 @@
 """Fused numba GRU (PyTorch's convention): the same ``forward``/``backward`` as
-``rnnlab.cells.gru``, and a ``Stepper`` for one-token-at-a-time generation.
+``rnnlab.nn.cells.gru``, and a ``Stepper`` for one-token-at-a-time generation.
 
 Forward: ``A = X W_ih^T + b_ih`` for all steps as one GEMM, then one compiled time loop: per
 step one GEMM ``h_{t-1} W_hh^T`` and one fused pass over (B, H) that adds b_hh, computes
@@ -18,9 +18,10 @@ length).
 import numpy as np
 from numba import njit, prange
 
-from ._common import (as_dtype, batch_split, check_dtype, input_grad, input_projection,
-                      lengths_array, weight_grads)
+from ._common import as_dtype, check_dtype, lengths_array
 from .activations import one, sigm, tanh_
+from .gemms import input_grad, input_projection, weight_grads
+from .policy import batch_split
 from .tiles import matmul_rows
 
 
@@ -181,7 +182,7 @@ def backward(dy, dstate_n, cache):
         _bwd_split(*args, nsplit)
     else:
         _bwd_loop(*args, 0, B)
-    grads = weight_grads(params, x.reshape(T * B, D), cache["h0"], y, A, dAh, dtype)
+    grads = weight_grads(params, x.reshape(T * B, D), cache["h0"], y, A, dAh)
     return input_grad(A, cache["w_ih"], D), dhs, grads
 
 

@@ -19,9 +19,10 @@ Cache (private; views, valid until backward): ``i f g o`` (coupled: ``f g o``), 
 import numpy as np
 from numba import njit, prange
 
-from ._common import (as_dtype, batch_split, bias_sum, check_dtype, input_grad, input_projection,
-                      lengths_array, pack_weights, weight_grads)
+from ._common import as_dtype, bias_sum, check_dtype, lengths_array, pack_weights
 from .activations import one, sigm, tanh_
+from .gemms import input_grad, input_projection, weight_grads
+from .policy import batch_split
 from .tiles import matmul_rows, matvec_packed
 
 VARIANTS = ("standard", "peephole", "coupled")
@@ -373,7 +374,7 @@ def backward(dy, dstate_n, cache):
     else:
         _bwd_loop(*args, dwps[0], *rest, 0, B)
     dwp = dwps.sum(axis=0) if nsplit > 1 else dwps[0]
-    grads = weight_grads(params, x.reshape(T * B, D), cache["h0"], y, A, A, dtype)
+    grads = weight_grads(params, x.reshape(T * B, D), cache["h0"], y, A, A)
     if variant == "peephole":
         grads["weight_pi"], grads["weight_pf"], grads["weight_po"] = dwp[0], dwp[1], dwp[2]
     dx = input_grad(A, cache["w_ih"], D)

@@ -1,5 +1,5 @@
 """Fused numba Elman RNN (tanh or relu): the same ``forward``/``backward`` as
-``rnnlab.cells.rnn``, and a ``Stepper`` for one-token-at-a-time generation.
+``rnnlab.nn.cells.rnn``, and a ``Stepper`` for one-token-at-a-time generation.
 
 Forward: ``A = X W_ih^T + (b_ih + b_hh)`` as one GEMM, then one compiled time loop: per step
 one GEMM ``h_{t-1} W_hh^T`` and one fused pass applying the nonlinearity. Backward: one
@@ -14,9 +14,10 @@ Cache (private): ``h`` (= y, zero past a row's length).
 import numpy as np
 from numba import njit, prange
 
-from ._common import (as_dtype, batch_split, bias_sum, check_dtype, input_grad, input_projection,
-                      lengths_array, pack_weights, weight_grads)
+from ._common import as_dtype, bias_sum, check_dtype, lengths_array, pack_weights
 from .activations import one, tanh_
+from .gemms import input_grad, input_projection, weight_grads
+from .policy import batch_split
 from .tiles import matmul_rows, matvec_packed
 
 NONLINEARITIES = ("tanh", "relu")
@@ -153,7 +154,7 @@ def backward(dy, dstate_n, cache):
         _bwd_split(*args, nsplit)
     else:
         _bwd_loop(*args, 0, B)
-    grads = weight_grads(params, x.reshape(T * B, D), cache["h0"], y, dA, dA, dtype)
+    grads = weight_grads(params, x.reshape(T * B, D), cache["h0"], y, dA, dA)
     return input_grad(dA, cache["w_ih"], D), dhs, grads
 
 

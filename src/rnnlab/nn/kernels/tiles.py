@@ -1,7 +1,7 @@
 """The products inside and around the time loop: register-tiled kernels (``matmul_rows``,
 ``matmul_tn_rows``) whose tile of 512-bit accumulators is emitted as LLVM vector IR
-(``_make_tile``), and the B=1 packed matrix-vector product of the steppers. Every per-step
-product runs here; ``_common`` decides which GEMMs around the loop do.
+(``_make_tile``), and the B=1 packed matrix-vector product of the steppers. ``policy``
+decides which GEMMs around the loop run here; every per-step product does.
 """
 from llvmlite import ir
 from numba import njit, types
