@@ -1,5 +1,5 @@
-"""Argument handling shared by the numba kernels: dtypes, lengths, the summed bias and the
-packed weights of the B=1 steppers.
+"""Argument handling shared by the numba kernels: dtypes, lengths, the summed bias, the
+packed weights of the B=1 steppers, and the single-use check of a kernel cache.
 
 The rest of the kernel machinery lives one idea per module: ``activations`` (float32/64
 sigm, tanh), ``tiles`` (the register-tiled products), ``policy`` (which product runs where)
@@ -47,3 +47,12 @@ def pack_weights(params, dtype):
     w_hh = np.asarray(params["weight_hh"], dtype)
     W = np.ascontiguousarray(np.concatenate([w_ih.T, w_hh.T], axis=0))
     return W, bias_sum(params, w_hh.shape[0], dtype)
+
+
+def use_cache_once(cache):
+    """Mark a cache whose gate buffer backward overwrites with dA as used; raise if it was."""
+    if cache["used"]:
+        from ...errors import RnnlabError
+        raise RnnlabError("cache: this numba-kernel cache was already backpropagated (its gate "
+                          "buffer now holds dA); run forward again before a second backward")
+    cache["used"] = True

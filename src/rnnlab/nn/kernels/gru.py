@@ -18,7 +18,7 @@ length).
 import numpy as np
 from numba import njit, prange
 
-from ._common import as_dtype, check_dtype, lengths_array
+from ._common import as_dtype, check_dtype, lengths_array, use_cache_once
 from .activations import one, sigm, tanh_
 from .gemms import input_grad, input_projection, weight_grads
 from .policy import batch_split
@@ -159,11 +159,7 @@ def forward(x, state, params, lengths=None):
 
 def backward(dy, dstate_n, cache):
     """Backpropagate through time. Returns (dx, dh0, grads); consumes the cache."""
-    if cache["used"]:
-        from ...errors import RnnlabError
-        raise RnnlabError("cache: this numba-kernel cache was already backpropagated (its gate "
-                          "buffer now holds dA); run forward again before a second backward")
-    cache["used"] = True
+    use_cache_once(cache)
     x, A, y, params = cache["x"], cache["A"], cache["h"], cache["params"]
     dtype = x.dtype
     T, B, D = x.shape
