@@ -35,9 +35,10 @@ GEMM_MAX_MACS = 1 << 28
 #   (150-200 GFLOP/s for the 2^31.6 projection of LSTM H=512 B=32). At 2^27.6
 #   (LSTM H=128 B=32 projection, row-split) the tiled kernel took 1.9 ms vs 2.3 ms OpenBLAS.
 PAR_GEMM_MIN_MACS = 1 << 24
-# ^ from this size a tiled GEMM splits its rows over the threads; below it one thread (the
-#   2^22.6 projection of LSTM H=128 B=1 took 0.11 ms on one thread; 0.15 ms through
-#   2-thread OpenBLAS quiet, 8-28 ms at load average 5-8).
+# ^ from this size a tiled GEMM splits its rows over the threads; below it one thread. No
+#   crossover measurement is recorded; what is: the 2^22.6 projection of LSTM H=128 B=1 took
+#   0.11 ms on one thread (0.15 ms through 2-thread OpenBLAS quiet, 8-28 ms at load average
+#   5-8), and the 2^27.6 one above ran row-split.
 
 
 def batch_split(B, K, N):
