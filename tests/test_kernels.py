@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from rnnlab.nn import registry
-from rnnlab.nn.kernels import _common
+from rnnlab.nn.kernels import gemms, policy, tiles
 
 TOL = {np.float32: 1e-6, np.float64: 1e-12}
 T, B, D, H = 6, 4, 5, 7
@@ -127,23 +127,13 @@ def test_options(case, bias, with_state, with_dstate):
 
 
 @pytest.mark.parametrize("case", CASES, ids=_ids)
-def test_blas_path(case, monkeypatch):
-    """The per-step product through BLAS (big layers) gives the same answers as the loop."""
-    monkeypatch.setattr(_common, "BLAS_MIN_MACS", 0)
-    cell, opts, G = case
-    for dtype in (np.float32, np.float64):
-        check(run_both(cell, opts, G, dtype, True, LENGTHS["ragged"], True, True), dtype)
-
-
-@pytest.mark.parametrize("case", CASES, ids=_ids)
 def test_batch_split_and_blas_gemms(case, monkeypatch):
     """The batch split over threads (each thread runs the whole time loop for its rows) and
     the BLAS path for the GEMMs outside the loop give the same answers."""
-    monkeypatch.setattr(_common, "SPLIT_MIN_ROWS", 1)
-    monkeypatch.setattr(_common, "SPLIT_MIN_MACS", 0)
-    monkeypatch.setattr(_common, "SPLIT_MAX_MACS", 1 << 62)
-    monkeypatch.setattr(_common, "SPLIT_SKIP_MACS", (0, 0))
-    monkeypatch.setattr(_common, "GEMM_MAX_MACS", 0)
+    monkeypatch.setattr(policy, "SPLIT_MIN_ROWS", 1)
+    monkeypatch.setattr(policy, "SPLIT_MIN_MACS", 0)
+    monkeypatch.setattr(policy, "SPLIT_SKIP_MACS", (0, 0))
+    monkeypatch.setattr(policy, "GEMM_MAX_MACS", 0)
     cell, opts, G = case
     for dtype in (np.float32, np.float64):
         check(run_both(cell, opts, G, dtype, True, LENGTHS["ragged"], True, True), dtype)
@@ -159,20 +149,20 @@ def test_tiled_products_edges():
             w = rng.standard_normal((K, N)).astype(dtype)
             ref = a.astype(np.float64) @ w.astype(np.float64)
             out = np.full((M, N), np.nan, dtype)
-            _common.matmul_rows(a, w, out, 0, M)
+            tiles.matmul_rows(a, w, out, 0, M)
             assert np.allclose(out, ref, rtol=1e-5, atol=1e-5)
             out2 = np.full((M, N), np.nan, dtype)
-            _common.matmul_tn_rows(np.ascontiguousarray(a.T), w, out2, 0, M)
+            tiles.matmul_tn_rows(np.ascontiguousarray(a.T), w, out2, 0, M)
             assert np.allclose(out2, ref, rtol=1e-5, atol=1e-5)
             out3 = np.full((M, N), np.nan, dtype)
-            _common.matmul_rows(a, w, out3, M // 3, M - M // 3)
+            tiles.matmul_rows(a, w, out3, M // 3, M - M // 3)
             sl = slice(M // 3, M - M // 3)
             assert np.allclose(out3[sl], ref[sl], rtol=1e-5, atol=1e-5)
             for n in (2, 3):                     # rows split over threads
                 out4 = np.full((M, N), np.nan, dtype)
-                _common._gemm_par(a, w, out4, False, n)
+                gemms._gemm_par(a, w, out4, False, n)
                 assert np.allclose(out4, ref, rtol=1e-5, atol=1e-5)
-                _common._gemm_par(np.ascontiguousarray(a.T), w, out4, True, n)
+                gemms._gemm_par(np.ascontiguousarray(a.T), w, out4, True, n)
                 assert np.allclose(out4, ref, rtol=1e-5, atol=1e-5)
 
 

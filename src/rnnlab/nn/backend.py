@@ -6,18 +6,18 @@
     layer(x, backend='numba')              # per call (the layer passes it to implementation)
     RNNLAB_BACKEND=numpy python train.py   # default taken from the environment
 
-Both expose the same ``forward``/``backward`` (docs/design.md). If numba (or the SciPy BLAS it
-needs for ``np.dot``) cannot be imported, ``'numba'`` falls back to ``'numpy'`` with one
-warning. Importing this module imports neither numba nor the kernels; the kernels compile
-lazily on their first call and are cached on disk (``cache=True``), so a second process loads
-machine code instead of compiling again.
+Both expose the same ``forward``/``backward`` (docs/design.md). If numba cannot be imported,
+``'numba'`` falls back to ``'numpy'`` with one warning. Importing this module imports neither
+numba nor the kernels; the kernels compile lazily on their first call and are cached on disk
+(``cache=True``), so a second process loads machine code instead of compiling again.
 
 BLAS and AVX-512
     The numba kernels do the per-step products and the small and mid-size GEMMs in their own
     register-tiled AVX-512 code (``rnnlab.nn.kernels.tiles``), independent of any BLAS; only
-    the big GEMMs outside the time loop (H >= 512) go through NumPy's bundled OpenBLAS. NumPy
-    and SciPy each bundle an OpenBLAS; both are DYNAMIC_ARCH builds that pick their kernels
-    when they are loaded, from the CPU or from ``OPENBLAS_CORETYPE``. Check what they chose::
+    the big GEMMs outside the time loop (H >= 512; ``rnnlab.nn.kernels.policy``) go through
+    NumPy's bundled OpenBLAS. NumPy and SciPy each bundle an OpenBLAS; both are DYNAMIC_ARCH
+    builds that pick their kernels when they are loaded, from the CPU or from
+    ``OPENBLAS_CORETYPE``. Check what they chose::
 
         python -c "import rnnlab.nn.backend as b; print(b.blas_info())"
 
@@ -66,12 +66,11 @@ def get_backend():
 
 
 def numba_available():
-    """Whether the numba kernels can run here (numba and SciPy's BLAS importable)."""
+    """Whether the numba kernels can run here (numba importable)."""
     global _numba_ok
     if _numba_ok is None:
         try:
             import numba  # noqa: F401
-            import scipy.linalg.cython_blas  # noqa: F401  (numba's np.dot needs it)
             _numba_ok = True
         except Exception:       # ImportError, or a broken install
             _numba_ok = False
@@ -90,8 +89,8 @@ def implementation(reference, kernel=None, backend=None):
         return reference
     if not numba_available():
         if not _warned:
-            warnings.warn("rnnlab: numba (or SciPy's BLAS) is not importable; using the NumPy "
-                          "reference cells (slower). pip install numba scipy to fix.",
+            warnings.warn("rnnlab: numba is not importable; using the NumPy reference cells "
+                          "(slower). pip install numba to fix.",
                           RuntimeWarning, stacklevel=3)
             _warned = True
         return reference

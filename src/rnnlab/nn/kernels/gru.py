@@ -1,5 +1,5 @@
 """Fused numba GRU (PyTorch's convention): the same ``forward``/``backward`` as
-``rnnlab.cells.gru``, and a ``Stepper`` for one-token-at-a-time generation.
+``rnnlab.nn.cells.gru``, and a ``Stepper`` for one-token-at-a-time generation.
 
 Forward: ``A = X W_ih^T + b_ih`` for all steps as one GEMM, then one compiled time loop: per
 step one GEMM ``h_{t-1} W_hh^T`` and one fused pass over (B, H) that adds b_hh, computes
@@ -18,10 +18,11 @@ length).
 import numpy as np
 from numba import njit, prange
 
-from ._common import (as_dtype, batch_split, check_dtype, input_grad, input_projection,
-                      lengths_array, use_blas, weight_grads)
+from ._common import as_dtype, check_dtype, lengths_array, use_cache_once
 from .activations import one, sigm, tanh_
-from .tiles import matmul_small
+from .gemms import input_grad, input_projection, weight_grads
+from .policy import batch_split
+from .tiles import matmul_rows
 
 
 @njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
@@ -47,12 +48,12 @@ def _gates_fwd(A, acc, bhh, t, b, H, hns, y, hs):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _fwd_loop(A, w_hhT, bhh, hs, lens, hns, y, acc, blas, b0, b1):
+def _fwd_loop(A, w_hhT, bhh, hs, lens, hns, y, acc, b0, b1):
     """Batch rows b0..b1-1 through all T steps (rows are independent)."""
     T, B, GH = A.shape
     H = hs.shape[1]
     for t in range(T):
-        matmul_small(hs, w_hhT, acc, blas, b0, b1)
+        matmul_rows(hs, w_hhT, acc, b0, b1)
         for b in range(b0, b1):
             if t < lens[b]:
                 _gates_fwd(A, acc, bhh, t, b, H, hns, y, hs)
@@ -89,7 +90,7 @@ def _gates_bwd(A, dAh, dy, t, b, H, hns, y, h0, dhs):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _bwd_loop(A, dAh, w_hh, dy, lens, hns, y, h0, dhs, tmp, blas, b0, b1):
+def _bwd_loop(A, dAh, w_hh, dy, lens, hns, y, h0, dhs, tmp, b0, b1):
     T, B, GH = A.shape
     H = dhs.shape[1]
     for t in range(T - 1, -1, -1):
@@ -99,27 +100,27 @@ def _bwd_loop(A, dAh, w_hh, dy, lens, hns, y, h0, dhs, tmp, blas, b0, b1):
             else:
                 A[t, b, :] = 0
                 dAh[t, b, :] = 0
-        matmul_small(dAh[t], w_hh, tmp, blas, b0, b1)
+        matmul_rows(dAh[t], w_hh, tmp, b0, b1)
         for b in range(b0, b1):
             if t < lens[b]:
                 dhs[b, :] += tmp[b]
 
 
 @njit(cache=True, parallel=True, nogil=True, error_model="numpy")
-def _fwd_split(A, w_hhT, bhh, hs, lens, hns, y, acc, blas, nsplit):
+def _fwd_split(A, w_hhT, bhh, hs, lens, hns, y, acc, nsplit):
     """The forward with the batch split into nsplit row blocks, one thread each running the
     whole time loop for its rows (no synchronisation per step)."""
     B = A.shape[1]
     for p in prange(nsplit):
-        _fwd_loop(A, w_hhT, bhh, hs, lens, hns, y, acc, blas, p * B // nsplit,
+        _fwd_loop(A, w_hhT, bhh, hs, lens, hns, y, acc, p * B // nsplit,
                   (p + 1) * B // nsplit)
 
 
 @njit(cache=True, parallel=True, nogil=True, error_model="numpy")
-def _bwd_split(A, dAh, w_hh, dy, lens, hns, y, h0, dhs, tmp, blas, nsplit):
+def _bwd_split(A, dAh, w_hh, dy, lens, hns, y, h0, dhs, tmp, nsplit):
     B = A.shape[1]
     for p in prange(nsplit):
-        _bwd_loop(A, dAh, w_hh, dy, lens, hns, y, h0, dhs, tmp, blas, p * B // nsplit,
+        _bwd_loop(A, dAh, w_hh, dy, lens, hns, y, h0, dhs, tmp, p * B // nsplit,
                   (p + 1) * B // nsplit)
 
 
@@ -143,8 +144,7 @@ def forward(x, state, params, lengths=None):
     A = input_projection(x, w_ih, bih)
     hns = np.empty((T, B, H), dtype)
     y = np.empty((T, B, H), dtype)
-    args = (A, np.ascontiguousarray(w_hh.T), bhh, hs, lens, hns, y, np.empty((B, GH), dtype),
-            use_blas(B, H, GH))
+    args = (A, np.ascontiguousarray(w_hh.T), bhh, hs, lens, hns, y, np.empty((B, GH), dtype))
     nsplit = batch_split(B, H, GH)
     if nsplit > 1:
         _fwd_split(*args, nsplit)
@@ -159,11 +159,7 @@ def forward(x, state, params, lengths=None):
 
 def backward(dy, dstate_n, cache):
     """Backpropagate through time. Returns (dx, dh0, grads); consumes the cache."""
-    if cache["used"]:
-        from ...errors import RnnlabError
-        raise RnnlabError("cache: this numba-kernel cache was already backpropagated (its gate "
-                          "buffer now holds dA); run forward again before a second backward")
-    cache["used"] = True
+    use_cache_once(cache)
     x, A, y, params = cache["x"], cache["A"], cache["h"], cache["params"]
     dtype = x.dtype
     T, B, D = x.shape
@@ -176,13 +172,13 @@ def backward(dy, dstate_n, cache):
     h0 = cache["h0"] if cache["h0"] is not None else np.zeros((B, H), dtype)
     dAh = np.empty_like(A)
     args = (A, dAh, cache["w_hh"], dy, cache["lens"], cache["hn"], y, h0, dhs,
-            np.empty((B, H), dtype), use_blas(B, GH, H))
+            np.empty((B, H), dtype))
     nsplit = batch_split(B, GH, H)
     if nsplit > 1:
         _bwd_split(*args, nsplit)
     else:
         _bwd_loop(*args, 0, B)
-    grads = weight_grads(params, x.reshape(T * B, D), cache["h0"], y, A, dAh, dtype)
+    grads = weight_grads(params, x.reshape(T * B, D), cache["h0"], y, A, dAh)
     return input_grad(A, cache["w_ih"], D), dhs, grads
 
 

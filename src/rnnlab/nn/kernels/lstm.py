@@ -1,12 +1,14 @@
-"""Fused numba LSTM: the same ``forward``/``backward`` as ``rnnlab.cells.lstm``, and a
+"""Fused numba LSTM: the same ``forward``/``backward`` as ``rnnlab.nn.cells.lstm``, and a
 ``Stepper`` for one-token-at-a-time generation.
 
 Forward: ``A = X W_ih^T + (b_ih + b_hh)`` for all steps as one GEMM, then one compiled time
-loop: per step one product ``h_{t-1} W_hh^T`` (``_common.matmul_rows``, register-tiled) and
-one fused pass over (B, H) that reads the four pre-activations, writes the activated gates
-i, f, g, o back into A in place, and the new c, tanh(c), h. Backward: one compiled loop that turns the gates into dA in place (same
-buffer) with one GEMM ``dA_t W_hh`` per step; then dW_ih = dA^T X, dW_hh = dA[1:]^T H[:-1],
-dx = dA W_ih, db = sum(dA) as single GEMMs/reductions after the loop.
+loop: per step one product ``h_{t-1} W_hh^T`` (``tiles.matmul_rows``, register-tiled) and
+one fused pass over (B, H) (``lstm_gates.gates_fwd``) that reads the four pre-activations,
+writes the activated gates i, f, g, o back into A in place, and the new c, tanh(c), h.
+Backward: one compiled loop that turns the gates into dA in place (same buffer,
+``lstm_gates.gates_bwd``) with one product ``dA_t W_hh`` per step; then dW_ih = dA^T X,
+dW_hh = dA[1:]^T H[:-1], dx = dA W_ih, db = sum(dA) as single GEMMs/reductions after the
+loop (``gemms``).
 
 Activations kept for backward per layer: ``T*B*6H`` numbers for the standard and peephole
 LSTM (gates 4H, c, tanh c; 5H for the coupled one: gates 3H, c, tanh c) plus the output y
@@ -19,10 +21,13 @@ Cache (private; views, valid until backward): ``i f g o`` (coupled: ``f g o``), 
 import numpy as np
 from numba import njit, prange
 
-from ._common import (as_dtype, batch_split, bias_sum, check_dtype, input_grad, input_projection,
-                      lengths_array, pack_weights, use_blas, weight_grads)
+from ._common import (as_dtype, bias_sum, check_dtype, lengths_array, pack_weights,
+                      use_cache_once)
 from .activations import one, sigm, tanh_
-from .tiles import matmul_small, matvec_packed
+from .gemms import input_grad, input_projection, weight_grads
+from .lstm_gates import gates_bwd, gates_fwd
+from .policy import batch_split
+from .tiles import matmul_rows, matvec_packed
 
 VARIANTS = ("standard", "peephole", "coupled")
 _VARIANT_CODE = {"standard": 0, "peephole": 1, "coupled": 2}
@@ -32,76 +37,15 @@ def num_gates(variant):
     return 3 if variant == "coupled" else 4
 
 
-# ------------------------------------------------------------------------------ kernels
-
-@njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
-def _gates_fwd(A, acc, t, b, H, variant, wpi, wpf, wpo, cs, tcs, y, hs):
-    """Fused elementwise step for one row b: A[t, b] (+acc) -> gates in place, c, tanh c, h."""
-    a = A[t, b]
-    r = acc[b]
-    c_all = cs[t, b]
-    tc_all = tcs[t, b]
-    yt = y[t, b]
-    hb = hs[b]
-    cb = hs[b + hs.shape[0] // 2]
-    o1 = one(A)
-    if variant == 2:                                   # coupled: f, g, o
-        for j in range(H):
-            f = sigm(a[j] + r[j])
-            g = tanh_(a[H + j] + r[H + j])
-            o = sigm(a[2 * H + j] + r[2 * H + j])
-            c = f * cb[j] + (o1 - f) * g
-            tc = tanh_(c)
-            h = o * tc
-            a[j] = f
-            a[H + j] = g
-            a[2 * H + j] = o
-            c_all[j] = c
-            tc_all[j] = tc
-            yt[j] = h
-            hb[j] = h
-            cb[j] = c
-    elif variant == 1:                                 # peephole
-        for j in range(H):
-            cp = cb[j]
-            i = sigm(a[j] + r[j] + wpi[j] * cp)
-            f = sigm(a[H + j] + r[H + j] + wpf[j] * cp)
-            g = tanh_(a[2 * H + j] + r[2 * H + j])
-            c = f * cp + i * g
-            o = sigm(a[3 * H + j] + r[3 * H + j] + wpo[j] * c)
-            tc = tanh_(c)
-            h = o * tc
-            a[j] = i
-            a[H + j] = f
-            a[2 * H + j] = g
-            a[3 * H + j] = o
-            c_all[j] = c
-            tc_all[j] = tc
-            yt[j] = h
-            hb[j] = h
-            cb[j] = c
-    else:
-        for j in range(H):
-            i = sigm(a[j] + r[j])
-            f = sigm(a[H + j] + r[H + j])
-            g = tanh_(a[2 * H + j] + r[2 * H + j])
-            o = sigm(a[3 * H + j] + r[3 * H + j])
-            c = f * cb[j] + i * g
-            tc = tanh_(c)
-            h = o * tc
-            a[j] = i
-            a[H + j] = f
-            a[2 * H + j] = g
-            a[3 * H + j] = o
-            c_all[j] = c
-            tc_all[j] = tc
-            yt[j] = h
-            hb[j] = h
-            cb[j] = c
+def _variant_code(variant):
+    if variant not in _VARIANT_CODE:
+        from ...errors import RnnlabError
+        raise RnnlabError(f"variant: got {variant!r}, expected one of {VARIANTS}")
+    return _VARIANT_CODE[variant]
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _fwd_loop(A, w_hhT, hs, lens, variant, wpi, wpf, wpo, cs, tcs, y, acc, blas, b0, b1):
+def _fwd_loop(A, w_hhT, hs, lens, variant, wpi, wpf, wpo, cs, tcs, y, acc, b0, b1):
     """A: (T, B, GH) pre-activations -> activated gates, for batch rows b0..b1-1 (rows are
     independent). hs: (2B, H) rows 0..B-1 = h, B.. = c (initial state in, final state out).
     w_hhT: (H, GH) C-contiguous."""
@@ -109,10 +53,10 @@ def _fwd_loop(A, w_hhT, hs, lens, variant, wpi, wpf, wpo, cs, tcs, y, acc, blas,
     H = hs.shape[1]
     h = hs[:B]
     for t in range(T):
-        matmul_small(h, w_hhT, acc, blas, b0, b1)
+        matmul_rows(h, w_hhT, acc, b0, b1)
         for b in range(b0, b1):
             if t < lens[b]:
-                _gates_fwd(A, acc, t, b, H, variant, wpi, wpf, wpo, cs, tcs, y, hs)
+                gates_fwd(A, acc, t, b, H, variant, wpi, wpf, wpo, cs, tcs, y, hs)
             else:                                      # padding: carry state, y = 0
                 A[t, b, :] = 0
                 cs[t, b, :] = hs[B + b]
@@ -120,73 +64,8 @@ def _fwd_loop(A, w_hhT, hs, lens, variant, wpi, wpf, wpo, cs, tcs, y, acc, blas,
                 y[t, b, :] = 0
 
 
-@njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
-def _gates_bwd(A, dy, t, b, H, variant, wpi, wpf, wpo, dwp, cs, tcs, c0, dhs):
-    """Row b of step t: gates in A[t, b] -> dA in place; dc_{t-1} into dhs[B + b]."""
-    B = dhs.shape[0] // 2
-    a = A[t, b]
-    dyt = dy[t, b]
-    dh_b = dhs[b]
-    dc_b = dhs[B + b]
-    c_t = cs[t, b]
-    tc_t = tcs[t, b]
-    cprev = cs[t - 1, b] if t > 0 else c0[b]
-    o1 = one(A)
-    if variant == 2:
-        for j in range(H):
-            f = a[j]
-            g = a[H + j]
-            o = a[2 * H + j]
-            tc = tc_t[j]
-            dh = dyt[j] + dh_b[j]
-            dc = dc_b[j] + dh * o * (o1 - tc * tc)
-            a[2 * H + j] = dh * tc * o * (o1 - o)
-            a[j] = dc * (cprev[j] - g) * f * (o1 - f)
-            a[H + j] = dc * (o1 - f) * (o1 - g * g)
-            dc_b[j] = dc * f
-    elif variant == 1:
-        dwpi = dwp[0]
-        dwpf = dwp[1]
-        dwpo = dwp[2]
-        for j in range(H):
-            i = a[j]
-            f = a[H + j]
-            g = a[2 * H + j]
-            o = a[3 * H + j]
-            tc = tc_t[j]
-            cp = cprev[j]
-            dh = dyt[j] + dh_b[j]
-            dao = dh * tc * o * (o1 - o)
-            dc = dc_b[j] + dh * o * (o1 - tc * tc) + dao * wpo[j]
-            dwpo[j] += dao * c_t[j]
-            dai = dc * g * i * (o1 - i)
-            daf = dc * cp * f * (o1 - f)
-            a[j] = dai
-            a[H + j] = daf
-            a[2 * H + j] = dc * i * (o1 - g * g)
-            a[3 * H + j] = dao
-            dwpi[j] += dai * cp
-            dwpf[j] += daf * cp
-            dc_b[j] = dc * f + dai * wpi[j] + daf * wpf[j]
-    else:
-        for j in range(H):
-            i = a[j]
-            f = a[H + j]
-            g = a[2 * H + j]
-            o = a[3 * H + j]
-            tc = tc_t[j]
-            dh = dyt[j] + dh_b[j]
-            dc = dc_b[j] + dh * o * (o1 - tc * tc)
-            a[j] = dc * g * i * (o1 - i)
-            a[H + j] = dc * cprev[j] * f * (o1 - f)
-            a[2 * H + j] = dc * i * (o1 - g * g)
-            a[3 * H + j] = dh * tc * o * (o1 - o)
-            dc_b[j] = dc * f
-
-
 @njit(cache=True, nogil=True, error_model="numpy")
-def _bwd_loop(A, w_hh, dy, lens, variant, wpi, wpf, wpo, dwp, cs, tcs, c0, dhs, tmp, blas,
-              b0, b1):
+def _bwd_loop(A, w_hh, dy, lens, variant, wpi, wpf, wpo, dwp, cs, tcs, c0, dhs, tmp, b0, b1):
     """A: gates (T, B, GH) -> dA in place, rows b0..b1-1. dhs: (2B, H) = (dh, dc) from the
     future in, (dh0, dc0) out. w_hh: (GH, H). dwp: this row block's peephole gradients."""
     T, B, GH = A.shape
@@ -194,34 +73,33 @@ def _bwd_loop(A, w_hh, dy, lens, variant, wpi, wpf, wpo, dwp, cs, tcs, c0, dhs, 
     for t in range(T - 1, -1, -1):
         for b in range(b0, b1):
             if t < lens[b]:
-                _gates_bwd(A, dy, t, b, H, variant, wpi, wpf, wpo, dwp, cs, tcs, c0, dhs)
+                gates_bwd(A, dy, t, b, H, variant, wpi, wpf, wpo, dwp, cs, tcs, c0, dhs)
             else:
                 A[t, b, :] = 0
-        matmul_small(A[t], w_hh, tmp, blas, b0, b1)
+        matmul_rows(A[t], w_hh, tmp, b0, b1)
         for b in range(b0, b1):
             if t < lens[b]:
                 dhs[b, :] = tmp[b]
 
 
 @njit(cache=True, parallel=True, nogil=True, error_model="numpy")
-def _fwd_split(A, w_hhT, hs, lens, variant, wpi, wpf, wpo, cs, tcs, y, acc, blas, nsplit):
+def _fwd_split(A, w_hhT, hs, lens, variant, wpi, wpf, wpo, cs, tcs, y, acc, nsplit):
     """The forward recurrence with the batch split into nsplit row blocks, one thread each,
     each running the WHOLE time loop for its rows: no synchronisation per step."""
     B = A.shape[1]
     for p in prange(nsplit):
-        _fwd_loop(A, w_hhT, hs, lens, variant, wpi, wpf, wpo, cs, tcs, y, acc, blas,
+        _fwd_loop(A, w_hhT, hs, lens, variant, wpi, wpf, wpo, cs, tcs, y, acc,
                   p * B // nsplit, (p + 1) * B // nsplit)
 
 
 @njit(cache=True, parallel=True, nogil=True, error_model="numpy")
-def _bwd_split(A, w_hh, dy, lens, variant, wpi, wpf, wpo, dwps, cs, tcs, c0, dhs, tmp, blas,
-               nsplit):
+def _bwd_split(A, w_hh, dy, lens, variant, wpi, wpf, wpo, dwps, cs, tcs, c0, dhs, tmp, nsplit):
     """Backward with the batch split like ``_fwd_split``; dwps: (nsplit, 3, H), one peephole
     gradient accumulator per block (summed by the caller)."""
     B = A.shape[1]
     for p in prange(nsplit):
         _bwd_loop(A, w_hh, dy, lens, variant, wpi, wpf, wpo, dwps[p], cs, tcs, c0, dhs, tmp,
-                  blas, p * B // nsplit, (p + 1) * B // nsplit)
+                  p * B // nsplit, (p + 1) * B // nsplit)
 
 
 @njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
@@ -268,14 +146,11 @@ class Stepper:
     """
 
     def __init__(self, params, dtype=np.float32, variant="standard"):
-        if variant not in _VARIANT_CODE:
-            from ...errors import RnnlabError
-            raise RnnlabError(f"variant: got {variant!r}, expected one of {VARIANTS}")
+        self.variant = _variant_code(variant)
         self.dtype = np.dtype(dtype)
-        self.variant = _VARIANT_CODE[variant]
         self.W, self.bias = pack_weights(params, self.dtype)
-        G, self.H, _, _, wp = _prep(params, self.dtype, variant)
-        self.wp = [np.ascontiguousarray(w) for w in wp]
+        self.H = np.shape(params["weight_hh"])[1]
+        self.wp = _peepholes(params, self.dtype, variant)
         self.D = self.W.shape[0] - self.H
         self.xh = np.empty(self.D + self.H, self.dtype)
         self.acc = np.empty(self.W.shape[1], self.dtype)
@@ -298,34 +173,36 @@ class Stepper:
         return self.h
 
 
-# ---------------------------------------------------------------------------- interface
-
-def _prep(params, dtype, variant):
-    G = num_gates(variant)
-    w_ih = as_dtype(params["weight_ih"], dtype)
-    w_hh = as_dtype(params["weight_hh"], dtype)
-    H = w_hh.shape[1]
+def _peepholes(params, dtype, variant):
+    """[w_pi, w_pf, w_po] of a peephole LSTM; 1-element placeholders for the others."""
     if variant == "peephole":
-        wp = [as_dtype(params[k], dtype) for k in ("weight_pi", "weight_pf", "weight_po")]
-    else:
-        wp = [np.zeros(1, dtype)] * 3
-    return G, H, w_ih, w_hh, wp
+        return [as_dtype(params[k], dtype) for k in ("weight_pi", "weight_pf", "weight_po")]
+    return [np.zeros(1, dtype)] * 3
+
+
+def _stacked(pair, B, H, dtype):
+    """(2B, H): rows 0..B-1 = pair[0] (h or dh), rows B.. = pair[1] (c or dc); zeros for a
+    missing pair or part."""
+    h, c = (None, None) if pair is None else pair
+    hs = np.empty((2 * B, H), dtype)
+    hs[:B] = 0 if h is None else h
+    hs[B:] = 0 if c is None else c
+    return hs
 
 
 def forward(x, state, params, lengths=None, variant="standard"):
     """Run the LSTM over x (T, B, D). Returns (y, (h_n, c_n), cache)."""
-    if variant not in _VARIANT_CODE:
-        from ...errors import RnnlabError
-        raise RnnlabError(f"variant: got {variant!r}, expected one of {VARIANTS}")
+    code = _variant_code(variant)
     dtype = check_dtype(x)
     x = as_dtype(x, dtype)
     T, B, D = x.shape
-    G, H, w_ih, w_hh, wp = _prep(params, dtype, variant)
-    h0, c0 = (None, None) if state is None else state
-    hs = np.empty((2 * B, H), dtype)
-    hs[:B] = 0 if h0 is None else h0
-    hs[B:] = 0 if c0 is None else c0
-    h0c = None if h0 is None else hs[:B].copy()
+    G = num_gates(variant)
+    w_ih = as_dtype(params["weight_ih"], dtype)
+    w_hh = as_dtype(params["weight_hh"], dtype)
+    H = w_hh.shape[1]
+    wp = _peepholes(params, dtype, variant)
+    hs = _stacked(state, B, H, dtype)
+    h0c = None if state is None or state[0] is None else hs[:B].copy()
     c0c = hs[B:].copy()
     lens = lengths_array(lengths, T, B)
     A = input_projection(x, w_ih, bias_sum(params, G * H, dtype))
@@ -333,8 +210,8 @@ def forward(x, state, params, lengths=None, variant="standard"):
     tcs = np.empty((T, B, H), dtype)
     y = np.empty((T, B, H), dtype)
     acc = np.empty((B, G * H), dtype)
-    args = (A, np.ascontiguousarray(w_hh.T), hs, lens, _VARIANT_CODE[variant],
-            wp[0], wp[1], wp[2], cs, tcs, y, acc, use_blas(B, H, G * H))
+    args = (A, np.ascontiguousarray(w_hh.T), hs, lens, code, wp[0], wp[1], wp[2], cs, tcs, y,
+            acc)
     nsplit = batch_split(B, H, G * H)
     if nsplit > 1:
         _fwd_split(*args, nsplit)
@@ -350,33 +227,25 @@ def forward(x, state, params, lengths=None, variant="standard"):
 
 def backward(dy, dstate_n, cache):
     """Backpropagate through time. Returns (dx, (dh0, dc0), grads); consumes the cache."""
-    if cache["used"]:
-        from ...errors import RnnlabError
-        raise RnnlabError("cache: this numba-kernel cache was already backpropagated (its gate "
-                          "buffer now holds dA); run forward again before a second backward")
-    cache["used"] = True
+    use_cache_once(cache)
     x, A, y, variant, params = cache["x"], cache["A"], cache["h"], cache["variant"], cache["params"]
     dtype = x.dtype
     T, B, D = x.shape
     GH = A.shape[2]
     H = y.shape[2]
     dy = as_dtype(dy, dtype)
-    dh_n, dc_n = (None, None) if dstate_n is None else dstate_n
-    dhs = np.empty((2 * B, H), dtype)
-    dhs[:B] = 0 if dh_n is None else dh_n
-    dhs[B:] = 0 if dc_n is None else dc_n
+    dhs = _stacked(dstate_n, B, H, dtype)
     wp = cache["wp"]
     nsplit = batch_split(B, GH, H)
     dwps = np.zeros((nsplit, 3, H), dtype)
     args = (A, cache["w_hh"], dy, cache["lens"], _VARIANT_CODE[variant], wp[0], wp[1], wp[2])
-    rest = (cache["c"], cache["tanh_c"], cache["c0"], dhs, np.empty((B, H), dtype),
-            use_blas(B, GH, H))
+    rest = (cache["c"], cache["tanh_c"], cache["c0"], dhs, np.empty((B, H), dtype))
     if nsplit > 1:
         _bwd_split(*args, dwps, *rest, nsplit)
     else:
         _bwd_loop(*args, dwps[0], *rest, 0, B)
     dwp = dwps.sum(axis=0) if nsplit > 1 else dwps[0]
-    grads = weight_grads(params, x.reshape(T * B, D), cache["h0"], y, A, A, dtype)
+    grads = weight_grads(params, x.reshape(T * B, D), cache["h0"], y, A, A)
     if variant == "peephole":
         grads["weight_pi"], grads["weight_pf"], grads["weight_po"] = dwp[0], dwp[1], dwp[2]
     dx = input_grad(A, cache["w_ih"], D)

@@ -1,5 +1,5 @@
 """Fused numba Elman RNN (tanh or relu): the same ``forward``/``backward`` as
-``rnnlab.cells.rnn``, and a ``Stepper`` for one-token-at-a-time generation.
+``rnnlab.nn.cells.rnn``, and a ``Stepper`` for one-token-at-a-time generation.
 
 Forward: ``A = X W_ih^T + (b_ih + b_hh)`` as one GEMM, then one compiled time loop: per step
 one GEMM ``h_{t-1} W_hh^T`` and one fused pass applying the nonlinearity. Backward: one
@@ -14,10 +14,11 @@ Cache (private): ``h`` (= y, zero past a row's length).
 import numpy as np
 from numba import njit, prange
 
-from ._common import (as_dtype, batch_split, bias_sum, check_dtype, input_grad, input_projection,
-                      lengths_array, pack_weights, use_blas, weight_grads)
+from ._common import as_dtype, bias_sum, check_dtype, lengths_array, pack_weights
 from .activations import one, tanh_
-from .tiles import matmul_small, matvec_packed
+from .gemms import input_grad, input_projection, weight_grads
+from .policy import batch_split
+from .tiles import matmul_rows, matvec_packed
 
 NONLINEARITIES = ("tanh", "relu")
 
@@ -42,11 +43,11 @@ def _act_fwd(A, acc, t, b, H, relu, y, hs):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _fwd_loop(A, w_hhT, hs, lens, relu, y, acc, blas, b0, b1):
+def _fwd_loop(A, w_hhT, hs, lens, relu, y, acc, b0, b1):
     """Batch rows b0..b1-1 through all T steps (rows are independent)."""
     T, B, H = A.shape
     for t in range(T):
-        matmul_small(hs, w_hhT, acc, blas, b0, b1)
+        matmul_rows(hs, w_hhT, acc, b0, b1)
         for b in range(b0, b1):
             if t < lens[b]:
                 _act_fwd(A, acc, t, b, H, relu, y, hs)
@@ -72,7 +73,7 @@ def _act_bwd(dA, dy, y, t, b, H, relu, dhs):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _bwd_loop(dA, w_hh, dy, y, lens, relu, dhs, tmp, blas, b0, b1):
+def _bwd_loop(dA, w_hh, dy, y, lens, relu, dhs, tmp, b0, b1):
     T, B, H = dA.shape
     for t in range(T - 1, -1, -1):
         for b in range(b0, b1):
@@ -80,27 +81,26 @@ def _bwd_loop(dA, w_hh, dy, y, lens, relu, dhs, tmp, blas, b0, b1):
                 _act_bwd(dA, dy, y, t, b, H, relu, dhs)
             else:
                 dA[t, b, :] = 0
-        matmul_small(dA[t], w_hh, tmp, blas, b0, b1)
+        matmul_rows(dA[t], w_hh, tmp, b0, b1)
         for b in range(b0, b1):
             if t < lens[b]:
                 dhs[b, :] = tmp[b]
 
 
 @njit(cache=True, parallel=True, nogil=True, error_model="numpy")
-def _fwd_split(A, w_hhT, hs, lens, relu, y, acc, blas, nsplit):
+def _fwd_split(A, w_hhT, hs, lens, relu, y, acc, nsplit):
     """The forward with the batch split into nsplit row blocks, one thread each running the
     whole time loop for its rows (no synchronisation per step)."""
     B = A.shape[1]
     for p in prange(nsplit):
-        _fwd_loop(A, w_hhT, hs, lens, relu, y, acc, blas, p * B // nsplit, (p + 1) * B // nsplit)
+        _fwd_loop(A, w_hhT, hs, lens, relu, y, acc, p * B // nsplit, (p + 1) * B // nsplit)
 
 
 @njit(cache=True, parallel=True, nogil=True, error_model="numpy")
-def _bwd_split(dA, w_hh, dy, y, lens, relu, dhs, tmp, blas, nsplit):
+def _bwd_split(dA, w_hh, dy, y, lens, relu, dhs, tmp, nsplit):
     B = dA.shape[1]
     for p in prange(nsplit):
-        _bwd_loop(dA, w_hh, dy, y, lens, relu, dhs, tmp, blas, p * B // nsplit,
-                  (p + 1) * B // nsplit)
+        _bwd_loop(dA, w_hh, dy, y, lens, relu, dhs, tmp, p * B // nsplit, (p + 1) * B // nsplit)
 
 
 def _relu_flag(nonlinearity):
@@ -127,8 +127,7 @@ def forward(x, state, params, lengths=None, nonlinearity="tanh"):
     lens = lengths_array(lengths, T, B)
     A = input_projection(x, w_ih, bias_sum(params, H, dtype))
     y = np.empty((T, B, H), dtype)
-    args = (A, np.ascontiguousarray(w_hh.T), hs, lens, relu, y, np.empty((B, H), dtype),
-            use_blas(B, H, H))
+    args = (A, np.ascontiguousarray(w_hh.T), hs, lens, relu, y, np.empty((B, H), dtype))
     nsplit = batch_split(B, H, H)
     if nsplit > 1:
         _fwd_split(*args, nsplit)
@@ -149,14 +148,13 @@ def backward(dy, dstate_n, cache):
     if dstate_n is not None:
         dhs[:] = dstate_n
     dA = np.empty((T, B, H), dtype)
-    args = (dA, cache["w_hh"], dy, y, cache["lens"], cache["relu"], dhs,
-            np.empty((B, H), dtype), use_blas(B, H, H))
+    args = (dA, cache["w_hh"], dy, y, cache["lens"], cache["relu"], dhs, np.empty((B, H), dtype))
     nsplit = batch_split(B, H, H)
     if nsplit > 1:
         _bwd_split(*args, nsplit)
     else:
         _bwd_loop(*args, 0, B)
-    grads = weight_grads(params, x.reshape(T * B, D), cache["h0"], y, dA, dA, dtype)
+    grads = weight_grads(params, x.reshape(T * B, D), cache["h0"], y, dA, dA)
     return input_grad(dA, cache["w_ih"], D), dhs, grads
 
 

@@ -1,43 +1,13 @@
 """The products inside and around the time loop: register-tiled kernels (``matmul_rows``,
 ``matmul_tn_rows``) whose tile of 512-bit accumulators is emitted as LLVM vector IR
-(``_make_tile``), the B=1 packed matrix-vector product of the steppers, and thin ``np.dot``
-wrappers (SciPy's OpenBLAS, the one numba binds) kept as a per-step path for tests.
-``_common`` decides which one runs where.
+(``_make_tile``), and the B=1 packed matrix-vector product of the steppers. ``policy``
+decides which GEMMs around the loop run here; every per-step product does.
 """
-import numpy as np
 from llvmlite import ir
 from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic, overload
 
-# --------------------------------------------------------------------------------- BLAS
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def mm(a, b, out):
-    """out = a @ b (2-D, C-contiguous), through SciPy's OpenBLAS."""
-    np.dot(a, b, out)
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def mm_nt(a, b, out):
-    """out = a @ b.T (b C-contiguous, no copy: BLAS gets a transpose flag)."""
-    np.dot(a, b.T, out)
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def mm_tn(a, b, out):
-    """out = a.T @ b."""
-    np.dot(a.T, b, out)
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def mm_tn_acc(a, b, out, tmp):
-    """out += a.T @ b (tmp: scratch of out's shape)."""
-    np.dot(a.T, b, tmp)
-    out += tmp
-
-
-# ------------------------------------------------------------ register-tiled products
 
 def _make_tile(R, V, trans_a=False):
     """An intrinsic ``tile(a, w, out, b0, n0)``: out[b0:b0+R, n0:n0+V*L] = a[b0:b0+R] @
@@ -221,16 +191,6 @@ def matmul_tn_rows(a, w, out, b0, b1):
                 wk = w[k]
                 for j in range(n0, N):
                     o[j] += s * wk[j]
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def matmul_small(a, w, out, use_blas, b0, b1):
-    """out[b0:b1] = a[b0:b1] @ w for one time step: through BLAS when use_blas, else the
-    register-tiled single-threaded product (``matmul_rows``)."""
-    if use_blas:
-        np.dot(a[b0:b1], w, out[b0:b1])
-    else:
-        matmul_rows(a, w, out, b0, b1)
 
 
 @njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
