@@ -25,6 +25,18 @@ from .layers import GRU, LSTM, RNN
 
 
 @dataclass(frozen=True)
+class CellOption:
+    """One option of a cell that a user can set: a layer keyword argument, saved in the run's
+    ModelConfig.cell_options and offered by `rnnlab train` as --<name> (underscores as dashes)."""
+    name: str                  # the layer's keyword, e.g. 'proj_size'
+    help: str                  # one line for --help
+    type: type = float
+    default: object = None     # the layer's default, shown in --help
+    choices: tuple = None
+    flag: bool = False         # a switch (store_true)
+
+
+@dataclass(frozen=True)
 class CellSpec:
     name: str                  # the ModelConfig's `cell`; the reference module's short name
     layer: type                # the torch-style layer class
@@ -34,6 +46,7 @@ class CellSpec:
     torch_layer: str = None    # the torch.nn class with the same weights, or None
     torch_excludes: dict = field(default_factory=dict)  # option -> values torch lacks
     onnx_op: str = None        # the ONNX operator that computes the same, or None
+    options: tuple = ()        # CellOption: the cell's own options (ModelConfig.cell_options)
 
     @property
     def reference(self):
@@ -65,8 +78,24 @@ class CellSpec:
         return self.reference.BOUNDS
 
     def layer_options(self, cfg):
-        """The layer's keyword options from a ModelConfig (or any object with the fields)."""
-        return {k: getattr(cfg, k) for k in self.config_options}
+        """The layer's keyword options from a ModelConfig: its `config_options` fields and
+        the cell's own options (cfg.cell_options)."""
+        opts = {k: getattr(cfg, k) for k in self.config_options}
+        opts.update(getattr(cfg, "cell_options", None) or {})
+        return opts
+
+    def check_options(self, given):
+        """cell_options must name options of this cell; an option of another cell is an error
+        naming the ones this cell takes."""
+        if not isinstance(given, dict):
+            raise RnnlabError(f"cell_options must be a dict, got {type(given).__name__}")
+        known = {o.name for o in self.options}
+        bad = sorted(k for k in given if k not in known)
+        if bad:
+            takes = ", ".join("--" + o.name.replace("_", "-") for o in self.options) or \
+                "no options of its own"
+            raise RnnlabError(f"--{bad[0].replace('_', '-')} is not an option of the "
+                              f"{self.name} cell; remove it (the {self.name} cell takes {takes})")
 
     def torch_problem(self, cfg):
         """Why this configuration has no torch layer (a sentence), or None when it has one."""

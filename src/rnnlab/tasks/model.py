@@ -14,7 +14,7 @@ The config (`ModelConfig`) is saved with every run as JSON, so a model is rebuil
 its safetensors weights alone. Parameter names: ``embed.weight``, ``rnn.<torch name>``,
 ``head.weight``, ``head.bias``.
 """
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 
@@ -43,11 +43,13 @@ class ModelConfig:
     forget_bias: float | None = None
     dtype: str = "float32"
     seed: int = 0
+    cell_options: dict = field(default_factory=dict)   # the cell's own options (its registry
+                                                        # entry's `options`), e.g. proj_size
 
     def validate(self):
         if self.task not in TASKS:
             raise RnnlabError(f"task must be one of {', '.join(TASKS)}, got {self.task!r}")
-        registry.get(self.cell)
+        registry.get(self.cell).check_options(self.cell_options)
         for name in ("input_size", "output_size", "hidden", "layers"):
             v = getattr(self, name)
             if not isinstance(v, int) or v < 1:

@@ -15,6 +15,7 @@ def add_parser(sub):
     t.add_argument("--resume", action="store_true",
                    help="continue the run in --out exactly where it stopped")
     _model_options(t)
+    _cell_options(t)
     _train_options(t)
     _task_options(t)
     t.set_defaults(func=run)
@@ -34,6 +35,37 @@ def _model_options(p):
                    help="LSTM: initial forget-gate bias (default: torch's uniform init)")
     g.add_argument("--dtype", default="float32", choices=["float32", "float64"],
                    help="floating-point precision")
+
+
+def _cell_options(p):
+    """Each cell's own options, from the cell registry (an option several cells share, such
+    as recurrent dropout, appears once)."""
+    from ...nn import registry
+    seen = {}
+    for spec in registry.CELLS.values():
+        for o in spec.options:
+            seen.setdefault(o.name, (o, []))[1].append(spec.name)
+    if not seen:
+        return
+    g = p.add_argument_group("cell options (each names the cells that take it)")
+    for name, (o, cells) in seen.items():
+        _add_option(g, o, f"{', '.join(cells)}: {o.help}")
+
+
+def _add_option(group, o, text):
+    """A registry option (CellOption or TaskOption) as an argparse option; None = not given."""
+    flag = "--" + o.name.replace("_", "-")
+    if o.default not in (None, False) and "default" not in text:
+        text += f" (default: {o.default})"
+    if o.flag:
+        group.add_argument(flag, dest=o.name, action="store_true", default=None, help=text)
+    else:
+        group.add_argument(flag, dest=o.name, type=o.type, default=None, choices=o.choices,
+                           help=text)
+
+
+def _given(a, options):
+    return {o.name: getattr(a, o.name) for o in options if getattr(a, o.name, None) is not None}
 
 
 def _train_options(p):
@@ -79,23 +111,12 @@ def _task_options(p):
             continue
         g = p.add_argument_group(f"{entry.name} ({', '.join(entry.suffixes)})")
         for o in entry.task.OPTIONS:
-            flag = "--" + o.name.replace("_", "-")
-            text = o.help + ("" if o.default in (None, False) else f" (default: {o.default})")
-            if o.flag:
-                g.add_argument(flag, dest=o.name, action="store_true", default=None, help=text)
-            else:
-                g.add_argument(flag, dest=o.name, type=o.type, default=None, choices=o.choices,
-                               help=text)
-
-
-def _task_values(a):
-    from ...tasks import registry
-    names = {o.name for e in registry.TASKS.values() for o in e.task.OPTIONS}
-    return {k: getattr(a, k) for k in sorted(names) if getattr(a, k, None) is not None}
+            _add_option(g, o, o.help)
 
 
 def run(a):
     from ...nn import registry
+    from ...tasks import registry as tasks
     from ...train import train
     opts = dict(hidden=a.hidden, layers=a.layers, dropout=a.dropout, embed=a.embed,
                 forget_bias=a.forget_bias, dtype=a.dtype, tokens=a.tokens, encoding=a.encoding,
@@ -105,9 +126,12 @@ def run(a):
                 steps=a.steps, epochs=a.epochs, time_budget=a.time_budget,
                 eval_every=a.eval_every, patience=a.patience, on_nan=a.on_nan, seed=a.seed,
                 backend=a.backend, **registry.from_choice(a.cell))
-    task_opts = _task_values(a)
+    task_opts = _given(a, [o for e in tasks.TASKS.values() for o in e.task.OPTIONS])
     if task_opts:
         opts["task_options"] = task_opts
+    cell_opts = _given(a, [o for spec in registry.CELLS.values() for o in spec.options])
+    if cell_opts:
+        opts["cell_options"] = cell_opts
     if a.resume:
         opts = {k: v for k, v in opts.items() if k in ("steps", "epochs", "time_budget")}
     res = train(a.file, out=a.out, resume=a.resume, **opts)

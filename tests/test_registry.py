@@ -1,0 +1,61 @@
+"""The cell registry is the one list of cells: every entry is complete and consistent, and the
+rooms that list cells (the command line, the task model) read it."""
+import numpy as np
+import pytest
+
+from rnnlab.app.cli import build_parser
+from rnnlab.errors import RnnlabError
+from rnnlab.nn import registry
+from rnnlab.nn.registry import CellOption, CellSpec
+from rnnlab.tasks.model import ModelConfig, SequenceModel
+
+
+@pytest.mark.parametrize("name", list(registry.CELLS))
+def test_every_entry_is_complete(name):
+    spec = registry.get(name)
+    assert spec.name == name == spec.layer(2, 3).cell
+    ref = spec.reference
+    for fn in ("forward", "backward"):
+        assert callable(getattr(ref, fn)), fn
+    assert set(spec.state) <= set(spec.gates), "the state parts must be among the cached gates"
+    assert set(spec.plotted) <= set(spec.gates) and set(spec.bounds) <= set(spec.gates)
+    assert set(spec.legend) <= set(spec.gates) and "h" in spec.legend
+    if spec.kernel is not None:
+        kernel = spec.kernel()
+        assert callable(kernel.forward) and callable(kernel.backward)
+    assert spec.choices and all(isinstance(opts, dict) for opts in spec.choices.values())
+
+
+def test_the_command_line_offers_every_choice():
+    train = build_parser()._subparsers._group_actions[0].choices["train"]
+    cell = next(a for a in train._actions if a.dest == "cell")
+    assert list(cell.choices) == list(registry.choices())
+
+
+@pytest.mark.parametrize("choice", list(registry.choices()))
+def test_a_choice_builds_its_layer(choice):
+    opts = registry.from_choice(choice)
+    cfg = ModelConfig(task="series", input_size=2, output_size=1, hidden=3, **opts).validate()
+    model = SequenceModel(cfg)
+    assert type(model.rnn) is registry.get(opts["cell"]).layer
+    out, _ = model.forward(np.zeros((4, 1, 2), np.float32))
+    assert out.shape == (4, 1, 1)
+
+
+def test_unknown_names_are_one_line_errors():
+    with pytest.raises(RnnlabError, match="cell must be one of rnn, lstm, gru"):
+        registry.get("transformer")
+    with pytest.raises(RnnlabError, match="--cell must be one of"):
+        registry.from_choice("lstm-typo")
+
+
+def test_cell_options_are_checked_against_the_cell():
+    spec = CellSpec("toy", registry.get("gru").layer, "a toy", {"toy": {}},
+                    options=(CellOption("depth", "how deep", int, 1),))
+    spec.check_options({"depth": 2})
+    with pytest.raises(RnnlabError, match="--width is not an option of the toy cell; remove it "
+                                          r"\(the toy cell takes --depth\)"):
+        spec.check_options({"width": 2})
+    with pytest.raises(RnnlabError, match="not an option of the gru cell"):
+        ModelConfig(task="series", cell="gru", input_size=1, output_size=1,
+                    cell_options={"proj_size": 2}).validate()
