@@ -122,23 +122,36 @@ class RecurrentLayer(Module):
         """The state_dict key of a cell parameter of layer k, direction d (torch's naming)."""
         return f"{name}_l{k}" + ("_reverse" if d == 1 else "")
 
-    def _init_params(self):
+    def param_shapes(self, D):
+        """{short name: shape} of one direction's parameters, for input width D. The default
+        is torch's layout for a cell of G gates: weight_ih (G*H, D), weight_hh (G*H, H), the
+        two biases (G*H,), plus the variant's extras (H,). A cell with other parameters
+        overrides this (and, if it needs, _init_direction)."""
         H, G = self.hidden_size, self.num_gates()
+        shapes = {"weight_ih": (G * H, D), "weight_hh": (G * H, H)}
+        if self.bias:
+            shapes.update(bias_ih=(G * H,), bias_hh=(G * H,))
+        shapes.update({name: (H,) for name in self._extra_params()})
+        return shapes
+
+    def layer_input_size(self, k):
+        """The input width of layer k: the input for the first, the outputs of the one below."""
+        return self.input_size if k == 0 else self.hidden_size * self.num_directions
+
+    def _init_params(self):
+        """torch's initialisation: U(-1/sqrt(H), 1/sqrt(H)) for every parameter, then the
+        orthogonal recurrent blocks when asked, then the cell's own touches."""
+        H = self.hidden_size
         bound = 1.0 / np.sqrt(H)
         params = {}
         for k in range(self.num_layers):
-            D = self.input_size if k == 0 else H * self.num_directions
             for d in range(self.num_directions):
-                shapes = {"weight_ih": (G * H, D), "weight_hh": (G * H, H)}
-                if self.bias:
-                    shapes.update(bias_ih=(G * H,), bias_hh=(G * H,))
-                shapes.update({name: (H,) for name in self._extra_params()})
-                for name, shape in shapes.items():
+                for name, shape in self.param_shapes(self.layer_input_size(k)).items():
                     params[self.param_key(name, k, d)] = \
                         self.rng.uniform(-bound, bound, shape).astype(self.dtype)
                 if self.recurrent_init == "orthogonal":
                     w = params[self.param_key("weight_hh", k, d)]
-                    for g in range(G):
+                    for g in range(w.shape[0] // H):
                         q, r = np.linalg.qr(self.rng.standard_normal((H, H)))
                         w[g * H:(g + 1) * H] = q * np.sign(np.diag(r))
                 self._init_direction(params, k, d)
@@ -149,13 +162,19 @@ class RecurrentLayer(Module):
 
     def cell_params(self, k, d=0):
         """Layer k, direction d's parameters under the cell's short names (views, no copies)."""
-        names = ("weight_ih", "weight_hh") + (("bias_ih", "bias_hh") if self.bias else ())
         return {name: self.params[self.param_key(name, k, d)]
-                for name in names + self._extra_params()}
+                for name in self.param_shapes(self.layer_input_size(k))}
+
+    def kernel_fits(self):
+        """Whether the fused kernel computes this layer as configured. A layer whose options
+        the kernel lacks (say, a layer-normalised LSTM) returns False and runs the reference
+        cell on every backend."""
+        return self.kernel is not None
 
     def implementation(self, backend=None):
         """The module whose forward/backward runs this layer: the kernel or the reference."""
-        return _backend.implementation(self.reference, self.kernel, backend)
+        return _backend.implementation(self.reference, self.kernel if self.kernel_fits() else None,
+                                       backend)
 
     # ----- forward ------------------------------------------------------------------------
     def __call__(self, x, state=None, lengths=None, backend=None):
@@ -318,8 +337,9 @@ class RecurrentLayer(Module):
         future, so it cannot generate."""
         if self.bidirectional:
             raise RnnlabError("a bidirectional layer cannot step one token at a time")
-        if self.kernel is None:
-            raise RnnlabError(f"the {self.cell} cell has no fused kernel to step with")
+        if not self.kernel_fits():
+            raise RnnlabError(f"the {self.cell} layer as configured has no fused kernel to step "
+                              "with; generate with forward() one step at a time")
         kernel = self.kernel()
         return [kernel.Stepper(self.cell_params(k), self.dtype, **self.cell_options())
                 for k in range(self.num_layers)]
