@@ -1,5 +1,6 @@
-"""Long-memory experiments: the task data, the record schema, a tiny end-to-end run, the gradient
-norms against finite differences, and option validation. Nothing here is timed."""
+"""Long-memory experiments: the task data in the model's form, the losses against the old
+formulas, the record schema, a tiny end-to-end run on the Trainer, the shared gradient norms
+against finite differences, and option validation. Nothing here is timed."""
 import argparse
 import importlib.util
 import json
@@ -10,67 +11,108 @@ import pytest
 
 from rnnlab import experiments as E
 from rnnlab.errors import RnnlabError
+from rnnlab.experiments import tasks as X
+from rnnlab.nn import registry
+from rnnlab.nn.losses import mse, softmax_cross_entropy
+from rnnlab.tasks.model import SequenceModel
+from rnnlab.viz.gradients import loss_grad_norms
 
 
 # ----------------------------------------------------------------------------- task data
 
 def test_adding_data():
-    task = E._TASKS["adding"]
     T, n = 20, 300
-    x, y = task.data(T, n, np.random.default_rng(0))
-    assert x.shape == (T, n, 2) and x.dtype == np.float32 and y.shape == (n, 1)
+    task = X.Adding(T, batch=4, test_size=8)
+    x, targets, mask = task.data(n, np.random.default_rng(0))
+    assert x.shape == (T, n, 2) and x.dtype == np.float32 and targets.shape == (T, n, 1)
+    assert np.array_equal(mask, np.eye(T)[-1][:, None] * np.ones(n)) and not targets[:-1].any()
+    y = targets[-1]
     marks = x[:, :, 1]
     assert set(np.unique(marks)) <= {0.0, 1.0}
     assert np.all(marks.sum(0) == 2)
     assert np.all(marks[: T // 2].sum(0) == 1) and np.all(marks[T // 2:].sum(0) == 1)
     assert np.all((x[:, :, 0] >= 0) & (x[:, :, 0] <= 1))
     np.testing.assert_allclose(y[:, 0], (x[:, :, 0] * marks).sum(0), rtol=1e-6)
-    assert task.baseline(T) == pytest.approx(1 / 6)
+    assert task.baseline() == pytest.approx(1 / 6) and task.kind == "series"
     assert task.solved(0.009, None) and not task.solved(0.011, None)
 
 
 def test_copy_data():
-    task = E._TASKS["copy"]
     T, n, L = 7, 50, E.COPY_LENGTH
-    x, y = task.data(T, n, np.random.default_rng(1))
-    assert x.shape == (T + 2 * L, n, E.COPY_SYMBOLS + 2)
-    ids = x.argmax(-1)
-    assert np.all(x.sum(-1) == 1)                                  # one-hot
+    task = X.Copy(T, batch=4, test_size=8)
+    ids, y, mask = task.data(n, np.random.default_rng(1))
+    assert ids.shape == (T + 2 * L, n) and ids.dtype == np.int64 and mask is None
+    assert task.kind == "text" and (task.input_size, task.output_size) == (10, 9)
     assert np.all((ids[:L] >= 1) & (ids[:L] <= E.COPY_SYMBOLS))     # the symbols
     assert np.all(ids[L:L + T - 1] == 0)                            # the wait
     assert np.all(ids[L + T - 1] == E.COPY_SYMBOLS + 1)             # the delimiter
     assert np.all(ids[L + T:] == 0)
     assert np.all(y[:-L] == 0) and np.array_equal(y[-L:], ids[:L])  # copy after the delimiter
     assert y.max() < task.output_size
-    assert task.baseline(T) == pytest.approx(10 * math.log(8) / (T + 20))
+    assert task.baseline() == pytest.approx(10 * math.log(8) / (T + 20))
     # a model that outputs the right symbols scores accuracy 1
     perfect = np.eye(task.output_size)[y] * 10
     assert task.accuracy(perfect, y) == 1.0 and task.solved(0.0, 1.0)
 
 
 def test_temporal_order_data():
-    task = E._TASKS["temporal-order"]
     T, n = 40, 400
-    x, y = task.data(T, n, np.random.default_rng(2))
-    ids = x.argmax(-1)
-    assert x.shape == (T, n, 8) and y.shape == (n,)
+    task = X.TemporalOrder(T, batch=4, test_size=8)
+    ids, targets, mask = task.data(n, np.random.default_rng(2))
+    y = targets[-1]
+    assert ids.shape == (T, n) and targets.shape == (T, n) and not targets[:-1].any()
+    assert mask[-1].all() and not mask[:-1].any()
     assert np.all(ids[0] == 6) and np.all(ids[-1] == 7)
     for b in range(n):
-        pos = np.flatnonzero(ids[:, b] >= 4)[1:-1] if False else np.flatnonzero(
-            (ids[:, b] == 4) | (ids[:, b] == 5))
+        pos = np.flatnonzero((ids[:, b] == 4) | (ids[:, b] == 5))
         assert len(pos) == 2
         t1, t2 = pos
         assert round(0.1 * T) <= t1 <= round(0.2 * T) and round(0.5 * T) <= t2 <= round(0.6 * T)
         assert y[b] == 2 * (ids[t1, b] - 4) + (ids[t2, b] - 4)
     assert set(np.unique(y)) == {0, 1, 2, 3}
-    assert task.baseline(T) == pytest.approx(math.log(4))
+    assert task.baseline() == pytest.approx(math.log(4))
 
 
-def test_test_set_is_fixed():
-    task = E._TASKS["adding"]
-    a, b = E._test_set(task, 12, 5), E._test_set(task, 12, 5)
-    np.testing.assert_array_equal(a[0], b[0])
-    assert not np.array_equal(E._test_set(task, 14, 5)[0][:12], a[0])
+def test_test_set_is_fixed_and_batches_are_pure():
+    a, b = X.Adding(12, test_size=5, seed=0), X.Adding(12, test_size=5, seed=3)
+    np.testing.assert_array_equal(a.test[0], b.test[0])          # the same for every seed
+    assert not np.array_equal(X.Adding(14, test_size=5).test[0][:12], a.test[0])
+    np.testing.assert_array_equal(a.batch(7)[0], X.Adding(12, test_size=5).batch(7)[0])
+    assert not np.array_equal(a.batch(7)[0], a.batch(8)[0])       # fresh data every step
+    assert not np.array_equal(a.batch(7)[0], b.batch(7)[0])       # seeded by the run's seed
+    assert a.quick[0].shape[1] == 1 and a.carries_state is False
+
+
+@pytest.mark.parametrize("name", E.TASKS)
+def test_losses_equal_the_old_formulas(name):
+    """The SequenceModel's loss with the task's mask is what the old head-on-the-last-output
+    code computed: MSE of the last output against the sum, the mean CE over every copy step,
+    the CE of the last step; and so is its gradient."""
+    task = X.TASK_CLASSES[name](12, test_size=4)
+    model = SequenceModel(task.model_config("lstm", 6, seed=1))
+    inputs, targets, mask = task.data(5, np.random.default_rng(9))
+    out, _ = model.forward(inputs)
+    loss, dout = model.loss(out, targets, mask)
+    if name == "copy":
+        old, dold = softmax_cross_entropy(out, targets)
+    else:
+        old_loss = mse if name == "adding" else softmax_cross_entropy
+        old, dlast = old_loss(out[-1], targets[-1])
+        dold = np.zeros_like(dout)
+        dold[-1] = dlast
+    assert loss == pytest.approx(old, rel=1e-6) and loss > 0
+    np.testing.assert_allclose(dout, dold, rtol=1e-5, atol=1e-9)
+
+
+def test_cells_come_from_the_registry():
+    from rnnlab.experiments.options import cell_names
+    assert cell_names() == list(registry.choices())
+    assert "rnn-relu" in cell_names()
+    task = X.Adding(10, test_size=4)
+    cfg = task.model_config("lstm-coupled", 8, seed=2, forget_bias=1.0)
+    assert (cfg.cell, cfg.variant, cfg.forget_bias, cfg.task) == ("lstm", "coupled", 1.0, "series")
+    cfg = task.model_config("rnn-relu", 8, seed=2, forget_bias=1.0)
+    assert (cfg.cell, cfg.nonlinearity, cfg.forget_bias) == ("rnn", "relu", None)
 
 
 # ----------------------------------------------------------------------------- end to end
@@ -132,10 +174,40 @@ def test_symbol_tasks_run(task, cell):
 
 
 def test_solved_stops_early(monkeypatch):
-    monkeypatch.setattr(E._Adding, "solved", lambda self, m, a: True)
+    monkeypatch.setattr(X.Adding, "solved", lambda self, m, a: True)
     r = E.run_one("adding", 10, "rnn", 0, hidden=4, steps=50, batch=4, eval_every=5,
                   test_size=8)
     assert r["solved"] and r["steps_to_solve"] == 5 and r["steps"] == 5
+
+
+def test_divergence_is_recorded(monkeypatch):
+    real = X.Adding.batch
+
+    def poisoned(self, k):
+        inputs, targets, mask = real(self, k)
+        return inputs, np.full_like(targets, np.nan), mask
+    monkeypatch.setattr(X.Adding, "batch", poisoned)
+    r = E.run_one("adding", 10, "lstm", 0, hidden=4, steps=20, batch=4, test_size=8)
+    _check_record(r)
+    assert r["diverged"] and not r["solved"] and r["steps"] == 0
+    from rnnlab.experiments.report import _describe
+    assert "DIVERGED" in _describe(r)
+
+
+def test_trainer_stop_hook_runs_after_each_evaluation():
+    """Trainer.fit(stop=...): called with the Trainer after every evaluation; True ends the run."""
+    from rnnlab.train import TrainConfig, Trainer
+    task = X.Adding(10, batch=4, test_size=8)
+    model = SequenceModel(task.model_config("gru", 4, seed=0))
+    seen = []
+
+    def stop(trainer):
+        seen.append((trainer.step, trainer.history[-1]["step"]))
+        return trainer.step >= 6
+    result = Trainer(model, task, TrainConfig(steps=20, eval_every=3, lr=0.01),
+                     log=lambda m: None).fit(progress=False, stop=stop)
+    assert seen == [(3, 3), (6, 6)] and result.stopped == "stop hook" and result.steps == 6
+    assert task.last_eval[0] == pytest.approx(result.history[-1]["val_loss"])
 
 
 def test_cli_wrapper(tmp_path, capsys):
@@ -155,16 +227,16 @@ def test_cli_wrapper(tmp_path, capsys):
 @pytest.mark.parametrize("task,cell", [("adding", "rnn"), ("adding", "lstm"),
                                        ("copy", "gru"), ("temporal-order", "lstm-peephole")])
 def test_grad_norms_match_finite_differences(task, cell):
-    """dL/dh_t from grad_norms' step-by-step backward against central differences on h_t,
-    computed by running the layer on x[:t+1], nudging h_t, and running on x[t+1:]."""
-    spec = E._TASKS[task]
-    T = 10 if task != "copy" else 2
-    model = E._Model(spec, cell, 3, seed=5, dtype=np.float64)
-    x, y = spec.data(T, 2, np.random.default_rng(4))
-    x = x.astype(np.float64)
-    if task == "adding":
-        y = y.astype(np.float64)
-    norms = E.grad_norms(model, x, y)
+    """dL/dh_t from viz.gradients.loss_grad_norms (the step-by-step backward the experiments
+    use), L the task's masked loss, against central differences on h_t, computed by running
+    the layer on x[:t+1], nudging h_t, and running on x[t+1:]."""
+    spec = X.TASK_CLASSES[task](10 if task != "copy" else 2, test_size=2)
+    cfg = spec.model_config(cell, 3, seed=5)
+    cfg.dtype = "float64"
+    model = SequenceModel(cfg)
+    inputs, targets, mask = spec.data(2, np.random.default_rng(4))
+    norms = loss_grad_norms(model, inputs, targets, mask)
+    x = model.encode(inputs)
     Ttot = x.shape[0]
     assert norms.shape == (Ttot,)
     layer, eps = model.rnn, 1e-6
@@ -175,9 +247,8 @@ def test_grad_norms_match_finite_differences(task, cell):
         y_head, _ = layer(x[:t + 1])
         y_head = y_head.copy()
         y_head[t] = h_t                                  # h_t is also the output y_t
-        ys = np.concatenate([y_head, y_tail])
-        out = model.head(ys[-1] if spec.readout == "last" else ys)
-        return spec.loss(out, y)[0]
+        out = model.head(np.concatenate([y_head, y_tail]))
+        return model.loss(out, targets, mask)[0]
 
     for t in range(Ttot):
         _, s = layer(x[:t + 1])
@@ -193,13 +264,17 @@ def test_grad_norms_match_finite_differences(task, cell):
 
 
 def test_grad_norms_keep_model_grads():
-    spec = E._TASKS["adding"]
-    model = E._Model(spec, "lstm", 4, seed=0)
-    x, y = spec.data(8, 3, 0)
+    task = X.Adding(8, test_size=3)
+    model = SequenceModel(task.model_config("lstm", 4, seed=0))
     for g in model.grads.values():
         g[...] = 7.0
-    E.grad_norms(model, x, y)
+    params = {k: v.copy() for k, v in model.params.items()}
+    model.forward(task.test[0])
+    context = model.rnn._ctx
+    loss_grad_norms(model, *task.test)
     assert all(np.all(g == 7.0) for g in model.grads.values())
+    assert all(np.array_equal(v, params[k]) for k, v in model.params.items())
+    assert model.rnn._ctx is context and model.training
 
 
 # ----------------------------------------------------------------------------- bad options
@@ -234,12 +309,21 @@ def test_bad_options_raise(kw, match):
 
 # ----------------------------------------------------------------------------- package layout
 
-def test_public_api_is_reexported():
-    """The package keeps the old module's API (cli.py and demo.py import from it)."""
+def test_public_api():
+    """The package face re-exports its public API and nothing internal (app/demo.py and
+    app/commands/experiment.py import from it); the old model module is gone."""
     from rnnlab.experiments import add_arguments, run_from_args, run_quick_demo  # noqa: F401
+    from rnnlab.experiments import cli, options, report, runner, tasks
+    assert set(E.__all__) == {
+        "run_experiments", "run_one", "run_quick_demo", "add_arguments", "run_from_args",
+        "format_table", "summary_rows", "write_outputs", "parse_int_list", "TASKS", "DEFAULTS",
+        "RECORD_KEYS", "SOLVED_RULES", "COPY_LENGTH", "COPY_SYMBOLS"}
     for name in E.__all__:
         assert hasattr(E, name), name
-    from rnnlab.experiments import cli, model, options, report, runner, tasks
-    assert E.run_one is runner.run_one and E.grad_norms is model.grad_norms
-    assert E._TASKS is tasks._TASKS and E.format_table is report.format_table
+    for gone in ("CELLS", "grad_norms", "_Model", "_TASKS", "_test_set", "_Adding"):
+        assert not hasattr(E, gone), gone
+    assert importlib.util.find_spec("rnnlab.experiments.model") is None
+    assert E.run_one is runner.run_one and E.run_experiments is runner.run_experiments
+    assert E.format_table is report.format_table and E.write_outputs is report.write_outputs
     assert E.add_arguments is cli.add_arguments and E.parse_int_list is options.parse_int_list
+    assert E.TASKS == tasks.TASKS == tuple(tasks.TASK_CLASSES)

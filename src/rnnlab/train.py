@@ -92,6 +92,13 @@ def build_task(tcfg, meta=None):
     return registry.get(tcfg.task).task.from_config(tcfg, meta)
 
 
+class Diverged(RnnlabError):
+    """Training produced a non-finite loss or gradient (with on_nan='stop'). A RnnlabError like
+    any other for the command line; callers that record divergence (the long-memory grid)
+    catch this class. The step that diverged was not applied: the model keeps its last finite
+    weights."""
+
+
 class Trainer:
     """Owns the model, optimizer, task and run folder for one training run."""
 
@@ -122,9 +129,9 @@ class Trainer:
         bad = grads_finite(model.grads) or (None if math.isfinite(loss) else "loss")
         if bad is not None:
             if self.cfg.on_nan == "stop":
-                raise RnnlabError(f"training diverged at step {self.step + 1}: {bad} is NaN or "
-                                  f"inf; lower --lr or --clip (the last good checkpoint is kept)"
-                                  f", or pass --on-nan skip to skip such batches")
+                raise Diverged(f"training diverged at step {self.step + 1}: {bad} is NaN or "
+                               f"inf; lower --lr or --clip (the last good checkpoint is kept)"
+                               f", or pass --on-nan skip to skip such batches")
             self.log(f"step {self.step + 1}: skipped a batch with non-finite {bad}")
             if not all(np.isfinite(s).all() for s in _state_list(state_n)):
                 state_n = None      # never carry a non-finite state into the next batch
@@ -144,8 +151,12 @@ class Trainer:
             return max(1, int(round(c.epochs * self.task.batches_per_epoch)))
         return None if c.time_budget else self.task.batches_per_epoch * 10
 
-    def fit(self, progress=True):
-        """Train until the stopping rule; returns a TrainResult."""
+    def fit(self, progress=True, stop=None):
+        """Train until the stopping rule; returns a TrainResult.
+
+        stop: an optional callable; after each evaluation in the loop it is called with the
+        Trainer (step, history, model, task are all readable) and a True result ends training
+        there, with TrainResult.stopped == "stop hook" (e.g. "the task is solved")."""
         total = self.total_steps()
         start, window, stopped, evals_since_best = time.time(), [], "steps", 0
         bar = _progress_bar(total, self.step, progress)
@@ -171,6 +182,9 @@ class Trainer:
                 evals_since_best = 0 if improved else evals_since_best + 1
                 if self.cfg.patience and evals_since_best >= self.cfg.patience:
                     stopped = "early stopping"
+                    break
+                if stop is not None and stop(self):
+                    stopped = "stop hook"
                     break
         if window:
             self.evaluate(window, last_eval_step, time.time() - last_eval_t, start)

@@ -4,8 +4,7 @@ from __future__ import annotations
 import sys
 
 from ..nn.optim import OPTIMIZERS
-from .model import CELLS
-from .options import DEFAULTS
+from .options import DEFAULTS, cell_names
 from .report import format_table
 from .runner import run_experiments
 
@@ -16,7 +15,7 @@ def add_arguments(parser):
     parser.add_argument("--T", default=DEFAULTS["Ts"], help="sequence lengths, comma-separated "
                         "(default %(default)s)")
     parser.add_argument("--cell", default=DEFAULTS["cells"], help="cells, comma-separated: "
-                        f"{', '.join(CELLS)} (default %(default)s)")
+                        f"{', '.join(cell_names())} (default %(default)s)")
     parser.add_argument("--hidden", type=int, default=DEFAULTS["hidden"])
     parser.add_argument("--seeds", default=str(DEFAULTS["seeds"]),
                         help="number of seeds (3 = seeds 0,1,2) or a list like 0,4,7")

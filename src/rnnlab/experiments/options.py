@@ -1,5 +1,7 @@
 """Option checks for the experiments (each bad value raises a one-line RnnlabError naming the
-flag and an example), and the defaults shared by the API and the CLI."""
+flag and an example), and the defaults shared by the API and the CLI. The cells are the
+command-line names of the cell registry (rnnlab.nn.registry.choices()): a new cell there is a
+new --cell choice here."""
 from __future__ import annotations
 
 import math
@@ -7,7 +9,10 @@ import math
 import numpy as np
 
 from ..errors import RnnlabError
-from .model import CELLS
+from ..nn import backend as _backend
+from ..nn import registry
+from ..nn.optim import OPTIMIZERS
+from .tasks import task_class
 
 DEFAULTS = dict(Ts="50,100,200,400", cells="rnn,lstm", hidden=64, seeds=3, lr=0.01, clip=1.0,
                 batch=64, optimizer="adam", steps=1000, forget_bias=1.0, eval_every=100,
@@ -50,13 +55,19 @@ def parse_int_list(name, text, flag):
     return out
 
 
+def cell_names():
+    """The --cell choices: every command-line name of the cell registry."""
+    return list(registry.choices())
+
+
 def _check_cells(cells):
     items = cells.split(",") if isinstance(cells, str) else list(cells)
     items = [str(c).strip().lower() for c in items]
-    bad = [c for c in items if c not in CELLS]
+    known = cell_names()
+    bad = [c for c in items if c not in known]
     if bad or not items:
         raise RnnlabError(f"unknown cell {bad[0] if bad else cells!r} in --cell; choose from "
-                          f"{', '.join(CELLS)} (e.g. --cell rnn,lstm)")
+                          f"{', '.join(known)} (e.g. --cell rnn,lstm)")
     if len(set(items)) != len(items):
         raise RnnlabError(f"--cell lists a cell twice: {cells!r}")
     return items
@@ -80,4 +91,32 @@ def _check_seeds(seeds):
             from None
     if not out or min(out) < 0 or len(set(out)) != len(out):
         raise RnnlabError(f"--seeds must be a count (3) or distinct seeds >= 0, got {seeds!r}")
+    return out
+
+
+def check_grid(task, Ts, cells, hidden, seeds, steps, time_budget, lr, clip, batch, optimizer,
+               eval_every, test_size, backend):
+    """Every option of run_experiments checked and normalised: a dict of the same names (Ts,
+    cells and seeds as lists, clip None when off). The first bad one raises."""
+    spec = task_class(task)
+    Ts = parse_int_list("T", Ts, "--T 50,100,200")
+    if min(Ts) < spec.min_T:
+        raise RnnlabError(f"--T for {task} must be >= {spec.min_T}, got {min(Ts)}")
+    out = dict(task=task, Ts=Ts, cells=_check_cells(cells),
+               hidden=_positive_int("hidden", hidden, "--hidden 64"), seeds=_check_seeds(seeds))
+    out["steps"] = None if steps is None else _positive_int("steps", steps, "--steps 2000")
+    out["time_budget"] = (None if time_budget is None else
+                          _positive_float("time budget", time_budget, "--time-budget 60"))
+    out["lr"] = _positive_float("lr", lr, "--lr 0.01")
+    out["clip"] = _positive_float("clip", clip, "--clip 1") if clip else None
+    out["batch"] = _positive_int("batch", batch, "--batch 64")
+    if optimizer not in OPTIMIZERS:
+        raise RnnlabError(f"unknown optimizer {optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
+    out["optimizer"] = optimizer
+    out["eval_every"] = _positive_int("eval_every", eval_every, "--eval-every 100")
+    out["test_size"] = _positive_int("test_size", test_size, "--test-size 1000")
+    if backend is not None and backend not in _backend.BACKENDS:
+        raise RnnlabError(f"backend {backend!r} is unknown; choose one of "
+                          f"{', '.join(_backend.BACKENDS)}")
+    out["backend"] = backend
     return out

@@ -13,8 +13,9 @@ _EXPORTS = {
     "payload_from_arrays": "explain", "read_explain_payload": "explain",
     "explain_payload": "inspect", "write_explain": "inspect", "plot_run": "report",
     "write_report": "report", "connectivity": "gradients", "grad_norms": "gradients",
-    "plot_loss_curves": "plots", "plot_gate_heatmaps": "plots", "plot_grad_norms": "plots",
-    "plot_metric_vs_T": "plots", "plot_forecast": "plots",
+    "loss_grad_norms": "gradients", "plot_loss_curves": "plots",
+    "plot_gate_heatmaps": "plots", "plot_grad_norms": "plots", "plot_metric_vs_T": "plots",
+    "plot_forecast": "plots",
 }
 __all__ = sorted(_EXPORTS)
 

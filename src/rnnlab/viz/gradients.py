@@ -6,12 +6,17 @@ layer's `backward`, never a second implementation):
   batched: many target steps run side by side as rows of one batch, each row ending at its own t
   (lengths), starting from the model's real state a window before (exact for the steps inside
   the window: the state there does not depend on the inputs after it);
-- gradient norms through time: ||dL/dh_t|| (top layer) and, for the LSTM, ||dL/dc_t||, L the
-  loss of the last prediction, against the distance from it. Row s of a batch runs the tail
-  x_s.. from the real state after step s-1; the backward's dstate0 is dL/dstate_{s-1}. For the
-  top layer that is the whole gradient (its h reaches the loss only through the recurrence).
+- gradient norms through time, all from one routine, `backprop_states`: the recurrent stack is
+  run one step at a time and each step's backward, given dL/dy_t and the gradient carried back
+  from the steps after it, returns dL/dstate_{t-1}; so dL/dh_t (top layer) and, for the LSTM,
+  the gradient along the cell state c_t come out for every t in one backward sweep (O(T)).
+  `grad_norms`: one input, L the loss of its last prediction, ||dL/dh_t|| and ||dL/dc_t||
+  against the distance from it (the explain page, `rnnlab plot`). `loss_grad_norms`: a batch
+  of sequences, L the model's own loss (its kind, its mask), ||dL/dh_t|| over batch and hidden
+  units for every t (the long-memory experiments).
 
-Everything runs on the Subject's own copy of the model: the model itself is never disturbed.
+Everything runs on a copy of the model (the Subject's, or `Module.clone`): the model itself is
+never disturbed.
 """
 from __future__ import annotations
 
@@ -68,40 +73,86 @@ def grad_norms(model, inputs, *, vocab=None, max_distance=None):
     d = t_L - t from the loss L = -log p(target) of the last prediction (step t_L = T-2).
     Returns {label: array}, index = distance (0 .. min(t_L+1, max_distance))."""
     subject, sm, ids, x = _one_directional_input(model, vocab, inputs, "the gradient-norm plot")
-    _, gates, states = reference_forward(sm, x)
-    return grad_norms_from(sm, subject, ids, x, gates, states, max_distance)
+    _, gates, _ = reference_forward(sm, x)
+    return grad_norms_from(sm, subject, ids, x, gates, max_distance)
 
 
-def grad_norms_from(sm, subject, ids, x, gates, states, max_distance):
-    """`grad_norms` after `reference_forward` has given gates and states."""
+def grad_norms_from(sm, subject, ids, x, gates, max_distance):
+    """`grad_norms` after `reference_forward` has given the gates."""
     T, L = x.shape[0], sm.rnn.num_layers
     tl = T - 2
     dmax = tl + 1 if max_distance is None else min(tl + 1, int(max_distance))
     target = _targets_of(subject, ids, x)[[tl]]
     # distance 0: the gradient arriving from the head at step t_L
     logits = sm.head.forward(gates[(L - 1, 0, "h")][tl][None].astype(x.dtype))
-    dh_last = sm.head.backward(_dloss(sm, logits, target).astype(x.dtype))[0].astype(np.float64)
-    h_norm = np.full(dmax + 1, np.nan)
-    h_norm[0] = np.linalg.norm(dh_last)
-    c_norm = None
-    if "c" in states:
+    dh_last = sm.head.backward(_dloss(sm, logits, target).astype(x.dtype))[0]
+    dy = np.zeros((tl + 1, 1, dh_last.shape[-1]), x.dtype)
+    dy[tl, 0] = dh_last
+    dh, dc = backprop_states(sm.rnn, x[:tl + 1], dy)
+    rows = tl + 1 - np.arange(dmax + 1)                   # row of the state d steps back
+    label = (lambda s: s + (f" (layer {L})" if L > 1 else ""))
+    out = {label("\u2016\u2202L/\u2202h_t\u2016"): np.linalg.norm(dh[rows, 0], axis=-1)}
+    if dc is not None:
+        c_norm = np.linalg.norm(dc[rows, 0], axis=-1)
         o, tc = gates[(L - 1, 0, "o")][tl], gates[(L - 1, 0, "tanh_c")][tl]
-        c_norm = np.full(dmax + 1, np.nan)
-        c_norm[0] = np.linalg.norm(dh_last * o * (1 - tc ** 2))
-    # distance d >= 1: row s = t_L + 1 - d runs x[s : t_L + 1]; dstate0 = dL/dstate_{s-1}
-    rows = [(tl + 1 - d, tl + 1) for d in range(1, dmax + 1)]
-    for chunk in _chunks(rows, sm, x):
-        _, ds0 = _rows_backward(sm, x, states, chunk, np.repeat(target, len(chunk), axis=0))
-        dh0, dc0 = ds0 if isinstance(ds0, tuple) else (ds0, None)
-        for k, (s, e) in enumerate(chunk):
-            d = e - s
-            h_norm[d] = np.linalg.norm(dh0[L - 1, k].astype(np.float64))
-            if c_norm is not None:
-                c_norm[d] = np.linalg.norm(dc0[L - 1, k].astype(np.float64))
-    out = {"\u2016\u2202L/\u2202h_t\u2016" + (f" (layer {L})" if L > 1 else ""): h_norm}
-    if c_norm is not None:
-        out["\u2016\u2202L/\u2202c_t\u2016" + (f" (layer {L})" if L > 1 else "")] = c_norm
+        c_norm[0] = np.linalg.norm(dh_last.astype(np.float64) * o * (1 - tc ** 2))
+        out[label("\u2016\u2202L/\u2202c_t\u2016")] = c_norm
     return out
+
+
+def loss_grad_norms(model, inputs, targets, mask=None):
+    """||dL/dh_t|| of the top layer (Frobenius norm over the batch and the hidden units) for
+    every step t of a batch, L the model's own loss on it (`SequenceModel.loss`: the batch mean
+    over the unmasked targets), indexed by the distance d = T - 1 - t from the last step.
+    inputs, targets, mask: as the model's forward and loss take them. Runs on a copy of the
+    model, so its parameters and gradients are left as they were."""
+    sm = model.clone().eval()
+    if sm.rnn.num_directions != 1:
+        raise RnnlabError("gradient norms through time need a one-directional model")
+    x = sm.encode(inputs)
+    y, _ = sm.rnn(x, backend="numpy")
+    _, dout = sm.loss(sm.head.forward(y), targets, mask)
+    dh, _ = backprop_states(sm.rnn, x, sm.head.backward(dout.astype(y.dtype)))
+    return np.linalg.norm(dh[1:], axis=(1, 2))[::-1].copy()
+
+
+def backprop_states(rnn, x, dy):
+    """The loss gradient on the top layer's state after every step, carried back one step at a
+    time through the layer's own forward and backward (the NumPy reference cells).
+
+    x (T, B, D): the stack's input; dy (T, B, H): dL/dy_t on the top layer's outputs. The state
+    before every step is recorded in a forward pass; then, from the last step back, step t is
+    re-run from its state and its backward, given dy_t and the gradient carried from the steps
+    after it, returns dL/dstate_{t-1} (the part through the recurrence, every layer).
+    Returns (dh, dc), float64 (T + 1, B, H), row t + 1 for the state after step t, row 0 for the
+    initial state; dc is None for a cell without a cell state:
+
+        dh[t + 1] = dL/dh_t = dy_t + what step t + 1 sends back   (h_t is also the output y_t)
+        dc[t + 1] = what step t + 1 sends back to c_t              (the path along the cell)
+
+    The layer's parameter gradients are added to: run it on a copy (`Module.clone`)."""
+    if rnn.num_directions != 1:
+        raise RnnlabError("gradients through time need a one-directional layer")
+    T, top = x.shape[0], rnn.num_layers - 1
+    states, s = [], None
+    for t in range(T):                           # the state before step t (None: zeros)
+        states.append(s)
+        _, s = rnn(x[t:t + 1], s, backend="numpy")
+    dh = np.zeros((T + 1,) + dy.shape[1:])
+    dc = np.zeros_like(dh) if rnn.has_cell_state else None
+    carried = None                               # dL/dstate_t through the steps after t
+    for t in range(T, -1, -1):                   # row t: the state after step t - 1
+        if carried is not None:
+            parts = carried if isinstance(carried, tuple) else (carried,)
+            dh[t] = parts[0][top]
+            if dc is not None:
+                dc[t] = parts[1][top]
+        if t == 0:
+            break
+        dh[t] += dy[t - 1]
+        rnn(x[t - 1:t], states[t - 1], backend="numpy")
+        _, carried = rnn.backward(np.ascontiguousarray(dy[t - 1:t]), carried)
+    return dh, dc
 
 
 # ---- batched rows ------------------------------------------------------------------------------

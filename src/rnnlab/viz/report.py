@@ -33,8 +33,8 @@ def plot_run(model, text, out_dir, history=None, prefix="", *, vocab=None) -> li
     if text is None:
         return paths
     ids, x, labels = read_input(subject, text)
-    _, gates, states = reference_forward(sm, x)
-    norms = (grad_norms_from(sm, subject, ids, x, gates, states, None)
+    _, gates, _ = reference_forward(sm, x)
+    norms = (grad_norms_from(sm, subject, ids, x, gates, None)
              if sm.rnn.num_directions == 1 else None)
     spec = registry.get(cfg.cell)
     dirs = sm.rnn.num_directions
