@@ -56,10 +56,6 @@ def read_text(path, encoding: str = "utf-8") -> str:
     return text
 
 
-def _tokenize(text: str, level: str) -> list[str]:
-    return list(text) if level == "char" else _WORD_RE.findall(text)
-
-
 def _id_dtype(size: int):
     """The smallest unsigned dtype that holds ids 0..size-1."""
     if size <= 1 << 8:
