@@ -18,11 +18,15 @@ length).
 import numpy as np
 from numba import njit, prange
 
-from ._common import as_dtype, check_dtype, lengths_array, use_cache_once
+from ._common import as_dtype, lengths_array, take, use_cache_once
+from ._common import release as _release
 from .activations import one, sigm, tanh_
-from .gemms import input_grad, input_projection, weight_grads
+from .gemms import input_grad, input_projection, prepare_input, weight_grads
+from .panels import gemm_rows, pack
 from .policy import batch_split
-from .tiles import matmul_rows
+
+TOKEN_INPUT = True     # forward/backward take a functional.TokenInput (gemms)
+WORKSPACE = True       # forward takes workspace=; release(cache) gives its buffers back
 
 
 @njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
@@ -48,12 +52,12 @@ def _gates_fwd(A, acc, bhh, t, b, H, hns, y, hs):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _fwd_loop(A, w_hhT, bhh, hs, lens, hns, y, acc, b0, b1):
+def _fwd_loop(A, whp, wht, bhh, hs, lens, hns, y, acc, b0, b1):
     """Batch rows b0..b1-1 through all T steps (rows are independent)."""
     T, B, GH = A.shape
     H = hs.shape[1]
     for t in range(T):
-        matmul_rows(hs, w_hhT, acc, b0, b1)
+        gemm_rows(hs, whp, wht, acc, b0, b1)
         for b in range(b0, b1):
             if t < lens[b]:
                 _gates_fwd(A, acc, bhh, t, b, H, hns, y, hs)
@@ -90,7 +94,7 @@ def _gates_bwd(A, dAh, dy, t, b, H, hns, y, h0, dhs):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _bwd_loop(A, dAh, w_hh, dy, lens, hns, y, h0, dhs, tmp, b0, b1):
+def _bwd_loop(A, dAh, whp, wht, dy, lens, hns, y, h0, dhs, tmp, b0, b1):
     T, B, GH = A.shape
     H = dhs.shape[1]
     for t in range(T - 1, -1, -1):
@@ -100,34 +104,34 @@ def _bwd_loop(A, dAh, w_hh, dy, lens, hns, y, h0, dhs, tmp, b0, b1):
             else:
                 A[t, b, :] = 0
                 dAh[t, b, :] = 0
-        matmul_rows(dAh[t], w_hh, tmp, b0, b1)
+        gemm_rows(dAh[t], whp, wht, tmp, b0, b1)
         for b in range(b0, b1):
             if t < lens[b]:
                 dhs[b, :] += tmp[b]
 
 
 @njit(cache=True, parallel=True, nogil=True, error_model="numpy")
-def _fwd_split(A, w_hhT, bhh, hs, lens, hns, y, acc, nsplit):
+def _fwd_split(A, whp, wht, bhh, hs, lens, hns, y, acc, nsplit):
     """The forward with the batch split into nsplit row blocks, one thread each running the
     whole time loop for its rows (no synchronisation per step)."""
     B = A.shape[1]
     for p in prange(nsplit):
-        _fwd_loop(A, w_hhT, bhh, hs, lens, hns, y, acc, p * B // nsplit,
+        _fwd_loop(A, whp, wht, bhh, hs, lens, hns, y, acc, p * B // nsplit,
                   (p + 1) * B // nsplit)
 
 
 @njit(cache=True, parallel=True, nogil=True, error_model="numpy")
-def _bwd_split(A, dAh, w_hh, dy, lens, hns, y, h0, dhs, tmp, nsplit):
+def _bwd_split(A, dAh, whp, wht, dy, lens, hns, y, h0, dhs, tmp, nsplit):
     B = A.shape[1]
     for p in prange(nsplit):
-        _bwd_loop(A, dAh, w_hh, dy, lens, hns, y, h0, dhs, tmp, p * B // nsplit,
+        _bwd_loop(A, dAh, whp, wht, dy, lens, hns, y, h0, dhs, tmp, p * B // nsplit,
                   (p + 1) * B // nsplit)
 
 
-def forward(x, state, params, lengths=None):
-    """Run the GRU over x (T, B, D). Returns (y, h_n, cache)."""
-    dtype = check_dtype(x)
-    x = as_dtype(x, dtype)
+def forward(x, state, params, lengths=None, workspace=None):
+    """Run the GRU over x (T, B, D) (an array or a ``TokenInput``). Returns (y, h_n, cache).
+    workspace: a ``_common.Workspace`` for the internal buffers (``release``)."""
+    x, dtype = prepare_input(x)
     T, B, D = x.shape
     w_ih = as_dtype(params["weight_ih"], dtype)
     w_hh = as_dtype(params["weight_hh"], dtype)
@@ -141,17 +145,21 @@ def forward(x, state, params, lengths=None):
         hs[:] = state
     h0 = None if state is None else hs.copy()
     lens = lengths_array(lengths, T, B)
-    A = input_projection(x, w_ih, bih)
-    hns = np.empty((T, B, H), dtype)
+    ws = workspace
+    A = input_projection(x, w_ih, bih, ws)
+    hns = take(ws, (T, B, H), dtype)
     y = np.empty((T, B, H), dtype)
-    args = (A, np.ascontiguousarray(w_hh.T), bhh, hs, lens, hns, y, np.empty((B, GH), dtype))
+    whp = pack(w_hh.T, ws)
+    args = (A, *whp, bhh, hs, lens, hns, y, np.empty((B, GH), dtype))
     nsplit = batch_split(B, H, GH)
     if nsplit > 1:
         _fwd_split(*args, nsplit)
     else:
         _fwd_loop(*args, 0, B)
+    if ws is not None:
+        ws.give(*whp)
     cache = dict(A=A, hn=hns, h=y, x=x, h0=h0, lens=lens, params=params, w_ih=w_ih, w_hh=w_hh,
-                 used=False)
+                 ws=ws, used=False)
     for k, n in enumerate("rzn"):
         cache[n] = A[:, :, k * H:(k + 1) * H]
     return y, hs, cache
@@ -170,16 +178,27 @@ def backward(dy, dstate_n, cache):
     if dstate_n is not None:
         dhs[:] = dstate_n
     h0 = cache["h0"] if cache["h0"] is not None else np.zeros((B, H), dtype)
-    dAh = np.empty_like(A)
-    args = (A, dAh, cache["w_hh"], dy, cache["lens"], cache["hn"], y, h0, dhs,
-            np.empty((B, H), dtype))
+    ws = cache["ws"]
+    dAh = take(ws, A.shape, dtype)
+    whp = pack(cache["w_hh"], ws)
+    args = (A, dAh, *whp, dy, cache["lens"], cache["hn"], y, h0, dhs, np.empty((B, H), dtype))
     nsplit = batch_split(B, GH, H)
     if nsplit > 1:
         _bwd_split(*args, nsplit)
     else:
         _bwd_loop(*args, 0, B)
-    grads = weight_grads(params, x.reshape(T * B, D), cache["h0"], y, A, dAh)
-    return input_grad(A, cache["w_ih"], D), dhs, grads
+    grads, S = weight_grads(params, x, cache["h0"], y, A, dAh, ws)
+    dx = input_grad(A, cache["w_ih"], x, S, ws)
+    if ws is not None:
+        ws.give(dAh, *whp)
+    release(cache)
+    return dx, dhs, grads
+
+
+def release(cache):
+    """Give the cache's gate buffers back to its workspace (after backward, or when a
+    forward's cache will never be backpropagated)."""
+    _release(cache, ("A", "hn"))
 
 
 @njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")

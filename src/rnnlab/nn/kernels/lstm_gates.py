@@ -12,10 +12,11 @@ from .activations import one, sigm, tanh_
 
 
 @njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
-def gates_fwd(A, acc, t, b, H, variant, wpi, wpf, wpo, cs, tcs, y, hs):
-    """Fused elementwise step for one row b: A[t, b] (+acc) -> gates in place, c, tanh c, h."""
+def gates_fwd(A, r, t, b, H, j0, j1, variant, wpi, wpf, wpo, cs, tcs, y, hs):
+    """Fused elementwise step for row b, units j0..j1-1: A[t, b] (+ r, the recurrent product,
+    gate k of unit j at r[k*(j1-j0) + j-j0]) -> gates in place, c, tanh c, h."""
     a = A[t, b]
-    r = acc[b]
+    n = j1 - j0
     c_all = cs[t, b]
     tc_all = tcs[t, b]
     yt = y[t, b]
@@ -23,10 +24,10 @@ def gates_fwd(A, acc, t, b, H, variant, wpi, wpf, wpo, cs, tcs, y, hs):
     cb = hs[b + hs.shape[0] // 2]
     o1 = one(A)
     if variant == 2:                                   # coupled: f, g, o
-        for j in range(H):
-            f = sigm(a[j] + r[j])
-            g = tanh_(a[H + j] + r[H + j])
-            o = sigm(a[2 * H + j] + r[2 * H + j])
+        for j in range(j0, j1):
+            f = sigm(a[j] + r[j - j0])
+            g = tanh_(a[H + j] + r[n + j - j0])
+            o = sigm(a[2 * H + j] + r[2 * n + j - j0])
             c = f * cb[j] + (o1 - f) * g
             tc = tanh_(c)
             h = o * tc
@@ -39,13 +40,13 @@ def gates_fwd(A, acc, t, b, H, variant, wpi, wpf, wpo, cs, tcs, y, hs):
             hb[j] = h
             cb[j] = c
     elif variant == 1:                                 # peephole
-        for j in range(H):
+        for j in range(j0, j1):
             cp = cb[j]
-            i = sigm(a[j] + r[j] + wpi[j] * cp)
-            f = sigm(a[H + j] + r[H + j] + wpf[j] * cp)
-            g = tanh_(a[2 * H + j] + r[2 * H + j])
+            i = sigm(a[j] + r[j - j0] + wpi[j] * cp)
+            f = sigm(a[H + j] + r[n + j - j0] + wpf[j] * cp)
+            g = tanh_(a[2 * H + j] + r[2 * n + j - j0])
             c = f * cp + i * g
-            o = sigm(a[3 * H + j] + r[3 * H + j] + wpo[j] * c)
+            o = sigm(a[3 * H + j] + r[3 * n + j - j0] + wpo[j] * c)
             tc = tanh_(c)
             h = o * tc
             a[j] = i
@@ -58,11 +59,11 @@ def gates_fwd(A, acc, t, b, H, variant, wpi, wpf, wpo, cs, tcs, y, hs):
             hb[j] = h
             cb[j] = c
     else:
-        for j in range(H):
-            i = sigm(a[j] + r[j])
-            f = sigm(a[H + j] + r[H + j])
-            g = tanh_(a[2 * H + j] + r[2 * H + j])
-            o = sigm(a[3 * H + j] + r[3 * H + j])
+        for j in range(j0, j1):
+            i = sigm(a[j] + r[j - j0])
+            f = sigm(a[H + j] + r[n + j - j0])
+            g = tanh_(a[2 * H + j] + r[2 * n + j - j0])
+            o = sigm(a[3 * H + j] + r[3 * n + j - j0])
             c = f * cb[j] + i * g
             tc = tanh_(c)
             h = o * tc
@@ -78,8 +79,9 @@ def gates_fwd(A, acc, t, b, H, variant, wpi, wpf, wpo, cs, tcs, y, hs):
 
 
 @njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
-def gates_bwd(A, dy, t, b, H, variant, wpi, wpf, wpo, dwp, cs, tcs, c0, dhs):
-    """Row b of step t: gates in A[t, b] -> dA in place; dc_{t-1} into dhs[B + b]."""
+def gates_bwd(A, dy, t, b, H, j0, j1, variant, wpi, wpf, wpo, dwp, cs, tcs, c0, dhs):
+    """Row b of step t, units j0..j1-1: gates in A[t, b] -> dA in place; dc_{t-1} into
+    dhs[B + b]."""
     B = dhs.shape[0] // 2
     a = A[t, b]
     dyt = dy[t, b]
@@ -90,7 +92,7 @@ def gates_bwd(A, dy, t, b, H, variant, wpi, wpf, wpo, dwp, cs, tcs, c0, dhs):
     cprev = cs[t - 1, b] if t > 0 else c0[b]
     o1 = one(A)
     if variant == 2:
-        for j in range(H):
+        for j in range(j0, j1):
             f = a[j]
             g = a[H + j]
             o = a[2 * H + j]
@@ -105,7 +107,7 @@ def gates_bwd(A, dy, t, b, H, variant, wpi, wpf, wpo, dwp, cs, tcs, c0, dhs):
         dwpi = dwp[0]
         dwpf = dwp[1]
         dwpo = dwp[2]
-        for j in range(H):
+        for j in range(j0, j1):
             i = a[j]
             f = a[H + j]
             g = a[2 * H + j]
@@ -126,7 +128,7 @@ def gates_bwd(A, dy, t, b, H, variant, wpi, wpf, wpo, dwp, cs, tcs, c0, dhs):
             dwpf[j] += daf * cp
             dc_b[j] = dc * f + dai * wpi[j] + daf * wpf[j]
     else:
-        for j in range(H):
+        for j in range(j0, j1):
             i = a[j]
             f = a[H + j]
             g = a[2 * H + j]

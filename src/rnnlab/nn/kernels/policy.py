@@ -29,16 +29,11 @@ SPLIT_SKIP_MACS = (1 << 23, 1 << 26)
 #   hypothesis, not measured separately: the 1-4 MB of weights exceed a core's L2 there, so
 #   both threads stream them from the shared L3 every step.
 
-# GEMMs outside the time loop.
-GEMM_MAX_MACS = 1 << 28
-# ^ up to this size the tiled kernel (100-115 GFLOP/s a core), above it NumPy's OpenBLAS
-#   (150-200 GFLOP/s for the 2^31.6 projection of LSTM H=512 B=32). At 2^27.6
-#   (LSTM H=128 B=32 projection, row-split) the tiled kernel took 1.9 ms vs 2.3 ms OpenBLAS.
-PAR_GEMM_MIN_MACS = 1 << 24
-# ^ from this size a tiled GEMM splits its rows over the threads; below it one thread. No
-#   crossover measurement is recorded; what is: the 2^22.6 projection of LSTM H=128 B=1 took
-#   0.11 ms on one thread (0.15 ms through 2-thread OpenBLAS quiet, 8-28 ms at load average
-#   5-8), and the 2^27.6 one above ran row-split.
+# GEMMs outside the time loop (all in the packed kernels, ``panels``).
+PAR_GEMM_MIN_MACS = 1 << 22
+# ^ from this size a GEMM splits its rows over the threads; below it one thread. A fork/join
+#   of numba's OpenMP pool costs 1.4 us with its threads spinning (26 us with
+#   OMP_WAIT_POLICY=passive), and 2^22 multiply-adds take about 35 us on one core.
 
 
 def batch_split(B, K, N):
@@ -53,15 +48,9 @@ def batch_split(B, K, N):
     return max(1, min(numba.get_num_threads(), B // SPLIT_MIN_ROWS))
 
 
-def compiled_gemm(M, K, N):
-    """Whether an (M, K) @ (K, N) GEMM outside the loop runs in the tiled kernel (else
-    NumPy's OpenBLAS)."""
-    return 0 < M * K * N <= GEMM_MAX_MACS
-
-
 def gemm_threads(M, macs):
-    """Threads for a tiled GEMM with M output rows: 1 below PAR_GEMM_MIN_MACS or under two
-    4-row tiles, else up to one thread per 4-row tile."""
+    """Threads for a GEMM with M output rows: 1 below PAR_GEMM_MIN_MACS or under two 4-row
+    tiles, else up to one thread per 4-row tile."""
     if macs < PAR_GEMM_MIN_MACS or M < 8:
         return 1
     import numba

@@ -33,7 +33,7 @@ import numpy as np
 from ...errors import RnnlabError
 from .. import backend as _backend
 from ..checks import check_array, check_finite, check_lengths, check_shape
-from ..functional import check_dropout, dropout_mask
+from ..functional import TokenInput, check_dropout, dropout_mask
 from ..module import Module
 
 
@@ -85,11 +85,12 @@ class RecurrentLayer(Module):
         self.params = self._init_params()
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
         self._ctx = None
+        self._workspace = None       # the kernel's scratch buffers, kept between calls
 
     def __getstate__(self):
-        """Copies (clone, pickle) leave out the last forward's context: it names a module and
-        belongs to that one call."""
-        return {**self.__dict__, "_ctx": None}
+        """Copies (clone, pickle) leave out the last forward's context and the scratch
+        buffers: they belong to this object's calls."""
+        return {**self.__dict__, "_ctx": None, "_workspace": None}
 
     # ----- what the cell is ---------------------------------------------------------------
     @property
@@ -181,12 +182,20 @@ class RecurrentLayer(Module):
         return self.forward(x, state, lengths, backend)
 
     def forward(self, x, state=None, lengths=None, backend=None):
-        """x: (T, B, D) [or (B, T, D) with batch_first, or (T, D)]. Returns (y, state_n)."""
+        """x: (T, B, D) [or (B, T, D) with batch_first, or (T, D)], or a ``TokenInput`` (token
+        ids, one-hot or into an embedding table). Returns (y, state_n)."""
         x, unbatched = self._check_x(x)
         T, B, _ = x.shape
         lengths = check_lengths(lengths, T, B)
         state0 = self._check_state(state, B, unbatched)
         fn = self.implementation(backend)
+        self._release_ctx()
+        kw = dict(self.cell_options())
+        if getattr(fn, "WORKSPACE", False):
+            if self._workspace is None:
+                from ..kernels._common import Workspace
+                self._workspace = Workspace()
+            kw["workspace"] = self._workspace
         LD, H = self.num_layers * self.num_directions, self.hidden_size
         state_n = [np.empty((LD, B, H), self.dtype) for _ in self.state_names]
         caches, masks, inp = [], [], x
@@ -199,16 +208,16 @@ class RecurrentLayer(Module):
             outs = []
             for d in range(self.num_directions):
                 i = k * self.num_directions + d
-                xin = inp if d == 0 else reverse_padded(inp, lengths)
-                y, sn, cache = fn.forward(np.ascontiguousarray(xin), self._pick(state0, i),
-                                          self.cell_params(k, d), lengths, **self.cell_options())
+                y, sn, cache = fn.forward(self._direction_input(fn, inp, d, lengths),
+                                          self._pick(state0, i), self.cell_params(k, d),
+                                          lengths, **kw)
                 outs.append(y if d == 0 else reverse_padded(y, lengths))
                 for part, value in zip(state_n, self._parts(sn)):
                     part[i] = value
                 caches.append(cache)
             inp = outs[0] if len(outs) == 1 else np.concatenate(outs, axis=2)
         self._ctx = dict(fn=fn, caches=caches, masks=masks, lengths=lengths, shape=inp.shape,
-                         unbatched=unbatched)
+                         unbatched=unbatched, tokens=x if isinstance(x, TokenInput) else None)
         # backward reads y (the kernels use it as h_{t-1}): hand it out read-only, as torch
         # refuses in-place changes to a tensor autograd still needs; copy it to change it
         inp.flags.writeable = False
@@ -228,7 +237,40 @@ class RecurrentLayer(Module):
                 gates[(k, d, name)] = reverse_padded(a, lengths) if d == 1 else a
         return y, state_n, gates
 
+    def _release_ctx(self):
+        """Before a new forward: the last one's kernel caches will never be backpropagated
+        (backward reads only the newest), so their buffers go back to the workspace."""
+        ctx, self._ctx = self._ctx, None
+        if ctx is not None and hasattr(ctx["fn"], "release"):
+            for cache in ctx["caches"]:
+                ctx["fn"].release(cache)
+
+    def _direction_input(self, fn, inp, d, lengths):
+        """Direction d's input: reversed in time for d = 1; a TokenInput goes to a kernel that
+        takes one (``TOKEN_INPUT``) as it is, to any other implementation as a dense array."""
+        if isinstance(inp, TokenInput):
+            if d == 1:
+                inp = inp.with_ids(reverse_padded(inp.ids, lengths))
+            return inp if getattr(fn, "TOKEN_INPUT", False) else inp.dense()
+        return np.ascontiguousarray(inp if d == 0 else reverse_padded(inp, lengths))
+
+    def _check_tokens(self, x):
+        """A TokenInput: its width is input_size, its ids in range, its dtype the layer's."""
+        if x.shape[-1] != self.input_size or x.ids.ndim not in (1, 2):
+            raise RnnlabError(f"token input has shape {x.shape}, expected (T, B, "
+                              f"{self.input_size}) or (T, {self.input_size})")
+        if x.dtype != self.dtype:
+            raise RnnlabError(f"token input has dtype {x.dtype}, expected {self.dtype.name}")
+        if x.ids.size and (x.ids.min() < 0 or x.ids.max() >= x.V):
+            raise RnnlabError(f"token ids must lie in [0, {x.V}), got "
+                              f"{x.ids.min() if x.ids.min() < 0 else x.ids.max()}")
+        if x.ids.ndim == 1:
+            return x.with_ids(x.ids[:, None]), True
+        return (x.with_ids(x.ids.T) if self.batch_first else x), False
+
     def _check_x(self, x):
+        if isinstance(x, TokenInput):
+            return self._check_tokens(x)
         desc = f"(T, B, {self.input_size})" if not self.batch_first else f"(B, T, {self.input_size})"
         check_array("x", x, self.dtype, (2, 3), desc + f" or unbatched (T, {self.input_size})")
         if x.shape[-1] != self.input_size:
@@ -294,7 +336,8 @@ class RecurrentLayer(Module):
     # ----- backward -----------------------------------------------------------------------
     def backward(self, dy, dstate_n=None):
         """dy: same shape as y; dstate_n: same structure as the state (or None).
-        Adds the parameter gradients into self.grads and returns (dx, dstate0)."""
+        Adds the parameter gradients into self.grads and returns (dx, dstate0); for a
+        TokenInput dx is the table's gradient (V, D), or None for one-hot."""
         ctx = self._ctx
         if ctx is None:
             raise RnnlabError("backward() called before forward(): run the layer on an input "
@@ -318,16 +361,22 @@ class RecurrentLayer(Module):
                     dy_d = reverse_padded(dy_d, lengths)
                 dx, ds0, g = ctx["fn"].backward(np.ascontiguousarray(dy_d),
                                                 self._pick(dstate_n, i), ctx["caches"][i])
-                if d == 1:
+                if k == 0 and ctx["tokens"] is not None:    # the table's gradient
+                    if dx is not None and dx.ndim == 3:         # a dense dx: sum it by id
+                        dx = ctx["tokens"].table_grad(dx if d == 0 else
+                                                      reverse_padded(dx, lengths))
+                elif d == 1:
                     dx = reverse_padded(dx, lengths)
                 for name, v in g.items():
                     self.grads[self.param_key(name, k, d)] += v
                 for part, value in zip(dstate0, self._parts(ds0)):
                     part[i] = value
-                dx_total = dx if dx_total is None else dx_total + dx
+                dx_total = dx if dx_total is None else (dx_total if dx is None else dx_total + dx)
             if ctx["masks"][k] is not None:                     # backprop through dropout
                 dx_total = dx_total * ctx["masks"][k]
             dinp = dx_total
+        if ctx["tokens"] is not None:
+            return dinp, self._state_out(dstate0, unbatched)
         return self._out(dinp, unbatched), self._state_out(dstate0, unbatched)
 
     # ----- generation ---------------------------------------------------------------------

@@ -1,0 +1,201 @@
+"""Packed-panel GEMMs: every product of the kernels, in the time loop and around it.
+
+The right-hand matrix w (K, N) is stored once per call as *panels*: ``panels`` (P, K, W)
+holds columns [p*W, (p+1)*W) of w contiguously (W = 4 registers = 64 float32 or 32 float64
+columns), ``tail`` (K, N - P*W) the last columns. A 4-row x 4-register tile (``tiles``)
+then walks a panel with unit stride. Stored as plain rows (``w[k, n0:n0+W]`` at a stride of
+N elements) the same loop ran at half the speed: with N*4 bytes a power of two (2, 8 or 16 KB
+at H = 128, 512, 1024) every row of a panel maps to the same few cache sets, and the panel
+that should stay in L1/L2 keeps evicting itself. Measured on one Zen 5 core (float32, CPU
+time): 50x128 @ 128x512 191 -> 201 GFLOP/s, 32x512 @ 512x2048 140 -> 228, 64x1024 @
+1024x4096 96 -> 222, 6400x1024 @ 1024x4096 75 -> 249; NumPy's OpenBLAS 99-124 on one core.
+
+Long sums are cut into K blocks (``KC_ROWS``, ``KC_TN``) so that the panel block stays in L1
+while every row passes over it; each block after the first adds to out's partial sums (the
+accumulating tiles), so the order of the sum over k, and so every bit of the result, is the
+same for any blocking and any split of the rows over threads.
+
+- ``gemm_rows(a, panels, tail, out, b0, b1)``: out[b0:b1] = a[b0:b1] @ w, a (M, K).
+- ``gemm_tn(a, panels, tail, out, b0, b1)``: out[b0:b1] = a[:, b0:b1]^T @ w, a (K, M): the
+  weight-gradient form dW = dA^T X without a transposed copy of dA.
+- ``gemm_rows_par`` / ``gemm_tn_par``: the same with the rows split over the threads.
+"""
+import numpy as np
+from numba import njit, prange
+
+from ._common import take
+from .tiles import (T11, T11A, T14, T14A, T41, T41A, T44, T44A, TT11, TT11A, TT14, TT14A,
+                    TT41, TT41A, TT44, TT44A, lanes)
+
+KC_ROWS = 512
+# ^ K block of the row form: 64x4096 @ 4096x1024 ran at 222 GFLOP/s with 512, 192 unblocked;
+#   K <= 512 (every weight of H <= 128, the projections up to D = 512) is one block.
+KC_TN = 256
+# ^ K block of the transposed form, where K = T*B is long: 3200x512 -> 512x2048 201-218
+#   GFLOP/s with 128-512, 127 unblocked; 6400x1024 -> 1024x4096 176-188 vs 80.
+
+
+def panel_width(dtype):
+    """Columns in one panel: 4 AVX-512 registers."""
+    return 256 // np.dtype(dtype).itemsize
+
+
+def pack(w, ws=None, top=None):
+    """w (K, N) -> (panels (P, K, W), tail (K, R)), both C-contiguous: P = N // W full panels,
+    and the last N - P*W columns zero-padded to R, a whole number of registers (the tiles
+    then never read or write past a row; ``gemm_*`` copy back only the real columns).
+    top: rows stacked above w (the packed matrix is [top; w]) without building the stack.
+    ws: a ``_common.Workspace`` to take the two arrays from (give them back after use)."""
+    w = np.asarray(w)
+    rows = [w] if top is None else [np.asarray(top), w]
+    K = sum(r.shape[0] for r in rows)
+    N = w.shape[1]
+    W = panel_width(w.dtype)
+    L = W // 4
+    P = N // W
+    panels = take(ws, (P, K, W), w.dtype)
+    tail = take(ws, (K, -(-(N - P * W) // L) * L), w.dtype)
+    k0 = 0
+    for r in rows:
+        k1 = k0 + r.shape[0]
+        panels[:, k0:k1] = r[:, :P * W].reshape(r.shape[0], P, W).transpose(1, 0, 2)
+        tail[k0:k1, :N - P * W] = r[:, P * W:]
+        k0 = k1
+    tail[:, N - P * W:] = 0
+    return panels, tail
+
+
+@njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
+def _rows_block(a, w, out, b0, b1, n0, first):
+    """out[b0:b1, n0:n0+W] (+)= a[b0:b1] @ w for one panel block w (k, W)."""
+    b = b0
+    if first:
+        while b + 4 <= b1:
+            T44(a, w, out, b, n0)
+            b += 4
+        while b < b1:
+            T14(a, w, out, b, n0)
+            b += 1
+    else:
+        while b + 4 <= b1:
+            T44A(a, w, out, b, n0)
+            b += 4
+        while b < b1:
+            T14A(a, w, out, b, n0)
+            b += 1
+
+
+@njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
+def _tail_block(a, tail, sc, trans, first):
+    """sc (+)= a @ tail (trans: a^T @ tail) in 1-register tiles; sc (rows, R) is scratch."""
+    L = lanes(sc)
+    n = sc.shape[0]
+    for n0 in range(0, tail.shape[1], L):
+        b = 0
+        while b + 4 <= n:
+            if trans:
+                if first:
+                    TT41(a, tail, sc, b, n0)
+                else:
+                    TT41A(a, tail, sc, b, n0)
+            elif first:
+                T41(a, tail, sc, b, n0)
+            else:
+                T41A(a, tail, sc, b, n0)
+            b += 4
+        while b < n:
+            if trans:
+                if first:
+                    TT11(a, tail, sc, b, n0)
+                else:
+                    TT11A(a, tail, sc, b, n0)
+            elif first:
+                T11(a, tail, sc, b, n0)
+            else:
+                T11A(a, tail, sc, b, n0)
+            b += 1
+
+
+@njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
+def gemm_rows(a, panels, tail, out, b0, b1):
+    """out[b0:b1] = a[b0:b1] @ w, w given packed (``pack``); a (M, K), out (M, N), rows
+    contiguous (any row stride)."""
+    P, K, W = panels.shape
+    if K == 0:
+        out[b0:b1, :] = 0
+        return
+    for p in range(P):
+        op = out[:, p * W:(p + 1) * W]
+        for k0 in range(0, K, KC_ROWS):
+            k1 = min(K, k0 + KC_ROWS)
+            _rows_block(a[:, k0:k1], panels[p, k0:k1], op, b0, b1, 0, k0 == 0)
+    if tail.shape[1] > 0 and b1 > b0:
+        sc = np.empty((b1 - b0, tail.shape[1]), out.dtype)
+        ab = a[b0:b1]
+        for k0 in range(0, K, KC_ROWS):
+            k1 = min(K, k0 + KC_ROWS)
+            _tail_block(ab[:, k0:k1], tail[k0:k1], sc, False, k0 == 0)
+        out[b0:b1, P * W:] = sc[:, :out.shape[1] - P * W]
+
+
+@njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
+def _tn_block(a, w, out, b0, b1, n0, first):
+    """out[b0:b1, n0:n0+W] (+)= a[:, b0:b1]^T @ w for one panel block (a (k, M), w (k, W))."""
+    b = b0
+    if first:
+        while b + 4 <= b1:
+            TT44(a, w, out, b, n0)
+            b += 4
+        while b < b1:
+            TT14(a, w, out, b, n0)
+            b += 1
+    else:
+        while b + 4 <= b1:
+            TT44A(a, w, out, b, n0)
+            b += 4
+        while b < b1:
+            TT14A(a, w, out, b, n0)
+            b += 1
+
+
+@njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
+def gemm_tn(a, panels, tail, out, b0, b1):
+    """out[b0:b1] = a[:, b0:b1]^T @ w, w given packed; a (K, M), out (M, N)."""
+    P, K, W = panels.shape
+    if K == 0:
+        out[b0:b1, :] = 0
+        return
+    tailed = tail.shape[1] > 0 and b1 > b0
+    sc = np.empty((b1 - b0 if tailed else 0, tail.shape[1]), out.dtype)
+    for k0 in range(0, K, KC_TN):
+        k1 = min(K, k0 + KC_TN)
+        ak = a[k0:k1]
+        for p in range(P):
+            _tn_block(ak, panels[p, k0:k1], out[:, p * W:(p + 1) * W], b0, b1, 0, k0 == 0)
+        if tailed:
+            _tail_block(ak[:, b0:b1], tail[k0:k1], sc, True, k0 == 0)
+    if tailed:
+        out[b0:b1, P * W:] = sc[:, :out.shape[1] - P * W]
+
+
+@njit(cache=True, nogil=True)
+def _split(M, p, n):
+    """Row p-th of n blocks of M rows, on multiples of 4 (whole tiles)."""
+    q = (M + 3) // 4
+    return min(M, 4 * (p * q // n)), min(M, 4 * ((p + 1) * q // n))
+
+
+@njit(cache=True, parallel=True, nogil=True, error_model="numpy")
+def gemm_rows_par(a, panels, tail, out, nsplit):
+    """``gemm_rows`` over all rows, split into nsplit blocks, one thread each."""
+    for p in prange(nsplit):
+        b0, b1 = _split(out.shape[0], p, nsplit)
+        gemm_rows(a, panels, tail, out, b0, b1)
+
+
+@njit(cache=True, parallel=True, nogil=True, error_model="numpy")
+def gemm_tn_par(a, panels, tail, out, nsplit):
+    """``gemm_tn`` over all rows, split into nsplit blocks, one thread each."""
+    for p in prange(nsplit):
+        b0, b1 = _split(out.shape[0], p, nsplit)
+        gemm_tn(a, panels, tail, out, b0, b1)
