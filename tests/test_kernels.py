@@ -34,7 +34,7 @@ def rel(a, b):
     return float(np.abs(a - b).max() / max(np.abs(b).max(), np.finfo(b.dtype).tiny))
 
 
-def make(cell, opts, G, dtype, bias, seed=0):
+def make(cell, opts, G, dtype, bias, seed=0, H=H):
     rng = np.random.default_rng(seed)
     p = {"weight_ih": rng.uniform(-0.6, 0.6, (G * H, D)),
          "weight_hh": rng.uniform(-0.6, 0.6, (G * H, H))}
@@ -57,10 +57,10 @@ def flat(s):
     return list(s) if isinstance(s, tuple) else [s]
 
 
-def run_both(cell, opts, G, dtype, bias, lengths, with_state, with_dstate):
+def run_both(cell, opts, G, dtype, bias, lengths, with_state, with_dstate, H=H):
     ref = registry.get(cell).reference
     ker = registry.get(cell).kernel()
-    p, x, dy, st, dst = make(cell, opts, G, dtype, bias)
+    p, x, dy, st, dst = make(cell, opts, G, dtype, bias, H=H)
     state = (tuple(st) if cell == "lstm" else st[0]) if with_state else None
     dstate = (tuple(dst) if cell == "lstm" else dst[0]) if with_dstate else None
     out = []
@@ -137,6 +137,39 @@ def test_batch_split_and_threaded_gemms(case, monkeypatch):
     cell, opts, G = case
     for dtype in (np.float32, np.float64):
         check(run_both(cell, opts, G, dtype, True, LENGTHS["ragged"], True, True), dtype)
+
+
+@pytest.mark.parametrize("case", CASES, ids=_ids)
+def test_unit_split(case, monkeypatch):
+    """The time loops with the hidden units split over the threads (``units``) match the
+    reference, with ragged lengths, a state in and out, both dtypes."""
+    monkeypatch.setattr(policy, "UNITS_MIN_WEIGHT_BYTES", 0)
+    monkeypatch.setattr(policy, "UNITS_ALIGN", 1)
+    cell, opts, G = case
+    for dtype in (np.float32, np.float64):
+        check(run_both(cell, opts, G, dtype, True, LENGTHS["ragged"], True, True, H=8), dtype)
+
+
+def test_unit_split_on_one_thread_completes():
+    """With one numba thread the parts of every step are done by that thread alone (the
+    claiming never waits for a particular thread): no hang, the same numbers."""
+    import numba
+    from rnnlab.nn.kernels import lstm, units
+    p, x, dy, st, dst = make("lstm", {}, 4, np.float64, True, H=8)
+    y_ref, _, _ = lstm.forward(x, None, p)
+    A = lstm.input_projection(x, p["weight_ih"], p["bias_ih"] + p["bias_hh"])
+    cs, tcs, y = (np.empty((T, B, 8)) for _ in range(3))
+    hs = np.zeros((2 * B, 8))
+    z = np.zeros(1)
+    old = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        units.fwd_units(units.CELL_LSTM, A, *units.pack_parts(p["weight_hh"], 4, 2, True),
+                        hs[:B].copy(), np.empty((2, B, 16)), np.full(B, T), 0, z, z, z, z,
+                        cs, tcs, y, hs, 2)
+    finally:
+        numba.set_num_threads(old)
+    assert np.array_equal(y, y_ref)
 
 
 def test_packed_products_edges():

@@ -27,8 +27,9 @@ from .activations import one, sigm, tanh_
 from .gemms import input_grad, input_projection, prepare_input, weight_grads
 from .lstm_gates import gates_bwd, gates_fwd
 from .panels import gemm_rows, pack
-from .policy import batch_split
+from .policy import batch_split, unit_split
 from .tiles import matvec_packed
+from .units import CELL_LSTM, bwd_units, fwd_units, pack_parts
 
 TOKEN_INPUT = True     # forward/backward take a functional.TokenInput (gemms)
 WORKSPACE = True       # forward takes workspace=; release(cache) gives its buffers back
@@ -214,15 +215,23 @@ def forward(x, state, params, lengths=None, variant="standard", workspace=None):
     cs = take(ws, (T, B, H), dtype)
     tcs = take(ws, (T, B, H), dtype)
     y = np.empty((T, B, H), dtype)
-    whp = pack(w_hh.T, ws)
-    args = (A, *whp, hs, lens, code, wp[0], wp[1], wp[2], cs, tcs, y, np.empty((B, G * H), dtype))
-    nsplit = batch_split(B, H, G * H)
-    if nsplit > 1:
-        _fwd_split(*args, nsplit)
+    nunits = unit_split(B, H, G, dtype.itemsize)
+    if nunits > 1:
+        pans, tails = pack_parts(w_hh, G, nunits, True)
+        fwd_units(CELL_LSTM, A, pans, tails, hs[:B].copy(),
+                  np.empty((nunits, B, G * H // nunits), dtype), lens, code, wp[0], wp[1],
+                  wp[2], wp[0], cs, tcs, y, hs, nunits)
     else:
-        _fwd_loop(*args, 0, B)
-    if ws is not None:
-        ws.give(*whp)
+        whp = pack(w_hh.T, ws)
+        args = (A, *whp, hs, lens, code, wp[0], wp[1], wp[2], cs, tcs, y,
+                np.empty((B, G * H), dtype))
+        nsplit = batch_split(B, H, G * H)
+        if nsplit > 1:
+            _fwd_split(*args, nsplit)
+        else:
+            _fwd_loop(*args, 0, B)
+        if ws is not None:
+            ws.give(*whp)
     cache = dict(A=A, c=cs, tanh_c=tcs, h=y, x=x, h0=h0c, c0=c0c, lens=lens, ws=ws,
                  variant=variant, params=params, w_ih=w_ih, w_hh=w_hh, wp=wp, used=False)
     names = "fgo" if variant == "coupled" else "ifgo"
@@ -243,25 +252,43 @@ def backward(dy, dstate_n, cache):
     dy = as_dtype(dy, dtype)
     dhs = _stacked(dstate_n, B, H, dtype)
     wp = cache["wp"]
-    nsplit = batch_split(B, GH, H)
-    dwps = np.zeros((nsplit, 3, H), dtype)
+    code = _VARIANT_CODE[variant]
     ws = cache["ws"]
-    whp = pack(cache["w_hh"], ws)
-    args = (A, *whp, dy, cache["lens"], _VARIANT_CODE[variant], wp[0], wp[1], wp[2])
-    rest = (cache["c"], cache["tanh_c"], cache["c0"], dhs, np.empty((B, H), dtype))
-    if nsplit > 1:
-        _bwd_split(*args, dwps, *rest, nsplit)
+    nunits = unit_split(B, H, GH // H, dtype.itemsize)
+    if nunits > 1:
+        dwp = np.zeros((3, H), dtype)
+        pans, tails = pack_parts(cache["w_hh"], GH // H, nunits, False)
+        bwd_units(CELL_LSTM, A, A, pans, tails, dy, cache["lens"], code, wp[0], wp[1], wp[2],
+                  dwp, cache["c"], cache["tanh_c"], cache["c0"], y, dhs,
+                  np.empty((nunits, B, H // nunits), dtype), nunits)
     else:
-        _bwd_loop(*args, dwps[0], *rest, 0, B)
-    if ws is not None:
-        ws.give(*whp)
-    dwp = dwps.sum(axis=0) if nsplit > 1 else dwps[0]
+        dwp = _bwd_rows(A, cache, dy, code, dhs, ws)
     grads, S = weight_grads(params, x, cache["h0"], y, A, A, ws)
     if variant == "peephole":
         grads["weight_pi"], grads["weight_pf"], grads["weight_po"] = dwp[0], dwp[1], dwp[2]
     dx = input_grad(A, cache["w_ih"], x, S, ws)
     release(cache)
     return dx, (dhs[:B], dhs[B:]), grads
+
+
+def _bwd_rows(A, cache, dy, code, dhs, ws):
+    """The backward loop on one thread or with the batch split; returns the peephole
+    gradients (3, H)."""
+    B, GH = A.shape[1], A.shape[2]
+    H = GH // num_gates(cache["variant"])
+    wp = cache["wp"]
+    nsplit = batch_split(B, GH, H)
+    dwps = np.zeros((nsplit, 3, H), A.dtype)
+    whp = pack(cache["w_hh"], ws)
+    args = (A, *whp, dy, cache["lens"], code, wp[0], wp[1], wp[2])
+    rest = (cache["c"], cache["tanh_c"], cache["c0"], dhs, np.empty((B, H), A.dtype))
+    if nsplit > 1:
+        _bwd_split(*args, dwps, *rest, nsplit)
+    else:
+        _bwd_loop(*args, dwps[0], *rest, 0, B)
+    if ws is not None:
+        ws.give(*whp)
+    return dwps.sum(axis=0) if nsplit > 1 else dwps[0]
 
 
 def release(cache):

@@ -29,6 +29,13 @@ SPLIT_SKIP_MACS = (1 << 23, 1 << 26)
 #   hypothesis, not measured separately: the 1-4 MB of weights exceed a core's L2 there, so
 #   both threads stream them from the shared L3 every step.
 
+# Unit split of the time loop (``units``).
+UNITS_MIN_WEIGHT_BYTES = 1 << 20
+# ^ W_hh from this size (a core's L2 on Zen 5) splits its units over the threads: each core
+#   then streams half of it per step. Provisional.
+UNITS_ALIGN = 16
+# ^ each thread's share of the units is a multiple of this (whole AVX-512 registers).
+
 # GEMMs outside the time loop (all in the packed kernels, ``panels``).
 PAR_GEMM_MIN_MACS = 1 << 22
 # ^ from this size a GEMM splits its rows over the threads; below it one thread. A fork/join
@@ -46,6 +53,17 @@ def batch_split(B, K, N):
         return 1
     import numba
     return max(1, min(numba.get_num_threads(), B // SPLIT_MIN_ROWS))
+
+
+def unit_split(B, H, G, itemsize):
+    """Into how many parts (threads) the time loop splits the hidden units, for a layer of H
+    units, G gates, B rows; 1: no unit split."""
+    import numba
+    n = numba.get_num_threads()
+    if n < 2 or G * H * H * itemsize < UNITS_MIN_WEIGHT_BYTES:
+        return 1
+    n = 2
+    return n if H % (n * UNITS_ALIGN) == 0 else 1
 
 
 def gemm_threads(M, macs):

@@ -16,34 +16,17 @@ from numba import njit, prange
 
 from ._common import as_dtype, bias_sum, lengths_array, pack_weights, take
 from .activations import one, tanh_
+from .gates import rnn_bwd, rnn_fwd
 from .gemms import input_grad, input_projection, prepare_input, weight_grads
 from .panels import gemm_rows, pack
-from .policy import batch_split
+from .policy import batch_split, unit_split
+from .units import CELL_RNN, bwd_units, fwd_units, pack_parts
 from .tiles import matvec_packed
 
 TOKEN_INPUT = True     # forward/backward take a functional.TokenInput (gemms)
 WORKSPACE = True       # forward takes workspace=; release(cache) gives its buffers back
 
 NONLINEARITIES = ("tanh", "relu")
-
-
-@njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
-def _act_fwd(A, acc, t, b, H, relu, y, hs):
-    a = A[t, b]
-    r = acc[b]
-    yt = y[t, b]
-    hb = hs[b]
-    z = one(A) - one(A)
-    if relu:
-        for j in range(H):
-            h = max(a[j] + r[j], z)
-            yt[j] = h
-            hb[j] = h
-    else:
-        for j in range(H):
-            h = tanh_(a[j] + r[j])
-            yt[j] = h
-            hb[j] = h
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -54,26 +37,9 @@ def _fwd_loop(A, whp, wht, hs, lens, relu, y, acc, b0, b1):
         gemm_rows(hs, whp, wht, acc, b0, b1)
         for b in range(b0, b1):
             if t < lens[b]:
-                _act_fwd(A, acc, t, b, H, relu, y, hs)
+                rnn_fwd(A, acc[b], t, b, H, 0, H, relu, y, hs)
             else:
                 y[t, b, :] = 0
-
-
-@njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
-def _act_bwd(dA, dy, y, t, b, H, relu, dhs):
-    d = dA[t, b]
-    dyt = dy[t, b]
-    yt = y[t, b]
-    dh_b = dhs[b]
-    o1 = one(dA)
-    z = o1 - o1
-    if relu:
-        for j in range(H):
-            d[j] = (dyt[j] + dh_b[j]) if yt[j] > z else z
-    else:
-        for j in range(H):
-            h = yt[j]
-            d[j] = (dyt[j] + dh_b[j]) * (o1 - h * h)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -82,7 +48,7 @@ def _bwd_loop(dA, whp, wht, dy, y, lens, relu, dhs, tmp, b0, b1):
     for t in range(T - 1, -1, -1):
         for b in range(b0, b1):
             if t < lens[b]:
-                _act_bwd(dA, dy, y, t, b, H, relu, dhs)
+                rnn_bwd(dA, dy, y, t, b, H, 0, H, relu, dhs)
             else:
                 dA[t, b, :] = 0
         gemm_rows(dA[t], whp, wht, tmp, b0, b1)
@@ -132,13 +98,20 @@ def forward(x, state, params, lengths=None, nonlinearity="tanh", workspace=None)
     ws = workspace
     A = input_projection(x, w_ih, bias_sum(params, H, dtype), ws)
     y = np.empty((T, B, H), dtype)
-    whp = pack(w_hh.T, ws)
-    args = (A, *whp, hs, lens, relu, y, np.empty((B, H), dtype))
-    nsplit = batch_split(B, H, H)
-    if nsplit > 1:
-        _fwd_split(*args, nsplit)
+    nunits = unit_split(B, H, 1, dtype.itemsize)
+    whp = () if nunits > 1 else pack(w_hh.T, ws)
+    if nunits > 1:
+        d1, d3 = np.zeros(1, dtype), np.zeros((1, 1, 1), dtype)
+        fwd_units(CELL_RNN, A, *pack_parts(w_hh, 1, nunits, True), hs.copy(),
+                  np.empty((nunits, B, H // nunits), dtype), lens, int(relu), d1, d1, d1, d1, d3,
+                  d3, y, hs, nunits)
     else:
-        _fwd_loop(*args, 0, B)
+        args = (A, *whp, hs, lens, relu, y, np.empty((B, H), dtype))
+        nsplit = batch_split(B, H, H)
+        if nsplit > 1:
+            _fwd_split(*args, nsplit)
+        else:
+            _fwd_loop(*args, 0, B)
     if ws is not None:                 # backward reads only y: A is dead already
         ws.give(A, *whp)
     cache = dict(h=y, x=x, h0=h0, lens=lens, params=params, w_ih=w_ih, w_hh=w_hh, relu=relu,
@@ -158,13 +131,20 @@ def backward(dy, dstate_n, cache):
         dhs[:] = dstate_n
     ws = cache["ws"]
     dA = take(ws, (T, B, H), dtype)
-    whp = pack(cache["w_hh"], ws)
-    args = (dA, *whp, dy, y, cache["lens"], cache["relu"], dhs, np.empty((B, H), dtype))
-    nsplit = batch_split(B, H, H)
-    if nsplit > 1:
-        _bwd_split(*args, nsplit)
+    nunits = unit_split(B, H, 1, dtype.itemsize)
+    whp = () if nunits > 1 else pack(cache["w_hh"], ws)
+    if nunits > 1:
+        d1, d3 = np.zeros(1, dtype), np.zeros((1, 1, 1), dtype)
+        bwd_units(CELL_RNN, dA, dA, *pack_parts(cache["w_hh"], 1, nunits, False), dy,
+                  cache["lens"], int(cache["relu"]), d1, d1, d1, np.zeros((3, 1), dtype), d3, d3,
+                  dhs, y, dhs, np.empty((nunits, B, H // nunits), dtype), nunits)
     else:
-        _bwd_loop(*args, 0, B)
+        args = (dA, *whp, dy, y, cache["lens"], cache["relu"], dhs, np.empty((B, H), dtype))
+        nsplit = batch_split(B, H, H)
+        if nsplit > 1:
+            _bwd_split(*args, nsplit)
+        else:
+            _bwd_loop(*args, 0, B)
     grads, S = weight_grads(params, x, cache["h0"], y, dA, dA, ws)
     dx = input_grad(dA, cache["w_ih"], x, S, ws)
     if ws is not None:
