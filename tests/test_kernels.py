@@ -174,8 +174,8 @@ def test_unit_split_on_one_thread_completes():
 
 def test_packed_products_edges():
     """gemm_rows / gemm_tn on shapes with every kind of edge (row, panel and register
-    remainders, K = 0, K over one block, a row block in the middle), and the same bits for
-    every split of the rows over threads."""
+    remainders, K = 0, K over one block, a row block in the middle), wide and narrow panels,
+    and the same bits for every split of the rows over threads."""
     rng = np.random.default_rng(1)
     for dtype in (np.float32, np.float64):
         for M, K, N in [(1, 1, 1), (5, 3, 17), (9, 70, 130), (4, 0, 64), (13, 33, 80),
@@ -187,10 +187,11 @@ def test_packed_products_edges():
             at = np.ascontiguousarray(a.T)
             for b0, b1 in [(0, M), (M // 3, M - M // 3)]:
                 for f, arg in ((panels.gemm_rows, a), (panels.gemm_tn, at)):
-                    out = np.full((M, N), np.nan, dtype)
-                    f(arg, *wp, out, b0, b1)
-                    assert np.allclose(out[b0:b1], ref[b0:b1], rtol=1e-5, atol=1e-4)
-                    assert np.isnan(out[:b0]).all() and np.isnan(out[b1:]).all()
+                    for packed in (wp, panels.pack(w, narrow=True)):
+                        out = np.full((M, N), np.nan, dtype)
+                        f(arg, *packed, out, b0, b1)
+                        assert np.allclose(out[b0:b1], ref[b0:b1], rtol=1e-5, atol=1e-4)
+                        assert np.isnan(out[:b0]).all() and np.isnan(out[b1:]).all()
             one = np.empty((M, N), dtype)
             panels.gemm_rows(a, *wp, one, 0, M)
             one_t = np.empty((M, N), dtype)

@@ -20,7 +20,7 @@ from ..errors import RnnlabError
 from ..nn.functional import softmax
 from .base import TrainedModel
 from .model import detach_state
-from .stream import streaming_model
+from .stream import pipelined_stream_loss, streaming_model
 
 
 def run_stream_loss(model, ids, chunk=1000, batch=1):
@@ -30,6 +30,10 @@ def run_stream_loss(model, ids, chunk=1000, batch=1):
     ids = np.asarray(ids)
     if len(ids) < 2:
         raise RnnlabError("the text has fewer than 2 tokens: nothing to predict")
+    if batch == 1:            # the same numbers, layers overlapped on the cores (stream.py)
+        res = pipelined_stream_loss(model, ids)
+        if res is not None:
+            return res
     L = (len(ids) - 1) // batch
     x = ids[:batch * L].reshape(batch, L).T            # (L, B)
     y = ids[1:batch * L + 1].reshape(batch, L).T

@@ -106,11 +106,11 @@ def forward(x, state, params, lengths=None, workspace=None):
     nunits = unit_split(B, H, 3, dtype.itemsize)
     if nunits > 1:
         d1, d3 = np.zeros(1, dtype), np.zeros((1, 1, 1), dtype)
-        fwd_units(CELL_GRU, A, *pack_parts(w_hh, 3, nunits, True), hs.copy(),
+        fwd_units(CELL_GRU, A, *pack_parts(w_hh, 3, nunits, True, B < 4), hs.copy(),
                   np.empty((nunits, B, GH // nunits), dtype), lens, 0, d1, d1, d1, bhh, hns, d3,
                   y, hs, nunits)
     else:
-        whp = pack(w_hh.T, ws)
+        whp = pack(w_hh.T, ws, narrow=B < 4)
         args = (A, *whp, bhh, hs, lens, hns, y, np.empty((B, GH), dtype))
         nsplit = batch_split(B, H, GH)
         if nsplit > 1:
@@ -142,10 +142,10 @@ def backward(dy, dstate_n, cache):
     ws = cache["ws"]
     dAh = take(ws, A.shape, dtype)
     nunits = unit_split(B, H, 3, dtype.itemsize)
-    whp = () if nunits > 1 else pack(cache["w_hh"], ws)
+    whp = () if nunits > 1 else pack(cache["w_hh"], ws, narrow=B < 4)
     if nunits > 1:
         d1, d3 = np.zeros(1, dtype), np.zeros((1, 1, 1), dtype)
-        bwd_units(CELL_GRU, A, dAh, *pack_parts(cache["w_hh"], 3, nunits, False), dy,
+        bwd_units(CELL_GRU, A, dAh, *pack_parts(cache["w_hh"], 3, nunits, False, B < 4), dy,
                   cache["lens"], 0, d1, d1, d1, np.zeros((3, 1), dtype), cache["hn"], d3, h0, y,
                   dhs, np.empty((nunits, B, H // nunits), dtype), nunits)
     else:

@@ -217,12 +217,12 @@ def forward(x, state, params, lengths=None, variant="standard", workspace=None):
     y = np.empty((T, B, H), dtype)
     nunits = unit_split(B, H, G, dtype.itemsize)
     if nunits > 1:
-        pans, tails = pack_parts(w_hh, G, nunits, True)
+        pans, tails = pack_parts(w_hh, G, nunits, True, B < 4)
         fwd_units(CELL_LSTM, A, pans, tails, hs[:B].copy(),
                   np.empty((nunits, B, G * H // nunits), dtype), lens, code, wp[0], wp[1],
                   wp[2], wp[0], cs, tcs, y, hs, nunits)
     else:
-        whp = pack(w_hh.T, ws)
+        whp = pack(w_hh.T, ws, narrow=B < 4)
         args = (A, *whp, hs, lens, code, wp[0], wp[1], wp[2], cs, tcs, y,
                 np.empty((B, G * H), dtype))
         nsplit = batch_split(B, H, G * H)
@@ -257,7 +257,7 @@ def backward(dy, dstate_n, cache):
     nunits = unit_split(B, H, GH // H, dtype.itemsize)
     if nunits > 1:
         dwp = np.zeros((3, H), dtype)
-        pans, tails = pack_parts(cache["w_hh"], GH // H, nunits, False)
+        pans, tails = pack_parts(cache["w_hh"], GH // H, nunits, False, B < 4)
         bwd_units(CELL_LSTM, A, A, pans, tails, dy, cache["lens"], code, wp[0], wp[1], wp[2],
                   dwp, cache["c"], cache["tanh_c"], cache["c0"], y, dhs,
                   np.empty((nunits, B, H // nunits), dtype), nunits)
@@ -279,7 +279,7 @@ def _bwd_rows(A, cache, dy, code, dhs, ws):
     wp = cache["wp"]
     nsplit = batch_split(B, GH, H)
     dwps = np.zeros((nsplit, 3, H), A.dtype)
-    whp = pack(cache["w_hh"], ws)
+    whp = pack(cache["w_hh"], ws, narrow=B < 4)
     args = (A, *whp, dy, cache["lens"], code, wp[0], wp[1], wp[2])
     rest = (cache["c"], cache["tanh_c"], cache["c0"], dhs, np.empty((B, H), A.dtype))
     if nsplit > 1:

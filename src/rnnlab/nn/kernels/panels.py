@@ -24,8 +24,8 @@ import numpy as np
 from numba import njit, prange
 
 from ._common import take
-from .tiles import (T11, T11A, T14, T14A, T41, T41A, T44, T44A, TT11, TT11A, TT14, TT14A,
-                    TT41, TT41A, TT44, TT44A, lanes)
+from .tiles import (T11, T11A, T12, T12A, T14, T14A, T41, T41A, T44, T44A, TT11, TT11A,
+                    TT12, TT12A, TT14, TT14A, TT41, TT41A, TT44, TT44A, lanes)
 
 KC_ROWS = 512
 # ^ K block of the row form: 64x4096 @ 4096x1024 ran at 222 GFLOP/s with 512, 192 unblocked;
@@ -35,23 +35,25 @@ KC_TN = 256
 #   GFLOP/s with 128-512, 127 unblocked; 6400x1024 -> 1024x4096 176-188 vs 80.
 
 
-def panel_width(dtype):
-    """Columns in one panel: 4 AVX-512 registers."""
-    return 256 // np.dtype(dtype).itemsize
+def panel_width(dtype, narrow=False):
+    """Columns in one panel: 4 AVX-512 registers, or 2 for a narrow panel."""
+    return (128 if narrow else 256) // np.dtype(dtype).itemsize
 
 
-def pack(w, ws=None, top=None):
+def pack(w, ws=None, top=None, narrow=False):
     """w (K, N) -> (panels (P, K, W), tail (K, R)), both C-contiguous: P = N // W full panels,
     and the last N - P*W columns zero-padded to R, a whole number of registers (the tiles
     then never read or write past a row; ``gemm_*`` copy back only the real columns).
     top: rows stacked above w (the packed matrix is [top; w]) without building the stack.
-    ws: a ``_common.Workspace`` to take the two arrays from (give them back after use)."""
+    ws: a ``_common.Workspace`` to take the two arrays from (give them back after use).
+    narrow: panels of 2 registers, for products of 1-3 rows (the B=1 matrix-vector product of
+    a time step): 1 x 128 @ 128 x 512 took 1.56 us with them against 2.1-2.25 us with 4."""
     w = np.asarray(w)
     rows = [w] if top is None else [np.asarray(top), w]
     K = sum(r.shape[0] for r in rows)
     N = w.shape[1]
-    W = panel_width(w.dtype)
-    L = W // 4
+    W = panel_width(w.dtype, narrow)
+    L = panel_width(w.dtype) // 4
     P = N // W
     panels = take(ws, (P, K, W), w.dtype)
     tail = take(ws, (K, -(-(N - P * W) // L) * L), w.dtype)
@@ -69,6 +71,14 @@ def pack(w, ws=None, top=None):
 def _rows_block(a, w, out, b0, b1, n0, first):
     """out[b0:b1, n0:n0+W] (+)= a[b0:b1] @ w for one panel block w (k, W)."""
     b = b0
+    if w.shape[1] < 4 * lanes(w):                  # a narrow panel: rows one by one
+        while b < b1:
+            if first:
+                T12(a, w, out, b, n0)
+            else:
+                T12A(a, w, out, b, n0)
+            b += 1
+        return
     if first:
         while b + 4 <= b1:
             T44(a, w, out, b, n0)
@@ -142,6 +152,14 @@ def gemm_rows(a, panels, tail, out, b0, b1):
 def _tn_block(a, w, out, b0, b1, n0, first):
     """out[b0:b1, n0:n0+W] (+)= a[:, b0:b1]^T @ w for one panel block (a (k, M), w (k, W))."""
     b = b0
+    if w.shape[1] < 4 * lanes(w):                  # a narrow panel: rows one by one
+        while b < b1:
+            if first:
+                TT12(a, w, out, b, n0)
+            else:
+                TT12A(a, w, out, b, n0)
+            b += 1
+        return
     if first:
         while b + 4 <= b1:
             TT44(a, w, out, b, n0)

@@ -99,10 +99,10 @@ def forward(x, state, params, lengths=None, nonlinearity="tanh", workspace=None)
     A = input_projection(x, w_ih, bias_sum(params, H, dtype), ws)
     y = np.empty((T, B, H), dtype)
     nunits = unit_split(B, H, 1, dtype.itemsize)
-    whp = () if nunits > 1 else pack(w_hh.T, ws)
+    whp = () if nunits > 1 else pack(w_hh.T, ws, narrow=B < 4)
     if nunits > 1:
         d1, d3 = np.zeros(1, dtype), np.zeros((1, 1, 1), dtype)
-        fwd_units(CELL_RNN, A, *pack_parts(w_hh, 1, nunits, True), hs.copy(),
+        fwd_units(CELL_RNN, A, *pack_parts(w_hh, 1, nunits, True, B < 4), hs.copy(),
                   np.empty((nunits, B, H // nunits), dtype), lens, int(relu), d1, d1, d1, d1, d3,
                   d3, y, hs, nunits)
     else:
@@ -132,10 +132,10 @@ def backward(dy, dstate_n, cache):
     ws = cache["ws"]
     dA = take(ws, (T, B, H), dtype)
     nunits = unit_split(B, H, 1, dtype.itemsize)
-    whp = () if nunits > 1 else pack(cache["w_hh"], ws)
+    whp = () if nunits > 1 else pack(cache["w_hh"], ws, narrow=B < 4)
     if nunits > 1:
         d1, d3 = np.zeros(1, dtype), np.zeros((1, 1, 1), dtype)
-        bwd_units(CELL_RNN, dA, dA, *pack_parts(cache["w_hh"], 1, nunits, False), dy,
+        bwd_units(CELL_RNN, dA, dA, *pack_parts(cache["w_hh"], 1, nunits, False, B < 4), dy,
                   cache["lens"], int(cache["relu"]), d1, d1, d1, np.zeros((3, 1), dtype), d3, d3,
                   dhs, y, dhs, np.empty((nunits, B, H // nunits), dtype), nunits)
     else:

@@ -97,10 +97,12 @@ def _make_tile(R, V, trans_a=False, accumulate=False):
 # (accumulators start at zero) and an accumulating form (they start from out).
 T44, T44A = _make_tile(4, 4), _make_tile(4, 4, accumulate=True)
 T14, T14A = _make_tile(1, 4), _make_tile(1, 4, accumulate=True)
+T12, T12A = _make_tile(1, 2), _make_tile(1, 2, accumulate=True)    # narrow panels, 1 row
 T41, T41A = _make_tile(4, 1), _make_tile(4, 1, accumulate=True)
 T11, T11A = _make_tile(1, 1), _make_tile(1, 1, accumulate=True)
 TT44, TT44A = _make_tile(4, 4, True), _make_tile(4, 4, True, True)
 TT14, TT14A = _make_tile(1, 4, True), _make_tile(1, 4, True, True)
+TT12, TT12A = _make_tile(1, 2, True), _make_tile(1, 2, True, True)
 TT41, TT41A = _make_tile(4, 1, True), _make_tile(4, 1, True, True)
 TT11, TT11A = _make_tile(1, 1, True), _make_tile(1, 1, True, True)
 

@@ -26,10 +26,11 @@ from .sync import claim, finish, wait_all
 CELL_LSTM, CELL_GRU, CELL_RNN = 0, 1, 2
 
 
-def pack_parts(w_hh, G, nparts, forward):
+def pack_parts(w_hh, G, nparts, forward, narrow=False):
     """Each part's columns of the recurrent weights, packed and stacked: forward, W_hh^T's
     columns of the part's units in every gate ((H, G*Hp) per part); backward, W_hh's columns
-    of the part's units ((G*H, Hp)). Returns (panels (n, P, K, W), tails (n, K, R))."""
+    of the part's units ((G*H, Hp)). Returns (panels (n, P, K, W), tails (n, K, R)); narrow
+    panels for products of fewer than 4 rows (``panels.pack``)."""
     GH, H = w_hh.shape
     Hp = H // nparts
     packs = []
@@ -37,9 +38,9 @@ def pack_parts(w_hh, G, nparts, forward):
         units = np.arange(p * Hp, (p + 1) * Hp)
         if forward:
             cols = np.concatenate([g * H + units for g in range(G)])
-            packs.append(pack(np.ascontiguousarray(w_hh[cols].T)))
+            packs.append(pack(np.ascontiguousarray(w_hh[cols].T), narrow=narrow))
         else:
-            packs.append(pack(np.ascontiguousarray(w_hh[:, units])))
+            packs.append(pack(np.ascontiguousarray(w_hh[:, units]), narrow=narrow))
     return np.stack([a for a, _ in packs]), np.stack([b for _, b in packs])
 
 

@@ -35,17 +35,8 @@ from .. import backend as _backend
 from ..checks import check_array, check_finite, check_lengths, check_shape
 from ..functional import TokenInput, check_dropout, dropout_mask
 from ..module import Module
-
-
-def reverse_padded(x, lengths):
-    """Flip each row of x (T, B, ...) in time within its own length; padding stays in place.
-    Applying it twice gives x back."""
-    if lengths is None:
-        return x[::-1]
-    T, B = x.shape[:2]
-    t = np.arange(T)[:, None]
-    idx = np.where(t < lengths, lengths - 1 - t, t)
-    return x[idx, np.arange(B)]
+from . import inputs
+from .inputs import reverse_padded  # noqa: F401  (re-exported: rnnlab.nn.layers)
 
 
 def _positive(name, v):
@@ -189,13 +180,9 @@ class RecurrentLayer(Module):
         lengths = check_lengths(lengths, T, B)
         state0 = self._check_state(state, B, unbatched)
         fn = self.implementation(backend)
-        self._release_ctx()
-        kw = dict(self.cell_options())
-        if getattr(fn, "WORKSPACE", False):
-            if self._workspace is None:
-                from ..kernels._common import Workspace
-                self._workspace = Workspace()
-            kw["workspace"] = self._workspace
+        inputs.release(self._ctx)                 # the last forward's buffers, never backpropagated
+        self._ctx = None
+        kw = inputs.kernel_options(self, fn)
         LD, H = self.num_layers * self.num_directions, self.hidden_size
         state_n = [np.empty((LD, B, H), self.dtype) for _ in self.state_names]
         caches, masks, inp = [], [], x
@@ -208,7 +195,7 @@ class RecurrentLayer(Module):
             outs = []
             for d in range(self.num_directions):
                 i = k * self.num_directions + d
-                y, sn, cache = fn.forward(self._direction_input(fn, inp, d, lengths),
+                y, sn, cache = fn.forward(inputs.direction_input(fn, inp, d, lengths),
                                           self._pick(state0, i), self.cell_params(k, d),
                                           lengths, **kw)
                 outs.append(y if d == 0 else reverse_padded(y, lengths))
@@ -237,40 +224,9 @@ class RecurrentLayer(Module):
                 gates[(k, d, name)] = reverse_padded(a, lengths) if d == 1 else a
         return y, state_n, gates
 
-    def _release_ctx(self):
-        """Before a new forward: the last one's kernel caches will never be backpropagated
-        (backward reads only the newest), so their buffers go back to the workspace."""
-        ctx, self._ctx = self._ctx, None
-        if ctx is not None and hasattr(ctx["fn"], "release"):
-            for cache in ctx["caches"]:
-                ctx["fn"].release(cache)
-
-    def _direction_input(self, fn, inp, d, lengths):
-        """Direction d's input: reversed in time for d = 1; a TokenInput goes to a kernel that
-        takes one (``TOKEN_INPUT``) as it is, to any other implementation as a dense array."""
-        if isinstance(inp, TokenInput):
-            if d == 1:
-                inp = inp.with_ids(reverse_padded(inp.ids, lengths))
-            return inp if getattr(fn, "TOKEN_INPUT", False) else inp.dense()
-        return np.ascontiguousarray(inp if d == 0 else reverse_padded(inp, lengths))
-
-    def _check_tokens(self, x):
-        """A TokenInput: its width is input_size, its ids in range, its dtype the layer's."""
-        if x.shape[-1] != self.input_size or x.ids.ndim not in (1, 2):
-            raise RnnlabError(f"token input has shape {x.shape}, expected (T, B, "
-                              f"{self.input_size}) or (T, {self.input_size})")
-        if x.dtype != self.dtype:
-            raise RnnlabError(f"token input has dtype {x.dtype}, expected {self.dtype.name}")
-        if x.ids.size and (x.ids.min() < 0 or x.ids.max() >= x.V):
-            raise RnnlabError(f"token ids must lie in [0, {x.V}), got "
-                              f"{x.ids.min() if x.ids.min() < 0 else x.ids.max()}")
-        if x.ids.ndim == 1:
-            return x.with_ids(x.ids[:, None]), True
-        return (x.with_ids(x.ids.T) if self.batch_first else x), False
-
     def _check_x(self, x):
         if isinstance(x, TokenInput):
-            return self._check_tokens(x)
+            return inputs.check_tokens(x, self.input_size, self.dtype, self.batch_first)
         desc = f"(T, B, {self.input_size})" if not self.batch_first else f"(B, T, {self.input_size})"
         check_array("x", x, self.dtype, (2, 3), desc + f" or unbatched (T, {self.input_size})")
         if x.shape[-1] != self.input_size:
@@ -361,12 +317,7 @@ class RecurrentLayer(Module):
                     dy_d = reverse_padded(dy_d, lengths)
                 dx, ds0, g = ctx["fn"].backward(np.ascontiguousarray(dy_d),
                                                 self._pick(dstate_n, i), ctx["caches"][i])
-                if k == 0 and ctx["tokens"] is not None:    # the table's gradient
-                    if dx is not None and dx.ndim == 3:         # a dense dx: sum it by id
-                        dx = ctx["tokens"].table_grad(dx if d == 0 else
-                                                      reverse_padded(dx, lengths))
-                elif d == 1:
-                    dx = reverse_padded(dx, lengths)
+                dx = inputs.input_grad(ctx["tokens"] if k == 0 else None, dx, d, lengths)
                 for name, v in g.items():
                     self.grads[self.param_key(name, k, d)] += v
                 for part, value in zip(dstate0, self._parts(ds0)):
