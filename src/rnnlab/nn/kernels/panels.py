@@ -31,6 +31,13 @@ KC_ROWS = 512
 # ^ K block of the row form: 64x4096 @ 4096x1024 ran at 222 GFLOP/s with 512, 192 unblocked;
 #   K <= 512 (every weight of H <= 128, the projections up to D = 512) is one block.
 KC_TN = 256
+TN_PACK_MIN_PANELS = 4
+# ^ the packed strips pay from this many panels on (each strip is copied once and read once
+#   per panel): 6400x1024 -> 1024x4096 152 -> 219 GFLOP/s, 3200x512 -> 512x2048 152 -> 192;
+#   with 1-2 panels (D = 64, 128) the copy cost more than it saved (223 -> 151, 199 -> 175).
+MC_TN = 128
+# ^ rows of the transposed form whose A strips are packed together (128 x 256 floats: 128 KB,
+#   in L2 while every panel passes over them).
 # ^ K block of the transposed form, where K = T*B is long: 3200x512 -> 512x2048 201-218
 #   GFLOP/s with 128-512, 127 unblocked; 6400x1024 -> 1024x4096 176-188 vs 80.
 
@@ -185,15 +192,51 @@ def gemm_tn(a, panels, tail, out, b0, b1):
         return
     tailed = tail.shape[1] > 0 and b1 > b0
     sc = np.empty((b1 - b0 if tailed else 0, tail.shape[1]), out.dtype)
+    wide = W == 4 * lanes(out) and P >= TN_PACK_MIN_PANELS
+    apack = np.empty((MC_TN // 4, KC_TN, 4), out.dtype)
     for k0 in range(0, K, KC_TN):
         k1 = min(K, k0 + KC_TN)
         ak = a[k0:k1]
-        for p in range(P):
-            _tn_block(ak, panels[p, k0:k1], out[:, p * W:(p + 1) * W], b0, b1, 0, k0 == 0)
+        if wide:
+            for m0 in range(b0, b1, MC_TN):
+                _tn_packed(ak, panels[:, k0:k1], out, m0, min(b1, m0 + MC_TN), apack,
+                           k0 == 0)
+        else:
+            for p in range(P):
+                _tn_block(ak, panels[p, k0:k1], out[:, p * W:(p + 1) * W], b0, b1, 0, k0 == 0)
         if tailed:
             _tail_block(ak[:, b0:b1], tail[k0:k1], sc, True, k0 == 0)
     if tailed:
         out[b0:b1, P * W:] = sc[:, :out.shape[1] - P * W]
+
+
+@njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
+def _tn_packed(ak, pblk, out, m0, m1, apack, first):
+    """out[m0:m1, :P*W] (+)= ak[:, m0:m1]^T @ (the panels' block pblk (P, k, W)), with the
+    4-column strips of ak copied first into apack (tiles, k, 4): the tile then broadcasts
+    from one sequential stream instead of a column 4 floats wide read across k rows of dA."""
+    P, kc, W = pblk.shape
+    nt = (m1 - m0) // 4
+    for i in range(nt):
+        c = m0 + 4 * i
+        ap = apack[i]
+        for k in range(kc):
+            for r in range(4):
+                ap[k, r] = ak[k, c + r]
+    for p in range(P):
+        wb = pblk[p]
+        ob = out[:, p * W:(p + 1) * W]
+        for i in range(nt):
+            ap = apack[i, :kc]
+            if first:
+                TT44(ap, wb, ob[m0 + 4 * i:m0 + 4 * i + 4], 0, 0)
+            else:
+                TT44A(ap, wb, ob[m0 + 4 * i:m0 + 4 * i + 4], 0, 0)
+        for b in range(m0 + 4 * nt, m1):
+            if first:
+                TT14(ak, wb, ob, b, 0)
+            else:
+                TT14A(ak, wb, ob, b, 0)
 
 
 @njit(cache=True, nogil=True)
