@@ -1,4 +1,15 @@
-"""The numba kernels. numba caches each compiled function on disk keyed on its own source
+"""The numba kernels.
+
+Threads: the kernels' only thread pool is numba's (OpenMP); no kernel calls BLAS, so
+OpenBLAS's threads never wake to compete with it. OpenMP's threads spin after each parallel
+region by default, which on a busy machine costs more than the work: a char-LM training step
+took 172 ms (89 ms of CPU) at load average 20 with spinning threads, 56 ms (22 ms of CPU)
+with OMP_WAIT_POLICY=passive, 55 ms on one thread (docs/performance.md). So unless the
+environment already says otherwise, OMP_WAIT_POLICY is set to PASSIVE here, before numba
+loads its OpenMP runtime (it has no effect when an OpenMP runtime is already loaded, e.g.
+by importing torch first). Set OMP_WAIT_POLICY=ACTIVE to keep spinning threads.
+
+numba caches each compiled function on disk keyed on its own source
 file only, but the machine code of a function includes every function it calls from other
 files (``panels``, ``tiles``, the gate passes...): after an edit to one of those, the cached
 callers would keep running the old code. So on first import the kernels' sources are
@@ -31,3 +42,4 @@ def _drop_stale_cache():
 
 
 _drop_stale_cache()
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
