@@ -9,7 +9,7 @@ from numba import njit
 from .activations import one, sigm, tanh_
 
 
-@njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
+@njit(nogil=True, fastmath={"contract"}, error_model="numpy", inline="always")
 def _sig_bias(a, r, bias):
     """a = sigm(a + r + bias)."""
     for j in range(a.shape[0]):
@@ -17,7 +17,21 @@ def _sig_bias(a, r, bias):
 
 
 @njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
-def gru_fwd(A, r_, bhh, t, b, H, j0, j1, hns, y, hs):
+def gru_fwd(A, R, bhh, t, b0, b1, H, j0, j1, lens, hns, y, hs):
+    """Step t, rows b0..b1-1, units j0..j1-1 (R: the recurrent product, gate k of unit j at
+    R[b, k*(j1-j0) + j-j0]); a row past its length keeps its state (A, hn, y zero)."""
+    for b in range(b0, b1):
+        if t < lens[b]:
+            _gru_fwd_row(A, R[b], bhh, t, b, H, j0, j1, hns, y, hs)
+        else:
+            for g in range(3):
+                A[t, b, g * H + j0:g * H + j1] = 0
+            hns[t, b, j0:j1] = 0
+            y[t, b, j0:j1] = 0
+
+
+@njit(nogil=True, fastmath={"contract"}, error_model="numpy", inline="always")
+def _gru_fwd_row(A, r_, bhh, t, b, H, j0, j1, hns, y, hs):
     """Row b of step t, units j0..j1-1; r_: the recurrent product, gate k of unit j at
     r_[k*(j1-j0) + j-j0]. Gates r, z, n in place; hn = W_hn h + b_hn kept for backward."""
     a = A[t, b]
@@ -44,7 +58,19 @@ def gru_fwd(A, r_, bhh, t, b, H, j0, j1, hns, y, hs):
 
 
 @njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
-def gru_bwd(A, dAh, dy, t, b, H, j0, j1, hns, y, h0, dhs):
+def gru_bwd(A, dAh, dy, t, b0, b1, H, j0, j1, lens, hns, y, h0, dhs):
+    """Step t, rows b0..b1-1, units j0..j1-1; a row past its length gets dA = dA_h = 0."""
+    for b in range(b0, b1):
+        if t < lens[b]:
+            _gru_bwd_row(A, dAh, dy, t, b, H, j0, j1, hns, y, h0, dhs)
+        else:
+            for g in range(3):
+                A[t, b, g * H + j0:g * H + j1] = 0
+                dAh[t, b, g * H + j0:g * H + j1] = 0
+
+
+@njit(nogil=True, fastmath={"contract"}, error_model="numpy", inline="always")
+def _gru_bwd_row(A, dAh, dy, t, b, H, j0, j1, hns, y, h0, dhs):
     """Row b of step t, units j0..j1-1: gates -> dA_x in A, dA_h (its n block dA_n * r) in
     dAh; dh_{t-1}'s direct part dh * z into dhs[b]."""
     a = A[t, b]
@@ -76,7 +102,18 @@ def gru_bwd(A, dAh, dy, t, b, H, j0, j1, hns, y, h0, dhs):
 
 
 @njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
-def rnn_fwd(A, r, t, b, H, j0, j1, relu, y, hs):
+def rnn_fwd(A, R, t, b0, b1, H, j0, j1, lens, relu, y, hs):
+    """Step t, rows b0..b1-1, units j0..j1-1 (R[b, j-j0]: the recurrent product); a row past
+    its length keeps its state (y zero)."""
+    for b in range(b0, b1):
+        if t < lens[b]:
+            _rnn_fwd_row(A, R[b], t, b, H, j0, j1, relu, y, hs)
+        else:
+            y[t, b, j0:j1] = 0
+
+
+@njit(nogil=True, fastmath={"contract"}, error_model="numpy", inline="always")
+def _rnn_fwd_row(A, r, t, b, H, j0, j1, relu, y, hs):
     """Row b of step t, units j0..j1-1; r: the recurrent product, unit j at r[j-j0]."""
     a = A[t, b, j0:j1]
     yt = y[t, b, j0:j1]
@@ -95,7 +132,17 @@ def rnn_fwd(A, r, t, b, H, j0, j1, relu, y, hs):
 
 
 @njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
-def rnn_bwd(dA, dy, y, t, b, H, j0, j1, relu, dhs):
+def rnn_bwd(dA, dy, y, t, b0, b1, H, j0, j1, lens, relu, dhs):
+    """Step t, rows b0..b1-1, units j0..j1-1; a row past its length gets dA = 0."""
+    for b in range(b0, b1):
+        if t < lens[b]:
+            _rnn_bwd_row(dA, dy, y, t, b, H, j0, j1, relu, dhs)
+        else:
+            dA[t, b, j0:j1] = 0
+
+
+@njit(nogil=True, fastmath={"contract"}, error_model="numpy", inline="always")
+def _rnn_bwd_row(dA, dy, y, t, b, H, j0, j1, relu, dhs):
     """Row b of step t, units j0..j1-1: dA = (dy + dh) * act'(h)."""
     d = dA[t, b, j0:j1]
     dyt = dy[t, b, j0:j1]

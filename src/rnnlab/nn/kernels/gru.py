@@ -38,13 +38,7 @@ def _fwd_loop(A, whp, wht, bhh, hs, lens, hns, y, acc, b0, b1):
     H = hs.shape[1]
     for t in range(T):
         gemm_rows(hs, whp, wht, acc, b0, b1)
-        for b in range(b0, b1):
-            if t < lens[b]:
-                gru_fwd(A, acc[b], bhh, t, b, H, 0, H, hns, y, hs)
-            else:
-                A[t, b, :] = 0
-                hns[t, b, :] = 0
-                y[t, b, :] = 0
+        gru_fwd(A, acc, bhh, t, b0, b1, H, 0, H, lens, hns, y, hs)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -52,12 +46,7 @@ def _bwd_loop(A, dAh, whp, wht, dy, lens, hns, y, h0, dhs, tmp, b0, b1):
     T, B, GH = A.shape
     H = dhs.shape[1]
     for t in range(T - 1, -1, -1):
-        for b in range(b0, b1):
-            if t < lens[b]:
-                gru_bwd(A, dAh, dy, t, b, H, 0, H, hns, y, h0, dhs)
-            else:
-                A[t, b, :] = 0
-                dAh[t, b, :] = 0
+        gru_bwd(A, dAh, dy, t, b0, b1, H, 0, H, lens, hns, y, h0, dhs)
         gemm_rows(dAh[t], whp, wht, tmp, b0, b1)
         for b in range(b0, b1):
             if t < lens[b]:

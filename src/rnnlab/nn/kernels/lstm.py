@@ -59,14 +59,7 @@ def _fwd_loop(A, whp, wht, hs, lens, variant, wpi, wpf, wpo, cs, tcs, y, acc, b0
     h = hs[:B]
     for t in range(T):
         gemm_rows(h, whp, wht, acc, b0, b1)
-        for b in range(b0, b1):
-            if t < lens[b]:
-                gates_fwd(A, acc[b], t, b, H, 0, H, variant, wpi, wpf, wpo, cs, tcs, y, hs)
-            else:                                      # padding: carry state, y = 0
-                A[t, b, :] = 0
-                cs[t, b, :] = hs[B + b]
-                tcs[t, b, :] = 0
-                y[t, b, :] = 0
+        gates_fwd(A, acc, t, b0, b1, H, 0, H, lens, variant, wpi, wpf, wpo, cs, tcs, y, hs)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -76,11 +69,8 @@ def _bwd_loop(A, whp, wht, dy, lens, variant, wpi, wpf, wpo, dwp, cs, tcs, c0, d
     T, B, GH = A.shape
     H = dhs.shape[1]
     for t in range(T - 1, -1, -1):
-        for b in range(b0, b1):
-            if t < lens[b]:
-                gates_bwd(A, dy, t, b, H, 0, H, variant, wpi, wpf, wpo, dwp, cs, tcs, c0, dhs)
-            else:
-                A[t, b, :] = 0
+        gates_bwd(A, dy, t, b0, b1, H, 0, H, lens, variant, wpi, wpf, wpo, dwp, cs, tcs, c0,
+                  dhs)
         gemm_rows(A[t], whp, wht, tmp, b0, b1)
         for b in range(b0, b1):
             if t < lens[b]:

@@ -3,7 +3,7 @@ the three variants (``lstm.VARIANTS``, by code: 0 standard, 1 peephole, 2 couple
 units j0..j1-1 of one row (all of them in the single-thread and batch-split loops, one
 thread's share in ``units``).
 
-``gates_fwd`` turns one row's pre-activations (input projection + recurrent product) into the
+``gates_fwd`` turns a step's rows' pre-activations (input projection + recurrent product) into the
 activated gates in place and the new c, tanh c, h; ``gates_bwd`` turns those gates into
 dA in place, carries dc to the previous step and accumulates the peephole gradients. Same
 equations as ``rnnlab.nn.cells.lstm``.
@@ -19,7 +19,7 @@ from numba import njit
 from .activations import one, sigm, tanh_
 
 
-@njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
+@njit(nogil=True, fastmath={"contract"}, error_model="numpy", inline="always")
 def _act(a, r, sig):
     """a = sigm(a + r) (sig) or tanh(a + r), elementwise."""
     if sig:
@@ -30,14 +30,14 @@ def _act(a, r, sig):
             a[j] = tanh_(a[j] + r[j])
 
 
-@njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
+@njit(nogil=True, fastmath={"contract"}, error_model="numpy", inline="always")
 def _act_peep(a, r, w, c):
     """a = sigm(a + r + w * c), elementwise (a peephole gate)."""
     for j in range(a.shape[0]):
         a[j] = sigm(a[j] + r[j] + w[j] * c[j])
 
 
-@njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
+@njit(nogil=True, fastmath={"contract"}, error_model="numpy", inline="always")
 def _output(ao, c, tc, y, h):
     """tc = tanh(c); y = h = o * tc."""
     for j in range(c.shape[0]):
@@ -49,9 +49,25 @@ def _output(ao, c, tc, y, h):
 
 
 @njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
-def gates_fwd(A, r, t, b, H, j0, j1, variant, wpi, wpf, wpo, cs, tcs, y, hs):
-    """Fused elementwise step for row b, units j0..j1-1: A[t, b] (+ r, the recurrent product,
-    gate k of unit j at r[k*(j1-j0) + j-j0]) -> gates in place, c, tanh c, h."""
+def gates_fwd(A, R, t, b0, b1, H, j0, j1, lens, variant, wpi, wpf, wpo, cs, tcs, y, hs):
+    """Step t, rows b0..b1-1, units j0..j1-1: each row's pre-activations A[t, b] (+ R[b], the
+    recurrent product, gate k of unit j at R[b, k*(j1-j0) + j-j0]) -> gates in place, c,
+    tanh c, h; a row past its length keeps its state (c carried, A, tanh c, y zero)."""
+    B = hs.shape[0] // 2
+    for b in range(b0, b1):
+        if t < lens[b]:
+            _fwd_row(A, R[b], t, b, H, j0, j1, variant, wpi, wpf, wpo, cs, tcs, y, hs)
+        else:
+            for g in range(A.shape[2] // H):
+                A[t, b, g * H + j0:g * H + j1] = 0
+            cs[t, b, j0:j1] = hs[B + b, j0:j1]
+            tcs[t, b, j0:j1] = 0
+            y[t, b, j0:j1] = 0
+
+
+@njit(nogil=True, fastmath={"contract"}, error_model="numpy", inline="always")
+def _fwd_row(A, r, t, b, H, j0, j1, variant, wpi, wpf, wpo, cs, tcs, y, hs):
+    """One row of ``gates_fwd``."""
     n = j1 - j0
     a = A[t, b]
     c_all = cs[t, b, j0:j1]
@@ -89,7 +105,7 @@ def gates_fwd(A, r, t, b, H, j0, j1, variant, wpi, wpf, wpo, cs, tcs, y, hs):
     _output(g3, c_all, tcs[t, b, j0:j1], y[t, b, j0:j1], hs[b, j0:j1])
 
 
-@njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
+@njit(nogil=True, fastmath={"contract"}, error_model="numpy", inline="always")
 def _dout(ao, dc, dh, tc, wpo):
     """From dh (= dy + dh carried): dA_o into ao, dc += dh * o * (1 - tc^2) (+ dA_o * w_po
     when wpo has entries, the peephole)."""
@@ -105,7 +121,7 @@ def _dout(ao, dc, dh, tc, wpo):
         dc[j] = d
 
 
-@njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
+@njit(nogil=True, fastmath={"contract"}, error_model="numpy", inline="always")
 def _dig(ai, ag, dc):
     """dA_i = dc * g * i * (1 - i), dA_g = dc * i * (1 - g^2), in place."""
     o1 = one(ai)
@@ -116,7 +132,7 @@ def _dig(ai, ag, dc):
         ag[j] = dc[j] * i * (o1 - g * g)
 
 
-@njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
+@njit(nogil=True, fastmath={"contract"}, error_model="numpy", inline="always")
 def _acc2(d, x, c):
     """d += x * c."""
     for j in range(d.shape[0]):
@@ -124,10 +140,22 @@ def _acc2(d, x, c):
 
 
 @njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
-def gates_bwd(A, dy, t, b, H, j0, j1, variant, wpi, wpf, wpo, dwp, cs, tcs, c0, dhs):
-    """Row b of step t, units j0..j1-1: gates in A[t, b] -> dA in place; dc_{t-1} into
-    dhs[B + b]. dhs[b] (dh from the future) is used as scratch: the product of this step
-    overwrites it next."""
+def gates_bwd(A, dy, t, b0, b1, H, j0, j1, lens, variant, wpi, wpf, wpo, dwp, cs, tcs, c0,
+              dhs):
+    """Step t, rows b0..b1-1, units j0..j1-1: the gates in A[t, b] -> dA in place, dc_{t-1}
+    into dhs[B + b]; a row past its length gets dA = 0."""
+    for b in range(b0, b1):
+        if t < lens[b]:
+            _bwd_row(A, dy, t, b, H, j0, j1, variant, wpi, wpf, wpo, dwp, cs, tcs, c0, dhs)
+        else:
+            for g in range(A.shape[2] // H):
+                A[t, b, g * H + j0:g * H + j1] = 0
+
+
+@njit(nogil=True, fastmath={"contract"}, error_model="numpy", inline="always")
+def _bwd_row(A, dy, t, b, H, j0, j1, variant, wpi, wpf, wpo, dwp, cs, tcs, c0, dhs):
+    """One row of ``gates_bwd``. dhs[b] (dh from the future) is used as scratch: the product
+    of this step overwrites it next."""
     B = dhs.shape[0] // 2
     a = A[t, b]
     dh = dhs[b, j0:j1]

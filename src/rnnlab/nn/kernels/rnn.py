@@ -35,22 +35,14 @@ def _fwd_loop(A, whp, wht, hs, lens, relu, y, acc, b0, b1):
     T, B, H = A.shape
     for t in range(T):
         gemm_rows(hs, whp, wht, acc, b0, b1)
-        for b in range(b0, b1):
-            if t < lens[b]:
-                rnn_fwd(A, acc[b], t, b, H, 0, H, relu, y, hs)
-            else:
-                y[t, b, :] = 0
+        rnn_fwd(A, acc, t, b0, b1, H, 0, H, lens, relu, y, hs)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def _bwd_loop(dA, whp, wht, dy, y, lens, relu, dhs, tmp, b0, b1):
     T, B, H = dA.shape
     for t in range(T - 1, -1, -1):
-        for b in range(b0, b1):
-            if t < lens[b]:
-                rnn_bwd(dA, dy, y, t, b, H, 0, H, relu, dhs)
-            else:
-                dA[t, b, :] = 0
+        rnn_bwd(dA, dy, y, t, b0, b1, H, 0, H, lens, relu, dhs)
         gemm_rows(dA[t], whp, wht, tmp, b0, b1)
         for b in range(b0, b1):
             if t < lens[b]:

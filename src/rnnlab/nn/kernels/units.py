@@ -45,13 +45,6 @@ def pack_parts(w_hh, G, nparts, forward, narrow=False):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _zero_units(X, t, b, H, j0, j1):
-    """X[t, b, g*H + j] = 0 for every gate g and unit j in [j0, j1)."""
-    for g in range(X.shape[2] // H):
-        X[t, b, g * H + j0:g * H + j1] = 0
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
 def _fwd_part(cell, A, pan, tail, h0, acc, t, p, nparts, lens, code, wpi, wpf, wpo, bhh, c1,
               c2, y, hs):
     """Step t, part p, forward. LSTM: c1, c2 = c, tanh c; GRU: c1 = hn; code = variant or
@@ -61,22 +54,12 @@ def _fwd_part(cell, A, pan, tail, h0, acc, t, p, nparts, lens, code, wpi, wpf, w
     j0 = p * (H // nparts)
     j1 = j0 + H // nparts
     gemm_rows(h0 if t == 0 else y[t - 1], pan, tail, acc, 0, B)
-    for b in range(B):
-        if t < lens[b]:
-            if cell == CELL_LSTM:
-                lstm_fwd(A, acc[b], t, b, H, j0, j1, code, wpi, wpf, wpo, c1, c2, y, hs)
-            elif cell == CELL_GRU:
-                gru_fwd(A, acc[b], bhh, t, b, H, j0, j1, c1, y, hs)
-            else:
-                rnn_fwd(A, acc[b], t, b, H, j0, j1, code, y, hs)
-        else:                                      # padding: state carried, y = 0
-            _zero_units(A, t, b, H, j0, j1)
-            if cell == CELL_LSTM:
-                c1[t, b, j0:j1] = hs[B + b, j0:j1]
-                c2[t, b, j0:j1] = 0
-            elif cell == CELL_GRU:
-                c1[t, b, j0:j1] = 0
-            y[t, b, j0:j1] = 0
+    if cell == CELL_LSTM:
+        lstm_fwd(A, acc, t, 0, B, H, j0, j1, lens, code, wpi, wpf, wpo, c1, c2, y, hs)
+    elif cell == CELL_GRU:
+        gru_fwd(A, acc, bhh, t, 0, B, H, j0, j1, lens, c1, y, hs)
+    else:
+        rnn_fwd(A, acc, t, 0, B, H, j0, j1, lens, code, y, hs)
 
 
 @njit(cache=True, parallel=True, nogil=True, error_model="numpy")
@@ -118,18 +101,12 @@ def _bwd_part(cell, A, dAh, pan, tail, dy, t, p, nparts, lens, code, wpi, wpf, w
                     dhs[b, j0:j1] = tmp[b]
     if t < 0:
         return
-    for b in range(B):
-        if t < lens[b]:
-            if cell == CELL_LSTM:
-                lstm_bwd(A, dy, t, b, H, j0, j1, code, wpi, wpf, wpo, dwp, c1, c2, h0, dhs)
-            elif cell == CELL_GRU:
-                gru_bwd(A, dAh, dy, t, b, H, j0, j1, c1, y, h0, dhs)
-            else:
-                rnn_bwd(A, dy, y, t, b, H, j0, j1, code, dhs)
-        else:
-            _zero_units(A, t, b, H, j0, j1)
-            if cell == CELL_GRU:
-                _zero_units(dAh, t, b, H, j0, j1)
+    if cell == CELL_LSTM:
+        lstm_bwd(A, dy, t, 0, B, H, j0, j1, lens, code, wpi, wpf, wpo, dwp, c1, c2, h0, dhs)
+    elif cell == CELL_GRU:
+        gru_bwd(A, dAh, dy, t, 0, B, H, j0, j1, lens, c1, y, h0, dhs)
+    else:
+        rnn_bwd(A, dy, y, t, 0, B, H, j0, j1, lens, code, dhs)
 
 
 @njit(cache=True, parallel=True, nogil=True, error_model="numpy")
