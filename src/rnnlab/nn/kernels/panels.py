@@ -74,7 +74,7 @@ def pack(w, ws=None, top=None, narrow=False):
     return panels, tail
 
 
-@njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
+@njit(nogil=True, fastmath={"contract"}, error_model="numpy", inline="always")
 def _rows_block(a, w, out, b0, b1, n0, first):
     """out[b0:b1, n0:n0+W] (+)= a[b0:b1] @ w for one panel block w (k, W)."""
     b = b0
@@ -155,7 +155,7 @@ def gemm_rows(a, panels, tail, out, b0, b1):
         out[b0:b1, P * W:] = sc[:, :out.shape[1] - P * W]
 
 
-@njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
+@njit(nogil=True, fastmath={"contract"}, error_model="numpy", inline="always")
 def _tn_block(a, w, out, b0, b1, n0, first):
     """out[b0:b1, n0:n0+W] (+)= a[:, b0:b1]^T @ w for one panel block (a (k, M), w (k, W))."""
     b = b0
