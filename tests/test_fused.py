@@ -160,6 +160,10 @@ def test_model_parameters_share_one_flat_buffer():
     assert flat_of(m.grads.values()) is m.flat_grads
     assert m.rnn.params["weight_hh_l0"] is m.params["rnn.weight_hh_l0"]
     assert make_optimizer("adam", m.params, 1e-3).flat is m.flat_params
+    c = m.clone()                                # a copy gets its own flat buffer
+    assert flat_of(c.params.values()) is c.flat_params is not m.flat_params
+    assert c.rnn.params["weight_hh_l0"] is c.params["rnn.weight_hh_l0"]
+    assert np.array_equal(c.flat_params, m.flat_params)
 
 
 @pytest.mark.parametrize("kind,opts,_id", CELLS, ids=CELL_IDS)

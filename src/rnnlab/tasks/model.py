@@ -106,9 +106,16 @@ class SequenceModel(Module):
         self.children = {"rnn": self.rnn, "head": self.head}
         if self.embed is not None:
             self.children = {"embed": self.embed, **self.children}
-        # every parameter (and gradient) a view into one flat buffer, the children's arrays
-        # moved there: optimizers update them in place, Adam and the clipping norm in one
-        # compiled pass over the buffer (nn.optim)
+        self._flatten()
+        self.training = True
+        self.backend = None                      # None: the process default (rnnlab.backend)
+        self._eye = None
+        self._table_input = False
+
+    def _flatten(self):
+        """Every parameter (and gradient) a view into one flat buffer, the children's arrays
+        moved there: optimizers update them in place, Adam and the clipping norm in one
+        compiled pass over the buffer (nn.optim)."""
         self.flat_params, self.params = flat_views(
             {f"{p}.{k}": v for p, m in self.children.items() for k, v in m.params.items()})
         self.flat_grads, self.grads = flat_views(
@@ -116,10 +123,12 @@ class SequenceModel(Module):
         for p, m in self.children.items():
             m.move_to({k: self.params[f"{p}.{k}"] for k in m.params},
                       {k: self.grads[f"{p}.{k}"] for k in m.grads})
-        self.training = True
-        self.backend = None                      # None: the process default (rnnlab.backend)
-        self._eye = None
-        self._table_input = False
+
+    def __setstate__(self, state):
+        """A copy (clone, pickle) packs its own arrays into one flat buffer again: a deep copy
+        copies every view on its own."""
+        self.__dict__.update(state)
+        self._flatten()
 
     def train(self, mode=True):
         self.training = bool(mode)
