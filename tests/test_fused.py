@@ -181,3 +181,42 @@ def test_workspace_reuse_changes_nothing(kind, opts, _id):
         y2, dx2, g2 = run_layer(fresh, x)
         assert np.array_equal(y, y2) and np.array_equal(dx, dx2)
         assert all(np.array_equal(g[k], g2[k]) for k in g)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+def test_thread_count_changes_no_bit(cell, monkeypatch):
+    """Two training steps of a model on one thread and on two give the same bits: the batch
+    split, the unit split and the row split of every GEMM compute each number with the same
+    sums in the same order (all three forced here on small sizes)."""
+    import numba
+
+    from rnnlab.nn.kernels import policy
+    from rnnlab.train import TrainConfig, Trainer
+    monkeypatch.setattr(policy, "SPLIT_MIN_ROWS", 1)
+    monkeypatch.setattr(policy, "SPLIT_MIN_MACS", 0)
+    monkeypatch.setattr(policy, "SPLIT_SKIP_MACS", (0, 0))
+    monkeypatch.setattr(policy, "PAR_GEMM_MIN_MACS", 0)
+
+    class Stream:                               # a tiny text task: random ids, state carried
+        carries_state, batches_per_epoch, tokens_per_batch = True, 100, 6 * 4
+
+        def batch(self, k):
+            r = np.random.default_rng(k)
+            return r.integers(0, V, (6, 4)), r.integers(0, V, (6, 4)), None
+
+    weights = []
+    for threads, units in ((1, 0), (2, 0), (2, 1)):
+        monkeypatch.setattr(policy, "UNITS_MIN_WEIGHT_BYTES", 0 if units else 1 << 40)
+        monkeypatch.setattr(policy, "UNITS_ALIGN", 1)
+        old = numba.get_num_threads()
+        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+        try:
+            m = SequenceModel(ModelConfig(task="text", cell=cell, input_size=V, output_size=V,
+                                          hidden=8, layers=2))
+            tr = Trainer(m, Stream(), TrainConfig(clip=1.0), log=lambda s: None)
+            for _ in range(2):
+                tr.train_step()
+        finally:
+            numba.set_num_threads(old)
+        weights.append(m.flat_params.copy())
+    assert np.array_equal(weights[0], weights[1]) and np.array_equal(weights[0], weights[2])

@@ -74,15 +74,14 @@ class Workspace:
 
     def take(self, shape, dtype):
         """An uninitialised array of that shape and dtype, reused when one is free."""
-        key = (tuple(shape), np.dtype(dtype).str)
-        free = self._free.get(key)
+        free = self._free.get((shape, np.dtype(dtype)))
         return free.pop() if free else np.empty(shape, dtype)
 
     def give(self, *arrays):
         """Return arrays (whole buffers from ``take``) for later calls."""
         for a in arrays:
             if a is not None:
-                self._free.setdefault((a.shape, a.dtype.str), []).append(a)
+                self._free.setdefault((a.shape, a.dtype), []).append(a)
 
     def nbytes(self):
         """Bytes held free."""

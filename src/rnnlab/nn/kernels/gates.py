@@ -105,6 +105,14 @@ def _gru_bwd_row(A, dAh, dy, t, b, H, j0, j1, hns, y, h0, dhs):
 def rnn_fwd(A, R, t, b0, b1, H, j0, j1, lens, relu, y, hs):
     """Step t, rows b0..b1-1, units j0..j1-1 (R[b, j-j0]: the recurrent product); a row past
     its length keeps its state (y zero)."""
+    if relu:                      # a constant in each branch (lstm_gates.gates_fwd)
+        _rnn_fwd_rows(A, R, t, b0, b1, H, j0, j1, lens, True, y, hs)
+    else:
+        _rnn_fwd_rows(A, R, t, b0, b1, H, j0, j1, lens, False, y, hs)
+
+
+@njit(nogil=True, fastmath={"contract"}, error_model="numpy", inline="always")
+def _rnn_fwd_rows(A, R, t, b0, b1, H, j0, j1, lens, relu, y, hs):
     for b in range(b0, b1):
         if t < lens[b]:
             _rnn_fwd_row(A, R[b], t, b, H, j0, j1, relu, y, hs)
@@ -134,6 +142,14 @@ def _rnn_fwd_row(A, r, t, b, H, j0, j1, relu, y, hs):
 @njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
 def rnn_bwd(dA, dy, y, t, b0, b1, H, j0, j1, lens, relu, dhs):
     """Step t, rows b0..b1-1, units j0..j1-1; a row past its length gets dA = 0."""
+    if relu:
+        _rnn_bwd_rows(dA, dy, y, t, b0, b1, H, j0, j1, lens, True, dhs)
+    else:
+        _rnn_bwd_rows(dA, dy, y, t, b0, b1, H, j0, j1, lens, False, dhs)
+
+
+@njit(nogil=True, fastmath={"contract"}, error_model="numpy", inline="always")
+def _rnn_bwd_rows(dA, dy, y, t, b0, b1, H, j0, j1, lens, relu, dhs):
     for b in range(b0, b1):
         if t < lens[b]:
             _rnn_bwd_row(dA, dy, y, t, b, H, j0, j1, relu, dhs)

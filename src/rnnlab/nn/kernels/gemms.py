@@ -93,12 +93,39 @@ def input_projection(x, w_ih, bias, ws=None):
 
 
 def _product(a, w, out, ws, trans=False, top=None):
-    """out = a @ w (trans: a^T @ [top; w]) with w packed into scratch from ws for the call."""
+    """out = a @ w (trans: a^T @ [top; w]) with w packed into scratch from ws for the call.
+    A transposed product with w narrower than one register (a weight gradient of D or H
+    < 16) runs unpacked: packing would pad each of the T*B rows of w to a whole register."""
+    if trans and w.shape[1] * w.dtype.itemsize < 64:
+        out[...] = 0
+        _tn_narrow(a if top is None else a[top.shape[0]:], w, out)
+        if top is not None:
+            _tn_narrow(a[:top.shape[0]], as_dtype(top, w.dtype), out)
+        return out
     wp = pack(w, ws, top)
     (gemm_t if trans else gemm)(a, wp, out)
     if ws is not None:
         ws.give(*wp)
     return out
+
+
+@njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
+def _tn_narrow(a, w, out):
+    """out += a^T @ w for a (K, M), w (K, N) with N small: per k and column n of w, one pass
+    over a[k] (vectorised over M) into out's column, kept as a row of a (N, M) scratch."""
+    K, M = a.shape
+    N = w.shape[1]
+    acc = np.zeros((N, M), out.dtype)
+    for k in range(K):
+        ak = a[k]
+        for n in range(N):
+            s = w[k, n]
+            r = acc[n]
+            for m in range(M):
+                r[m] += ak[m] * s
+    for n in range(N):
+        for m in range(M):
+            out[m, n] += acc[n, m]
 
 
 def weight_grads(params, x, hprev_t0, y, dax, dah, ws=None):

@@ -52,7 +52,20 @@ def _output(ao, c, tc, y, h):
 def gates_fwd(A, R, t, b0, b1, H, j0, j1, lens, variant, wpi, wpf, wpo, cs, tcs, y, hs):
     """Step t, rows b0..b1-1, units j0..j1-1: each row's pre-activations A[t, b] (+ R[b], the
     recurrent product, gate k of unit j at R[b, k*(j1-j0) + j-j0]) -> gates in place, c,
-    tanh c, h; a row past its length keeps its state (c carried, A, tanh c, y zero)."""
+    tanh c, h; a row past its length keeps its state (c carried, A, tanh c, y zero).
+    The variant is a constant in each branch, so each compiles to its own straight loop
+    (with the variant known only at run time inside the row loop, an LSTM H=32, B=32 forward
+    loop took 0.80 ms against 0.49)."""
+    if variant == 0:
+        _fwd_rows(A, R, t, b0, b1, H, j0, j1, lens, 0, wpi, wpf, wpo, cs, tcs, y, hs)
+    elif variant == 1:
+        _fwd_rows(A, R, t, b0, b1, H, j0, j1, lens, 1, wpi, wpf, wpo, cs, tcs, y, hs)
+    else:
+        _fwd_rows(A, R, t, b0, b1, H, j0, j1, lens, 2, wpi, wpf, wpo, cs, tcs, y, hs)
+
+
+@njit(nogil=True, fastmath={"contract"}, error_model="numpy", inline="always")
+def _fwd_rows(A, R, t, b0, b1, H, j0, j1, lens, variant, wpi, wpf, wpo, cs, tcs, y, hs):
     B = hs.shape[0] // 2
     for b in range(b0, b1):
         if t < lens[b]:
@@ -143,7 +156,18 @@ def _acc2(d, x, c):
 def gates_bwd(A, dy, t, b0, b1, H, j0, j1, lens, variant, wpi, wpf, wpo, dwp, cs, tcs, c0,
               dhs):
     """Step t, rows b0..b1-1, units j0..j1-1: the gates in A[t, b] -> dA in place, dc_{t-1}
-    into dhs[B + b]; a row past its length gets dA = 0."""
+    into dhs[B + b]; a row past its length gets dA = 0. One branch per variant, as forward."""
+    if variant == 0:
+        _bwd_rows(A, dy, t, b0, b1, H, j0, j1, lens, 0, wpi, wpf, wpo, dwp, cs, tcs, c0, dhs)
+    elif variant == 1:
+        _bwd_rows(A, dy, t, b0, b1, H, j0, j1, lens, 1, wpi, wpf, wpo, dwp, cs, tcs, c0, dhs)
+    else:
+        _bwd_rows(A, dy, t, b0, b1, H, j0, j1, lens, 2, wpi, wpf, wpo, dwp, cs, tcs, c0, dhs)
+
+
+@njit(nogil=True, fastmath={"contract"}, error_model="numpy", inline="always")
+def _bwd_rows(A, dy, t, b0, b1, H, j0, j1, lens, variant, wpi, wpf, wpo, dwp, cs, tcs, c0,
+              dhs):
     for b in range(b0, b1):
         if t < lens[b]:
             _bwd_row(A, dy, t, b, H, j0, j1, variant, wpi, wpf, wpo, dwp, cs, tcs, c0, dhs)
