@@ -194,7 +194,6 @@ def test_thread_count_changes_no_bit(cell, monkeypatch):
     from rnnlab.train import TrainConfig, Trainer
     monkeypatch.setattr(policy, "SPLIT_MIN_ROWS", 1)
     monkeypatch.setattr(policy, "SPLIT_MIN_MACS", 0)
-    monkeypatch.setattr(policy, "SPLIT_SKIP_MACS", (0, 0))
     monkeypatch.setattr(policy, "PAR_GEMM_MIN_MACS", 0)
 
     class Stream:                               # a tiny text task: random ids, state carried

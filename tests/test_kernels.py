@@ -132,7 +132,6 @@ def test_batch_split_and_threaded_gemms(case, monkeypatch):
     the GEMMs with their rows split over the threads give the same answers."""
     monkeypatch.setattr(policy, "SPLIT_MIN_ROWS", 1)
     monkeypatch.setattr(policy, "SPLIT_MIN_MACS", 0)
-    monkeypatch.setattr(policy, "SPLIT_SKIP_MACS", (0, 0))
     monkeypatch.setattr(policy, "PAR_GEMM_MIN_MACS", 0)
     cell, opts, G = case
     for dtype in (np.float32, np.float64):
