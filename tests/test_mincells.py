@@ -244,3 +244,22 @@ def test_stepper_generates_what_the_parallel_layer_computes():
         for s in steppers:
             h = s.step(h)
         assert_rel(h, y[t, 0], 1e-12, f"step {t}")
+
+
+@pytest.mark.parametrize("cell", list(LAYERS))
+def test_explain_page_shows_the_gates_with_legends(cell):
+    from rnnlab.nn import registry
+    from rnnlab.tasks.model import ModelConfig, SequenceModel
+    from rnnlab.viz.explain import read_explain_payload, render_explain_html
+    from rnnlab.viz.inspect import explain_payload
+    vocab = list("abc ")
+    cfg = ModelConfig(task="text", cell=cell, input_size=4, output_size=4, hidden=3, layers=2,
+                      seed=0)
+    payload = explain_payload(SequenceModel(cfg), "ab ca", vocab=vocab)
+    page = read_explain_payload(render_explain_html(payload))
+    spec = registry.get(cell)
+    assert page["cell"] == cell and page["variant"] == "parallel"
+    shown = {name for name in spec.gates if any(name in str(k) for k in page["quantities"])}
+    assert set(spec.plotted) <= shown
+    for name in spec.plotted:
+        assert page["legend"][name] == spec.legend[name]

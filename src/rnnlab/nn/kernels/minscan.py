@@ -66,23 +66,37 @@ def _dg(a, ht, one):
 
 # ----- one step of one unit -----------------------------------------------------------------
 @njit(inline="always", error_model="numpy")
+def _sig_softplus(a, one, zero):
+    """sigma(a), softplus(a), softplus(-a) from one exp and one log1p: with e = exp(-|a|),
+    softplus(+-a) = max(+-a, 0) + log1p(e) (no cancellation either way)."""
+    e = np.exp(-abs(a))
+    l1 = np.log1p(e)
+    s = one / (one + e) if a >= 0 else e / (one + e)
+    return s, max(a, zero) + l1, max(-a, zero) + l1
+
+
+@njit(inline="always", error_model="numpy")
 def _coefficients(cell, ab, H, j, log, half, one, zero):
     """The step's a, b (log a, log b when log) for unit j of one row's pre-activations ab
     (G*H,); writes the gates backward reads back into ab (z | i, f; a_h stays)."""
     a_h = ab[(_num_gates(cell) - 1) * H + j]
     if cell == MINGRU:
-        a_z = ab[j]
-        ab[j] = z = sigm(a_z)
-        if log:
-            return -_softplus(a_z, zero), -_softplus(-a_z, zero) + _log_g(a_h, half, zero)
-        return one - z, z * _g(a_h, half)
-    a_i, a_f = ab[j], ab[H + j]
-    ab[j] = i = sigm(a_i)
-    ab[H + j] = f = sigm(a_f)
-    if log:
-        d = _softplus(-a_f, zero) - _softplus(-a_i, zero)
-        return -_softplus(d, zero), -_softplus(-d, zero) + _log_g(a_h, half, zero)
-    return f / (f + i), i / (f + i) * _g(a_h, half)
+        if not log:
+            ab[j] = z = sigm(ab[j])
+            return one - z, z * _g(a_h, half)
+        z, sp, spm = _sig_softplus(ab[j], one, zero)
+        ab[j] = z                     # log(1 - z) = -softplus(a_z), log z = -softplus(-a_z)
+        return -sp, -spm + _log_g(a_h, half, zero)
+    if not log:
+        ab[j] = i = sigm(ab[j])
+        ab[H + j] = f = sigm(ab[H + j])
+        return f / (f + i), i / (f + i) * _g(a_h, half)
+    i, _, spm_i = _sig_softplus(ab[j], one, zero)
+    f, _, spm_f = _sig_softplus(ab[H + j], one, zero)
+    ab[j] = i
+    ab[H + j] = f
+    _, sp_d, spm_d = _sig_softplus(spm_f - spm_i, one, zero)     # d = log i - log f
+    return -sp_d, -spm_d + _log_g(a_h, half, zero)
 
 
 @njit(inline="always", error_model="numpy")
@@ -131,7 +145,9 @@ def _fwd_rows(cell, log, A, h0, lens, y, Acum, hs, Acs, Ss, b0, b1):
                     Acs[b, j] = Ac
                     Ss[b, j] = S
                     Acum[t, b, j] = Ac
-                    h = np.exp(Ac) * h0[b, j] + np.exp(Ac + S)
+                    h = np.exp(Ac + S)
+                    if h0[b, j] != zero:             # a zero start needs no exp(A_t) h_0
+                        h += np.exp(Ac) * h0[b, j]
                 else:
                     h = ca * hs[b, j] + cb
                 hs[b, j] = h
