@@ -7,7 +7,9 @@ CPU time (time.process_time: all threads of this process, user + system), not wa
 on the shared 2-core machine wall clock depends on who else runs, CPU time much less. It is
 the work done, not the latency: a run split over two threads costs the CPU time of both. Each
 figure is the median of --repeats steps after a warm-up step (which compiles the kernels).
-x: (T, B, D=H) float32, rnnlab on its numba kernels, torch with 2 intra-op threads; torch's
+Both sides run on --threads threads (default 1: torch's OpenMP threads spin while they wait,
+and process_time counts the spinning, which on a loaded machine inflated torch's CPU time
+several times over). x: (T, B, D=H) float32, rnnlab on its numba kernels; torch's
 minGRU / minLSTM are rnnlab's twins (interop/torch_min.py: the same log-space scan, autograd
 backward). The uptime line says how loaded the machine was.
 """
@@ -57,15 +59,19 @@ def main():
     ap.add_argument("--H", type=int, default=128, help="hidden size = input size (default 128)")
     ap.add_argument("--B", type=int, default=32, help="batch (default 32)")
     ap.add_argument("--repeats", type=int, default=5, help="timed steps each (default 5)")
+    ap.add_argument("--threads", type=int, default=1, help="threads for numba and torch "
+                    "(default 1)")
     a = ap.parse_args()
     import torch
 
     import rnnlab
     from rnnlab.interop.torch_min import MinRNN
-    torch.set_num_threads(2)
+    import numba
+    torch.set_num_threads(a.threads)
+    numba.set_num_threads(a.threads)
     H, B = a.H, a.B
     print(f"# CPU time (time.process_time) per training step, median of {a.repeats}; "
-          f"H=D={H}, B={B}, float32; {os.cpu_count()} cpus; "
+          f"H=D={H}, B={B}, float32; {a.threads} thread(s) each; {os.cpu_count()} cpus; "
           f"load average {os.getloadavg()[0]:.1f}")
     print("| T | cell | mode | rnnlab CPU ms | torch CPU ms | torch / rnnlab |")
     print("|---|---|---|---|---|---|")

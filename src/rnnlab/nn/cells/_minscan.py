@@ -24,7 +24,7 @@ g_t = exp(-A_t) * sum_{s>=t} exp(A_s) dh_s, splitting dh into its positive and n
 
 Precision of the log-space scan: h_t is formed as exp(A_t + S_t) with A_t ~ -S_t, two numbers
 of size |A_t|, so its error is about |A_t| * eps (float64: 1e-13 at |A_t| = 500; float32:
-3e-5 there). The recurrent mode's error does not grow with |A_t|.
+6e-5 there). The recurrent mode's error does not grow with |A_t|.
 
 Lengths: past a row's length, a_t = 1 and b_t = 0 (log a_t = 0, log b_t = -inf), so the state
 is carried; ``mask_coefficients`` sets them.
