@@ -33,7 +33,9 @@ import numpy as np
 from ..functional import sigmoid
 from . import _minscan as scan
 from ._common import input_projection, zeros_or
-from .mingru import MODES, check_mode  # noqa: F401  (one definition of the modes)
+from . import mingru as _mingru
+
+MODES, check_mode = _mingru.MODES, _mingru.check_mode     # one definition of the modes
 
 STATE = ("h",)
 GATES = ("h", "f_prime", "i_prime", "f", "i", "h_tilde")

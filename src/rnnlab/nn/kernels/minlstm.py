@@ -2,7 +2,9 @@
 and a B=1 ``Stepper``; the compiled passes are shared with the other minimal cell in
 ``minscan.py``."""
 from . import minscan
-from .minscan import backward  # noqa: F401  (the cache names its cell)
+from .minscan import backward                # the cache names its cell
+
+__all__ = ["forward", "backward", "Stepper"]
 
 
 def forward(x, state, params, lengths=None, mode="parallel"):
