@@ -15,6 +15,12 @@ from rnnlab.nn import registry
 LAYERS = {spec.layer.__name__: spec.layer for spec in registry.CELLS.values()}
 CELLS = [(spec.layer.__name__, dict(opts), choice)
          for choice, (spec, opts) in registry.choices().items()]
+# ... and each other value of a cell option with a fixed set of choices (minGRU's mode), so
+# that every way a cell can compute is checked, e.g. ("MinGRU", {"mode": "recurrent"},
+# "mingru[mode=recurrent]")
+CELLS += [(spec.layer.__name__, {**opts, o.name: value}, f"{choice}[{o.name}={value}]")
+          for choice, (spec, opts) in registry.choices().items()
+          for o in spec.options if o.choices for value in o.choices if value != o.default]
 CELL_IDS = [c[2] for c in CELLS]
 
 

@@ -156,6 +156,12 @@ def main(argv=None):
     repeats = a.repeats or (3 if a.quick else 7)
     grid = QUICK_GRID if a.quick else GRID
     cells = [c for c in a.cells.split(",") if c]
+    from ..nn import registry
+    for cell in cells:
+        if registry.get(cell).torch_layer is None:
+            print(f"rnnlab bench: torch has no {cell} layer to measure against; for minGRU and "
+                  "minLSTM run benchmarks/min_cells_cpu.py", file=sys.stderr)
+            return 2
     try:
         import torch                             # noqa: F401  (version for the header)
     except ImportError:

@@ -13,7 +13,8 @@ rnnlab's parameter names are torch's: ``embed.weight`` (nn.Embedding), ``rnn.wei
 the state dict maps one to one. The twin's forward is the SequenceModel's:
 ``twin(inputs, state=None) -> (out, state_n)`` with tokens (T, B) int64 (one-hot or embedding)
 or x (T, B, D), time-major. The peephole and coupled LSTM have no torch layer: building their
-twin raises RnnlabError (their weights still export to ONNX).
+twin raises RnnlabError (their weights still export to ONNX). minGRU and minLSTM, which torch
+lacks too, get twins of their own (``interop/torch_min.py``, named in TWIN_MODULES).
 
 Import never unpickles arbitrary objects: files are read with torch.load(weights_only=True),
 and must hold a flat dict of tensors whose names and shapes match the config's model.
@@ -66,7 +67,23 @@ def _model_config(cfg):
     return ModelConfig.from_json(read_run_config(cfg)["model"])
 
 
+# Cells torch has no layer for, with the module (in rnnlab.interop, imported only when such a
+# twin is built) whose ``twin_layer(mcfg, input_size, dtype, bidirectional)`` builds their
+# recurrent stack in torch under rnnlab's parameter names.
+TWIN_MODULES = {"mingru": "torch_min", "minlstm": "torch_min"}
+
+
+def _twin_module(cell):
+    """The interop module holding a cell's torch twin, or None when torch has the layer."""
+    if cell not in TWIN_MODULES:
+        return None
+    import importlib
+    return importlib.import_module(f"{__package__}.{TWIN_MODULES[cell]}")
+
+
 def _check_twinnable(mcfg):
+    if mcfg.cell in TWIN_MODULES:
+        return
     problem = registry.get(mcfg.cell).torch_problem(mcfg)
     if problem is not None:
         raise RnnlabError(f"{problem}; train it with rnnlab, or export it with --format onnx")
@@ -99,10 +116,13 @@ def _twin_class():
                 E = mcfg.embed
             kw = dict(num_layers=mcfg.layers, dropout=mcfg.dropout if mcfg.layers > 1 else 0.0,
                       bidirectional=bidirectional, dtype=dtype)
-            spec = registry.get(mcfg.cell)
+            spec, module = registry.get(mcfg.cell), _twin_module(mcfg.cell)
             if "nonlinearity" in spec.config_options:
                 kw["nonlinearity"] = mcfg.nonlinearity
-            self.rnn = getattr(nn, spec.torch_layer)(E, mcfg.hidden, **kw)
+            if module is not None:
+                self.rnn = module.twin_layer(mcfg, E, dtype, bidirectional)
+            else:
+                self.rnn = getattr(nn, spec.torch_layer)(E, mcfg.hidden, **kw)
             dirs = 2 if bidirectional else 1
             self.head = nn.Linear(mcfg.hidden * dirs, mcfg.output_size, dtype=dtype)
             self._dtype = dtype

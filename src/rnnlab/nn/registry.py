@@ -21,7 +21,7 @@ layer to the equations by following imports:
 from dataclasses import dataclass, field
 
 from ..errors import RnnlabError
-from .layers import GRU, LSTM, RNN
+from .layers import GRU, LSTM, RNN, MinGRU, MinLSTM
 
 
 @dataclass(frozen=True)
@@ -109,6 +109,11 @@ class CellSpec:
         return None
 
 
+# minGRU and minLSTM: the same function two ways (rnnlab/nn/cells/_minscan.py)
+_MODE = CellOption("mode", "'parallel' runs the paper's log-space scan over all "
+                   "steps, 'recurrent' one token at a time: the same result, about 3x less CPU "
+                   "time (docs/cells.md)", str, "parallel", choices=("parallel", "recurrent"))
+
 CELLS = {spec.name: spec for spec in (
     CellSpec("rnn", RNN, "the plain (Elman) RNN: h_t = tanh(W x_t + U h_{t-1} + b)",
              {"rnn": {"nonlinearity": "tanh"}, "rnn-relu": {"nonlinearity": "relu"}},
@@ -122,6 +127,11 @@ CELLS = {spec.name: spec for spec in (
              onnx_op="LSTM"),
     CellSpec("gru", GRU, "the GRU: update and reset gates, h is both memory and output",
              {"gru": {}}, torch_layer="GRU", onnx_op="GRU"),
+    CellSpec("mingru", MinGRU, "minGRU (Feng et al. 2024): the GRU with gates that read only "
+             "the input, trained by a parallel scan", {"mingru": {}}, options=(_MODE,)),
+    CellSpec("minlstm", MinLSTM, "minLSTM (Feng et al. 2024): normalised forget and input gates "
+             "that read only the input, trained by a parallel scan", {"minlstm": {}},
+             options=(_MODE,)),
 )}
 
 

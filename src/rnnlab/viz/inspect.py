@@ -51,7 +51,8 @@ def explain_payload(model, text_or_tokens, history=None, title=None, *, vocab=No
     if sm.rnn.num_directions == 1 and cfg.task == "text" and max_conn_steps:
         conn = connectivity_from(sm, subject, ids, x, states, None, max_conn_steps, CONN_WINDOW)
     cell = cfg.cell
-    variant = cfg.variant if cell == "lstm" else (cfg.nonlinearity if cell == "rnn" else "")
+    variant = cfg.variant if cell == "lstm" else (cfg.nonlinearity if cell == "rnn" else
+                                                  sm.rnn.cell_options().get("mode", ""))
     payload = {
         "title": title or f"{cell.upper()} {cfg.layers}\u00d7{cfg.hidden} on {cfg.task}"
                           + (f" ({os.path.basename(os.path.normpath(subject.path))})"

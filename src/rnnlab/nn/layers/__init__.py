@@ -2,6 +2,8 @@
 from .base import RecurrentLayer, reverse_padded
 from .gru import GRU
 from .lstm import LSTM
+from .minrnn import MinGRU, MinLSTM, MinRecurrentLayer
 from .rnn import RNN
 
-__all__ = ["RecurrentLayer", "RNN", "LSTM", "GRU", "reverse_padded"]
+__all__ = ["RecurrentLayer", "RNN", "LSTM", "GRU", "MinRecurrentLayer", "MinGRU", "MinLSTM",
+           "reverse_padded"]
