@@ -122,18 +122,37 @@ class RecurrentLayer(Module):
         """The state_dict key of a cell parameter of layer k, direction d (torch's naming)."""
         return f"{name}_l{k}" + ("_reverse" if d == 1 else "")
 
+    def _direction_shapes(self, k):
+        """{short name: shape} of one direction of layer k."""
+        H, G = self.hidden_size, self.num_gates()
+        D = self.input_size if k == 0 else H * self.num_directions
+        shapes = {"weight_ih": (G * H, D), "weight_hh": (G * H, H)}
+        if self.bias:
+            shapes.update(bias_ih=(G * H,), bias_hh=(G * H,))
+        shapes.update({name: (H,) for name in self._extra_params()})
+        return shapes
+
+    @classmethod
+    def parameter_shapes(cls, input_size, hidden_size, num_layers=1, bias=True,
+                         bidirectional=False, **options):
+        """{state_dict key: shape} of the layer these arguments would build, without building
+        it (nothing is allocated: for a memory estimate before a big model is made)."""
+        shell = cls.__new__(cls)
+        shell.input_size, shell.hidden_size, shell.num_layers = input_size, hidden_size, num_layers
+        shell.bias, shell.num_directions = bias, 2 if bidirectional else 1
+        for name, value in options.items():        # the cell's options (variant, ...)
+            setattr(shell, name, value)
+        return {shell.param_key(name, k, d): shape
+                for k in range(num_layers) for d in range(shell.num_directions)
+                for name, shape in shell._direction_shapes(k).items()}
+
     def _init_params(self):
         H, G = self.hidden_size, self.num_gates()
         bound = 1.0 / np.sqrt(H)
         params = {}
         for k in range(self.num_layers):
-            D = self.input_size if k == 0 else H * self.num_directions
             for d in range(self.num_directions):
-                shapes = {"weight_ih": (G * H, D), "weight_hh": (G * H, H)}
-                if self.bias:
-                    shapes.update(bias_ih=(G * H,), bias_hh=(G * H,))
-                shapes.update({name: (H,) for name in self._extra_params()})
-                for name, shape in shapes.items():
+                for name, shape in self._direction_shapes(k).items():
                     params[self.param_key(name, k, d)] = \
                         self.rng.uniform(-bound, bound, shape).astype(self.dtype)
                 if self.recurrent_init == "orthogonal":
