@@ -7,6 +7,13 @@ streams), loss, backward, clip the global gradient norm, check for NaN/inf, opti
 Every `eval_every` steps: validation loss, history record, checkpoint. A checkpoint is the
 weights plus everything `--resume` needs to continue bit for bit: optimizer buffers, the
 dropout RNG, the step counter, the carried state. Every file is written atomically.
+
+`train()` also: prints the data, the parameter count and a memory estimate at the start and
+refuses a model that cannot fit in memory (tasks/memory.py); states the stopping rule it chose
+(the task's default when no --steps, --epochs or --time-budget is given); and turns SIGINT
+(Ctrl-C) and SIGTERM into "finish this step, save a checkpoint, stop" (a second signal stops
+at once, keeping the last checkpoint). `--resume` of a folder with no checkpoint yet starts at
+step 0 with its saved config.
 """
 import math
 import sys
@@ -17,9 +24,11 @@ import numpy as np
 
 from .errors import RnnlabError
 from .fileio import atomic_write_json
+from .interrupt import SignalStop
 from .nn.optim import LRSchedule, clip_grad_norm, grads_finite, make_optimizer
 from .runs import RunFolder
 from .tasks import registry
+from .tasks.memory import check_fits, estimate_training_memory
 from .tasks.model import ModelConfig, SequenceModel, detach_state
 
 
@@ -69,11 +78,18 @@ class TrainConfig:
 @dataclass
 class TrainResult:
     run: str
-    steps: int
+    steps: int                     # the step the run stands at (all invocations)
     best_val_loss: float | None
     last_train_loss: float | None
     history: list
-    stopped: str
+    stopped: str                   # steps | time budget | early stopping | interrupted by SIG...
+    steps_run: int = 0             # steps taken by this invocation
+    total: int | None = None       # the stopping rule's step count (None: a time budget)
+
+    @property
+    def interrupted(self):
+        """The signal's name ('SIGINT', 'SIGTERM') when a signal stopped the run, else None."""
+        return self.stopped.rsplit(" ", 1)[-1] if self.stopped.startswith("interrupted") else None
 
 
 def split_options(options):
@@ -103,6 +119,7 @@ class Trainer:
         self.schedule = LRSchedule("step", tcfg.lr, tcfg.lr_decay, tcfg.lr_decay_every)
         self.step, self.state, self.history = 0, None, []
         self.best = None
+        self.pending = []          # train losses since the last evaluation (saved on a signal)
         self.log = log or (lambda msg: print(msg, file=sys.stderr))
 
     # ----- one step -----------------------------------------------------------------------
@@ -137,47 +154,74 @@ class Trainer:
 
     # ----- the loop ---------------------------------------------------------------------------
     def total_steps(self):
-        c = self.cfg
-        if c.steps:
-            return int(c.steps)
-        if c.epochs:
-            return max(1, int(round(c.epochs * self.task.batches_per_epoch)))
-        return None if c.time_budget else self.task.batches_per_epoch * 10
+        return self.stop_rule()[0]
 
-    def fit(self, progress=True):
-        """Train until the stopping rule; returns a TrainResult."""
-        total = self.total_steps()
-        start, window, stopped, evals_since_best = time.time(), [], "steps", 0
+    def stop_rule(self):
+        """(total steps or None, a sentence saying why): --steps, --epochs, a --time-budget
+        alone, or the task's default (task.default_steps(): per task and data size)."""
+        c, per_pass = self.cfg, self.task.batches_per_epoch
+        budget = f", or --time-budget {c.time_budget:g} s if sooner" if c.time_budget else ""
+        if c.steps:
+            return int(c.steps), f"{int(c.steps):,} steps (--steps){budget}"
+        if c.epochs:
+            n = max(1, int(round(c.epochs * per_pass)))
+            return n, f"{n:,} steps: --epochs {c.epochs:g} x {per_pass:,} steps a pass{budget}"
+        if c.time_budget:
+            return None, f"--time-budget {c.time_budget:g} s"
+        if hasattr(self.task, "default_steps"):
+            n, why = self.task.default_steps()
+        else:
+            n, why = per_pass * 10, f"10 passes ({per_pass:,} steps a pass)"
+        return n, (f"{n:,} steps: {why} (the default for this task and data size; --steps, "
+                   f"--epochs or --time-budget set another)")
+
+    def fit(self, progress=True, handle_signals=False):
+        """Train until the stopping rule; returns a TrainResult. With handle_signals (main
+        thread only), SIGINT and SIGTERM stop the run after the current step with a checkpoint
+        of that step (not validated: no history record); a second signal raises
+        KeyboardInterrupt at once, and the last checkpoint stays as it was."""
+        total, first = self.total_steps(), self.step
+        start, stopped, evals_since_best = time.time(), "steps", 0
+        window, self.pending = self.pending, []      # losses since the last evaluation
         bar = _progress_bar(total, self.step, progress)
-        last_eval_t, last_eval_step = time.time(), self.step
-        while total is None or self.step < total:
-            if self.cfg.time_budget and time.time() - start >= self.cfg.time_budget:
-                stopped = "time budget"
-                break
-            window.append(self.train_step())
-            bar.update(1)
-            if self.step == 1 and hasattr(self.task, "initial_loss"):
-                self.log(f"step 1: loss {window[0]:.3f}; an untrained model should start near "
-                         f"ln(V) = {self.task.initial_loss:.3f}")
-            if self.step % self.cfg.eval_every == 0 or self.step == total:
-                rec = self.evaluate(window, last_eval_step, time.time() - last_eval_t, start)
-                last_eval_t, last_eval_step, window = time.time(), self.step, []
-                bar.set_postfix(train=f"{rec['train_loss']:.3f}", val=_fmt(rec["val_loss"]),
-                                tok_s=f"{rec['tokens_per_s']:.0f}")
-                if not bar.interactive:
-                    self.log(f"step {self.step}/{total or '?'}  train {rec['train_loss']:.4f}  "
-                             f"val {_fmt(rec['val_loss'])}  {rec['tokens_per_s']:.0f} tok/s")
-                improved = rec["val_loss"] is not None and rec["val_loss"] == self.best
-                evals_since_best = 0 if improved else evals_since_best + 1
-                if self.cfg.patience and evals_since_best >= self.cfg.patience:
-                    stopped = "early stopping"
+        last_eval_t, last_eval_step = time.time(), self.step - len(window)
+        with SignalStop(handle_signals) as signals:
+            while total is None or self.step < total:
+                if signals.received:
+                    stopped = f"interrupted by {signals.received}"
                     break
-        if window:
-            self.evaluate(window, last_eval_step, time.time() - last_eval_t, start)
+                if self.cfg.time_budget and time.time() - start >= self.cfg.time_budget:
+                    stopped = "time budget"
+                    break
+                window.append(self.train_step())
+                bar.update(1)
+                if self.step == 1 and hasattr(self.task, "initial_loss"):
+                    self.log(f"step 1: loss {window[0]:.3f}; an untrained model should start "
+                             f"near ln(V) = {self.task.initial_loss:.3f}")
+                if self.step % self.cfg.eval_every == 0 or self.step == total:
+                    rec = self.evaluate(window, last_eval_step, time.time() - last_eval_t, start)
+                    last_eval_t, last_eval_step, window = time.time(), self.step, []
+                    bar.set_postfix(train=f"{rec['train_loss']:.3f}", val=_fmt(rec["val_loss"]),
+                                    tok_s=f"{rec['tokens_per_s']:.0f}")
+                    if not bar.interactive:
+                        self.log(f"step {self.step}/{total or '?'}  train "
+                                 f"{rec['train_loss']:.4f}  val {_fmt(rec['val_loss'])}  "
+                                 f"{rec['tokens_per_s']:.0f} tok/s")
+                    improved = rec["val_loss"] is not None and rec["val_loss"] == self.best
+                    evals_since_best = 0 if improved else evals_since_best + 1
+                    if self.cfg.patience and evals_since_best >= self.cfg.patience:
+                        stopped = "early stopping"
+                        break
+            if stopped.startswith("interrupted"):
+                self.pending = window             # kept in the checkpoint: resume is exact
+                if self.run is not None and (window or not self.run.has_state()):
+                    self.checkpoint(False)
+            elif window:
+                self.evaluate(window, last_eval_step, time.time() - last_eval_t, start)
         bar.close()
         last = self.history[-1]["train_loss"] if self.history else None
         return TrainResult(str(self.run.path) if self.run else "", self.step, self.best, last,
-                           self.history, stopped)
+                           self.history, stopped, self.step - first, total)
 
     def evaluate(self, window, since_step, seconds, start):
         val = self.task.validation_loss(self.model)
@@ -207,7 +251,8 @@ class Trainer:
         for i, s in enumerate(_state_list(self.state)):
             arrays[f"carry/{i}"] = s
         meta = {"step": self.step, "best": self.best, "optimizer": opt_meta,
-                "rng": self.model.rng.bit_generator.state, "history": self.history}
+                "rng": self.model.rng.bit_generator.state, "history": self.history,
+                "pending": [float(v) for v in self.pending]}
         self.run.save_state(arrays, meta)      # written last: it marks the checkpoint complete
         atomic_write_json(self.run.path / "history.json", self.history)
 
@@ -221,6 +266,7 @@ class Trainer:
         self.state = None if not carry else (tuple(carry) if len(carry) == 2 else carry[0])
         self.model.rng.bit_generator.state = meta["rng"]
         self.step, self.best, self.history = int(meta["step"]), meta["best"], list(meta["history"])
+        self.pending = list(meta.get("pending", []))
 
 
 def _state_list(state):
@@ -256,12 +302,17 @@ def _progress_bar(total, initial, progress):
     return bar
 
 
-def train(data, out=None, resume=False, progress=True, log=None, **options):
+def train(data, out=None, resume=False, progress=True, log=None, handle_signals=True,
+          **options):
     """Train a model on a data file and save the run to `out` (when given).
 
     options: ModelConfig fields (cell, hidden, layers, dropout, variant, embed, ...) and
     TrainConfig fields (steps, lr, optimizer, batch, seq_len, ...). Returns a TrainResult.
-    Everything is checked before the run folder is created, so bad input writes nothing."""
+    Everything is checked before the run folder is created, so bad input writes nothing: the
+    options, the data, and the memory the model needs (a model that cannot fit is refused
+    before anything big is allocated). With handle_signals, SIGINT/SIGTERM stop the run
+    after the current step with a checkpoint (see Trainer.fit)."""
+    log = log or (lambda msg: print(msg, file=sys.stderr))
     run = RunFolder(out) if out else None
     if resume:
         tcfg, mcfg, task = _resume_configs(run, data, options)
@@ -269,15 +320,31 @@ def train(data, out=None, resume=False, progress=True, log=None, **options):
         tcfg, mcfg, task = _new_configs(data, options)
         if run is not None and run.path.exists() and any(run.path.iterdir()):
             run.create()                        # raises: an existing run is never overwritten
+    if hasattr(task, "describe"):
+        log(task.describe())
+    est = estimate_training_memory(mcfg, tcfg.batch, tcfg.seq_len, tcfg.optimizer,
+                                   getattr(task, "eval_tokens", 0))
+    log(est.summary(check_fits(est)))          # refuses what cannot fit, before allocating
     trainer = Trainer(SequenceModel(mcfg), task, tcfg, None, log)
+    total, rule = trainer.stop_rule()
+    log(f"stopping rule: {rule}")
     if resume:
         trainer.run = run
-        trainer.restore()
+        if run.has_state():
+            trainer.restore()
+            log(f"resuming at step {trainer.step:,} of {_of(total)}")
+        else:
+            log(f"{run.path} has no checkpoint yet: starting at step 0 of {_of(total)} with its "
+                f"saved config")
     elif run is not None:
         run.create()
         run.write_config({"model": mcfg.to_json(), "train": asdict(tcfg), "data": task.meta()})
         trainer.run = run
-    return trainer.fit(progress)
+    return trainer.fit(progress, handle_signals=handle_signals)
+
+
+def _of(total):
+    return "?" if total is None else f"{total:,}"
 
 
 def _new_configs(data, options):
