@@ -16,7 +16,7 @@ def test_demo_end_to_end(tmp_path, capsys):
         shares = sum(book[f"{k}_share"] for k in ("grammatical", "self_reference", "run_on", "other"))
         assert abs(shares - 1.0) < 1e-9
     assert {r["cell"] for r in summary["long_memory"]} == {"rnn", "lstm"}
-    for name in ("report.html", "dinner_rnn_gates_layer1.png", "book_lstm_grad_norms.png",
+    for name in ("report.html", "dinner_rnn_gates_layer0.png", "book_lstm_grad_norms.png",
                  "dinner_lstm.html", "long-memory/metric_vs_T.png"):
         assert (out / name).is_file(), name
     assert "<img" in (out / "report.html").read_text()

@@ -98,9 +98,9 @@ def grad_norms_from(sm, subject, ids, x, gates, states, max_distance):
             h_norm[d] = np.linalg.norm(dh0[L - 1, k].astype(np.float64))
             if c_norm is not None:
                 c_norm[d] = np.linalg.norm(dc0[L - 1, k].astype(np.float64))
-    out = {"\u2016\u2202L/\u2202h_t\u2016" + (f" (layer {L})" if L > 1 else ""): h_norm}
+    out = {"\u2016\u2202L/\u2202h_t\u2016" + (f" (layer {L - 1})" if L > 1 else ""): h_norm}
     if c_norm is not None:
-        out["\u2016\u2202L/\u2202c_t\u2016" + (f" (layer {L})" if L > 1 else "")] = c_norm
+        out["\u2016\u2202L/\u2202c_t\u2016" + (f" (layer {L - 1})" if L > 1 else "")] = c_norm
     return out
 
 
