@@ -162,17 +162,17 @@ class Trainer:
         c, per_pass = self.cfg, self.task.batches_per_epoch
         budget = f", or --time-budget {c.time_budget:g} s if sooner" if c.time_budget else ""
         if c.steps:
-            return int(c.steps), f"{int(c.steps):,} steps (--steps){budget}"
+            return int(c.steps), f"{_steps(int(c.steps))} (--steps){budget}"
         if c.epochs:
             n = max(1, int(round(c.epochs * per_pass)))
-            return n, f"{n:,} steps: --epochs {c.epochs:g} x {per_pass:,} steps a pass{budget}"
+            return n, f"{_steps(n)}: --epochs {c.epochs:g} x {_steps(per_pass)} a pass{budget}"
         if c.time_budget:
             return None, f"--time-budget {c.time_budget:g} s"
         if hasattr(self.task, "default_steps"):
             n, why = self.task.default_steps()
         else:
             n, why = per_pass * 10, f"10 passes ({per_pass:,} steps a pass)"
-        return n, (f"{n:,} steps: {why} (the default for this task and data size; --steps, "
+        return n, (f"{_steps(n)}: {why} (the default for this task and data size; --steps, "
                    f"--epochs or --time-budget set another)")
 
     def fit(self, progress=True, handle_signals=False):
@@ -341,6 +341,10 @@ def train(data, out=None, resume=False, progress=True, log=None, handle_signals=
         run.write_config({"model": mcfg.to_json(), "train": asdict(tcfg), "data": task.meta()})
         trainer.run = run
     return trainer.fit(progress, handle_signals=handle_signals)
+
+
+def _steps(n):
+    return f"{n:,} step" + ("" if n == 1 else "s")
 
 
 def _of(total):

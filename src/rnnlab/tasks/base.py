@@ -53,7 +53,8 @@ def default_steps(batches_per_epoch, min_steps, max_steps, what, cap=None):
     data (`what`, e.g. 'the 903,468 training tokens'), raised to `min_steps` or lowered to
     `max_steps` (`cap` says what that maximum stands for, e.g. '20 million tokens')."""
     steps = max(1, int(round(DEFAULT_EPOCHS * batches_per_epoch)))
-    why = f"{DEFAULT_EPOCHS} passes over {what} ({batches_per_epoch:,} steps a pass)"
+    why = f"{DEFAULT_EPOCHS} passes over {what} ({batches_per_epoch:,} step" + \
+        ("" if batches_per_epoch == 1 else "s") + " a pass)"
     if steps < min_steps:
         steps, why = min_steps, why + f", raised to the minimum of {min_steps:,} steps"
     elif steps > max_steps:

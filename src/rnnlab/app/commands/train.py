@@ -147,7 +147,8 @@ def run(a):
               f"in {a.out} ({res.steps_run:,} steps this run); continue with: rnnlab train "
               f"{a.file} --out {a.out} --resume", file=sys.stderr)
         return EXIT_SIGNAL.get(res.interrupted, 130)
-    print(f"trained {res.steps_run:,} steps this run, {res.steps:,}{of} in all ({res.stopped}); "
+    steps = f"{res.steps_run:,} step" + ("" if res.steps_run == 1 else "s")
+    print(f"trained {steps} this run, {res.steps:,}{of} in all ({res.stopped}); "
           f"best val loss {best}; run saved in {a.out}")
     return 0
 
