@@ -369,6 +369,8 @@ def _resume_configs(run, data, options):
                           f"is not one (train without --resume to start it)")
     cfg = run.read_config()
     stop = {k: v for k, v in options.items() if k in ("steps", "epochs", "time_budget") and v}
+    if stop:                    # a new stopping rule replaces the saved one as a whole
+        stop = {"steps": None, "epochs": None, "time_budget": None, **stop}
     tcfg = TrainConfig(**{**cfg["train"], **stop}).validate()
     if data is not None and str(data) != tcfg.data:
         raise RnnlabError(f"{run.path} was trained on {tcfg.data}, not {data}; resume with the "

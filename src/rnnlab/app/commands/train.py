@@ -38,7 +38,8 @@ def add_parser(sub):
                    "required)")
     t.add_argument("--resume", action="store_true",
                    help="continue the run in --out where its last checkpoint stopped (a folder "
-                   "without one starts at step 0 with its saved config)")
+                   "without one starts at step 0 with its saved config); --steps, --epochs or "
+                   "--time-budget then replace the saved stopping rule")
     _model_options(t)
     _train_options(t)
     _task_options(t)
