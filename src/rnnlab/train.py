@@ -28,6 +28,7 @@ from .interrupt import SignalStop
 from .nn.optim import LRSchedule, clip_grad_norm, grads_finite, make_optimizer
 from .runs import RunFolder
 from .tasks import registry
+from .tasks.base import stop_rule
 from .tasks.memory import check_fits, estimate_training_memory
 from .tasks.model import ModelConfig, SequenceModel, detach_state
 
@@ -120,6 +121,7 @@ class Trainer:
         self.step, self.state, self.history = 0, None, []
         self.best = None
         self.pending = []          # train losses since the last evaluation (saved on a signal)
+        self.saved_step = None     # the step of the last complete checkpoint
         self.log = log or (lambda msg: print(msg, file=sys.stderr))
 
     # ----- one step -----------------------------------------------------------------------
@@ -157,23 +159,8 @@ class Trainer:
         return self.stop_rule()[0]
 
     def stop_rule(self):
-        """(total steps or None, a sentence saying why): --steps, --epochs, a --time-budget
-        alone, or the task's default (task.default_steps(): per task and data size)."""
-        c, per_pass = self.cfg, self.task.batches_per_epoch
-        budget = f", or --time-budget {c.time_budget:g} s if sooner" if c.time_budget else ""
-        if c.steps:
-            return int(c.steps), f"{_steps(int(c.steps))} (--steps){budget}"
-        if c.epochs:
-            n = max(1, int(round(c.epochs * per_pass)))
-            return n, f"{_steps(n)}: --epochs {c.epochs:g} x {_steps(per_pass)} a pass{budget}"
-        if c.time_budget:
-            return None, f"--time-budget {c.time_budget:g} s"
-        if hasattr(self.task, "default_steps"):
-            n, why = self.task.default_steps()
-        else:
-            n, why = per_pass * 10, f"10 passes ({per_pass:,} steps a pass)"
-        return n, (f"{_steps(n)}: {why} (the default for this task and data size; --steps, "
-                   f"--epochs or --time-budget set another)")
+        """(total steps or None, a sentence saying why): see tasks.base.stop_rule."""
+        return stop_rule(self.cfg, self.task)
 
     def fit(self, progress=True, handle_signals=False):
         """Train until the stopping rule; returns a TrainResult. With handle_signals (main
@@ -241,6 +228,18 @@ class Trainer:
 
     # ----- checkpoints ------------------------------------------------------------------------
     def checkpoint(self, is_best):
+        """Save the weights (and best), then the training state, then the history. A failure
+        (a full disk, a permission) leaves the last complete checkpoint as it was; the OSError
+        says which step that is."""
+        try:
+            self._save(is_best)
+        except OSError as e:
+            kept = ("no checkpoint was complete yet" if self.saved_step is None else
+                    f"the last complete checkpoint, step {self.saved_step:,}, is kept")
+            raise OSError(e.errno, f"{e.strerror} ({kept})", e.filename) from None
+        self.saved_step = self.step
+
+    def _save(self, is_best):
         weights = self.model.state_dict()
         if is_best:
             self.run.save_weights("best", weights)
@@ -267,6 +266,7 @@ class Trainer:
         self.model.rng.bit_generator.state = meta["rng"]
         self.step, self.best, self.history = int(meta["step"]), meta["best"], list(meta["history"])
         self.pending = list(meta.get("pending", []))
+        self.saved_step = self.step
 
 
 def _state_list(state):
@@ -320,11 +320,12 @@ def train(data, out=None, resume=False, progress=True, log=None, handle_signals=
         tcfg, mcfg, task = _new_configs(data, options)
         if run is not None and run.path.exists() and any(run.path.iterdir()):
             run.create()                        # raises: an existing run is never overwritten
-    if hasattr(task, "describe"):
-        log(task.describe())
     est = estimate_training_memory(mcfg, tcfg.batch, tcfg.seq_len, tcfg.optimizer,
                                    getattr(task, "eval_tokens", 0))
-    log(est.summary(check_fits(est)))          # refuses what cannot fit, before allocating
+    available = check_fits(est)                 # refuses what cannot fit, before allocating
+    if hasattr(task, "describe"):
+        log(task.describe())
+    log(est.summary(available))
     trainer = Trainer(SequenceModel(mcfg), task, tcfg, None, log)
     total, rule = trainer.stop_rule()
     log(f"stopping rule: {rule}")
@@ -341,10 +342,6 @@ def train(data, out=None, resume=False, progress=True, log=None, handle_signals=
         run.write_config({"model": mcfg.to_json(), "train": asdict(tcfg), "data": task.meta()})
         trainer.run = run
     return trainer.fit(progress, handle_signals=handle_signals)
-
-
-def _steps(n):
-    return f"{n:,} step" + ("" if n == 1 else "s")
 
 
 def _of(total):
