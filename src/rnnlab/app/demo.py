@@ -147,7 +147,7 @@ def wilson(k, n, z=1.959964):
     p, z2 = k / n, z * z
     centre = (p + z2 / (2 * n)) / (1 + z2 / n)
     half = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
+    return (0.0 if k == 0 else centre - half), (1.0 if k == n else centre + half)
 
 
 def two_proportion_p(k1, n1, k2, n2):
@@ -173,12 +173,12 @@ def compare_grammar(book, say):
     diff = k1 / max(n1, 1) - k2 / max(n2, 1)
     if p < 0.05:
         better = "LSTM" if diff > 0 else "RNN"
-        verdict = (f"the {better} writes more grammatical sentences here ({abs(diff):.1%} "
-                   f"points, two-proportion test p = {p:.2g}; one seed)")
+        verdict = (f"the {better} writes more grammatical sentences here ({abs(diff) * 100:.1f} "
+                   f"percentage points, two-proportion test p = {p:.2g}; one seed)")
     else:
-        verdict = (f"the difference ({diff:+.1%} points) is not significant (two-proportion "
-                   f"test p = {p:.2f}): these sentences do not show that either cell writes "
-                   f"more grammatical ones (one seed)")
+        verdict = (f"the difference ({diff * 100:+.1f} percentage points) is not significant "
+                   f"(two-proportion test p = {p:.2f}): these sentences do not show that either "
+                   f"cell writes more grammatical ones (one seed)")
     say(f"  -> measured: {shown}; {verdict}")
     return {**rows, "p_value": p, "significant": p < 0.05}
 

@@ -286,3 +286,18 @@ class MusicModel(TrainedModel):
         return {"nll_per_step": nll, "frame_accuracy": acc, "baseline_nll_per_step": base,
                 "steps": steps, "split": split, "sequences": len(rolls),
                 "notes_outside_range": dropped, "pitch_range": [self.lo, self.hi]}
+
+    @staticmethod
+    def report_lines(res):
+        """evaluate()'s result as text lines for the CLI."""
+        which = ("every sequence of the file" if res["split"] == "all" else
+                 f"its {res['split']!r} split")
+        lines = [f"nll {res['nll_per_step']:.4f} nats per step (independent-pitch baseline "
+                 f"{res['baseline_nll_per_step']:.4f}), frame accuracy "
+                 f"{res['frame_accuracy']:.4f}",
+                 f"over {res['steps']:,} steps of {res['sequences']:,} sequences ({which})"]
+        if res["notes_outside_range"]:
+            lo, hi = res["pitch_range"]
+            lines.append(f"{res['notes_outside_range']:,} notes outside the trained pitch range "
+                         f"{lo}-{hi} were left out")
+        return lines
