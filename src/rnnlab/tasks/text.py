@@ -35,6 +35,12 @@ MAX_TOKENS = 20_000_000                 # the default stopping rule's cap, in tr
 MIN_STEPS = 200
 
 
+def _count(ids, value, chunk=1 << 22):
+    """How often `value` occurs in `ids`, in pieces (no temporary as large as the corpus)."""
+    return sum(int(np.count_nonzero(ids[k:k + chunk] == value))
+               for k in range(0, len(ids), chunk))
+
+
 def unknown_policy(vocab):
     """How a vocabulary reads a token it lacks: 'map' to <unk>, or 'skip' (no <unk>: a run
     saved before rnnlab had one)."""
@@ -100,8 +106,7 @@ class TextTask:
         self.batches_per_epoch = self.stream.batches_per_epoch
         self.tokens_per_batch = batch * seq_len
         self.initial_loss = float(np.log(vocab.size))   # uniform guessing: ln V
-        self.unk_count = (int(np.count_nonzero(self.train_ids == vocab.unk_id))
-                          if vocab.has_unk else 0)
+        self.unk_count = _count(self.train_ids, vocab.unk_id) if vocab.has_unk else 0
         n_val = len(self.val_ids)       # validation reads chunks of up to 1000 x val_batch
         self.val_batch = min(16, max(1, n_val // 200))
         self.eval_tokens = min(1000, (n_val - 1) // self.val_batch) * self.val_batch \
