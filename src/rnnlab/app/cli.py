@@ -36,9 +36,10 @@ FIXES = {
 }
 
 
-class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+class HelpFormatter(argparse.HelpFormatter):
     """Every option's help line ends with its default, unless the line already says it:
-    "(default: X)", "(default: off)" for a switch."""
+    "(default: X)", "(default: off)" for a switch, "(default: none)" for an empty string. A
+    description or epilog is wrapped, unless it is laid out in lines already."""
 
     def _get_help_string(self, action):
         text = action.help or ""
@@ -46,9 +47,16 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
             return text
         if isinstance(action, (argparse._StoreTrueAction, argparse._StoreFalseAction)):
             return text + " (default: off)" if action.default in (False, None) else text
+        if action.default == "":
+            return text + " (default: none)"
         if action.default is not None:
             return text + " (default: %(default)s)"
         return text
+
+    def _fill_text(self, text, width, indent):
+        if "\n" in text:
+            return "".join(indent + line for line in text.splitlines(keepends=True))
+        return super()._fill_text(text, width, indent)
 
 
 class Parser(argparse.ArgumentParser):
