@@ -220,3 +220,17 @@ def test_a_binary_file_given_as_text(tmp_path, capsys):
         f"rnnlab: error: {path} looks binary, not text (a NUL byte at offset 0); pass a text "
         f"file (.txt), a CSV, notes JSON or MIDI")
     assert not (tmp_path / "run").exists()
+
+
+def test_a_closed_pipe_ends_quietly():
+    """`rnnlab sample run | head -c 10`: exit 0, nothing on stderr."""
+    run = Path(__file__).resolve().parent / "data" / "pre_unk" / "char"
+    env = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", ""),
+           "RNNLAB_BACKEND": "numpy"}
+    proc = subprocess.Popen([sys.executable, "-m", "rnnlab", "sample", str(run), "--length",
+                             "1000000", "--seed", "1"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    assert len(proc.stdout.read(10)) == 10
+    proc.stdout.close()
+    assert proc.wait(timeout=300) == 0
+    assert proc.stderr.read() == b""
