@@ -167,44 +167,46 @@ class Trainer:
         thread only), SIGINT and SIGTERM stop the run after the current step with a checkpoint
         of that step (not validated: no history record); a second signal raises
         KeyboardInterrupt at once, and the last checkpoint stays as it was."""
+        with SignalStop(handle_signals) as signals:
+            return self._fit(progress, signals)
+
+    def _fit(self, progress, signals):
         total, first = self.total_steps(), self.step
         start, stopped, evals_since_best = time.time(), "steps", 0
         window, self.pending = self.pending, []      # losses since the last evaluation
         bar = _progress_bar(total, self.step, progress)
         last_eval_t, last_eval_step = time.time(), self.step - len(window)
-        with SignalStop(handle_signals) as signals:
-            while total is None or self.step < total:
-                if signals.received:
-                    stopped = f"interrupted by {signals.received}"
+        while total is None or self.step < total:
+            if signals.received:
+                stopped = f"interrupted by {signals.received}"
+                break
+            if self.cfg.time_budget and time.time() - start >= self.cfg.time_budget:
+                stopped = "time budget"
+                break
+            window.append(self.train_step())
+            bar.update(1)
+            if self.step == 1 and hasattr(self.task, "initial_loss"):
+                self.log(f"step 1: loss {window[0]:.3f}; an untrained model should start near "
+                         f"ln(V) = {self.task.initial_loss:.3f}")
+            if self.step % self.cfg.eval_every == 0 or self.step == total:
+                rec = self.evaluate(window, last_eval_step, time.time() - last_eval_t, start)
+                last_eval_t, last_eval_step, window = time.time(), self.step, []
+                bar.set_postfix(train=f"{rec['train_loss']:.3f}", val=_fmt(rec["val_loss"]),
+                                tok_s=f"{rec['tokens_per_s']:.0f}")
+                if not bar.interactive:
+                    self.log(f"step {self.step}/{total or '?'}  train {rec['train_loss']:.4f}  "
+                             f"val {_fmt(rec['val_loss'])}  {rec['tokens_per_s']:.0f} tok/s")
+                improved = rec["val_loss"] is not None and rec["val_loss"] == self.best
+                evals_since_best = 0 if improved else evals_since_best + 1
+                if self.cfg.patience and evals_since_best >= self.cfg.patience:
+                    stopped = "early stopping"
                     break
-                if self.cfg.time_budget and time.time() - start >= self.cfg.time_budget:
-                    stopped = "time budget"
-                    break
-                window.append(self.train_step())
-                bar.update(1)
-                if self.step == 1 and hasattr(self.task, "initial_loss"):
-                    self.log(f"step 1: loss {window[0]:.3f}; an untrained model should start "
-                             f"near ln(V) = {self.task.initial_loss:.3f}")
-                if self.step % self.cfg.eval_every == 0 or self.step == total:
-                    rec = self.evaluate(window, last_eval_step, time.time() - last_eval_t, start)
-                    last_eval_t, last_eval_step, window = time.time(), self.step, []
-                    bar.set_postfix(train=f"{rec['train_loss']:.3f}", val=_fmt(rec["val_loss"]),
-                                    tok_s=f"{rec['tokens_per_s']:.0f}")
-                    if not bar.interactive:
-                        self.log(f"step {self.step}/{total or '?'}  train "
-                                 f"{rec['train_loss']:.4f}  val {_fmt(rec['val_loss'])}  "
-                                 f"{rec['tokens_per_s']:.0f} tok/s")
-                    improved = rec["val_loss"] is not None and rec["val_loss"] == self.best
-                    evals_since_best = 0 if improved else evals_since_best + 1
-                    if self.cfg.patience and evals_since_best >= self.cfg.patience:
-                        stopped = "early stopping"
-                        break
-            if stopped.startswith("interrupted"):
-                self.pending = window             # kept in the checkpoint: resume is exact
-                if self.run is not None and (window or not self.run.has_state()):
-                    self.checkpoint(False)
-            elif window:
-                self.evaluate(window, last_eval_step, time.time() - last_eval_t, start)
+        if stopped.startswith("interrupted"):
+            self.pending = window                 # kept in the checkpoint: resume is exact
+            if self.run is not None and (window or not self.run.has_state()):
+                self.checkpoint(False)
+        elif window:
+            self.evaluate(window, last_eval_step, time.time() - last_eval_t, start)
         bar.close()
         last = self.history[-1]["train_loss"] if self.history else None
         return TrainResult(str(self.run.path) if self.run else "", self.step, self.best, last,
