@@ -10,7 +10,7 @@ lower floor to a higher one and on any cycle between modules. Floors, from the t
     4  rnnlab.train, rnnlab.inference, rnnlab.runs
     3  rnnlab.tasks
     2  rnnlab.nn, rnnlab.data            (the engine; file formats)
-    1  rnnlab.fileio
+    1  rnnlab.fileio, rnnlab.interrupt
     0  rnnlab.errors, rnnlab._version    (leaves)
 
 Inside the engine the same rule holds one level down: the layers may import the cells and the
@@ -30,7 +30,7 @@ FLOORS = [  # (module prefix, floor); the longest matching prefix wins
     ("rnnlab.train", 4), ("rnnlab.inference", 4), ("rnnlab.runs", 4),
     ("rnnlab.tasks", 3),
     ("rnnlab.nn", 2), ("rnnlab.data", 2),
-    ("rnnlab.fileio", 1),
+    ("rnnlab.fileio", 1), ("rnnlab.interrupt", 1),
     ("rnnlab.errors", 0), ("rnnlab._version", 0),
 ]
 ENGINE = [  # floors inside rnnlab.nn

@@ -4,11 +4,11 @@ The plain RNN, the LSTM (and its peephole and coupled variants), the GRU, minGRU
 with hand-written backpropagation through time, exact against PyTorch, with every gate visible.
 """
 from ._version import __version__
-from .errors import RnnlabError
+from .errors import RnnlabError, RnnlabWarning
 from .inference import load
 from .nn.backend import get_backend, set_backend
 from .nn.layers import GRU, LSTM, RNN, MinGRU, MinLSTM
 from .train import Trainer, train
 
-__all__ = ["RNN", "LSTM", "GRU", "MinGRU", "MinLSTM", "load", "train", "Trainer", "RnnlabError", "set_backend",
-           "get_backend", "__version__"]
+__all__ = ["RNN", "LSTM", "GRU", "MinGRU", "MinLSTM", "load", "train", "Trainer", "RnnlabError",
+           "RnnlabWarning", "set_backend", "get_backend", "__version__"]

@@ -7,6 +7,13 @@ streams), loss, backward, clip the global gradient norm, check for NaN/inf, opti
 Every `eval_every` steps: validation loss, history record, checkpoint. A checkpoint is the
 weights plus everything `--resume` needs to continue bit for bit: optimizer buffers, the
 dropout RNG, the step counter, the carried state. Every file is written atomically.
+
+`train()` also: prints the data, the parameter count and a memory estimate at the start and
+refuses a model that cannot fit in memory (tasks/memory.py); states the stopping rule it chose
+(the task's default when no --steps, --epochs or --time-budget is given); and turns SIGINT
+(Ctrl-C) and SIGTERM into "finish this step, save a checkpoint, stop" (a second signal stops
+at once, keeping the last checkpoint). `--resume` of a folder with no checkpoint yet starts at
+step 0 with its saved config.
 """
 import math
 import sys
@@ -17,9 +24,12 @@ import numpy as np
 
 from .errors import RnnlabError
 from .fileio import atomic_write_json
+from .interrupt import SignalStop
 from .nn.optim import LRSchedule, clip_grad_norm, grads_finite, make_optimizer
 from .runs import RunFolder
 from .tasks import registry
+from .tasks.base import stop_rule
+from .tasks.memory import check_fits, estimate_training_memory
 from .tasks.model import ModelConfig, SequenceModel, detach_state
 
 
@@ -69,11 +79,18 @@ class TrainConfig:
 @dataclass
 class TrainResult:
     run: str
-    steps: int
+    steps: int                     # the step the run stands at (all invocations)
     best_val_loss: float | None
     last_train_loss: float | None
     history: list
-    stopped: str
+    stopped: str                   # steps | time budget | early stopping | interrupted by SIG...
+    steps_run: int = 0             # steps taken by this invocation
+    total: int | None = None       # the stopping rule's step count (None: a time budget)
+
+    @property
+    def interrupted(self):
+        """The signal's name ('SIGINT', 'SIGTERM') when a signal stopped the run, else None."""
+        return self.stopped.rsplit(" ", 1)[-1] if self.stopped.startswith("interrupted") else None
 
 
 def split_options(options):
@@ -110,6 +127,8 @@ class Trainer:
         self.schedule = LRSchedule("step", tcfg.lr, tcfg.lr_decay, tcfg.lr_decay_every)
         self.step, self.state, self.history = 0, None, []
         self.best = None
+        self.pending = []          # train losses since the last evaluation (saved on a signal)
+        self.saved_step = None     # the step of the last complete checkpoint
         self.log = log or (lambda msg: print(msg, file=sys.stderr))
 
     # ----- one step -----------------------------------------------------------------------
@@ -144,24 +163,34 @@ class Trainer:
 
     # ----- the loop ---------------------------------------------------------------------------
     def total_steps(self):
-        c = self.cfg
-        if c.steps:
-            return int(c.steps)
-        if c.epochs:
-            return max(1, int(round(c.epochs * self.task.batches_per_epoch)))
-        return None if c.time_budget else self.task.batches_per_epoch * 10
+        return self.stop_rule()[0]
 
-    def fit(self, progress=True, stop=None):
-        """Train until the stopping rule; returns a TrainResult.
+    def stop_rule(self):
+        """(total steps or None, a sentence saying why): see tasks.base.stop_rule."""
+        return stop_rule(self.cfg, self.task)
+
+    def fit(self, progress=True, handle_signals=False, stop=None):
+        """Train until the stopping rule; returns a TrainResult. With handle_signals (main
+        thread only), SIGINT and SIGTERM stop the run after the current step with a checkpoint
+        of that step (not validated: no history record); a second signal raises
+        KeyboardInterrupt at once, and the last checkpoint stays as it was.
 
         stop: an optional callable; after each evaluation in the loop it is called with the
         Trainer (step, history, model, task are all readable) and a True result ends training
         there, with TrainResult.stopped == "stop hook" (e.g. "the task is solved")."""
-        total = self.total_steps()
-        start, window, stopped, evals_since_best = time.time(), [], "steps", 0
+        with SignalStop(handle_signals) as signals:
+            return self._fit(progress, signals, stop)
+
+    def _fit(self, progress, signals, stop):
+        total, first = self.total_steps(), self.step
+        start, stopped, evals_since_best = time.time(), "steps", 0
+        window, self.pending = self.pending, []      # losses since the last evaluation
         bar = _progress_bar(total, self.step, progress)
-        last_eval_t, last_eval_step = time.time(), self.step
+        last_eval_t, last_eval_step = time.time(), self.step - len(window)
         while total is None or self.step < total:
+            if signals.received:
+                stopped = f"interrupted by {signals.received}"
+                break
             if self.cfg.time_budget and time.time() - start >= self.cfg.time_budget:
                 stopped = "time budget"
                 break
@@ -186,12 +215,16 @@ class Trainer:
                 if stop is not None and stop(self):
                     stopped = "stop hook"
                     break
-        if window:
+        if stopped.startswith("interrupted"):
+            self.pending = window                 # kept in the checkpoint: resume is exact
+            if self.run is not None and (window or not self.run.has_state()):
+                self.checkpoint(False)
+        elif window:
             self.evaluate(window, last_eval_step, time.time() - last_eval_t, start)
         bar.close()
         last = self.history[-1]["train_loss"] if self.history else None
         return TrainResult(str(self.run.path) if self.run else "", self.step, self.best, last,
-                           self.history, stopped)
+                           self.history, stopped, self.step - first, total)
 
     def evaluate(self, window, since_step, seconds, start):
         val = self.task.validation_loss(self.model)
@@ -211,6 +244,18 @@ class Trainer:
 
     # ----- checkpoints ------------------------------------------------------------------------
     def checkpoint(self, is_best):
+        """Save the weights (and best), then the training state, then the history. A failure
+        (a full disk, a permission) leaves the last complete checkpoint as it was; the OSError
+        says which step that is."""
+        try:
+            self._save(is_best)
+        except OSError as e:
+            kept = ("no checkpoint was complete yet" if self.saved_step is None else
+                    f"the last complete checkpoint, step {self.saved_step:,}, is kept")
+            raise OSError(e.errno, f"{e.strerror} ({kept})", e.filename) from None
+        self.saved_step = self.step
+
+    def _save(self, is_best):
         weights = self.model.state_dict()
         if is_best:
             self.run.save_weights("best", weights)
@@ -221,7 +266,8 @@ class Trainer:
         for i, s in enumerate(_state_list(self.state)):
             arrays[f"carry/{i}"] = s
         meta = {"step": self.step, "best": self.best, "optimizer": opt_meta,
-                "rng": self.model.rng.bit_generator.state, "history": self.history}
+                "rng": self.model.rng.bit_generator.state, "history": self.history,
+                "pending": [float(v) for v in self.pending]}
         self.run.save_state(arrays, meta)      # written last: it marks the checkpoint complete
         atomic_write_json(self.run.path / "history.json", self.history)
 
@@ -235,6 +281,8 @@ class Trainer:
         self.state = None if not carry else (tuple(carry) if len(carry) == 2 else carry[0])
         self.model.rng.bit_generator.state = meta["rng"]
         self.step, self.best, self.history = int(meta["step"]), meta["best"], list(meta["history"])
+        self.pending = list(meta.get("pending", []))
+        self.saved_step = self.step
 
 
 def _state_list(state):
@@ -270,12 +318,17 @@ def _progress_bar(total, initial, progress):
     return bar
 
 
-def train(data, out=None, resume=False, progress=True, log=None, **options):
+def train(data, out=None, resume=False, progress=True, log=None, handle_signals=True,
+          **options):
     """Train a model on a data file and save the run to `out` (when given).
 
     options: ModelConfig fields (cell, hidden, layers, dropout, variant, embed, ...) and
     TrainConfig fields (steps, lr, optimizer, batch, seq_len, ...). Returns a TrainResult.
-    Everything is checked before the run folder is created, so bad input writes nothing."""
+    Everything is checked before the run folder is created, so bad input writes nothing: the
+    options, the data, and the memory the model needs (a model that cannot fit is refused
+    before anything big is allocated). With handle_signals, SIGINT/SIGTERM stop the run
+    after the current step with a checkpoint (see Trainer.fit)."""
+    log = log or (lambda msg: print(msg, file=sys.stderr))
     run = RunFolder(out) if out else None
     if resume:
         tcfg, mcfg, task = _resume_configs(run, data, options)
@@ -283,15 +336,32 @@ def train(data, out=None, resume=False, progress=True, log=None, **options):
         tcfg, mcfg, task = _new_configs(data, options)
         if run is not None and run.path.exists() and any(run.path.iterdir()):
             run.create()                        # raises: an existing run is never overwritten
+    est = estimate_training_memory(mcfg, tcfg.batch, tcfg.seq_len, tcfg.optimizer,
+                                   getattr(task, "eval_tokens", 0))
+    available = check_fits(est)                 # refuses what cannot fit, before allocating
+    if hasattr(task, "describe"):
+        log(task.describe())
+    log(est.summary(available))
     trainer = Trainer(SequenceModel(mcfg), task, tcfg, None, log)
+    total, rule = trainer.stop_rule()
+    log(f"stopping rule: {rule}")
     if resume:
         trainer.run = run
-        trainer.restore()
+        if run.has_state():
+            trainer.restore()
+            log(f"resuming at step {trainer.step:,} of {_of(total)}")
+        else:
+            log(f"{run.path} has no checkpoint yet: starting at step 0 of {_of(total)} with its "
+                f"saved config")
     elif run is not None:
         run.create()
         run.write_config({"model": mcfg.to_json(), "train": asdict(tcfg), "data": task.meta()})
         trainer.run = run
-    return trainer.fit(progress)
+    return trainer.fit(progress, handle_signals=handle_signals)
+
+
+def _of(total):
+    return "?" if total is None else f"{total:,}"
 
 
 def _new_configs(data, options):
@@ -312,6 +382,8 @@ def _resume_configs(run, data, options):
                           f"is not one (train without --resume to start it)")
     cfg = run.read_config()
     stop = {k: v for k, v in options.items() if k in ("steps", "epochs", "time_budget") and v}
+    if stop:                    # a new stopping rule replaces the saved one as a whole
+        stop = {"steps": None, "epochs": None, "time_budget": None, **stop}
     tcfg = TrainConfig(**{**cfg["train"], **stop}).validate()
     if data is not None and str(data) != tcfg.data:
         raise RnnlabError(f"{run.path} was trained on {tcfg.data}, not {data}; resume with the "

@@ -12,6 +12,7 @@
 Everything lands in the output folder: summary.json, plots and report.html.
 """
 import json
+import math
 import os
 import time
 
@@ -139,6 +140,49 @@ def run_book(cell, seed, say, n_sentences=1000):
                           **{f"{k}_share": v for k, v in shares.items()}}
 
 
+def wilson(k, n, z=1.959964):
+    """The Wilson score interval (95% by default) for k successes in n trials."""
+    if n == 0:
+        return 0.0, 1.0
+    p, z2 = k / n, z * z
+    centre = (p + z2 / (2 * n)) / (1 + z2 / n)
+    half = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
+    return (0.0 if k == 0 else centre - half), (1.0 if k == n else centre + half)
+
+
+def two_proportion_p(k1, n1, k2, n2):
+    """Two-sided p-value of the pooled two-proportion z test (1.0 when both are all or none)."""
+    pooled = (k1 + k2) / (n1 + n2)
+    se = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
+    if se == 0:
+        return 1.0
+    return math.erfc(abs(k1 / n1 - k2 / n2) / se / math.sqrt(2))
+
+
+def compare_grammar(book, say):
+    """The grammatical counts of both cells, their 95% Wilson intervals, and what the
+    difference supports: a claim only when the two-proportion test gives p < 0.05."""
+    rows = {}
+    for cell in ("lstm", "rnn"):
+        k, n = book[cell]["counts"]["grammatical"], book[cell]["counts"]["total"]
+        rows[cell] = {"grammatical": k, "sentences": n, "ci95": list(wilson(k, n))}
+    (k1, n1), (k2, n2) = ((rows[c]["grammatical"], rows[c]["sentences"]) for c in ("lstm", "rnn"))
+    p = two_proportion_p(k1, n1, k2, n2)
+    shown = "; ".join(f"{c.upper()} {r['grammatical']}/{r['sentences']} grammatical (95% CI "
+                      f"{r['ci95'][0]:.1%} to {r['ci95'][1]:.1%})" for c, r in rows.items())
+    diff = k1 / max(n1, 1) - k2 / max(n2, 1)
+    if p < 0.05:
+        better = "LSTM" if diff > 0 else "RNN"
+        verdict = (f"the {better} writes more grammatical sentences here ({abs(diff) * 100:.1f} "
+                   f"percentage points, two-proportion test p = {p:.2g}; one seed)")
+    else:
+        verdict = (f"the difference ({diff * 100:+.1f} percentage points) is not significant "
+                   f"(two-proportion test p = {p:.2f}): these sentences do not show that either "
+                   f"cell writes more grammatical ones (one seed)")
+    say(f"  -> measured: {shown}; {verdict}")
+    return {**rows, "p_value": p, "significant": p < 0.05}
+
+
 def run_demo(out="rnnlab-demo", seed=0, say=print):
     """Run the whole demo; returns the summary dict (also written to OUT/summary.json)."""
     t0 = time.time()
@@ -152,9 +196,7 @@ def run_demo(out="rnnlab-demo", seed=0, say=print):
     for cell in ("rnn", "lstm"):
         m, vocab, summary["book"][cell] = run_book(cell, seed, say)
         models[f"book_{cell}"] = (m, vocab)
-    r, l = summary["book"]["rnn"]["grammatical_share"], summary["book"]["lstm"]["grammatical_share"]
-    say(f"  -> measured: {'LSTM' if l > r else 'RNN' if r > l else 'neither'} writes more "
-        f"grammatical sentences ({l:.1%} vs {r:.1%})")
+    summary["book"]["comparison"] = compare_grammar(summary["book"], say)
     summary.update(extras(models, out, seed, say))
     summary["elapsed_s"] = round(time.time() - t0, 2)
     atomic_write_json(os.path.join(out, "summary.json"), summary)

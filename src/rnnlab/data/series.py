@@ -15,6 +15,7 @@ re-exported here.
 from __future__ import annotations
 
 import csv
+import io
 import math
 import os
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from rnnlab.data.forecast_metrics import (  # noqa: F401  (re-exported: series' 
     detect_season, mae, mase, naive_forecast, rmse, seasonal_naive_forecast,
 )
 from rnnlab.errors import RnnlabError
+from rnnlab.fileio import atomic_write_bytes
 
 _MISSING = {"", "nan", "na", "n/a", "null", "none"}
 _TIME_NAMES = {"date", "time", "timestamp", "datetime"}
@@ -221,12 +223,13 @@ def write_csv(path, columns: dict, time=None) -> None:
     n = len(arrays[0]) if arrays else 0
     if any(len(a) != n for a in arrays) or (time is not None and len(time) != n):
         raise RnnlabError("write_csv columns (and time) must all have the same length")
-    with open(os.fspath(path), "w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
-        w.writerow((["date"] if time is not None else []) + names)
-        for i in range(n):
-            cells = ["" if math.isnan(a[i]) else repr(float(a[i])) for a in arrays]
-            w.writerow(([time[i]] if time is not None else []) + cells)
+    buf = io.StringIO(newline="")
+    w = csv.writer(buf)
+    w.writerow((["date"] if time is not None else []) + names)
+    for i in range(n):
+        cells = ["" if math.isnan(a[i]) else repr(float(a[i])) for a in arrays]
+        w.writerow(([time[i]] if time is not None else []) + cells)
+    atomic_write_bytes(os.fspath(path), buf.getvalue().encode("utf-8"))
 
 
 class Scaler:

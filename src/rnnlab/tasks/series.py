@@ -28,11 +28,12 @@ from ..data.series import (Scaler, chrono_split, detect_season, load_csv, mae, m
 from ..data.series import difference as diff_rows
 from ..errors import RnnlabError
 from ..nn.losses import mse
-from .base import TaskOption, TrainedModel, positive_int, task_options
+from .base import TaskOption, TrainedModel, default_steps, positive_int, task_options
 
 LEVEL = 0.9                # the prediction interval's coverage
 Z90 = 1.6448536269514722   # normal quantile for a central 90% interval
 MIN_EMPIRICAL = 20         # errors needed at a horizon step for empirical quantiles
+MIN_STEPS, MAX_STEPS = 1000, 5000   # the default stopping rule's bounds
 
 
 def _rows_needed(lookback, horizon, val_fraction, diff):
@@ -57,6 +58,8 @@ class SeriesTask:
         TaskOption("horizon", "forecast steps validated for the interval", int, 12),
         TaskOption("difference", "model the first differences", bool, False, flag=True),
     )
+    STOP_RULE = (f"series: 10 passes over the training windows (one per row), at least "
+                 f"{MIN_STEPS:,} and at most {MAX_STEPS:,} steps")
 
     def __init__(self, path, target=None, features=None, fill=None, lookback=24, horizon=12,
                  difference=False, batch=50, val_fraction=0.1, seed=0):
@@ -91,12 +94,24 @@ class SeriesTask:
         W = self.X.shape[1]
         self.batches_per_epoch = max(1, math.ceil(W / self.batch_size))
         self.tokens_per_batch = min(self.batch_size, W) * L
+        self.eval_tokens = L * self.Xv.shape[1]          # validation: one forward, every window
         self._perm_epoch, self._perm = None, None
 
     @classmethod
     def from_config(cls, tcfg, meta=None):
         return cls(tcfg.data, batch=tcfg.batch, val_fraction=tcfg.val_fraction, seed=tcfg.seed,
                    **task_options(tcfg, cls))
+
+    def default_steps(self):
+        return default_steps(self.batches_per_epoch, MIN_STEPS, MAX_STEPS,
+                             f"the {self.X.shape[1]:,} training windows")
+
+    def describe(self):
+        feats = f" and {len(self.data.columns) - 1} feature column(s)" \
+            if len(self.data.columns) > 1 else ""
+        return (f"data: {len(self.raw):,} rows of {self.data.target!r}{feats}: "
+                f"{self.X.shape[1]:,} training windows of {self.lookback} rows, "
+                f"{self.n_val:,} validation rows")
 
     def batch(self, k):
         """A shuffled minibatch of training windows; the order depends on (seed, epoch) only,

@@ -90,7 +90,7 @@ def grad_norms_from(sm, subject, ids, x, gates, max_distance):
     dy[tl, 0] = dh_last
     dh, dc = backprop_states(sm.rnn, x[:tl + 1], dy)
     rows = tl + 1 - np.arange(dmax + 1)                   # row of the state d steps back
-    label = (lambda s: s + (f" (layer {L})" if L > 1 else ""))
+    label = (lambda s: s + (f" (layer {L - 1})" if L > 1 else ""))   # layers count from 0
     out = {label("\u2016\u2202L/\u2202h_t\u2016"): np.linalg.norm(dh[rows, 0], axis=-1)}
     if dc is not None:
         c_norm = np.linalg.norm(dc[rows, 0], axis=-1)

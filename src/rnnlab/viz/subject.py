@@ -9,10 +9,13 @@ changes its parameters, gradients, training mode or the context its next backwar
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
-from rnnlab.errors import RnnlabError
+from rnnlab.errors import RnnlabError, RnnlabWarning
 from rnnlab.tasks.model import SequenceModel
+from rnnlab.tasks.text import describe_unknown, unknown_policy
 from rnnlab.viz.limits import MAX_TOKENS
 
 
@@ -87,7 +90,11 @@ def _read_text(subject, inputs):
         if not inputs:
             raise RnnlabError("the text is empty; pass at least 2 characters, e.g. "
                               "--text 'The cat'")
-        ids = subject.vocab.encode(inputs).astype(np.int64)
+        ids, unknown = subject.vocab.encode_counted(inputs, unknown_policy(subject.vocab))
+        note = describe_unknown(subject.vocab, unknown, "the text")
+        if note:
+            warnings.warn(note, RnnlabWarning, stacklevel=3)
+        ids = ids.astype(np.int64)
     else:
         ids = np.asarray(inputs)
         if ids.ndim != 1 or (ids.size and ids.dtype.kind not in "iu"):

@@ -4,9 +4,11 @@
 def add_parser(sub):
     ex = sub.add_parser("explain", help="a self-contained HTML page of what the model remembers")
     ex.add_argument("run", help="the run folder of a trained model")
-    ex.add_argument("--text", default=None, help="the text to explain (text models)")
+    ex.add_argument("--text", default=None, help="the text to explain (text models) "
+                    "(default: none; pass --text or --input)")
     ex.add_argument("--input", default=None, metavar="FILE",
-                    help="a text file, a CSV (series) or notes JSON / MIDI (music)")
+                    help="a text file, a CSV (series) or notes JSON / MIDI (music) "
+                    "(default: none; pass --text or --input)")
     ex.add_argument("-o", "--output", default="explain.html", help="the page to write")
     ex.add_argument("--title", default=None,
                     help="the page's title (default: the cell, its size and the run's name)")

@@ -11,7 +11,7 @@ def add_parser(sub):
                    help="steps to forecast (default: the run's training horizon)")
     f.add_argument("--json", action="store_true", help="print the forecast as one JSON object")
     f.add_argument("--plot", default=None, metavar="PNG",
-                   help="draw history, forecast and interval to this PNG")
+                   help="draw history, forecast and interval to this PNG (default: no plot)")
     f.set_defaults(func=run)
 
 

@@ -1,19 +1,45 @@
 """`rnnlab train`: train a model on a text, CSV, notes JSON or MIDI file.
 
 The options are the ModelConfig and TrainConfig fields, plus each task's own (its OPTIONS in
-the task registry); the cell choices come from the cell registry.
+the task registry); the cell choices come from the cell registry; the default stopping rule
+of each task (its STOP_RULE) is listed in the help's epilog.
 """
+import sys
+import textwrap
+
+EXIT_SIGNAL = {"SIGINT": 130, "SIGTERM": 143}    # 128 + the signal's number, as shells do
+
+
+def _epilog():
+    from ...tasks import registry
+
+    def wrap(text, indent=""):
+        return textwrap.fill(text, 79, initial_indent=indent,
+                             subsequent_indent=indent + "  " if indent else "")
+    rules = [wrap(e.task.STOP_RULE, "  ") for e in registry.TASKS.values()
+             if hasattr(e.task, "STOP_RULE")]
+    return "\n".join([
+        wrap("When no --steps, --epochs or --time-budget is given, the task chooses how long to "
+             "train from the size of its data (a step reads one batch; a pass reads all the "
+             "training data once):"), *rules,
+        wrap("The rule chosen is printed when training starts, with the data, the parameter "
+             "count and a memory estimate; a model that cannot fit in memory is refused."),
+        wrap("Ctrl-C or SIGTERM: the run finishes its step, saves a checkpoint and stops "
+             "(exit 130 or 143); --resume continues it.")])
 
 
 def add_parser(sub):
     t = sub.add_parser("train", help="train a model on a text, CSV, notes JSON or MIDI file",
                        description="The task follows the file type (.txt text, .csv series, "
-                       ".json/.mid music; --task overrides it). Without --steps, --epochs or "
-                       "--time-budget, training runs for 10 epochs.")
+                       ".json/.mid music; --task overrides it).", epilog=_epilog())
     t.add_argument("file", help="the training data")
-    t.add_argument("--out", required=True, help="run folder to create (or continue with --resume)")
+    t.add_argument("--out", required=True,
+                   help="run folder to create (or continue with --resume) (default: none, "
+                   "required)")
     t.add_argument("--resume", action="store_true",
-                   help="continue the run in --out exactly where it stopped")
+                   help="continue the run in --out where its last checkpoint stopped (a folder "
+                   "without one starts at step 0 with its saved config); --steps, --epochs or "
+                   "--time-budget then replace the saved stopping rule")
     _model_options(t)
     _cell_options(t)
     _train_options(t)
@@ -55,7 +81,7 @@ def _cell_options(p):
 def _add_option(group, o, text):
     """A registry option (CellOption or TaskOption) as an argparse option; None = not given."""
     flag = "--" + o.name.replace("_", "-")
-    if o.default not in (None, False) and "default" not in text:
+    if o.default is not None and o.default is not False and "default" not in text:
         text += f" (default: {o.default})"
     if o.flag:
         group.add_argument(flag, dest=o.name, action="store_true", default=None, help=text)
@@ -75,7 +101,8 @@ def _train_options(p):
     g.add_argument("--tokens", default="char", choices=["char", "word"], help="text: token level")
     g.add_argument("--encoding", default="utf-8", help="text: the file's encoding")
     g.add_argument("--task", default=None, choices=list(registry.TASKS),
-                   help="the task (default: from the file type)")
+                   help="the task (default: from the file type: .txt text, .csv series, "
+                   ".json/.mid music, other files text)")
     g.add_argument("--seq-len", type=int, default=50, help="steps per truncated-BPTT window (T)")
     g.add_argument("--batch", type=int, default=50, help="sequences per batch (B)")
     g.add_argument("--val-fraction", type=float, default=0.1,
@@ -88,10 +115,12 @@ def _train_options(p):
     g.add_argument("--clip", type=float, default=5.0, help="global grad-norm clip; 0 = off")
     g.add_argument("--weight-decay", type=float, default=0.0, help="L2 penalty (torch's form)")
     g.add_argument("--steps", type=int, default=None,
-                   help="optimizer steps to train (default: 10 epochs)")
-    g.add_argument("--epochs", type=float, default=None, help="passes over the training data")
+                   help="optimizer steps to train (default: the task's rule below, from the "
+                   "size of the data)")
+    g.add_argument("--epochs", type=float, default=None,
+                   help="passes over the training data (default: the task's rule below)")
     g.add_argument("--time-budget", type=float, default=None, metavar="SECONDS",
-                   help="stop after this much wall-clock time")
+                   help="stop after this much wall-clock time (default: none)")
     g.add_argument("--eval-every", type=int, default=100,
                    help="steps between validation, history record and checkpoint")
     g.add_argument("--patience", type=int, default=0,
@@ -136,6 +165,14 @@ def run(a):
         opts = {k: v for k, v in opts.items() if k in ("steps", "epochs", "time_budget")}
     res = train(a.file, out=a.out, resume=a.resume, **opts)
     best = "-" if res.best_val_loss is None else f"{res.best_val_loss:.4f}"
-    print(f"trained {res.steps} steps ({res.stopped}); best val loss {best}; run saved in {a.out}")
+    of = "" if res.total is None else f" of {res.total:,}"
+    if res.interrupted:
+        print(f"interrupted by {res.interrupted}: saved a checkpoint of step {res.steps:,}{of} "
+              f"in {a.out} ({res.steps_run:,} steps this run); continue with: rnnlab train "
+              f"{a.file} --out {a.out} --resume", file=sys.stderr)
+        return EXIT_SIGNAL.get(res.interrupted, 130)
+    steps = f"{res.steps_run:,} step" + ("" if res.steps_run == 1 else "s")
+    print(f"trained {steps} this run, {res.steps:,}{of} in all ({res.stopped}); "
+          f"best val loss {best}; run saved in {a.out}")
     return 0
 

@@ -134,6 +134,22 @@ class RecurrentLayer(Module):
         shapes.update({name: (H,) for name in self._extra_params()})
         return shapes
 
+    @classmethod
+    def parameter_shapes(cls, input_size, hidden_size, num_layers=1, bias=True,
+                         bidirectional=False, **options):
+        """{state_dict key: shape} of the layer these arguments would build, without building
+        it (nothing is allocated: for a memory estimate before a big model is made). The
+        options are the layer's keyword options (variant, ...), read by param_shapes under
+        the same names as the layer's attributes."""
+        shell = cls.__new__(cls)
+        shell.input_size, shell.hidden_size, shell.num_layers = input_size, hidden_size, num_layers
+        shell.bias, shell.num_directions = bias, 2 if bidirectional else 1
+        for name, value in options.items():
+            setattr(shell, name, value)
+        return {shell.param_key(name, k, d): shape
+                for k in range(num_layers) for d in range(shell.num_directions)
+                for name, shape in shell.param_shapes(shell.layer_input_size(k)).items()}
+
     def layer_input_size(self, k):
         """The input width of layer k: the input for the first, the outputs of the one below."""
         return self.input_size if k == 0 else self.hidden_size * self.num_directions
