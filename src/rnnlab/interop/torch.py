@@ -15,6 +15,11 @@ the state dict maps one to one. The twin's forward is the SequenceModel's:
 or x (T, B, D), time-major. The peephole and coupled LSTM have no torch layer: building their
 twin raises RnnlabError (their weights still export to ONNX).
 
+A cell whose options torch's layer lacks gets its twin from a module of its own (`_TWINS`,
+imported on first use): the LSTM's layer norm, zoneout and recurrent dropout from
+interop/torch_lstm.py (proj_size is nn.LSTM's own), the RNN's and GRU's recurrent dropout from
+interop/torch_rnn.py. Their parameters have the same names, so the state dicts map one to one.
+
 Import never unpickles arbitrary objects: files are read with torch.load(weights_only=True),
 and must hold a flat dict of tensors whose names and shapes match the config's model.
 """
@@ -74,6 +79,28 @@ def _check_twinnable(mcfg):
 
 # ----------------------------------------------------------------------------- the twin
 
+def _lstm_twin():
+    from . import torch_lstm
+    return torch_lstm
+
+
+def _rnn_twin():
+    from . import torch_rnn
+    return torch_rnn
+
+
+# cell -> a loader of the module whose build(mcfg, input_size, **torch_kw) makes the twin's
+# recurrent nn.Module: torch's own layer where it computes the configuration, else the twin
+_TWINS = {"lstm": _lstm_twin, "rnn": _rnn_twin, "gru": _rnn_twin}
+
+
+def _recurrent_module(mcfg, input_size, kw):
+    spec = registry.get(mcfg.cell)
+    if mcfg.cell in _TWINS:
+        return _TWINS[mcfg.cell]().build(mcfg, input_size, **kw)
+    return getattr(_torch().nn, spec.torch_layer)(input_size, mcfg.hidden, **kw)
+
+
 _TWIN = None
 
 
@@ -102,9 +129,10 @@ def _twin_class():
             spec = registry.get(mcfg.cell)
             if "nonlinearity" in spec.config_options:
                 kw["nonlinearity"] = mcfg.nonlinearity
-            self.rnn = getattr(nn, spec.torch_layer)(E, mcfg.hidden, **kw)
+            self.rnn = _recurrent_module(mcfg, E, kw)
             dirs = 2 if bidirectional else 1
-            self.head = nn.Linear(mcfg.hidden * dirs, mcfg.output_size, dtype=dtype)
+            width = getattr(self.rnn, "proj_size", 0) or mcfg.hidden     # y's, per direction
+            self.head = nn.Linear(width * dirs, mcfg.output_size, dtype=dtype)
             self._dtype = dtype
 
         def encode(self, inputs):

@@ -85,9 +85,8 @@ def grad_norms_from(sm, subject, ids, x, gates, states, max_distance):
     h_norm[0] = np.linalg.norm(dh_last)
     c_norm = None
     if "c" in states:
-        o, tc = gates[(L - 1, 0, "o")][tl], gates[(L - 1, 0, "tanh_c")][tl]
         c_norm = np.full(dmax + 1, np.nan)
-        c_norm[0] = np.linalg.norm(dh_last * o * (1 - tc ** 2))
+        c_norm[0] = _dc_norm_at_output(gates, L - 1, tl, dh_last)
     # distance d >= 1: row s = t_L + 1 - d runs x[s : t_L + 1]; dstate0 = dL/dstate_{s-1}
     rows = [(tl + 1 - d, tl + 1) for d in range(1, dmax + 1)]
     for chunk in _chunks(rows, sm, x):
@@ -102,6 +101,21 @@ def grad_norms_from(sm, subject, ids, x, gates, states, max_distance):
     if c_norm is not None:
         out["\u2016\u2202L/\u2202c_t\u2016" + (f" (layer {L})" if L > 1 else "")] = c_norm
     return out
+
+
+def _dc_norm_at_output(gates, k, t, dh):
+    """||dL/dc_t|| at distance 0, where the loss reads h_t = o_t * tanh(c_t): dh * o * (1 -
+    tanh(c_t)^2). That premise is checked on the cached values; where it fails (a projected
+    or layer-normalised LSTM, zoneout, another cell) distance 0 is left out (NaN), and the
+    curve starts at distance 1, which the layer's own backward measures for every cell."""
+    need = [(k, 0, n) for n in ("o", "tanh_c", "c", "h")]
+    if not all(key in gates for key in need):
+        return np.nan
+    o, tc, c, h = (gates[key][t] for key in need)
+    if h.shape != o.shape or not (np.allclose(h, o * tc, rtol=1e-5, atol=1e-6)
+                                  and np.allclose(tc, np.tanh(c), rtol=1e-5, atol=1e-6)):
+        return np.nan
+    return np.linalg.norm(dh * o * (1 - tc ** 2))
 
 
 # ---- batched rows ------------------------------------------------------------------------------

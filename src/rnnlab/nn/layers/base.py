@@ -56,7 +56,8 @@ def reverse_padded(x, lengths):
     return x[idx, np.arange(B)]
 
 
-def _positive(name, v):
+def positive_int(name, v):
+    """v as an int, or a one-line error naming `name` when it is not a positive integer."""
     if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
         raise RnnlabError(f"{name} must be a positive integer, got {v!r}")
     return int(v)
@@ -78,9 +79,9 @@ class RecurrentLayer(LayerState, Module):
             name = sorted(unknown)[0]
             raise RnnlabError(f"{name} is not an option of the {type(self).__name__} layer; "
                               f"remove it (see help(rnnlab.{type(self).__name__}))")
-        self.input_size = _positive("input_size", input_size)
-        self.hidden_size = _positive("hidden_size", hidden_size)
-        self.num_layers = _positive("num_layers", num_layers)
+        self.input_size = positive_int("input_size", input_size)
+        self.hidden_size = positive_int("hidden_size", hidden_size)
+        self.num_layers = positive_int("num_layers", num_layers)
         self.dropout = check_dropout(dropout, "dropout")
         if np.dtype(dtype) not in (np.float32, np.float64):
             raise RnnlabError(f"dtype must be float32 or float64, got {np.dtype(dtype)}")
