@@ -14,10 +14,14 @@ dropout for the RNN, LSTM and GRU (each alone and together: engine_helpers.OPTIO
   masks and the same recurrent-dropout mask; each row its own slice, for lengths);
 - evaluation: recurrent dropout is then the same layer without it; zoneout is its expectation;
   the options cell with every option off is the plain LSTM cell;
-- the equations of the first step by hand; names, shapes, initialisation; masks reproducible.
+- the equations of the first step by hand; names, shapes, initialisation; masks reproducible;
+- fuzzing (hypothesis): any shapes and options give finite outputs and gradients, and the
+  numba backend (the kernel where it fits, the reference elsewhere) gives the reference's.
 """
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import rnnlab
 from rnnlab.nn import registry
@@ -373,3 +377,49 @@ def test_what_runs_each_configuration():
             layer.steppers()
     assert rnnlab.LSTM(D, 4, recurrent_dropout=0.2).cell_module() is lstm_cell
     assert "proj_size=2, layer_norm=True" in repr(rnnlab.LSTM(D, 4, proj_size=2, layer_norm=True))
+
+
+# ------------------------------------------------------------------ fuzzing
+@st.composite
+def option_cases(draw):
+    Hh = draw(st.integers(1, 5))
+    kind = draw(st.sampled_from(["LSTM", "LSTM", "RNN", "GRU"]))
+    opts = {"recurrent_dropout": draw(st.sampled_from([0.0, 0.3]))}
+    if kind == "LSTM":
+        opts.update(proj_size=draw(st.integers(0, Hh - 1)), layer_norm=draw(st.booleans()),
+                    zoneout=(draw(st.sampled_from([0.0, 0.2])), draw(st.sampled_from([0.0, 0.5]))))
+    T, Bb = draw(st.integers(1, 6)), draw(st.integers(1, 3))
+    lengths = draw(st.none() | st.lists(st.integers(0, T), min_size=Bb, max_size=Bb))
+    layout = dict(num_layers=draw(st.integers(1, 2)), bidirectional=draw(st.booleans()),
+                  bias=draw(st.booleans()), dtype=draw(st.sampled_from([np.float32, np.float64])))
+    return (kind, Hh, opts, layout, T, Bb, lengths, draw(st.booleans()), draw(st.booleans()),
+            draw(st.integers(0, 2 ** 16)))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(option_cases())
+def test_fuzz_options_finite_shapes_and_backends(case):
+    """Any shapes and options: outputs and gradients finite, in the layer's dtype and shapes;
+    the numba backend gives what the reference gives (it runs the kernel where it fits)."""
+    kind, Hh, opts, layout, T, Bb, lengths, with_state, training, seed = case
+    layer = make_layer(kind, D, Hh, seed=seed, **opts, **layout)
+    layer.train(training)
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((T, Bb, D)).astype(layer.dtype)
+    state = random_state(layer, Bb, rng) if with_state else None
+    saved = layer.rng.bit_generator.state
+    results = []
+    for backend in ("numpy", "numba"):
+        layer.rng.bit_generator.state = saved                    # the same masks
+        layer.zero_grad()
+        y, sn = layer(x, state, lengths, backend=backend)
+        assert y.shape == (T, Bb, layer.output_size) and y.dtype == layer.dtype
+        R, W = loss_weights(y, sn, np.random.default_rng(0), layer.dtype)
+        dx, ds0 = layer.backward(R, W)
+        flat = [y, dx, *(sn if isinstance(sn, tuple) else (sn,)),
+                *(ds0 if isinstance(ds0, tuple) else (ds0,)), *layer.grads.values()]
+        assert all(a.dtype == layer.dtype and np.isfinite(a).all() for a in flat)
+        results.append([a.copy() for a in flat])
+    tol = dict(rtol=1e-4, atol=1e-5) if layer.dtype == np.float32 else dict(rtol=1e-10, atol=1e-12)
+    for a, b in zip(*results):
+        np.testing.assert_allclose(b, a, **tol)

@@ -181,3 +181,46 @@ def test_onnx_exports_recurrent_dropout_as_the_identity_it_is_in_evaluation(cls)
                                providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
     np.testing.assert_allclose(got, y, atol=1e-5, rtol=1e-5)
     assert np.abs(layer.train()(x)[0] - y).max() > 1e-3          # training does drop
+
+
+# ------------------------------------------------------------------ the explain page and plots
+def test_explain_page_and_gradient_norms_of_a_projected_normalised_lstm(tmp_path):
+    from rnnlab.tasks.model import ModelConfig, SequenceModel
+    from rnnlab.viz.explain import read_explain_payload
+    from rnnlab.viz.gradients import grad_norms
+    from rnnlab.viz.inspect import explain_payload, write_explain
+    from rnnlab.viz.subject import Subject, read_input
+    vocab, text = list(" .adehinorst"), "the rats ride on. a hen"
+    cfg = ModelConfig(task="text", cell="lstm", input_size=12, output_size=12, hidden=5,
+                      layers=2, dtype="float64", seed=3,
+                      cell_options={"proj_size": 3, "layer_norm": True, "zoneout": 0.1})
+    sm = SequenceModel(cfg)
+    p = explain_payload((sm, vocab), text)
+    names = {k.split(".")[2] for k in p["quantities"]}
+    # the page shows H = 5 units per quantity: m stands for the 3-wide h
+    assert names == {"i", "f", "g", "o", "j", "k", "c", "tanh_c", "c_norm", "m"}
+    page = read_explain_payload(open(write_explain((sm, vocab), text, tmp_path / "e.html"),
+                                     encoding="utf-8").read())
+    assert "projection" in page["legend"]["m"] and "LN(c_t)" in page["legend"]["c_norm"]
+    small = explain_payload((sm, vocab), text, max_values=3 * 2 * len(text) * 5)
+    assert {k.split(".")[2] for k in small["quantities"]} == {"c", "tanh_c", "c_norm"}
+    curves = grad_norms((sm, vocab), text)
+    h_curve, c_curve = (next(v for k, v in curves.items() if s in k) for s in ("h_t", "c_t"))
+    assert np.isnan(c_curve[0]) and np.isfinite(c_curve[1:]).all()   # h_t != o * tanh(c_t)
+    # distance 3 of the h curve by finite differences on the 3-wide h the tail starts from
+    ids, x, _ = read_input(Subject((sm, vocab)), text)
+    tl, d = len(ids) - 2, 3
+    s = tl + 1 - d
+    sm.eval()
+    _, (h, c) = sm.rnn(x[:s], None, backend="numpy")
+
+    def loss_from(hh):
+        y, _ = sm.rnn(x[s:tl + 1], (hh, c), backend="numpy")
+        z = sm.head.forward(y)[-1, 0]
+        return -(z[ids[tl + 1]] - z.max() - np.log(np.exp(z - z.max()).sum()))
+    g = []
+    for u in range(3):
+        e = np.zeros_like(h)
+        e[-1, 0, u] = 1e-6
+        g.append((loss_from(h + e) - loss_from(h - e)) / 2e-6)
+    assert h_curve[d] == pytest.approx(np.linalg.norm(g), rel=1e-5)
