@@ -147,33 +147,23 @@ def backward(dy, dstate_n, cache):
         da_o = dm * tanh_c * o * (1 - o)           # m = o * tanh(c_norm)
         dc_norm = dm * o * (1 - tanh_c ** 2)
         if ln:                                     # c_norm = LN(c^)
-            vhat = cache["vhat_c"][t]
-            grads["ln_c_weight"] += (dc_norm * vhat).sum(0)
-            if "ln_c_bias" in grads:
-                grads["ln_c_bias"] += dc_norm.sum(0)
-            dc_norm = layer_norm_backward(dc_norm, vhat, cache["rstd_c"][t], params["ln_c_weight"])
+            dc_norm = _ln_backward(dc_norm, "ln_c", cache["vhat_c"][t], cache["rstd_c"][t],
+                                   params, grads)
         dc_hat = dc_hat + dc_norm
         dc_prev = dc_prev + dc_hat * f             # c^ = f * c_{t-1} + i * g
         da_i, da_f = dc_hat * g * i * (1 - i), dc_hat * c_prev[t] * f * (1 - f)
         dA[t] = np.concatenate([da_i, da_f, dc_hat * i * (1 - g ** 2), da_o], axis=1)
         if ln:                                     # a = ... + LN(W_hh (d * h_{t-1})) + ...
-            vhat = cache["vhat_hh"][t]
-            grads["ln_hh_weight"] += (dA[t] * vhat).sum(0)
-            if "ln_hh_bias" in grads:
-                grads["ln_hh_bias"] += dA[t].sum(0)
-            dAh[t] = layer_norm_backward(dA[t], vhat, cache["rstd_hh"][t], params["ln_hh_weight"])
+            dAh[t] = _ln_backward(dA[t], "ln_hh", cache["vhat_hh"][t], cache["rstd_hh"][t],
+                                  params, grads)
         dh_prev = dh_prev + masked(dAh[t] @ params["weight_hh"], mask)
         if live is not None:
             dh_prev += (1 - live) * dh
             dc_prev = dc_prev + (1 - live) * dc
         dh, dc = dh_prev, dc_prev
-    dAx = dA
-    if ln:                                         # the input side, for all t at once
-        vhat = cache["vhat_ih"]
-        grads["ln_ih_weight"] += (dA * vhat).sum((0, 1))
-        if "ln_ih_bias" in grads:
-            grads["ln_ih_bias"] += dA.sum((0, 1))
-        dAx = layer_norm_backward(dA, vhat, cache["rstd_ih"], params["ln_ih_weight"])
+    dAx = dA                                       # the input side, for all t at once
+    if ln:
+        dAx = _ln_backward(dA, "ln_ih", cache["vhat_ih"], cache["rstd_ih"], params, grads)
     grads.update(_weight_grads(params, x, masked(h_prev, mask), dA, dAx, dAh, cache, dh_hat))
     dx = (dAx.reshape(T * B, -1) @ params["weight_ih"]).reshape(T, B, -1)
     return dx, (dh, dc), grads
@@ -192,6 +182,16 @@ def _weight_grads(params, x, h_read, dA, dAx, dAh, cache, dh_hat):
     if dh_hat is not None:                         # h^_t = W_hr m_t
         grads["weight_hr"] = flat(dh_hat).T @ flat(cache["m"])
     return grads
+
+
+def _ln_backward(dout, name, vhat, rstd, params, grads):
+    """Through out = LN(v; gain, bias) (`name`: ln_ih, ln_hh or ln_c): adds the gain's and
+    bias's gradients into grads and returns dL/dv. dout, vhat: (..., N)."""
+    axes = tuple(range(dout.ndim - 1))
+    grads[name + "_weight"] += (dout * vhat).sum(axes)
+    if name + "_bias" in grads:
+        grads[name + "_bias"] += dout.sum(axes)
+    return layer_norm_backward(dout, vhat, rstd, params[name + "_weight"])
 
 
 def _zero_ln_grads(params):
