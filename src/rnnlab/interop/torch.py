@@ -90,15 +90,24 @@ def _rnn_twin():
 
 
 # cell -> a loader of the module whose build(mcfg, input_size, **torch_kw) makes the twin's
-# recurrent nn.Module: torch's own layer where it computes the configuration, else the twin
+# recurrent nn.Module, for configurations with an option torch's layer has no keyword for
 _TWINS = {"lstm": _lstm_twin, "rnn": _rnn_twin, "gru": _rnn_twin}
 
 
 def _recurrent_module(mcfg, input_size, kw):
+    """torch's own layer (the registry's torch_layer) when it computes the configuration, the
+    options that are on passed as its keywords (CellOption.torch_kw: proj_size); else the
+    cell's twin module."""
     spec = registry.get(mcfg.cell)
-    if mcfg.cell in _TWINS:
-        return _TWINS[mcfg.cell]().build(mcfg, input_size, **kw)
-    return getattr(_torch().nn, spec.torch_layer)(input_size, mcfg.hidden, **kw)
+    on = spec.options_on(getattr(mcfg, "cell_options", None) or {})
+    lacking = [o.name for o, _ in on if o.torch_kw is None]
+    if not lacking:
+        kw = dict(kw, **{o.torch_kw: value for o, value in on})
+        return getattr(_torch().nn, spec.torch_layer)(input_size, mcfg.hidden, **kw)
+    if mcfg.cell not in _TWINS:
+        raise RnnlabError(f"torch's nn.{spec.torch_layer} has no {lacking[0]} and rnnlab has no "
+                          f"twin for it; train this {mcfg.cell} with rnnlab")
+    return _TWINS[mcfg.cell]().build(mcfg, input_size, **kw)
 
 
 _TWIN = None

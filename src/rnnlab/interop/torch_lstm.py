@@ -4,7 +4,7 @@ has). The equations are rnnlab/nn/cells/lstm_options.py's, step for step; the na
 and initialisation are rnnlab.LSTM's, so the state dicts load both ways.
 
     twin = build(mcfg, input_size, num_layers=2, dropout=0.0, bidirectional=False,
-                 dtype=torch.float32)       # nn.LSTM when torch's layer computes the config
+                 dtype=torch.float32)       # what rnnlab.torch.build_twin calls
     twin = LSTMTwin(D, H, proj_size=8, layer_norm=True, zoneout=(0.1, 0.05),
                     recurrent_dropout=0.25)
     y, (h_n, c_n) = twin(x, state=None, lengths=None)
@@ -19,22 +19,11 @@ from torch.nn import functional as F
 from ..nn.functional import LN_EPS
 from .torch_twin_layer import TwinLayer, blend, live_mask
 
-# the options nn.LSTM has no keyword for: a configuration with any of them on gets the twin
-TWIN_ONLY = ("layer_norm", "zoneout", "recurrent_dropout")
-
-
 def build(mcfg, input_size, **kw):
-    """The recurrent module of a SequenceModel twin for an LSTM ModelConfig: nn.LSTM (with
-    proj_size) when it computes the configuration, else LSTMTwin. kw: torch's layer keywords
-    (num_layers, dropout, bidirectional, dtype)."""
-    opts = dict(getattr(mcfg, "cell_options", None) or {})
-    if not any(_on(opts.get(name)) for name in TWIN_ONLY):
-        return torch.nn.LSTM(input_size, mcfg.hidden, proj_size=opts.get("proj_size", 0), **kw)
-    return LSTMTwin(input_size, mcfg.hidden, **kw, **opts)
-
-
-def _on(value):
-    return any(value) if isinstance(value, (tuple, list)) else bool(value)
+    """The recurrent module of a SequenceModel twin for an LSTM ModelConfig whose options
+    nn.LSTM lacks (interop/torch.py decides; proj_size alone is nn.LSTM's own). kw: torch's
+    layer keywords (num_layers, dropout, bidirectional, dtype)."""
+    return LSTMTwin(input_size, mcfg.hidden, **kw, **(mcfg.cell_options or {}))
 
 
 class LSTMTwin(TwinLayer):

@@ -1,7 +1,7 @@
 """The torch twins of rnnlab's RNN and GRU with recurrent dropout, which torch's nn.RNN and
 nn.GRU lack (Gal & Ghahramani 2016: one dropout mask on h_{t-1}, where it enters W_hh, for the
 whole sequence). The equations are rnnlab/nn/cells/rnn.py's and gru.py's; without recurrent
-dropout `build` returns torch's own layer, whose weights are the same.
+dropout build_twin takes torch's own layer, whose weights are the same.
 
 In training the masks come from torch's generator (each DDP process draws its own); in
 evaluation there is none, and the twin computes exactly what torch's layer computes.
@@ -12,14 +12,11 @@ from .torch_twin_layer import TwinLayer, blend, live_mask
 
 
 def build(mcfg, input_size, **kw):
-    """The recurrent module of a SequenceModel twin for an RNN or GRU ModelConfig. kw: torch's
-    layer keywords (num_layers, dropout, bidirectional, dtype; nonlinearity for the RNN)."""
-    p = (getattr(mcfg, "cell_options", None) or {}).get("recurrent_dropout", 0.0)
-    if not p:
-        return (torch.nn.RNN if mcfg.cell == "rnn" else torch.nn.GRU)(input_size, mcfg.hidden,
-                                                                      **kw)
+    """The recurrent module of a SequenceModel twin for an RNN or GRU ModelConfig with
+    recurrent dropout (interop/torch.py decides; without it torch's own layer is the twin).
+    kw: torch's layer keywords (num_layers, dropout, bidirectional, dtype; nonlinearity)."""
     twin = RNNTwin if mcfg.cell == "rnn" else GRUTwin
-    return twin(input_size, mcfg.hidden, recurrent_dropout=p, **kw)
+    return twin(input_size, mcfg.hidden, **kw, **(mcfg.cell_options or {}))
 
 
 class _Torchlike(TwinLayer):
