@@ -339,10 +339,11 @@ def train(data, out=None, resume=False, progress=True, log=None, handle_signals=
     est = estimate_training_memory(mcfg, tcfg.batch, tcfg.seq_len, tcfg.optimizer,
                                    getattr(task, "eval_tokens", 0))
     available = check_fits(est)                 # refuses what cannot fit, before allocating
+    # the model checks its own options as it is built: a bad one is the only line printed
+    trainer = Trainer(SequenceModel(mcfg), task, tcfg, None, log)
     if hasattr(task, "describe"):
         log(task.describe())
     log(est.summary(available))
-    trainer = Trainer(SequenceModel(mcfg), task, tcfg, None, log)
     total, rule = trainer.stop_rule()
     log(f"stopping rule: {rule}")
     if resume:

@@ -107,8 +107,8 @@ class MinRNN(nn.Module):
         return inp, torch.stack(h_n)
 
 
-def twin_layer(mcfg, input_size, dtype, bidirectional):
-    """The recurrent stack of a ModelConfig (cell 'mingru' or 'minlstm') as a MinRNN."""
-    return MinRNN(mcfg.cell, input_size, mcfg.hidden, num_layers=mcfg.layers,
-                  dropout=mcfg.dropout if mcfg.layers > 1 else 0.0, bidirectional=bidirectional,
-                  mode=(mcfg.cell_options or {}).get("mode", "parallel"), dtype=dtype)
+def build(mcfg, input_size, **kw):
+    """The recurrent stack of a ModelConfig (cell 'mingru' or 'minlstm') as a MinRNN. kw:
+    torch's layer keywords (num_layers, dropout, bidirectional, dtype)."""
+    return MinRNN(mcfg.cell, input_size, mcfg.hidden,
+                  mode=(mcfg.cell_options or {}).get("mode", "parallel"), **kw)

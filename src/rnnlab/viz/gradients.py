@@ -94,10 +94,24 @@ def grad_norms_from(sm, subject, ids, x, gates, max_distance):
     out = {label("\u2016\u2202L/\u2202h_t\u2016"): np.linalg.norm(dh[rows, 0], axis=-1)}
     if dc is not None:
         c_norm = np.linalg.norm(dc[rows, 0], axis=-1)
-        o, tc = gates[(L - 1, 0, "o")][tl], gates[(L - 1, 0, "tanh_c")][tl]
-        c_norm[0] = np.linalg.norm(dh_last.astype(np.float64) * o * (1 - tc ** 2))
+        c_norm[0] = _dc_norm_at_output(gates, L - 1, tl, dh_last.astype(np.float64))
         out[label("\u2016\u2202L/\u2202c_t\u2016")] = c_norm
     return out
+
+
+def _dc_norm_at_output(gates, k, t, dh):
+    """||dL/dc_t|| at distance 0, where the loss reads h_t = o_t * tanh(c_t): dh * o * (1 -
+    tanh(c_t)^2). That premise is checked on the cached values; where it fails (a projected
+    or layer-normalised LSTM, zoneout, another cell) distance 0 is left out (NaN), and the
+    curve starts at distance 1, which the layer's own backward measures for every cell."""
+    need = [(k, 0, n) for n in ("o", "tanh_c", "c", "h")]
+    if not all(key in gates for key in need):
+        return np.nan
+    o, tc, c, h = (gates[key][t] for key in need)
+    if h.shape != o.shape or not (np.allclose(h, o * tc, rtol=1e-5, atol=1e-6)
+                                  and np.allclose(tc, np.tanh(c), rtol=1e-5, atol=1e-6)):
+        return np.nan
+    return np.linalg.norm(dh * o * (1 - tc ** 2))
 
 
 def loss_grad_norms(model, inputs, targets, mask=None):
@@ -139,7 +153,8 @@ def backprop_states(rnn, x, dy):
         states.append(s)
         _, s = rnn(x[t:t + 1], s, backend="numpy")
     dh = np.zeros((T + 1,) + dy.shape[1:])
-    dc = np.zeros_like(dh) if rnn.has_cell_state else None
+    c_width = (rnn.state_shapes()["c"] if rnn.has_cell_state else None)
+    dc = np.zeros((T + 1, dy.shape[1]) + tuple(c_width)) if c_width else None  # c may be wider
     carried = None                               # dL/dstate_t through the steps after t
     for t in range(T, -1, -1):                   # row t: the state after step t - 1
         if carried is not None:

@@ -60,7 +60,8 @@ def explain_payload(model, text_or_tokens, history=None, title=None, *, vocab=No
         "task": cfg.task, "cell": cell, "variant": variant, "tokens": labels,
         "join": "" if cfg.task == "text" else " ",
         "layers": cfg.layers, "directions": sm.rnn.num_directions, "hidden": cfg.hidden,
-        "quantities": {k: a.tolist() for k, a in _choose(gates, cell, T, max_values).items()},
+        "quantities": {k: a.tolist()
+                       for k, a in _choose(gates, cell, T, max_values, cfg.hidden).items()},
     }
     probs = _output_probs(subject, out)
     if probs is not None:
@@ -86,11 +87,17 @@ def write_explain(model, text, path, history=None, title=None, *, vocab=None, bi
                               path, bits=bits)
 
 
-def _choose(gates, cell, T, budget):
+def _choose(gates, cell, T, budget, H):
     """The quantities to put on the page: in the order of the cell's GATES (most telling
-    first; the page derives tanh_c from c, so it comes last), while the values fit the budget."""
-    names = {n for (_, _, n) in gates}
+    first; the page derives tanh_c from c, so it comes last), while the values fit the budget.
+    The page shows H units per quantity: a projected LSTM's h (P units) stays off it, its
+    H-wide m = o * tanh(c) stands for it. A layer-normalised cell's tanh_c is tanh(LN(c)),
+    which the page cannot derive from c, so it is kept next to c."""
+    names = {n for (_, _, n), a in gates.items() if a.shape[-1] == H}
     order = [n for n in registry.get(cell).gates if n in names]
+    if "c_norm" in names and "tanh_c" in order and "c" in order:
+        order.remove("tanh_c")
+        order.insert(order.index("c") + 1, "tanh_c")
     per_name = {n: sum(a.size for (_, _, m), a in gates.items() if m == n) for n in order}
     keep, total = [], 0
     for n in order:

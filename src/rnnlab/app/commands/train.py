@@ -87,7 +87,7 @@ def _add_option(group, o, text):
         group.add_argument(flag, dest=o.name, action="store_true", default=None, help=text)
     else:
         group.add_argument(flag, dest=o.name, type=o.type, default=None, choices=o.choices,
-                           help=text)
+                           metavar=getattr(o, "metavar", None), help=text)
 
 
 def _given(a, options):
