@@ -2,7 +2,8 @@
 
 The loss every engine test differentiates is
 
-    L = sum(y * R) + sum(h_n * S) (+ sum(c_n * U) for the LSTM)
+    L = sum(y * R) + sum(h_n * S) (+ sum(c_n * U) for the LSTM, + one term per further part
+    of the state)
 
 so dL/dy = R, dL/dh_n = S, dL/dc_n = U are what backward receives.
 """
@@ -26,14 +27,31 @@ def num_dirs(layer):
     return 2 if layer.bidirectional else 1
 
 
+def state_shapes(layer, B, unbatched=False):
+    """{part: full shape} of the layer's state: (L*dirs, B) + the part's shape per row
+    ((L*dirs, B, H) for the RNN, LSTM and GRU; the mLSTM's matrix memory is per head)."""
+    LD = layer.num_layers * num_dirs(layer)
+    lead = (LD,) if unbatched else (LD, B)
+    return {part: lead + shape for part, (shape, _) in layer.state_parts().items()}
+
+
 def random_state(layer, B, rng, unbatched=False, scale=0.5):
-    """A random initial state in the layer's shape: h0, or (h0, c0) for the LSTM."""
-    LD, H = layer.num_layers * num_dirs(layer), layer.hidden_size
-    shape = (LD, H) if unbatched else (LD, B, H)
-    h0 = (scale * rng.standard_normal(shape)).astype(layer.dtype)
-    if layer.has_cell_state:
-        return h0, (scale * rng.standard_normal(shape)).astype(layer.dtype)
-    return h0
+    """A random initial state in the layer's shape: h0, or a tuple (h0, c0) for the LSTM, one
+    array per part in the cell's STATE order. A part with a least value (the cell's STATE_MIN,
+    the sLSTM's normaliser n >= 0) is drawn above it: min + 0.5 + scale * |normal|."""
+    lows = getattr(layer.reference, "STATE_MIN", {})
+    parts = []
+    for part, shape in state_shapes(layer, B, unbatched).items():
+        a = scale * rng.standard_normal(shape)
+        if part in lows:
+            a = lows[part] + 0.5 + np.abs(a)
+        parts.append(a.astype(layer.dtype))
+    return tuple(parts) if len(parts) > 1 else parts[0]
+
+
+def state_list(state):
+    """A state (array or tuple) as a list of parts."""
+    return list(state) if isinstance(state, tuple) else [state]
 
 
 def loss_weights(y, state_n, rng, dtype):

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from engine_helpers import (CELL_IDS, CELLS, loss_value, loss_weights, make_layer,
-                            random_state, rel_err)
+                            random_state, rel_err, state_list)
 
 EPS = 1e-5
 TOL = 1e-6
@@ -49,12 +49,10 @@ def gradcheck(fresh, x, state, lengths, n_param_entries=6, seed=0):
 
     inputs = {"x": x.copy()}
     analytic = {"x": dx}
+    parts = [f"{p}_0" for p in layer.state_names]
     if state is not None:
-        if isinstance(state, tuple):
-            inputs.update(h_0=state[0].copy(), c_0=state[1].copy())
-            analytic.update(h_0=ds0[0], c_0=ds0[1])
-        else:
-            inputs["h_0"], analytic["h_0"] = state.copy(), ds0
+        for name, s, ds in zip(parts, state_list(state), state_list(ds0)):
+            inputs[name], analytic[name] = s.copy(), ds
     params = layer.state_dict()
     for k, v in params.items():
         inputs["param:" + k] = v
@@ -63,10 +61,9 @@ def gradcheck(fresh, x, state, lengths, n_param_entries=6, seed=0):
     def loss():
         lay = fresh()
         lay.load_state_dict({k[6:]: v for k, v in inputs.items() if k.startswith("param:")})
-        if "c_0" in inputs:
-            st = (inputs["h_0"], inputs["c_0"])
-        else:
-            st = inputs.get("h_0")
+        st = None
+        if parts[0] in inputs:
+            st = tuple(inputs[n] for n in parts) if len(parts) > 1 else inputs[parts[0]]
         y2, sn2 = lay(inputs["x"], st, lengths, backend="numpy")
         return loss_value(y2, sn2, R, W)
 
@@ -116,7 +113,7 @@ def test_gradcheck(kind, opts, _id, config):
     lengths = None if lengths is None else np.array(lengths)
     errs = gradcheck(fresh, x, state, lengths)
     n_params = len(fresh().params)
-    assert len(errs) == 1 + (0 if state is None else (2 if isinstance(state, tuple) else 1)) + n_params
+    assert len(errs) == 1 + (0 if state is None else len(state_list(state))) + n_params
     bad = {k: v for k, v in errs.items() if not v < TOL}
     assert not bad, f"relative errors above {TOL}: {bad}"
 

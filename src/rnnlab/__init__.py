@@ -1,14 +1,15 @@
 """rnnlab: recurrent networks from first principles.
 
-The plain RNN, the LSTM (and its peephole and coupled variants) and the GRU, written in NumPy
-with hand-written backpropagation through time, exact against PyTorch, with every gate visible.
+The plain RNN, the LSTM (and its peephole and coupled variants), the GRU and xLSTM's sLSTM and
+mLSTM, written in NumPy with hand-written backpropagation through time, exact against PyTorch,
+with every gate visible.
 """
 from ._version import __version__
 from .errors import RnnlabError
 from .inference import load
 from .nn.backend import get_backend, set_backend
-from .nn.layers import GRU, LSTM, RNN
+from .nn.layers import GRU, LSTM, MLSTM, RNN, SLSTM
 from .train import Trainer, train
 
-__all__ = ["RNN", "LSTM", "GRU", "load", "train", "Trainer", "RnnlabError", "set_backend",
+__all__ = ["RNN", "LSTM", "GRU", "SLSTM", "MLSTM", "load", "train", "Trainer", "RnnlabError", "set_backend",
            "get_backend", "__version__"]

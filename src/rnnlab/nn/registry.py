@@ -21,7 +21,7 @@ layer to the equations by following imports:
 from dataclasses import dataclass, field
 
 from ..errors import RnnlabError
-from .layers import GRU, LSTM, RNN
+from .layers import GRU, LSTM, MLSTM, RNN, SLSTM
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,8 @@ class CellSpec:
     torch_excludes: dict = field(default_factory=dict)  # option -> values torch lacks
     onnx_op: str = None        # the ONNX operator that computes the same, or None
     options: tuple = ()        # CellOption: the cell's own options (ModelConfig.cell_options)
+    torch_twin: str = None     # without a torch layer: the module of rnnlab.interop holding
+                               # the cell's torch twin (its twin_layer(spec, cfg, E, **kw))
 
     @property
     def reference(self):
@@ -99,7 +101,7 @@ class CellSpec:
 
     def torch_problem(self, cfg):
         """Why this configuration has no torch layer (a sentence), or None when it has one."""
-        if self.torch_layer is None:
+        if self.torch_layer is None and self.torch_twin is None:
             return f"torch has no {self.name} layer"
         for option, values in self.torch_excludes.items():
             value = getattr(cfg, option)
@@ -108,6 +110,16 @@ class CellSpec:
                         f" has no {values[value]})")
         return None
 
+
+# the xLSTM cells' own options (rnnlab train --num-heads 4 --forget-gate exp --mode recurrent)
+_HEADS = CellOption("num_heads", "split the hidden units into this many heads (it must divide "
+                    "--hidden): block-diagonal recurrent weights (sLSTM), one memory per head "
+                    "(mLSTM)", int, 1)
+_FORGET_GATE = CellOption("forget_gate", "the forget gate: sigmoid, or exp (unbounded, kept "
+                          "finite by the stabiliser)", str, "sigmoid", ("sigmoid", "exp"))
+_MODE = CellOption("mode", "parallel (all steps at once, for training) or recurrent (step by "
+                   "step, O(T) memory); the same function", str, "parallel",
+                   ("parallel", "recurrent"))
 
 CELLS = {spec.name: spec for spec in (
     CellSpec("rnn", RNN, "the plain (Elman) RNN: h_t = tanh(W x_t + U h_{t-1} + b)",
@@ -122,6 +134,14 @@ CELLS = {spec.name: spec for spec in (
              onnx_op="LSTM"),
     CellSpec("gru", GRU, "the GRU: update and reset gates, h is both memory and output",
              {"gru": {}}, torch_layer="GRU", onnx_op="GRU"),
+    CellSpec("slstm", SLSTM, "xLSTM's sLSTM: exponential input gate, normaliser and "
+             "stabiliser, heads with block-diagonal recurrent weights", {"slstm": {}},
+             config_options=("forget_bias",), torch_twin="torch_xlstm",
+             options=(_HEADS, _FORGET_GATE)),
+    CellSpec("mlstm", MLSTM, "xLSTM's mLSTM: a matrix memory per head written with keys and "
+             "values, read with queries; gates from x alone, trains in parallel",
+             {"mlstm": {}}, config_options=("forget_bias",), torch_twin="torch_xlstm",
+             options=(_HEADS, _FORGET_GATE, _MODE)),
 )}
 
 

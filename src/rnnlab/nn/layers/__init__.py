@@ -2,6 +2,8 @@
 from .base import RecurrentLayer, reverse_padded
 from .gru import GRU
 from .lstm import LSTM
+from .mlstm import MLSTM
 from .rnn import RNN
+from .slstm import SLSTM
 
-__all__ = ["RecurrentLayer", "RNN", "LSTM", "GRU", "reverse_padded"]
+__all__ = ["RecurrentLayer", "RNN", "LSTM", "GRU", "SLSTM", "MLSTM", "reverse_padded"]

@@ -11,6 +11,9 @@ Shapes (as torch): x (T, B, D), or (B, T, D) with batch_first, or unbatched (T, 
 y (T, B, dirs*H), read-only (backward reads it; copy it to change it).
 Each part of the state (h_0, c_0, ...) is (L*dirs, B, H), or (L*dirs, H) unbatched; a cell
 with one state part takes and returns an array, a cell with several a tuple in its order.
+A cell whose state parts are not (H,) per row (the mLSTM's matrix memory C is
+(heads, H/heads, H/heads)) says so through ``state_parts()``: each part is then
+(L*dirs, B) + its shape.
 lengths (B,): each row gets exactly what running it alone would give (y zero past its length,
 h_n from its last real step, the reverse direction starting at its own end), which is what
 torch's pack_padded_sequence gives, without the packing.
@@ -27,6 +30,8 @@ reaches into a layer's private fields:
   ``forward_with_gates``    a forward that also returns every gate the reference cell keeps
   ``steppers()``            one B=1 stepper per layer, for token-at-a-time generation
   ``zero_state(B)``, ``cell_params(k, d)``, ``param_key(name, k, d)``
+  ``state_parts()``         {part: (shape per row, its letters)}: the state's shapes
+  ``init_overrides()``      the parameter entries the layer's own initialisation sets
 """
 import numpy as np
 
@@ -117,6 +122,30 @@ class RecurrentLayer(Module):
         """Names of the variant's own per-direction parameters, each (H,)."""
         return ()
 
+    def state_parts(self):
+        """{part: (shape of one row, the shape in letters)} in the state's order. The default
+        is (H,) for every part of the cell's STATE; a cell with a matrix memory or per-head
+        parts overrides it. The layer's state part is then (num_layers*num_directions, B) +
+        shape (batch row axis dropped when unbatched)."""
+        return {name: ((self.hidden_size,), "H") for name in self.state_names}
+
+    def init_overrides(self):
+        """{parameter short name: (index, what)}: the entries that the layer's own
+        initialisation sets instead of torch's U(-1/sqrt(H), 1/sqrt(H)) (e.g. a forget-gate
+        bias), with a few words on what they are set to. Empty by default."""
+        return {}
+
+    def _check_state_values(self, name, part, s):
+        """A given initial state part must respect the cell's STATE_MIN (the sLSTM's
+        normaliser n >= 0: a sum of positive weights); parts without one take any finite
+        value. name: 'n_0', part: 'n'."""
+        low = getattr(self.reference, "STATE_MIN", {}).get(part)
+        if low is not None and s.size and s.min() < low:
+            bad = tuple(int(i) for i in np.argwhere(s < low)[0])
+            raise RnnlabError(f"{name} holds {s[bad]:.4g} at {bad}, below {low:g}, the least "
+                              f"the {self.cell}'s {part} can be; pass the {part}_n a previous "
+                              "call returned, or zeros")
+
     # ----- parameters -------------------------------------------------------------------
     def param_key(self, name, k, d=0):
         """The state_dict key of a cell parameter of layer k, direction d (torch's naming)."""
@@ -150,10 +179,13 @@ class RecurrentLayer(Module):
                     params[self.param_key(name, k, d)] = \
                         self.rng.uniform(-bound, bound, shape).astype(self.dtype)
                 if self.recurrent_init == "orthogonal":
+                    # square blocks as wide as weight_hh: one per gate (H, H), or one per
+                    # gate and head (H/heads, H/heads) for block-diagonal recurrent weights
                     w = params[self.param_key("weight_hh", k, d)]
-                    for g in range(w.shape[0] // H):
-                        q, r = np.linalg.qr(self.rng.standard_normal((H, H)))
-                        w[g * H:(g + 1) * H] = q * np.sign(np.diag(r))
+                    n = w.shape[1]
+                    for g in range(w.shape[0] // n):
+                        q, r = np.linalg.qr(self.rng.standard_normal((n, n)))
+                        w[g * n:(g + 1) * n] = q * np.sign(np.diag(r))
                 self._init_direction(params, k, d)
         return params
 
@@ -186,9 +218,10 @@ class RecurrentLayer(Module):
         T, B, _ = x.shape
         lengths = check_lengths(lengths, T, B)
         state0 = self._check_state(state, B, unbatched)
+        for part, s in zip(self.state_names, state0 or ()):
+            self._check_state_values(f"{part}_0", part, s)
         fn = self.implementation(backend)
-        LD, H = self.num_layers * self.num_directions, self.hidden_size
-        state_n = [np.empty((LD, B, H), self.dtype) for _ in self.state_names]
+        state_n = self._state_arrays(B, np.empty)
         caches, masks, inp = [], [], x
         for k in range(self.num_layers):
             mask = None
@@ -248,22 +281,30 @@ class RecurrentLayer(Module):
             return None
         names = [f"{prefix}{n}{suffix}" for n in self.state_names]
         if len(names) == 1:
-            return [self._check_one_state(names[0], state, B, unbatched)]
+            return [self._check_one_state(names[0], state, B, unbatched, self.state_names[0])]
         if not (isinstance(state, (tuple, list)) and len(state) == len(names)):
             got = (f"an array of shape {state.shape}" if isinstance(state, np.ndarray) else
                    f"{type(state).__name__} of length {len(state)}"
                    if isinstance(state, (tuple, list)) else type(state).__name__)
             raise RnnlabError(f"{what} for the {self.cell.upper()} must be a tuple "
                               f"({', '.join(names)}), got {got}")
-        return [self._check_one_state(n, s, B, unbatched) for n, s in zip(names, state)]
+        return [self._check_one_state(n, s, B, unbatched, part)
+                for n, s, part in zip(names, state, self.state_names)]
 
-    def _check_one_state(self, name, s, B, unbatched):
-        LD, H = self.num_layers * self.num_directions, self.hidden_size
-        expected = (LD, H) if unbatched else (LD, B, H)
+    def _check_one_state(self, name, s, B, unbatched, part):
+        LD = self.num_layers * self.num_directions
+        shape, letters = self.state_parts()[part]
+        expected = (LD,) + shape if unbatched else (LD, B) + shape
         check_array(name, s, self.dtype, (len(expected),), str(expected))
-        check_shape(name, s, expected, f"{expected} = (num_layers*num_directions, B, H)")
+        words = "num_layers*num_directions" + ("" if unbatched else ", B") + f", {letters}"
+        check_shape(name, s, expected, f"{expected} = ({words})")
         check_finite(name, s)
-        return s[:, None, :] if unbatched else s
+        return s[:, None] if unbatched else s
+
+    def _state_arrays(self, B, make=np.zeros):
+        """One array per state part, (L*dirs, B) + the part's shape."""
+        LD = self.num_layers * self.num_directions
+        return [make((LD, B) + shape, self.dtype) for shape, _ in self.state_parts().values()]
 
     def _pick(self, parts, i):
         """Layer-direction i's slice of the state parts, in the cell's form (array or tuple)."""
@@ -277,8 +318,7 @@ class RecurrentLayer(Module):
 
     def zero_state(self, B):
         """Zeros in the layer's state form for a batch of B."""
-        LD, H = self.num_layers * self.num_directions, self.hidden_size
-        parts = [np.zeros((LD, B, H), self.dtype) for _ in self.state_names]
+        parts = self._state_arrays(B)
         return parts[0] if len(parts) == 1 else tuple(parts)
 
     def _out(self, y, unbatched):
@@ -288,7 +328,7 @@ class RecurrentLayer(Module):
 
     def _state_out(self, parts, unbatched):
         if unbatched:
-            parts = [p[:, 0, :] for p in parts]
+            parts = [p[:, 0] for p in parts]
         return parts[0] if len(parts) == 1 else tuple(parts)
 
     # ----- backward -----------------------------------------------------------------------
@@ -306,8 +346,8 @@ class RecurrentLayer(Module):
         check_shape("dy", dy, y_shape, f"{y_shape}, the shape of y")
         dy = dy[:, None, :] if unbatched else (dy.transpose(1, 0, 2) if self.batch_first else dy)
         dstate_n = self._check_state(dstate_n, B, unbatched, "dstate_n", "_n", "d")
-        LD, H, lengths = self.num_layers * self.num_directions, self.hidden_size, ctx["lengths"]
-        dstate0 = [np.zeros((LD, B, H), self.dtype) for _ in self.state_names]
+        H, lengths = self.hidden_size, ctx["lengths"]
+        dstate0 = self._state_arrays(B)
         dinp = dy
         for k in reversed(range(self.num_layers)):
             dx_total = None
