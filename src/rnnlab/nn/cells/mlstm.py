@@ -39,6 +39,8 @@ References: Beck et al. (2024), xLSTM, section 2.3 and appendix A.3 (the paralle
 NX-AI/xlstm's pure-PyTorch mLSTM backends (``parallel_stabilized_simple``,
 ``recurrent_step_stabilized_simple``).
 """
+import math
+
 import numpy as np
 
 from ..functional import sigmoid
@@ -84,7 +86,7 @@ def project(x, params, num_heads, forget_gate):
     if "bias" in params:
         A = A + params["bias"]
     heads = lambda a: a.reshape(T, B, num_heads, d)          # noqa: E731
-    return dict(q=heads(A[..., :H]), k=heads(A[..., H:2 * H]) / np.sqrt(d),
+    return dict(q=heads(A[..., :H]), k=heads(A[..., H:2 * H]) / math.sqrt(d),
                 v=heads(A[..., 2 * H:3 * H]), o=sigmoid(A[..., 3 * H:4 * H]),
                 log_i=A[..., 4 * H:4 * H + num_heads],
                 log_f=log_forget(A[..., 4 * H + num_heads:], forget_gate))
@@ -96,7 +98,7 @@ def project_backward(x, params, g, dq, dk, dv, do, dlog_i, dlog_f, forget_gate):
     T, B, D = x.shape
     H, d = g["o"].shape[2], dq.shape[3]
     da_f = dlog_f * dlog_forget(g["log_f"], forget_gate)
-    dA = np.concatenate([dq.reshape(T, B, H), dk.reshape(T, B, H) / np.sqrt(d),
+    dA = np.concatenate([dq.reshape(T, B, H), dk.reshape(T, B, H) / math.sqrt(d),
                          dv.reshape(T, B, H), do * g["o"] * (1 - g["o"]), dlog_i, da_f], axis=2)
     dA2 = dA.reshape(T * B, -1)
     grads = {"weight_ih": dA2.T @ x.reshape(T * B, D)}
