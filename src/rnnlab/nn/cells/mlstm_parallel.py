@@ -29,7 +29,7 @@ max (the initial state's term, or the earliest j, on a tie).
 """
 import numpy as np
 
-from .mlstm import add_gates, initial_state, project, project_backward, sizes
+from .mlstm_parts import add_gates, initial_state, project, project_backward, sizes
 
 
 def _heads_first(a):

@@ -6,6 +6,7 @@ import numpy as np
 
 from ...errors import RnnlabError
 from ..cells import mlstm as mlstm_cell
+from ..cells import slstm as slstm_cell
 from .base import RecurrentLayer
 from .slstm import check_forget_gate, check_heads, forget_bias_values
 
@@ -72,7 +73,7 @@ class MLSTM(RecurrentLayer):
         if self.bias:
             values = forget_bias_values(self.forget_bias, "sigmoid", self.num_heads)
             if self.forget_gate == "exp" and self.forget_bias is None:
-                values = mlstm_cell.log_forget(values, "sigmoid")
+                values = slstm_cell.log_sigmoid(values)
             params[self.param_key("bias", k, d)][self._forget_slice()] = values
 
     def init_overrides(self):
