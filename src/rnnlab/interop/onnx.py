@@ -60,8 +60,9 @@ def _onnx_op(layer):
     """The ONNX operator of a layer's cell (the registry's), or a clear error."""
     op = registry.get(layer.cell).onnx_op
     if op is None:
-        raise RnnlabError(f"the {layer.cell} cell has no ONNX operator; export the run with "
-                          "--format torch instead")
+        raise RnnlabError(f"the {layer.cell} cell has no ONNX operator (ONNX's RNN, LSTM and "
+                          "GRU operators cannot express it); export the run with `rnnlab export "
+                          "RUN --format torch` instead")
     return op
 
 

@@ -13,11 +13,14 @@ rnnlab's parameter names are torch's: ``embed.weight`` (nn.Embedding), ``rnn.wei
 the state dict maps one to one. The twin's forward is the SequenceModel's:
 ``twin(inputs, state=None) -> (out, state_n)`` with tokens (T, B) int64 (one-hot or embedding)
 or x (T, B, D), time-major. The peephole and coupled LSTM have no torch layer: building their
-twin raises RnnlabError (their weights still export to ONNX).
+twin raises RnnlabError (their weights still export to ONNX). The sLSTM and mLSTM, which torch
+lacks, get rnnlab's own torch modules (interop/torch_xlstm.py, named by their registry entries'
+``torch_twin``) with rnnlab's parameter names.
 
 Import never unpickles arbitrary objects: files are read with torch.load(weights_only=True),
 and must hold a flat dict of tensors whose names and shapes match the config's model.
 """
+import importlib
 import io
 import json
 from pathlib import Path
@@ -102,7 +105,7 @@ def _twin_class():
             spec = registry.get(mcfg.cell)
             if "nonlinearity" in spec.config_options:
                 kw["nonlinearity"] = mcfg.nonlinearity
-            self.rnn = getattr(nn, spec.torch_layer)(E, mcfg.hidden, **kw)
+            self.rnn = _recurrent_layer(spec, mcfg, E, kw)
             dirs = 2 if bidirectional else 1
             self.head = nn.Linear(mcfg.hidden * dirs, mcfg.output_size, dtype=dtype)
             self._dtype = dtype
@@ -129,6 +132,16 @@ def _twin_class():
 
     _TWIN = SequenceModelTwin
     return _TWIN
+
+
+def _recurrent_layer(spec, mcfg, E, kw):
+    """The twin's recurrent layer: torch's own (the registry's torch_layer), or, for a cell
+    torch lacks, rnnlab's torch twin from the interop module its entry names (torch_twin,
+    e.g. torch_xlstm for the sLSTM and mLSTM), imported only now."""
+    if spec.torch_layer is not None:
+        return getattr(_torch().nn, spec.torch_layer)(E, mcfg.hidden, **kw)
+    module = importlib.import_module(f"{__package__}.{spec.torch_twin}")
+    return module.twin_layer(spec.name, E, mcfg.hidden, **kw, **spec.layer_options(mcfg))
 
 
 def build_twin(config, weights=False, which="best"):
