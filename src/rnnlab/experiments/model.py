@@ -1,5 +1,8 @@
 """One recurrent layer plus a Linear head, and ``grad_norms``: ||dL/dh_t|| for every t.
 
+The cells are the cell registry's command-line choices (rnn, lstm, gru, lstm-peephole, slstm,
+mlstm, ...), each with its layer's defaults; the LSTM gets the experiment's forget bias.
+
 ``grad_norms`` is computed with the layer's own backward one step at a time (no edits to the
 cells): after the forward pass the loss gradient is put on the outputs and carried backwards;
 each step's backward returns dstate0 = the gradient on the state before it. Recorded at
@@ -10,16 +13,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..nn import registry
 from ..nn.blocks import Linear
-from ..nn.layers import GRU, LSTM, RNN
+from ..nn.layers import LSTM
 
-CELLS = {
-    "rnn": (RNN, {}),
-    "lstm": (LSTM, {}),
-    "gru": (GRU, {}),
-    "lstm-peephole": (LSTM, {"variant": "peephole"}),
-    "lstm-coupled": (LSTM, {"variant": "coupled"}),
-}
+# every command-line cell name of the registry -> (layer class, its options)
+CELLS = {choice: (spec.layer, dict(opts)) for choice, (spec, opts) in registry.choices().items()}
 
 
 class _Model:
@@ -82,11 +81,13 @@ def grad_norms(model, x, target):
     forward pass; then from the last step back, step t is re-run from s_{t-1} and its backward,
     given dy_t and the gradient carried from the future, returns dstate0 = dL/ds_{t-1} (the part
     through the recurrence). dL/dh_t = carried + dy_t (h_t is also the output y_t).
-    For the LSTM the h part of the state is reported (the c part is carried along)."""
+    For the LSTM the h part of the state is reported (the c part is carried along). A cell
+    whose state has no h (the mLSTM: its memory C, normaliser n, stabiliser m) reports the
+    norm of the gradient on its memory, C and n together, the path its recurrence takes."""
     layer = model.rnn
     _, dy = model.outputs_grad(x, target)
     T = x.shape[0]
-    lstm = layer.has_cell_state
+    names = layer.state_names
     states, s = [], None
     for t in range(T):                           # s_{t-1} before step t, in layer shape (1, B, H)
         states.append(s)
@@ -95,11 +96,22 @@ def grad_norms(model, x, target):
     carried = None                               # dL/ds_t from steps after t
     saved = {k: g.copy() for k, g in layer.grads.items()}
     for t in reversed(range(T)):
-        dh_total = dy[t] + (carried[0][0] if lstm else carried[0]) if carried is not None \
-            else dy[t]
-        norms[T - 1 - t] = float(np.linalg.norm(dh_total))
+        norms[T - 1 - t] = _state_grad_norm(names, dy[t], carried)
         layer(x[t:t + 1], states[t], backend=model.backend)
         _, carried = layer.backward(dy[t:t + 1], carried)
     for k, g in layer.grads.items():             # leave the model's gradients as they were
         g[...] = saved[k]
     return norms
+
+
+def _state_grad_norm(names, dy_t, carried):
+    """||dL/dh_t|| = ||dy_t + the h part of the carried state gradient||; for a state without
+    h, the norm of its memory parts' gradients (all parts but the stabiliser m) together."""
+    if carried is None:
+        parts = []
+    else:
+        parts = list(carried) if isinstance(carried, tuple) else [carried]
+    if "h" in names:
+        dh = dy_t if not parts else dy_t + parts[names.index("h")][0]
+        return float(np.linalg.norm(dh))
+    return float(np.sqrt(sum(np.sum(np.square(p[0])) for n, p in zip(names, parts) if n != "m")))

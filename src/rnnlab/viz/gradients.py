@@ -6,10 +6,14 @@ layer's `backward`, never a second implementation):
   batched: many target steps run side by side as rows of one batch, each row ending at its own t
   (lengths), starting from the model's real state a window before (exact for the steps inside
   the window: the state there does not depend on the inputs after it);
-- gradient norms through time: ||dL/dh_t|| (top layer) and, for the LSTM, ||dL/dc_t||, L the
-  loss of the last prediction, against the distance from it. Row s of a batch runs the tail
-  x_s.. from the real state after step s-1; the backward's dstate0 is dL/dstate_{s-1}. For the
-  top layer that is the whole gradient (its h reaches the loss only through the recurrence).
+- gradient norms through time: ||dL/dh_t|| (top layer) and, for the LSTM, ||dL/dc_t|| (for any
+  cell: every part of its state but a stabiliser, the cell's STABILISER), L the loss of the
+  last prediction, against the distance from it. Row s of a batch runs the tail x_s.. from
+  the real state after step s-1; the backward's dstate0 is dL/dstate_{s-1}. For the top layer
+  that is the whole gradient (its h reaches the loss only through the recurrence).
+
+The real states come from the reference forward's cache; a cell that does not keep a part per
+step (the mLSTM's matrix memory) has its states recorded by running the layer step by step.
 
 Everything runs on the Subject's own copy of the model: the model itself is never disturbed.
 """
@@ -44,6 +48,7 @@ def connectivity_from(sm, subject, ids, x, states, steps, max_steps, window):
     if any(not 0 <= t <= T - 2 for t in steps):
         raise RnnlabError(f"connectivity steps must lie in [0, {T - 2}] (steps with a target)")
     targets = _targets_of(subject, ids, x)
+    states = _all_states(sm, x, states)
     result = {}
     for chunk in _chunks([(max(0, t + 1 - window), t + 1) for t in steps], sm, x):
         # one shared start, a window before the chunk's earliest target: exact in the window
@@ -81,34 +86,52 @@ def grad_norms_from(sm, subject, ids, x, gates, states, max_distance):
     # distance 0: the gradient arriving from the head at step t_L
     logits = sm.head.forward(gates[(L - 1, 0, "h")][tl][None].astype(x.dtype))
     dh_last = sm.head.backward(_dloss(sm, logits, target).astype(x.dtype))[0].astype(np.float64)
-    h_norm = np.full(dmax + 1, np.nan)
-    h_norm[0] = np.linalg.norm(dh_last)
-    c_norm = None
-    if "c" in states:
+    norms = {p: np.full(dmax + 1, np.nan) for p in _reported_parts(sm.rnn)}
+    if "h" in norms:
+        norms["h"][0] = np.linalg.norm(dh_last)
+    if "c" in norms and (L - 1, 0, "tanh_c") in gates:     # the LSTM: h_t = o_t tanh(c_t)
         o, tc = gates[(L - 1, 0, "o")][tl], gates[(L - 1, 0, "tanh_c")][tl]
-        c_norm = np.full(dmax + 1, np.nan)
-        c_norm[0] = np.linalg.norm(dh_last * o * (1 - tc ** 2))
+        norms["c"][0] = np.linalg.norm(dh_last * o * (1 - tc ** 2))
     # distance d >= 1: row s = t_L + 1 - d runs x[s : t_L + 1]; dstate0 = dL/dstate_{s-1}
     rows = [(tl + 1 - d, tl + 1) for d in range(1, dmax + 1)]
+    states = _all_states(sm, x, states)
     for chunk in _chunks(rows, sm, x):
         _, ds0 = _rows_backward(sm, x, states, chunk, np.repeat(target, len(chunk), axis=0))
-        dh0, dc0 = ds0 if isinstance(ds0, tuple) else (ds0, None)
+        parts = dict(zip(sm.rnn.state_names, ds0 if isinstance(ds0, tuple) else (ds0,)))
         for k, (s, e) in enumerate(chunk):
-            d = e - s
-            h_norm[d] = np.linalg.norm(dh0[L - 1, k].astype(np.float64))
-            if c_norm is not None:
-                c_norm[d] = np.linalg.norm(dc0[L - 1, k].astype(np.float64))
-    out = {"\u2016\u2202L/\u2202h_t\u2016" + (f" (layer {L})" if L > 1 else ""): h_norm}
-    if c_norm is not None:
-        out["\u2016\u2202L/\u2202c_t\u2016" + (f" (layer {L})" if L > 1 else "")] = c_norm
-    return out
+            for p in norms:
+                norms[p][e - s] = np.linalg.norm(parts[p][L - 1, k].astype(np.float64))
+    suffix = f" (layer {L})" if L > 1 else ""
+    return {f"\u2016\u2202L/\u2202{p}_t\u2016{suffix}": a for p, a in norms.items()}
+
+
+def _reported_parts(layer):
+    """The state parts whose gradient norms are reported: all but a stabiliser (the xLSTM
+    cells' m, which only rescales the others)."""
+    return [p for p in layer.state_names if p != getattr(layer.reference, "STABILISER", None)]
+
+
+def _all_states(sm, x, states):
+    """states with every part of the layer's state after each step, (L, T) + the part's shape:
+    the parts the reference cache does not keep are recorded by running the layer step by
+    step (the mLSTM's C and m)."""
+    missing = [p for p in sm.rnn.state_names if p not in states]
+    if not missing:
+        return states
+    recorded, s = {p: [] for p in sm.rnn.state_names}, None
+    for t in range(x.shape[0]):
+        _, s = sm.rnn(x[t:t + 1], s, backend="numpy")
+        for p, a in zip(sm.rnn.state_names, s if isinstance(s, tuple) else (s,)):
+            recorded[p].append(a[:, 0].copy())
+    return {**states, **{p: np.stack(recorded[p], axis=1) for p in missing}}
 
 
 # ---- batched rows ------------------------------------------------------------------------------
 def _rows_backward(sm, x, states, rows, targets):
     """Rows (start, end): each runs x[start:end] from the real state after step start-1, and the
     loss of the prediction after step end-1 (target targets[k]) is backpropagated through the
-    layer. Returns (dx (Tm, K, D), dstate0 like the state: (LD, K, H) or a pair)."""
+    layer. states: every part of the state after each step (`_all_states`). Returns
+    (dx (Tm, K, D), dstate0 like the state: (LD, K, H) or a tuple of parts)."""
     K = len(rows)
     n = np.array([e - s for s, e in rows], np.int64)
     Tm, D = int(n.max()), x.shape[2]
@@ -117,12 +140,14 @@ def _rows_backward(sm, x, states, rows, targets):
         xb[:e - s, k] = x[s:e, 0]
 
     def init(name):
-        st = np.zeros((states[name].shape[0], K, states[name].shape[2]), x.dtype)
+        a = states[name]                                        # (L, T) + the part's shape
+        st = np.zeros((a.shape[0], K) + a.shape[2:], x.dtype)
         for k, (s, _) in enumerate(rows):
             if s > 0:
-                st[:, k] = states[name][:, s - 1]
+                st[:, k] = a[:, s - 1]
         return st
-    state = (init("h"), init("c")) if "c" in states else init("h")
+    parts = [init(p) for p in sm.rnn.state_names]
+    state = tuple(parts) if len(parts) > 1 else parts[0]
     y, _ = sm.rnn(xb, state, n, backend="numpy")
     last = y[n - 1, np.arange(K)]                              # (K, dirs*H)
     logits = sm.head.forward(last)

@@ -48,6 +48,7 @@ from .mlstm_parts import add_gates, initial_state, project, project_backward, si
 MODES = ("parallel", "recurrent")
 FORGET_GATES = ("sigmoid", "exp")
 STATE = ("C", "n", "m")
+STABILISER = "m"               # the part that only rescales the others (no memory of its own)
 GATES = ("h", "h_tilde", "n", "o", "q", "k", "v", "i_s", "f_s", "log_i", "log_f")
 PLOTTED = ("log_i", "log_f", "o", "h_tilde", "n", "h")
 BOUNDS = {"o": (0, 1), "i_s": (0, 1), "f_s": (0, 1)}

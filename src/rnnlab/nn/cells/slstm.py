@@ -50,6 +50,7 @@ from ._common import blend, step_mask, zeros_or
 FORGET_GATES = ("sigmoid", "exp")
 STATE = ("h", "c", "n", "m")
 STATE_MIN = {"n": 0.0}          # n sums positive weights: a given n_0 below 0 is refused
+STABILISER = "m"               # the part that only rescales the others (no memory of its own)
 GATES = ("h", "c", "n", "m", "z", "log_i", "log_f", "o", "i_s", "f_s")
 PLOTTED = ("z", "log_i", "log_f", "o", "c", "h")
 BOUNDS = {"z": (-1, 1), "o": (0, 1), "i_s": (0, 1), "f_s": (0, 1), "h": (-1, 1)}
