@@ -20,14 +20,19 @@ from rnnlab.runs import RunFolder  # noqa: E402
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "scale_out_ddp.py"
 
 
-def test_ddp_example_two_processes(tmp_path):
+@pytest.mark.parametrize("cell,cell_options", [("lstm", None), ("slstm", {"num_heads": 2}),
+                                               ("mlstm", {"num_heads": 2})])
+def test_ddp_example_two_processes(tmp_path, cell, cell_options):
+    """The LSTM's twin is torch's nn.LSTM; the sLSTM's and mLSTM's are rnnlab's torch modules
+    (interop/torch_xlstm.py)."""
     data = tmp_path / "t.txt"
     rng = np.random.default_rng(0)
     words = "the cat sat on a mat and the dog ran to it".split()
     data.write_text(" ".join(rng.choice(words, 1500)))
     run = tmp_path / "run"
-    train(str(data), out=str(run), cell="lstm", hidden=8, layers=2, embed=6, steps=4,
-          eval_every=2, batch=4, seq_len=12, progress=False, log=lambda m: None)
+    extra = {"cell_options": cell_options} if cell_options else {}
+    train(str(data), out=str(run), cell=cell, hidden=8, layers=2, embed=6, steps=4,
+          eval_every=2, batch=4, seq_len=12, progress=False, log=lambda m: None, **extra)
     out = tmp_path / "ddp"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     res = subprocess.run([sys.executable, str(EXAMPLE), str(run), "--out", str(out),

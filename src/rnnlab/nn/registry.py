@@ -117,9 +117,9 @@ _HEADS = CellOption("num_heads", "split the hidden units into this many heads (i
                     "(mLSTM)", int, 1)
 _FORGET_GATE = CellOption("forget_gate", "the forget gate: sigmoid, or exp (unbounded, kept "
                           "finite by the stabiliser)", str, "sigmoid", ("sigmoid", "exp"))
-_MODE = CellOption("mode", "parallel (all steps at once, for training) or recurrent (step by "
-                   "step, O(T) memory); the same function", str, "parallel",
-                   ("parallel", "recurrent"))
+_MODE = CellOption("mode", "the same function computed two ways: parallel (all steps at once, "
+                   "keeps T*T*heads numbers per sequence for backward) or recurrent (step by "
+                   "step, keeps T*H*H/heads)", str, "parallel", ("parallel", "recurrent"))
 
 CELLS = {spec.name: spec for spec in (
     CellSpec("rnn", RNN, "the plain (Elman) RNN: h_t = tanh(W x_t + U h_{t-1} + b)",
