@@ -84,7 +84,9 @@ def forward_parallel(x, state, params, lengths=None, num_heads=1, forget_gate="s
                  S=S, C0q=C0q, n0q=n0q, s=s, den=den, m=m, ht=h_tilde, C_n=C_n, n_n=n_n,
                  log_D=log_D, g0=g0,
                  ig=np.moveaxis(np.exp(_heads_first(g["log_i"]) - m), 2, 0),
-                 fg=np.moveaxis(np.exp(log_f + m_prev - m), 2, 0))
+                 # f' = exp(log f_t + m_{t-1} - m_t) <= 1; the closed-form m_t can fall an
+                 # ulp short of log f_t + m_{t-1}, which must not show as f' > 1
+                 fg=np.moveaxis(np.exp(np.minimum(log_f + m_prev - m, 0)), 2, 0))
     add_gates(cache, y, np.moveaxis(h_tilde, 2, 0), np.moveaxis(n_all, 2, 0))
     return y, (C_n, n_n.reshape(B, H), m_n), cache
 
