@@ -21,7 +21,8 @@ D, H = 3, 4
 EXACT = 1e-12
 
 OPTIONS = {
-    "slstm": [dict(num_heads=h, forget_gate=f) for h, f in itertools.product([1, 2], ["sigmoid", "exp"])],
+    "slstm": [dict(num_heads=h, forget_gate=f)
+              for h, f in itertools.product([1, 2], ["sigmoid", "exp"])],
     "mlstm": [dict(num_heads=h, forget_gate=f, mode=m) for h, f, m in
               itertools.product([1, 2], ["sigmoid", "exp"], ["parallel", "recurrent"])],
 }
@@ -77,7 +78,8 @@ def _run(layer, x, state, lengths, R, W):
     layer.zero_grad()
     y, sn = layer(x, state, lengths)
     dx, ds0 = layer.backward(R, W)
-    return [y, *state_list(sn), dx, *state_list(ds0)] + [layer.grads[k] for k in sorted(layer.grads)]
+    grads = [layer.grads[k] for k in sorted(layer.grads)]
+    return [y, *state_list(sn), dx, *state_list(ds0)] + grads
 
 
 @pytest.mark.parametrize("forget_gate", ["sigmoid", "exp"])

@@ -31,7 +31,8 @@ def test_train_load_sample_evaluate_explain(tmp_path, cell, capsys):
     data, run = _train(tmp_path, cell, 4)
     cfg = json.loads((run / "config.json").read_text())["model"]
     assert cfg["cell"] == cell
-    want = {"num_heads": 2, **({"forget_gate": "exp"} if cell == "slstm" else {"mode": "recurrent"})}
+    own = {"forget_gate": "exp"} if cell == "slstm" else {"mode": "recurrent"}
+    want = {"num_heads": 2, **own}
     assert cfg["cell_options"] == want
     model = rnnlab.load(str(run))
     assert type(model.model.rnn) is getattr(rnnlab, cell.upper())

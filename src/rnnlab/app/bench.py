@@ -156,6 +156,13 @@ def main(argv=None):
     repeats = a.repeats or (3 if a.quick else 7)
     grid = QUICK_GRID if a.quick else GRID
     cells = [c for c in a.cells.split(",") if c]
+    from ..nn import registry
+    for cell in cells:
+        if registry.get(cell).torch_layer is None:    # the sLSTM, mLSTM: torch has no layer
+            both = ", ".join(c for c, s in registry.CELLS.items() if s.torch_layer)
+            print(f"rnnlab bench: torch has no {cell} layer to time the kernel against; bench "
+                  f"compares cells torch also has ({both})", file=sys.stderr)
+            return 2
     try:
         import torch                             # noqa: F401  (version for the header)
     except ImportError:

@@ -89,7 +89,8 @@ def _define():
             h, c, n, m = state
             ys = []
             for t in range(T):
-                a = ax[t] + torch.einsum("gjak,bjk->bgja", R, h.reshape(B, H // d, d)).reshape(B, 4 * H)
+                rec = torch.einsum("gjak,bjk->bgja", R, h.reshape(B, H // d, d))
+                a = ax[t] + rec.reshape(B, 4 * H)
                 log_i, a_f, a_z, a_o = a.split(H, dim=1)
                 log_f = a_f if self.options["forget_gate"] == "exp" else F.logsigmoid(a_f)
                 m_new = torch.maximum(log_f + m, log_i)
@@ -130,7 +131,8 @@ def _define():
                 m_new = torch.maximum(log_f[..., t] + m, log_i[..., t])
                 i_s = torch.exp(log_i[..., t] - m_new)
                 f_s = torch.exp(log_f[..., t] + m - m_new)
-                C = f_s[..., None, None] * C + i_s[..., None, None] * (vt[..., :, None] * kt[..., None, :])
+                vk = vt[..., :, None] * kt[..., None, :]
+                C = f_s[..., None, None] * C + i_s[..., None, None] * vk
                 n = f_s[..., None] * n + i_s[..., None] * kt
                 den = torch.maximum((n * qt).sum(-1).abs(), torch.exp(-m_new))
                 outs.append((C @ qt[..., None])[..., 0] / den[..., None])

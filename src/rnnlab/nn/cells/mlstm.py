@@ -95,7 +95,8 @@ def forward_recurrent(x, state, params, lengths=None, num_heads=1, forget_gate="
     cache = dict(x=x, params=params, lengths=lengths, mode="recurrent", heads=num_heads,
                  forget_gate=forget_gate, C0=C, n0=n, m0=m, g=g,
                  Cs=np.empty((T, B, num_heads, d, d), x.dtype),
-                 ns=np.empty((T, B, num_heads, d), x.dtype), ms=np.empty((T, B, num_heads), x.dtype),
+                 ns=np.empty((T, B, num_heads, d), x.dtype),
+                 ms=np.empty((T, B, num_heads), x.dtype),
                  ig=np.empty((T, B, num_heads), x.dtype), fg=np.empty((T, B, num_heads), x.dtype),
                  ht=np.empty((T, B, num_heads, d), x.dtype), s=np.empty((T, B, num_heads), x.dtype),
                  den=np.empty((T, B, num_heads), x.dtype))
@@ -105,7 +106,8 @@ def forward_recurrent(x, state, params, lengths=None, num_heads=1, forget_gate="
         m_new = np.maximum(g["log_f"][t] + m, g["log_i"][t])
         i_s = np.exp(g["log_i"][t] - m_new)
         f_s = np.exp(g["log_f"][t] + m - m_new)
-        C_new = f_s[..., None, None] * C + i_s[..., None, None] * (v[..., :, None] * k[..., None, :])
+        vk = v[..., :, None] * k[..., None, :]                  # v_t k_t^T
+        C_new = f_s[..., None, None] * C + i_s[..., None, None] * vk
         n_new = f_s[..., None] * n + i_s[..., None] * k
         s = np.sum(n_new * q, axis=-1)                          # n_t . q_t
         den = np.maximum(np.abs(s), np.exp(-m_new))
