@@ -22,7 +22,7 @@ import numpy as np
 from numba import njit, prange
 
 from ._common import as_dtype, check_dtype, lengths_array, use_cache_once
-from .activations import sigm, tanh_
+from .activations import one, sigm, tanh_
 from .gemms import input_grad, input_projection, weight_grad
 from .policy import batch_split
 from .slstm_gates import gates_bwd, gates_fwd, log_sigmoid
@@ -201,9 +201,10 @@ def _step(x, W, bias, xh, acc, st, exp_f):
         af = acc[H + k]
         log_f = af if exp_f else log_sigmoid(af)
         keep = log_f + st[3, k]
-        m_new = keep if keep >= log_i else log_i
-        i_s = math.exp(log_i - m_new)
-        f_s = math.exp(keep - m_new)
+        if keep >= log_i:                      # one exp: the winner's gate is exp(0) = 1
+            m_new, f_s, i_s = keep, one(st), math.exp(log_i - keep)
+        else:
+            m_new, i_s, f_s = log_i, one(st), math.exp(keep - log_i)
         c = f_s * st[1, k] + i_s * tanh_(acc[2 * H + k])
         n = f_s * st[2, k] + i_s
         st[1, k] = c

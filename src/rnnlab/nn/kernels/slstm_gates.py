@@ -28,6 +28,7 @@ def gates_fwd(A, acc, t, b, heads, d, exp_f, st, cs, ns, ms, lis, lfs, y):
     (h, c, n, m), updated in place; cs, ns, ms, y: (T, B, H) the state after each step and the
     output; lis, lfs: (T, B, H) log i and log f for the backward pass."""
     a = A[t, b]
+    o1 = one(A)
     for j in range(heads):
         r = acc[j, b]
         base = 4 * d * j
@@ -39,9 +40,14 @@ def gates_fwd(A, acc, t, b, heads, d, exp_f, st, cs, ns, ms, lis, lfs, y):
             z = tanh_(a[base + 2 * d + u] + r[2 * d + u])
             o = sigm(a[base + 3 * d + u] + r[3 * d + u])
             keep = log_f + st[3, b, k]
-            m_new = keep if keep >= log_i else log_i
-            i_s = math.exp(log_i - m_new)
-            f_s = math.exp(keep - m_new)
+            # m_t = max(keep, log i): the winner's stabilised gate is exp(0) = 1 exactly, so
+            # one exp gives the other (the same numbers as the reference's two)
+            if keep >= log_i:
+                m_new, f_s = keep, o1
+                i_s = math.exp(log_i - keep)
+            else:
+                m_new, i_s = log_i, o1
+                f_s = math.exp(keep - log_i)
             c = f_s * st[1, b, k] + i_s * z
             n = f_s * st[2, b, k] + i_s
             h = o * (c / n)
