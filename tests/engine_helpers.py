@@ -2,7 +2,8 @@
 
 The loss every engine test differentiates is
 
-    L = sum(y * R) + sum(h_n * S) (+ sum(c_n * U) for the LSTM)
+    L = sum(y * R) + sum(h_n * S) (+ sum(c_n * U) for the LSTM, + one term per further part
+    of the state)
 
 so dL/dy = R, dL/dh_n = S, dL/dc_n = U are what backward receives.
 """
@@ -53,13 +54,31 @@ def num_dirs(layer):
     return 2 if layer.bidirectional else 1
 
 
+def state_shapes(layer, B, unbatched=False):
+    """{part: full shape} of the layer's state: (L*dirs, B) + the part's shape per row
+    ((L*dirs, B, H) for the RNN, LSTM and GRU; the mLSTM's matrix memory is per head)."""
+    LD = layer.num_layers * num_dirs(layer)
+    lead = (LD,) if unbatched else (LD, B)
+    return {part: lead + shape for part, shape in layer.state_shapes().items()}
+
+
 def random_state(layer, B, rng, unbatched=False, scale=0.5):
-    """A random initial state in the layer's shape: h0, or (h0, c0) for the LSTM (each part
-    as wide as layer.state_shapes() says: a projected LSTM's h is P wide)."""
-    lead = (layer.num_layers * num_dirs(layer),) + (() if unbatched else (B,))
-    parts = tuple((scale * rng.standard_normal(lead + shape)).astype(layer.dtype)
-                  for shape in layer.state_shapes().values())
-    return parts if len(parts) > 1 else parts[0]
+    """A random initial state in the layer's shape: h0, or a tuple (h0, c0) for the LSTM, one
+    array per part in the cell's STATE order. A part with a least value (the cell's STATE_MIN,
+    the sLSTM's normaliser n >= 0) is drawn above it: min + 0.5 + scale * |normal|."""
+    lows = getattr(layer.reference, "STATE_MIN", {})
+    parts = []
+    for part, shape in state_shapes(layer, B, unbatched).items():
+        a = scale * rng.standard_normal(shape)
+        if part in lows:
+            a = lows[part] + 0.5 + np.abs(a)
+        parts.append(a.astype(layer.dtype))
+    return tuple(parts) if len(parts) > 1 else parts[0]
+
+
+def state_list(state):
+    """A state (array or tuple) as a list of parts."""
+    return list(state) if isinstance(state, tuple) else [state]
 
 
 def loss_weights(y, state_n, rng, dtype):
@@ -99,12 +118,10 @@ def gradcheck(fresh, x, state, lengths, n_param_entries=6, seed=0, eps=EPS):
 
     inputs = {"x": x.copy()}
     analytic = {"x": dx}
+    parts = [f"{p}_0" for p in layer.state_names]
     if state is not None:
-        if isinstance(state, tuple):
-            inputs.update(h_0=state[0].copy(), c_0=state[1].copy())
-            analytic.update(h_0=ds0[0], c_0=ds0[1])
-        else:
-            inputs["h_0"], analytic["h_0"] = state.copy(), ds0
+        for name, s, ds in zip(parts, state_list(state), state_list(ds0)):
+            inputs[name], analytic[name] = s.copy(), ds
     params = layer.state_dict()
     for k, v in params.items():
         inputs["param:" + k] = v
@@ -113,10 +130,9 @@ def gradcheck(fresh, x, state, lengths, n_param_entries=6, seed=0, eps=EPS):
     def loss():
         lay = fresh()
         lay.load_state_dict({k[6:]: v for k, v in inputs.items() if k.startswith("param:")})
-        if "c_0" in inputs:
-            st = (inputs["h_0"], inputs["c_0"])
-        else:
-            st = inputs.get("h_0")
+        st = None
+        if parts[0] in inputs:
+            st = tuple(inputs[n] for n in parts) if len(parts) > 1 else inputs[parts[0]]
         y2, sn2 = lay(inputs["x"], st, lengths, backend="numpy")
         return loss_value(y2, sn2, R, W)
 

@@ -15,7 +15,7 @@ subset of entries. The error measure is norm-based, per tensor:
 import numpy as np
 import pytest
 
-from engine_helpers import CELL_IDS, CELLS, TOL, gradcheck, make_layer, random_state
+from engine_helpers import CELL_IDS, CELLS, TOL, gradcheck, make_layer, random_state, state_list
 
 D, H = 3, 3
 
@@ -58,7 +58,7 @@ def test_gradcheck(kind, opts, _id, config):
     lengths = None if lengths is None else np.array(lengths)
     errs = gradcheck(fresh, x, state, lengths)
     n_params = len(fresh().params)
-    assert len(errs) == 1 + (0 if state is None else (2 if isinstance(state, tuple) else 1)) + n_params
+    assert len(errs) == 1 + (0 if state is None else len(state_list(state))) + n_params
     bad = {k: v for k, v in errs.items() if not v < TOL}
     assert not bad, f"relative errors above {TOL}: {bad}"
 

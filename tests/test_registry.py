@@ -13,11 +13,19 @@ from rnnlab.tasks.model import ModelConfig, SequenceModel
 @pytest.mark.parametrize("name", list(registry.CELLS))
 def test_every_entry_is_complete(name):
     spec = registry.get(name)
-    assert spec.name == name == spec.layer(2, 3).cell
+    layer = spec.layer(2, 3)
+    assert spec.name == name == layer.cell
     ref = spec.reference
     for fn in ("forward", "backward"):
         assert callable(getattr(ref, fn)), fn
-    assert set(spec.state) <= set(spec.gates), "the state parts must be among the cached gates"
+    parts = layer.state_shapes()
+    assert tuple(parts) == spec.state
+    # every state part that is (H,) per row is cached after each step (a matrix memory or a
+    # per-head stabiliser is not (T, B, H) and cannot be); the RNN's, LSTM's and GRU's all are
+    per_unit = {p for p, shape in parts.items() if shape == (3,)}
+    assert per_unit <= set(spec.gates), "the (H,) state parts must be among the cached gates"
+    if spec.layer.__module__.rsplit(".", 1)[-1] in ("rnn", "lstm", "gru"):
+        assert per_unit == set(spec.state)
     assert set(spec.plotted) <= set(spec.gates) and set(spec.bounds) <= set(spec.gates)
     assert set(spec.legend) <= set(spec.gates) and "h" in spec.legend
     if spec.kernel is not None:

@@ -22,11 +22,13 @@ EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "scale_out_ddp.py"
 
 # the LSTM as torch has it; with every option (the twin of interop/torch_lstm.py computes what
 # nn.LSTM lacks; zoneout and recurrent dropout draw torch's own masks in training, so the first
-# training loss is not rnnlab's there, but evaluation agrees exactly); and a cell torch lacks
+# training loss is not rnnlab's there, but evaluation agrees exactly); and cells torch lacks
+# (rnnlab's own torch modules: interop/torch_min.py, interop/torch_xlstm.py)
 CASES = {"lstm": ("lstm", {}),
          "lstm-options": ("lstm", {"proj_size": 5, "layer_norm": True, "zoneout": (0.1, 0.05),
                                    "recurrent_dropout": 0.25}),
-         "minlstm": ("minlstm", {})}
+         "minlstm": ("minlstm", {}),
+         "slstm": ("slstm", {"num_heads": 2}), "mlstm": ("mlstm", {"num_heads": 2})}
 
 
 @pytest.mark.parametrize("case", list(CASES))

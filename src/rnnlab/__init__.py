@@ -1,14 +1,16 @@
 """rnnlab: recurrent networks from first principles.
 
-The plain RNN, the LSTM (and its peephole and coupled variants), the GRU, minGRU and minLSTM, written in NumPy
-with hand-written backpropagation through time, exact against PyTorch, with every gate visible.
+The plain RNN, the LSTM (its peephole and coupled variants, and projection, layer norm, zoneout
+and recurrent dropout as options), the GRU, minGRU and minLSTM, and xLSTM's sLSTM and mLSTM,
+written in NumPy with hand-written backpropagation through time, exact against PyTorch, with
+every gate visible.
 """
 from ._version import __version__
 from .errors import RnnlabError, RnnlabWarning
 from .inference import load
 from .nn.backend import get_backend, set_backend
-from .nn.layers import GRU, LSTM, RNN, MinGRU, MinLSTM
+from .nn.layers import GRU, LSTM, MLSTM, RNN, SLSTM, MinGRU, MinLSTM
 from .train import Trainer, train
 
-__all__ = ["RNN", "LSTM", "GRU", "MinGRU", "MinLSTM", "load", "train", "Trainer", "RnnlabError",
-           "RnnlabWarning", "set_backend", "get_backend", "__version__"]
+__all__ = ["RNN", "LSTM", "GRU", "MinGRU", "MinLSTM", "SLSTM", "MLSTM", "load", "train", "Trainer",
+           "RnnlabError", "RnnlabWarning", "set_backend", "get_backend", "__version__"]

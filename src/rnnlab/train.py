@@ -278,7 +278,7 @@ class Trainer:
         self.opt.load_state_dict({k[4:]: v for k, v in arrays.items() if k.startswith("opt/")},
                                  meta["optimizer"])
         carry = [arrays[f"carry/{i}"] for i in range(sum(k.startswith("carry/") for k in arrays))]
-        self.state = None if not carry else (tuple(carry) if len(carry) == 2 else carry[0])
+        self.state = None if not carry else (tuple(carry) if len(carry) > 1 else carry[0])
         self.model.rng.bit_generator.state = meta["rng"]
         self.step, self.best, self.history = int(meta["step"]), meta["best"], list(meta["history"])
         self.pending = list(meta.get("pending", []))

@@ -65,8 +65,9 @@ def _onnx_op(layer):
     spec = registry.get(layer.cell)
     op = spec.onnx_op
     if op is None:
-        raise RnnlabError(f"the {layer.cell} cell has no ONNX operator; export the run with "
-                          "--format torch instead (rnnlab export RUN --format torch -o model.pt)")
+        raise RnnlabError(f"the {layer.cell} cell has no ONNX operator (ONNX has RNN, LSTM and "
+                          "GRU only); export the run with `rnnlab export RUN --format torch` "
+                          "instead")
     values = {o.name: getattr(layer, o.name) for o in spec.options if hasattr(layer, o.name)}
     for option, value in spec.options_on(values):
         if not option.onnx:

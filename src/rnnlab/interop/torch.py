@@ -15,7 +15,8 @@ the state dict maps one to one. The twin's forward is the SequenceModel's:
 or x (T, B, D), time-major. The peephole and coupled LSTM have no torch layer: building their
 twin raises RnnlabError (their weights still export to ONNX).
 
-A cell torch has no layer for (minGRU, minLSTM, ...), and a configuration whose options
+A cell torch has no layer for (minGRU, minLSTM: interop/torch_min.py; sLSTM, mLSTM:
+interop/torch_xlstm.py), and a configuration whose options
 torch's layer lacks (the LSTM's layer norm, zoneout, recurrent dropout; proj_size is nn.LSTM's
 own), gets its twin from the module the registry names (`CellSpec.torch_twin`, e.g.
 interop/torch_lstm.py, imported on first use), whose `build(mcfg, input_size, **torch_kw)`
@@ -25,6 +26,7 @@ one.
 Import never unpickles arbitrary objects: files are read with torch.load(weights_only=True),
 and must hold a flat dict of tensors whose names and shapes match the config's model.
 """
+import importlib
 import io
 import json
 from pathlib import Path
@@ -97,7 +99,6 @@ def _recurrent_module(mcfg, input_size, kw):
     if spec.torch_twin is None:
         raise RnnlabError(f"torch's nn.{spec.torch_layer} has no {lacking[0]} and rnnlab has no "
                           f"twin for it; train this {mcfg.cell} with rnnlab")
-    import importlib
     module = importlib.import_module(f"{__package__}.{spec.torch_twin}")
     return module.build(mcfg, input_size, **kw)
 

@@ -25,7 +25,7 @@ superset of the reference cell's: the LSTM's options add c_norm and m).
 from dataclasses import dataclass, field
 
 from ..errors import RnnlabError
-from .layers import GRU, LSTM, RNN, MinGRU, MinLSTM
+from .layers import GRU, LSTM, MLSTM, RNN, SLSTM, MinGRU, MinLSTM
 
 
 @dataclass(frozen=True)
@@ -51,8 +51,8 @@ class CellOption:
         with a true part, a choice other than the default."""
         if isinstance(value, (tuple, list)):
             return any(value)
-        if self.choices:
-            return value != self.default
+        if self.default is not None and not isinstance(self.default, bool):
+            return value != self.default           # a count or a choice: not its default
         return bool(value)
 
 
@@ -90,8 +90,9 @@ class CellSpec:
     torch_excludes: dict = field(default_factory=dict)  # option -> values torch lacks
     onnx_op: str = None        # the ONNX operator that computes the same, or None
     options: tuple = ()        # CellOption: the cell's own options (ModelConfig.cell_options)
-    torch_twin: str = None     # the module in rnnlab.interop whose build() makes a torch twin
-                               # of the configurations torch_layer cannot compute, or None
+    torch_twin: str = None     # the module in rnnlab.interop whose build(mcfg, input_size,
+                               # **torch_kw) makes a torch twin of the configurations
+                               # torch_layer cannot compute (all of them without one), or None
 
     @property
     def reference(self):
@@ -155,7 +156,7 @@ class CellSpec:
 
     def torch_problem(self, cfg):
         """Why this configuration has no torch layer (a sentence), or None when it has one."""
-        if self.torch_layer is None:
+        if self.torch_layer is None and self.torch_twin is None:
             return f"torch has no {self.name} layer"
         for option, values in self.torch_excludes.items():
             value = getattr(cfg, option)
@@ -165,10 +166,19 @@ class CellSpec:
         return None
 
 
-# minGRU and minLSTM: the same function two ways (rnnlab/nn/cells/_minscan.py)
-_MODE = CellOption("mode", "'parallel' runs the paper's log-space scan over all "
-                   "steps, 'recurrent' one token at a time: the same result, about 3x less CPU "
-                   "time (docs/cells.md)", str, "parallel", choices=("parallel", "recurrent"))
+# the same function computed two ways (minGRU and minLSTM: rnnlab/nn/cells/_minscan.py; the
+# mLSTM: cells/mlstm.py and cells/mlstm_parallel.py)
+_MODE = CellOption("mode", "the same function computed two ways: 'parallel' (all steps at once: "
+                   "minGRU/minLSTM's log-space scan, the mLSTM's attention-like form, which keeps "
+                   "T*T*heads numbers per sequence for backward) or 'recurrent' (one step at a "
+                   "time; on a CPU the faster for minGRU/minLSTM, docs/cells.md)", str,
+                   "parallel", choices=("parallel", "recurrent"))
+# the xLSTM cells' own options (rnnlab train --num-heads 4 --forget-gate exp)
+_HEADS = CellOption("num_heads", "split the hidden units into this many heads (it must divide "
+                    "--hidden): block-diagonal recurrent weights (sLSTM), one memory per head "
+                    "(mLSTM)", int, 1)
+_FORGET_GATE = CellOption("forget_gate", "the forget gate: sigmoid, or exp (unbounded, kept "
+                          "finite by the stabiliser)", str, "sigmoid", ("sigmoid", "exp"))
 
 CELLS = {spec.name: spec for spec in (
     CellSpec("rnn", RNN, "the plain (Elman) RNN: h_t = tanh(W x_t + U h_{t-1} + b)",
@@ -191,6 +201,14 @@ CELLS = {spec.name: spec for spec in (
     CellSpec("minlstm", MinLSTM, "minLSTM (Feng et al. 2024): normalised forget and input gates "
              "that read only the input, trained by a parallel scan", {"minlstm": {}},
              options=(_MODE,), torch_twin="torch_min"),
+    CellSpec("slstm", SLSTM, "xLSTM's sLSTM: exponential input gate, normaliser and "
+             "stabiliser, heads with block-diagonal recurrent weights", {"slstm": {}},
+             config_options=("forget_bias",), torch_twin="torch_xlstm",
+             options=(_HEADS, _FORGET_GATE)),
+    CellSpec("mlstm", MLSTM, "xLSTM's mLSTM: a matrix memory per head written with keys and "
+             "values, read with queries; gates from x alone, trains in parallel",
+             {"mlstm": {}}, config_options=("forget_bias",), torch_twin="torch_xlstm",
+             options=(_HEADS, _FORGET_GATE, _MODE)),
 )}
 
 

@@ -149,6 +149,7 @@ def _clean(payload: dict, bits: int) -> dict:
     out["history"] = _clean_history(payload.get("history") or [])
     out["ln_v"] = _sig(payload.get("ln_v"))
     out["legend"] = _legend(out["cell"], payload.get("legend"), names)
+    out["order"] = list(registry.get(out["cell"]).gates)     # the menu's order (GATES)
     return out
 
 

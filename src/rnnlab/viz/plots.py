@@ -155,7 +155,9 @@ def grad_norms_figure(curves: dict, title=None):
         a = _series(c, f"plot_grad_norms: curves[{label!r}]")
         ax.plot(np.arange(a.size), np.where(a > 0, a, np.nan), label=str(label))  # log: no zeros
     ax.set_yscale("log")
-    ax.set(xlabel="distance from the loss (steps)", ylabel="\u2016\u2202L/\u2202h_t\u2016",
+    has_h = any("\u2202h_t" in str(label) for label in curves)   # the mLSTM's state has no h
+    ax.set(xlabel="distance from the loss (steps)",
+           ylabel="\u2016\u2202L/\u2202h_t\u2016" if has_h else "gradient norm",
            title=title or "How far back the gradient reaches")
     ax.grid(alpha=0.3, which="both")
     ax.legend()

@@ -129,11 +129,12 @@ def _read_features(subject, inputs):
 def reference_forward(sm, x):
     """One forward on x (T, 1, D) with the reference backend. Returns (out (T, O), gates
     {(layer, dir, name): (T, H) float64}, states {part: (L, T, H)}: each state part ('h', 'c')
-    of every layer's forward direction after each step). The reverse direction's gates are in
-    natural time order (row t = step t)."""
+    of every layer's forward direction after each step, for the parts the cell keeps per step
+    (all of them but the mLSTM's matrix memory C and stabiliser m, which are not (T, H); see
+    gradients.py). The reverse direction's gates are in natural time order (row t = step t)."""
     y, _, gates = sm.rnn.forward_with_gates(x)
     out = sm.head.forward(y)[:, 0].astype(np.float64)
     gates = {key: np.array(a[:, 0], dtype=np.float64) for key, a in gates.items()}
     states = {part: np.stack([gates[(k, 0, part)] for k in range(sm.rnn.num_layers)])
-              for part in sm.rnn.state_names}
+              for part in sm.rnn.state_names if (0, 0, part) in gates}
     return out, gates, states

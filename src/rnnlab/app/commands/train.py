@@ -58,7 +58,9 @@ def _model_options(p):
                    help="dropout between stacked layers (0 = off)")
     g.add_argument("--embed", type=int, default=0, help="text: embedding size; 0 = one-hot input")
     g.add_argument("--forget-bias", type=float, default=None,
-                   help="LSTM: initial forget-gate bias (default: torch's uniform init)")
+                   help="LSTM, sLSTM, mLSTM: initial forget-gate bias (default: LSTM torch's "
+                        "uniform init; sLSTM, mLSTM spread so that sigma(b) runs from 0.95 to "
+                        "0.9975)")
     g.add_argument("--dtype", default="float32", choices=["float32", "float64"],
                    help="floating-point precision")
 

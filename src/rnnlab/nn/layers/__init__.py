@@ -3,7 +3,9 @@ from .base import RecurrentLayer, reverse_padded
 from .gru import GRU
 from .lstm import LSTM
 from .minrnn import MinGRU, MinLSTM, MinRecurrentLayer
+from .mlstm import MLSTM
 from .rnn import RNN
+from .slstm import SLSTM
 
 __all__ = ["RecurrentLayer", "RNN", "LSTM", "GRU", "MinRecurrentLayer", "MinGRU", "MinLSTM",
-           "reverse_padded"]
+           "SLSTM", "MLSTM", "reverse_padded"]

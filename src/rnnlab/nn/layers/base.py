@@ -11,8 +11,9 @@ Shapes (as torch): x (T, B, D), or (B, T, D) with batch_first, or unbatched (T, 
 y (T, B, dirs*H), read-only (backward reads it; copy it to change it).
 Each part of the state (h_0, c_0, ...) is (L*dirs, B, H), or (L*dirs, H) unbatched; a cell
 with one state part takes and returns an array, a cell with several a tuple in its order.
-A layer whose state parts are not all H wide says so in ``state_shapes()`` (the projected
-LSTM's h is (L*dirs, B, P)); y is then (T, B, ``output_size``).
+A layer whose state parts are not (H,) per row says so in ``state_shapes()``: each part is
+then (L*dirs, B) + its shape (the projected LSTM's h is (P,), so y is (T, B,
+``output_size``); the mLSTM's matrix memory C is (heads, H/heads, H/heads)).
 lengths (B,): each row gets exactly what running it alone would give (y zero past its length,
 h_n from its last real step, the reverse direction starting at its own end), which is what
 torch's pack_padded_sequence gives, without the packing.
@@ -29,11 +30,12 @@ reaches into a layer's private fields:
   ``forward_with_gates``    a forward that also returns every gate the reference cell keeps
   ``steppers()``            one B=1 stepper per layer, for token-at-a-time generation
   ``zero_state(B)``, ``cell_params(k, d)``, ``param_key(name, k, d)``
-  ``state_shapes()``, ``output_size``   the state parts' widths and y's last dimension
+  ``state_shapes()``, ``output_size``   the state parts' shapes and y's last dimension
+  ``init_overrides()``      the parameter entries the layer's own initialisation sets
 And hooks for a layer class whose options the plain cell lacks: ``cell_module()`` (the
 reference cell that computes the layer as configured), ``call_options(k, d, T, B)`` (one
-call's keyword options, with the random masks a regulariser draws from ``rng``) and
-``kernel_fits()``.
+call's keyword options, with the random masks a regulariser draws from ``rng``),
+``kernel_fits()`` and ``recurrent_block()`` (the orthogonal init's block of weight_hh).
 """
 import numpy as np
 
@@ -121,6 +123,29 @@ class RecurrentLayer(LayerState, Module):
         """Names of the variant's own per-direction parameters, each (H,)."""
         return ()
 
+    def recurrent_block(self, shape):
+        """(rows, columns) of one block of weight_hh (of `shape`) that recurrent_init=
+        'orthogonal' makes orthonormal: one per gate, H rows by default (its columns: H, or P
+        when projected); a cell with block-diagonal recurrent weights overrides it."""
+        return self.hidden_size, shape[1]
+
+    def init_overrides(self):
+        """{parameter short name: (index, what)}: the entries that the layer's own
+        initialisation sets instead of torch's U(-1/sqrt(H), 1/sqrt(H)) (e.g. a forget-gate
+        bias), with a few words on what they are set to. Empty by default."""
+        return {}
+
+    def _check_state_values(self, name, part, s):
+        """A given initial state part must respect the cell's STATE_MIN (the sLSTM's
+        normaliser n >= 0: a sum of positive weights); parts without one take any finite
+        value. name: 'n_0', part: 'n'."""
+        low = getattr(self.reference, "STATE_MIN", {}).get(part)
+        if low is not None and s.size and s.min() < low:
+            bad = tuple(int(i) for i in np.argwhere(s < low)[0])
+            raise RnnlabError(f"{name} holds {s[bad]:.4g} at {bad}, below {low:g}, the least "
+                              f"the {self.cell}'s {part} can be; pass the {part}_n a previous "
+                              "call returned, or zeros")
+
     # ----- parameters -------------------------------------------------------------------
     def param_key(self, name, k, d=0):
         """The state_dict key of a cell parameter of layer k, direction d (torch's naming)."""
@@ -170,11 +195,13 @@ class RecurrentLayer(LayerState, Module):
                     params[self.param_key(name, k, d)] = \
                         self.rng.uniform(-bound, bound, shape).astype(self.dtype)
                 if self.recurrent_init == "orthogonal":
-                    # each gate's (H, R) block gets orthonormal columns (R = H, or P projected)
+                    # one block per gate (H rows; its columns orthonormal: R = H, or P
+                    # projected), or per gate and head for block-diagonal recurrent weights
                     w = params[self.param_key("weight_hh", k, d)]
-                    for g in range(w.shape[0] // H):
-                        q, r = np.linalg.qr(self.rng.standard_normal((H, w.shape[1])))
-                        w[g * H:(g + 1) * H] = q * np.sign(np.diag(r))
+                    rows, cols = self.recurrent_block(w.shape)
+                    for g in range(w.shape[0] // rows):
+                        q, r = np.linalg.qr(self.rng.standard_normal((rows, cols)))
+                        w[g * rows:(g + 1) * rows] = q * np.sign(np.diag(r))
                 self._init_direction(params, k, d)
         return params
 
@@ -218,6 +245,8 @@ class RecurrentLayer(LayerState, Module):
         T, B, _ = x.shape
         lengths = check_lengths(lengths, T, B)
         state0 = self._check_state(state, B, unbatched)
+        for part, s in zip(self.state_names, state0 or ()):
+            self._check_state_values(f"{part}_0", part, s)
         fn = self.implementation(backend)
         state_n = self._state_arrays(B, np.empty)
         caches, masks, inp = [], [], x
