@@ -10,7 +10,8 @@ from .errors import RnnlabError, RnnlabWarning
 from .inference import load
 from .nn.backend import get_backend, set_backend
 from .nn.layers import GRU, LSTM, MLSTM, RNN, SLSTM, MinGRU, MinLSTM
-from .train import Trainer, train
+from .train import train
+from .trainer import Trainer
 
 __all__ = ["RNN", "LSTM", "GRU", "MinGRU", "MinLSTM", "SLSTM", "MLSTM", "load", "train", "Trainer",
            "RnnlabError", "RnnlabWarning", "set_backend", "get_backend", "__version__"]

@@ -24,7 +24,8 @@ from ..fileio import atomic_write_json
 from ..tasks.model import ModelConfig, SequenceModel
 from ..tasks.stream import streaming_model
 from ..tasks.text import TextTask, pick_token
-from ..train import TrainConfig, Trainer
+from ..train import TrainConfig
+from ..trainer import Trainer
 
 
 def train_in_memory(ids, vocab, cell, hidden, steps, seed, batch=8, seq_len=12, lr=0.05):

@@ -19,7 +19,8 @@ import time
 
 from ..nn import backend as _backend
 from ..tasks.model import SequenceModel
-from ..train import Diverged, TrainConfig, Trainer
+from ..train import TrainConfig
+from ..trainer import Diverged, Trainer
 from ..viz.gradients import loss_grad_norms
 from .options import DEFAULTS, check_grid
 from .report import _describe, format_table, write_outputs
