@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
+from . import train_hooks as hooks
 from .errors import RnnlabError
 from .fileio import atomic_write_json
 from .nn.optim import LRSchedule, clip_grad_norm, grads_finite, make_optimizer
@@ -261,34 +262,56 @@ def train(data, out=None, resume=False, progress=True, log=None, **options):
 
     options: ModelConfig fields (cell, hidden, layers, dropout, variant, embed, ...) and
     TrainConfig fields (steps, lr, optimizer, batch, seq_len, ...). Returns a TrainResult.
-    Everything is checked before the run folder is created, so bad input writes nothing."""
+    Everything is checked before the run folder is created, so bad input writes nothing.
+    A task may choose the options not given from its data (`Task.choose_defaults`; they are
+    printed and saved in config.json "chosen"), train an ensemble (`task.ensemble` models,
+    each in RUN/members/<k>) and review the trained models (`task.review`, warnings)."""
+    log = log or (lambda msg: print(msg, file=sys.stderr))
     run = RunFolder(out) if out else None
     if resume:
         tcfg, mcfg, task = _resume_configs(run, data, options)
     else:
-        tcfg, mcfg, task = _new_configs(data, options)
+        tcfg, mcfg, task, chosen = _new_configs(data, options)
         if run is not None and run.path.exists() and any(run.path.iterdir()):
             run.create()                        # raises: an existing run is never overwritten
+        hooks.log_chosen(tcfg.task, chosen, log)
     trainer = Trainer(SequenceModel(mcfg), task, tcfg, None, log)
+    members = [f"members/{k}" for k in range(1, getattr(task, "ensemble", 1))]
     if resume:
         trainer.run = run
         trainer.restore()
     elif run is not None:
         run.create()
-        run.write_config({"model": mcfg.to_json(), "train": asdict(tcfg), "data": task.meta()})
+        run.write_config({"model": mcfg.to_json(), "train": asdict(tcfg), "data": task.meta(),
+                          **({"chosen": chosen} if chosen else {}),
+                          **({"members": members} if members else {})})
         trainer.run = run
-    return trainer.fit(progress)
+    result = trainer.fit(progress)
+    models = [hooks.best_model(trainer)]
+    for k, sub in enumerate(members, 1):
+        log(f"ensemble member {k + 1}/{len(members) + 1} (seed {tcfg.seed + k})")
+        member_tcfg, member_mcfg = hooks.member_configs(tcfg, mcfg, k)
+        member = Trainer(SequenceModel(member_mcfg), build_task(member_tcfg), member_tcfg, None, log)
+        models.append(hooks.train_member(member, run and RunFolder(run.path / sub), resume,
+                                         progress))
+    for line in getattr(task, "review", lambda models: [])(models):
+        log(line)
+    return result
 
 
 def _new_configs(data, options):
+    options = {k: v for k, v in options.items() if v is not None}     # None: not given
+    split_options(options)                  # an unknown option fails before the data is read
+    tcfg = TrainConfig(data=str(data), task=registry.task_for_file(data, options.get("task")),
+                       task_options=options.get("task_options"))
+    chosen = hooks.task_defaults(tcfg, options, {f.name for f in fields(TrainConfig)} |
+                                 {f.name for f in fields(ModelConfig)})
     model_opts, train_opts = split_options(options)
-    tcfg = TrainConfig(data=str(data), **train_opts)
-    tcfg.task = registry.task_for_file(data, options.get("task"))
-    tcfg.validate()
+    tcfg = TrainConfig(**{**asdict(tcfg), **train_opts}).validate()
     task = build_task(tcfg)
     mcfg = ModelConfig(task=tcfg.task, input_size=task.input_size,
                        output_size=task.output_size, seed=tcfg.seed, **model_opts).validate()
-    return tcfg, mcfg, task
+    return tcfg, mcfg, task, chosen
 
 
 def _resume_configs(run, data, options):
