@@ -86,17 +86,18 @@ def _value(text):
     return {"true": True, "false": False}.get(text.lower(), text)
 
 
-def run_series(name, folder, overrides, seed):
+def run_series(name, folder, overrides, seed, baselines):
     horizon, folds, _ = SERIES[name]
     dates, y = load_series(name)
     path = os.path.join(folder, f"{name}.csv")
     write_csv(path, {name: y}, time=dates)
     task = {k: v for k, v in overrides.items() if k in
-            ("lookback", "log", "difference", "season", "strategy", "ensemble")}
+            ("lookback", "log", "difference", "season", "seasonal_difference", "strategy",
+             "ensemble")}
     train_opts = {k: v for k, v in overrides.items() if k not in task}
     wall, cpu = time.time(), time.process_time()
     res = rnnlab.backtest(path, horizon=horizon, folds=folds, seed=seed, task_options=task,
-                          **train_opts)
+                          baselines=baselines, **train_opts)
     row = {m: v["overall"]["mase"] for m, v in res["methods"].items()}
     row.update(rows=len(y), horizon=horizon, folds=folds, season=res["seasons"][-1],
                vs_snaive=res["relative_to_seasonal_naive"]["rnnlab"],
@@ -110,7 +111,8 @@ def run_series(name, folder, overrides, seed):
 def summary(rows):
     names = list(rows)
     mean = {m: float(np.mean([rows[s][m] for s in names])) for m in
-            ("rnnlab", "naive", "seasonal_naive", "ets", "arima") if all(m in rows[s] for s in names)}
+            ("rnnlab", "naive", "seasonal_naive", "ets", "arima")
+            if all(m in rows[s] for s in names)}
     out = {"mean_mase": mean,
            "beats_seasonal_naive": sum(rows[s]["vs_snaive"] < 1 for s in names),
            "series": len(names)}
@@ -128,6 +130,9 @@ def main():
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                    help="change one option for every series (repeatable)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--baselines", default="naive,seasonal_naive,ets,arima",
+                   help="the baselines to run (a variant of the defaults needs only the naive "
+                   "ones: the statistical models do not change)")
     p.add_argument("--out", default=None, help="write the results as JSON here")
     a = p.parse_args()
     overrides = dict((k, _value(v)) for k, v in (s.split("=", 1) for s in a.set))
@@ -137,7 +142,7 @@ def main():
           f"{'wall s':>8s}{'load':>6s}", flush=True)
     with tempfile.TemporaryDirectory() as folder:
         for name in a.series.split(","):
-            r = rows[name] = run_series(name, folder, overrides, a.seed)
+            r = rows[name] = run_series(name, folder, overrides, a.seed, a.baselines)
             cells = "".join(f"{r.get(m, float('nan')):8.3f}" for m in
                             ("rnnlab", "naive", "seasonal_naive", "ets", "arima"))
             print(f"{name:20s}{r['rows']:6d}{r['horizon']:4d}{r['folds']:3d}{r['season']:4d}"

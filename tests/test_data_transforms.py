@@ -43,16 +43,19 @@ def test_swing_rule():
     assert swing_grows_with_level(flat, 12) == (False, None, None)
 
 
-@pytest.mark.parametrize("log, diff", [(False, False), (True, False), (False, True),
-                                       (True, True)])
-def test_transform_inverts(log, diff):
+@pytest.mark.parametrize("log", [False, True])
+@pytest.mark.parametrize("diff", [False, True])
+@pytest.mark.parametrize("seasonal", [0, 12])
+def test_transform_inverts(log, diff, seasonal):
     rows = np.stack([generate_series("multiplicative", 50, seed=3), np.arange(50.0)], 1)
-    t = SeriesTransform(log, diff)
+    t = SeriesTransform(log, diff, seasonal)
     z = t.forward(rows)
-    assert z.shape == (50 - diff, 2)
-    # the transformed future of rows 30.. from the level of row 29 gives rows 30.. back
-    future = z[30 - diff:, 0][None]
-    assert np.allclose(t.inverse(future, rows[29:30, 0]), rows[30:, 0][None], rtol=1e-12)
+    lost = diff + seasonal
+    assert z.shape == (50 - lost, 2) and t.rows_lost == lost
+    # the transformed future of rows 30.. from the levels before row 30 gives rows 30.. back
+    future = z[30 - lost:, 0][None]
+    past = rows[30 - max(1, lost):30, 0][None]
+    assert np.allclose(t.inverse(future, past), rows[30:, 0][None], rtol=1e-12)
     assert SeriesTransform.from_json(t.to_json()).to_json() == t.to_json()
     if log:
         with pytest.raises(RnnlabError, match="--no-log"):

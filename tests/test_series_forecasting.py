@@ -60,7 +60,7 @@ def test_an_option_given_wins(csv, tmp_path):
                  task_options={"difference": False, "log": True, "lookback": 13,
                                "strategy": "recursive", "ensemble": 1})
     cfg = json.loads((out / "config.json").read_text())
-    assert cfg["data"]["transform"] == {"log": True, "difference": False}
+    assert cfg["data"]["transform"] == {"log": True, "difference": False, "seasonal": 0}
     assert cfg["data"]["lookback"] == 13 and cfg["model"]["hidden"] == 8
     assert cfg["model"]["output_size"] == 1 and "members" not in cfg
     assert not {"difference", "log", "lookback", "strategy", "hidden"} & set(cfg["chosen"])
@@ -184,3 +184,37 @@ def test_a_run_from_before_loads_and_forecasts_as_it_did(tmp_path):
     hold = tmp_path / "hold.csv"
     write_csv(hold, {"y": generate_series("seasonal", 64, seed=2)[60:]})
     assert rnnlab.load(tmp_path / "old").evaluate(hold)["horizon"] == 4
+
+
+def test_an_ensemble_resumes_member_by_member(csv, tmp_path):
+    """20 + 20 resumed steps give every member the weights of 40 straight steps."""
+    opts = dict(hidden=6, eval_every=10, patience=0, progress=False, log=lambda m: None,
+                task_options={"ensemble": 2})
+    a, b = tmp_path / "a", tmp_path / "b"
+    rnnlab.train(csv, out=a, steps=40, **opts)
+    rnnlab.train(csv, out=b, steps=20, **opts)
+    rnnlab.train(csv, out=b, steps=40, resume=True, progress=False, log=lambda m: None)
+    for sub in ("", "members/1"):
+        wa = RunFolder(a / sub).load_weights("model")
+        wb = RunFolder(b / sub).load_weights("model")
+        assert all(np.array_equal(wa[k], wb[k]) for k in wa)
+    assert np.allclose(rnnlab.load(a).forecast(3)["forecast"],
+                       rnnlab.load(b).forecast(3)["forecast"])
+
+
+def test_seasonal_differences_undo_to_the_season(tmp_path):
+    """--seasonal-difference on a series that repeats exactly: every seasonal difference is 0,
+    so whatever small value the model predicts, the forecast is last season plus it."""
+    y = generate_series("pure_seasonal", 120)
+    write_csv(tmp_path / "p.csv", {"y": y[:108]})
+    rnnlab.train(tmp_path / "p.csv", out=tmp_path / "r", steps=60, progress=False,
+                 log=lambda m: None, task_options={"seasonal_difference": True, "ensemble": 1})
+    m = rnnlab.load(tmp_path / "r")
+    assert m.transform.to_json() == {"log": False, "difference": False, "seasonal": 12}
+    f = np.array(m.forecast(24)["forecast"])
+    z = m.scale_rows(m.tail)[-m.lookback:]
+    out, _ = m.model.forward(z[:, None, :])
+    dz = out[-1, 0] * m.scaler.std[0] + m.scaler.mean[0]                # (H,) seasonal diffs
+    H = m.meta["horizon"]
+    assert H == 10 and np.allclose(f[:H], y[96:96 + H] + dz, rtol=1e-10)
+    assert np.abs(f - np.r_[y[108:], y[96:108]]).max() < 0.1 * np.ptp(y)

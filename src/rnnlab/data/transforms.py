@@ -74,12 +74,13 @@ def swing_grows_with_level(y, season: int | None):
 
 
 class SeriesTransform:
-    """log of the target (column 0) when `log`, then first differences of every column when
-    `difference`. rows (N, F) -> z (N - difference, F); `inverse` takes predicted target
-    values z (B, H) back to levels."""
+    """log of the target (column 0) when `log`, then seasonal differences at lag `seasonal`
+    of every column (0 = none), then first differences of every column when `difference`.
+    rows (N, F) -> z (N - rows_lost, F); `inverse` takes predicted target values z (B, H)
+    back to levels, given the levels before them."""
 
-    def __init__(self, log: bool = False, difference: bool = False):
-        self.log, self.difference = bool(log), bool(difference)
+    def __init__(self, log: bool = False, difference: bool = False, seasonal: int = 0):
+        self.log, self.difference, self.seasonal = bool(log), bool(difference), int(seasonal)
 
     def forward(self, rows) -> np.ndarray:
         z = np.array(rows, np.float64)
@@ -90,16 +91,27 @@ class SeriesTransform:
                 raise RnnlabError("the log transform needs a positive target; the series has "
                                   "a value <= 0: pass --no-log")
             z[:, 0] = np.log(z[:, 0])
+        if self.seasonal:
+            z = z[self.seasonal:] - z[:-self.seasonal]
         return np.diff(z, axis=0) if self.difference else z
 
-    def inverse(self, z, last_level) -> np.ndarray:
-        """z: (B, H) transformed target predictions for the H rows after a row whose target
-        level is last_level (B,). Returns levels (B, H)."""
+    def inverse(self, z, past) -> np.ndarray:
+        """z: (B, H) transformed target predictions for the H rows after `past`, the target's
+        last levels before them: (B, k) with k >= rows_lost (or (B,), the last level).
+        Returns levels (B, H)."""
         z = np.asarray(z, np.float64)
-        if self.difference:
-            start = np.asarray(last_level, np.float64)
-            start = np.log(start) if self.log else start
-            z = start[:, None] + np.cumsum(z, axis=1)
+        past = np.asarray(past, np.float64)
+        past = past[:, None] if past.ndim == 1 else past
+        x = np.log(past) if self.log else past                      # (B, k)
+        m, H = self.seasonal, z.shape[1]
+        if self.difference:                  # back to the seasonal differences (or levels)
+            last = x[:, -1] - x[:, -1 - m] if m else x[:, -1]
+            z = last[:, None] + np.cumsum(z, axis=1)
+        if m:                                # x_t = x_{t-m} + s_t, one step at a time
+            x = np.concatenate([x[:, -m:], np.empty_like(z)], axis=1)
+            for h in range(H):
+                x[:, m + h] = x[:, h] + z[:, h]
+            z = x[:, m:]
         if self.log:
             with np.errstate(over="ignore"):
                 return np.exp(np.minimum(z, math.log(np.finfo(np.float64).max)))
@@ -107,11 +119,13 @@ class SeriesTransform:
 
     @property
     def rows_lost(self) -> int:
-        return int(self.difference)
+        """Rows the differences drop at the start (and levels `inverse` needs before z)."""
+        return self.seasonal + int(self.difference)
 
     def to_json(self) -> dict:
-        return {"log": self.log, "difference": self.difference}
+        return {"log": self.log, "difference": self.difference, "seasonal": self.seasonal}
 
     @classmethod
     def from_json(cls, d) -> "SeriesTransform":
-        return cls(bool(d.get("log", False)), bool(d.get("difference", False)))
+        return cls(bool(d.get("log", False)), bool(d.get("difference", False)),
+                   int(d.get("seasonal", 0) or 0))

@@ -54,6 +54,9 @@ class SeriesTask:
         TaskOption("log", "model the log of the target (default: when the series is positive "
                    "and its swing grows with its level)", bool, flag=True),
         TaskOption("season", "season length in rows, 1 = none (default: detected)", int),
+        TaskOption("seasonal_difference", "model the differences at the season's lag (default: "
+                   "off; the season enters as lags: a lookback of two seasons)", bool,
+                   flag=True),
         TaskOption("strategy", "direct: one head predicts the whole horizon; recursive: one "
                    "step fed back (default: direct)", choices=STRATEGIES),
         TaskOption("ensemble", "train N models (seeds seed..seed+N-1) and forecast their "
@@ -63,15 +66,15 @@ class SeriesTask:
     )
 
     def __init__(self, path, target=None, features=None, fill=None, lookback=None, horizon=None,
-                 difference=None, log=None, season=None, strategy=None, ensemble=None,
-                 until=None, batch=50, val_fraction=0.1, seed=0):
+                 difference=None, log=None, season=None, seasonal_difference=None,
+                 strategy=None, ensemble=None, until=None, batch=50, val_fraction=0.1, seed=0):
         if not 0 < val_fraction <= 0.5:
             raise RnnlabError(f"--val-fraction must be in (0, 0.5] for a series (the validation "
                               f"part gives the forecast interval), got {val_fraction}")
         data, raw, times = read_series(path, target, features, fill, until)
         given = dict(lookback=lookback, horizon=horizon, difference=difference, log=log,
-                     season=season, strategy=strategy, ensemble=ensemble,
-                     val_fraction=val_fraction)
+                     season=season, seasonal_difference=seasonal_difference,
+                     strategy=strategy, ensemble=ensemble, val_fraction=val_fraction)
         if any(v is None for v in given.values()):       # built without train(): decide here
             chosen = series_defaults.plan(raw[:, 0], given)
             given = {k: chosen[k][0] for k in given}
@@ -82,7 +85,8 @@ class SeriesTask:
         self.strategy = given["strategy"]
         if self.strategy not in STRATEGIES:
             raise RnnlabError(f"--strategy must be direct or recursive, got {self.strategy!r}")
-        self.transform = SeriesTransform(given["log"], given["difference"])
+        seasonal = self.season if given["seasonal_difference"] and self.season > 1 else 0
+        self.transform = SeriesTransform(given["log"], given["difference"], seasonal)
         self.difference = self.transform.difference
         self.fill, self.batch_size, self.seed = fill, int(batch), int(seed)
         self.frequency = infer_frequency(times)
@@ -123,7 +127,7 @@ class SeriesTask:
             season = detect_season(meta["target_history"]) or 1
             opts.update(lookback=meta["lookback"], horizon=meta["horizon"], log=False,
                         difference=bool(meta["difference"]), strategy="recursive",
-                        ensemble=1, season=season)
+                        ensemble=1, season=season, seasonal_difference=False)
         return cls(tcfg.data, batch=tcfg.batch, val_fraction=tcfg.val_fraction, seed=tcfg.seed,
                    **opts)
 

@@ -6,6 +6,7 @@ says why (the reason is printed at the start of training and saved in config.jso
     season       the autocorrelation peak of the training part (data.series.detect_season)
     horizon      one season; 12 without one; at most a tenth of the series
     log          positive, and the seasonal swing grows with the level (data.transforms)
+    seasonal_difference  off: the season enters as lags (the lookback covers two seasons)
     difference   KPSS rejects a stationary level at 5% (data.transforms.kpss)
     lookback     two seasons or two horizons (12 at least), at most a third of the training rows
     strategy     direct: one multi-output head predicts the whole horizon
@@ -21,6 +22,8 @@ seasons) on co2, elnino and airpassengers; the direct head beat the recursive on
 series; 5 members were no better than 3.
 """
 import math
+
+import numpy as np
 
 from ..data.series import detect_season
 from ..data.transforms import KPSS_CRITICAL_5, kpss, swing_grows_with_level
@@ -71,11 +74,13 @@ def _log(y, season, given):
                    f"{how} (logs need r >= 0.8 and slope >= 0.5)")
 
 
-def _difference(y, log, given):
+def _difference(y, log, lag, given):
+    """KPSS on the series as the model would see it before first differences: logged, and
+    seasonally differenced at `lag` (0: not)."""
     if given.get("difference") is not None:
         return bool(given["difference"]), "given"
-    x = [math.log(v) for v in y] if log else y
-    stat = kpss(x)
+    x = np.log(y) if log else np.asarray(y, np.float64)
+    stat = kpss(x[lag:] - x[:-lag] if lag else x)
     if stat > KPSS_CRITICAL_5:
         return True, f"KPSS {stat:.3f} > {KPSS_CRITICAL_5} (5%): the level wanders"
     return False, f"KPSS {stat:.3f} <= {KPSS_CRITICAL_5} (5%): a stable level"
@@ -109,8 +114,11 @@ def plan(y, given):
     out["horizon"] = horizon = _horizon(n, season, given)
     horizon = horizon[0]
     out["log"] = _log(y, season, given)
-    out["difference"] = _difference(y, out["log"][0], given)
-    n_z = n - int(out["difference"][0])
+    _fixed(out, given, "seasonal_difference", False, "the season enters as lags (a lookback of "
+           "two seasons): measured better than seasonal differences")
+    lag = (season or 0) if out["seasonal_difference"][0] else 0
+    out["difference"] = _difference(y, out["log"][0], lag, given)
+    n_z = n - int(out["difference"][0]) - lag
     if given.get("val_fraction") is not None:
         out["val_fraction"] = (float(given["val_fraction"]), "given")
     else:

@@ -40,14 +40,15 @@ def predict_scaled(model, ctx, horizon, held):
     return np.concatenate(preds, axis=1)
 
 
-def ensemble_levels(models, ctx, horizon, scaler, transform, last_level):
-    """The members' forecasts in levels and their median: ctx (B, L, F) scaled rows, last_level
-    (B,) the target level of the row before the first forecast. Returns (median (B, horizon),
-    members (N, B, horizon)). The median is taken in levels, after the inverse transform."""
+def ensemble_levels(models, ctx, horizon, scaler, transform, past):
+    """The members' forecasts in levels and their median: ctx (B, L, F) scaled rows, past
+    (B, k) the target's last levels before the first forecast (k >= transform.rows_lost).
+    Returns (median (B, horizon), members (N, B, horizon)). The median is taken in levels,
+    after the inverse transform."""
     held = held_features(scaler, np.asarray(ctx)[:, -1], transform.difference)
     out = []
     for m in models:
         z = predict_scaled(m, ctx, horizon, held) * scaler.std[0] + scaler.mean[0]
-        out.append(transform.inverse(z, last_level))
+        out.append(transform.inverse(z, past))
     members = np.stack(out)
     return np.median(members, axis=0), members

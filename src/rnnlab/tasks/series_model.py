@@ -55,10 +55,11 @@ class SeriesModel(TrainedModel):
         """Raw rows (N, F) as the model reads them: transformed, scaled (N - d, F)."""
         return self.scaler.transform(self.transform.forward(rows))
 
-    def levels(self, ctx, horizon, last_level):
-        """ctx (B, L, F) scaled rows -> the ensemble's median forecast in levels (B, horizon)."""
+    def levels(self, ctx, horizon, past):
+        """ctx (B, L, F) scaled rows, past (B, k) the target's levels before the forecast ->
+        the ensemble's median forecast in levels (B, horizon)."""
         return ensemble_levels(self.members, ctx, horizon, self.scaler, self.transform,
-                               last_level)[0]
+                               past)[0]
 
     def _validation_errors(self, steps):
         """errors[j, h] = actual - forecast, h+1 steps after validation origin j (NaN past the
@@ -68,8 +69,9 @@ class SeriesModel(TrainedModel):
         L, d, n_val = self.lookback, self.transform.rows_lost, self.n_val
         z = self.scale_rows(self.tail)                                   # (L + n_val, F)
         ctx = np.stack([z[j:j + L] for j in range(n_val)])
-        H = min(steps, n_val)
-        levels = self.levels(ctx, H, self.tail[L + d - 1:L + d - 1 + n_val, 0])
+        H, k = min(steps, n_val), max(1, d)
+        past = np.stack([self.tail[j + L + d - k:j + L + d, 0] for j in range(n_val)])
+        levels = self.levels(ctx, H, past)
         err = np.full((n_val, steps), np.nan)
         for j in range(n_val):
             k = min(H, n_val - j)
@@ -87,7 +89,8 @@ class SeriesModel(TrainedModel):
             raise RnnlabError(f"--horizon must be a positive integer, got {horizon!r}")
         horizon = int(horizon)
         z = self.scale_rows(self.tail)
-        fc = self.levels(z[None, -self.lookback:], horizon, self.tail[-1:, 0])[0]
+        past = self.tail[-max(1, self.transform.rows_lost):, 0]
+        fc = self.levels(z[None, -self.lookback:], horizon, past[None])[0]
         lower, upper, kind = self._interval(fc, self._validation_errors(horizon))
         return {"forecast": fc.tolist(), "lower": lower.tolist(), "upper": upper.tolist(),
                 "dates": self.dates(horizon), "frequency": (self.frequency or {}).get("name"),

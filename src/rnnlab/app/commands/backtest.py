@@ -35,19 +35,21 @@ def add_parser(sub):
                    help="the recurrent cell")
     for name, typ in (("hidden", int), ("layers", int), ("steps", int), ("lr", float),
                       ("lookback", int), ("season", int), ("ensemble", int)):
-        g.add_argument(f"--{name}", type=typ, default=None, help=f"as for rnnlab train --{name}")
+        g.add_argument(f"--{name}", type=typ, default=None, help=f"as for rnnlab train --{name} (default: chosen from the data)")
     g.add_argument("--strategy", default=None, choices=["direct", "recursive"],
-                   help="as for rnnlab train --strategy")
-    for name in ("difference", "log"):
+                   help="as for rnnlab train --strategy (default: direct)")
+    for name in ("difference", "log", "seasonal-difference"):
         g.add_argument(f"--{name}", default=None, action=argparse.BooleanOptionalAction,
-                       help=f"as for rnnlab train --{name} / --no-{name}")
+                       help=f"as for rnnlab train --{name} / --no-{name} (default: chosen "
+                       "from the data)")
     b.set_defaults(func=run)
 
 
 def run(a):
     from ...backtesting import backtest, report_lines
     task = {k: getattr(a, k) for k in ("lookback", "season", "ensemble", "strategy",
-                                       "difference", "log") if getattr(a, k) is not None}
+                                       "difference", "log", "seasonal_difference")
+            if getattr(a, k) is not None}
     model = {k: getattr(a, k) for k in ("hidden", "layers", "steps", "lr")
              if getattr(a, k) is not None}
     from ...nn import registry
