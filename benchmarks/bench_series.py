@@ -5,6 +5,7 @@ structure.
 
     pip install statsmodels statsforecast        # the data and the statistical baselines
     python benchmarks/bench_series.py [--series co2,nile] [--set ensemble=1] [--out res.json]
+    python benchmarks/bench_series.py --write-csv data/     # just the CSVs, e.g. for the README
 
 Each series is written to a CSV with its dates and run through `rnnlab.backtest` exactly as
 `rnnlab backtest FILE --horizon H --folds K` would: a model is trained from scratch at every
@@ -43,6 +44,10 @@ SERIES = {
     "gen_multiplicative": (12, 3, "generated: growth x season 12 x noise, 240 rows"),
     "gen_ar": (6, 4, "generated: AR(2), 300 rows"),
 }
+# run only when named (--series co2_weekly): long, and AutoETS fits no season above 24
+EXTRA = {
+    "co2_weekly": (52, 3, "Mauna Loa CO2, weekly 1958-2001 (statsmodels), gaps interpolated"),
+}
 
 
 def _monthly(start_year, n, step=1):
@@ -59,8 +64,9 @@ def load_series(name):
         from statsforecast.utils import AirPassengers
         return _monthly(1949, len(AirPassengers)), np.asarray(AirPassengers, float)
     import statsmodels.api as sm
-    if name == "co2":
-        s = sm.datasets.co2.load_pandas().data["co2"].resample("MS").mean().interpolate()
+    if name in ("co2", "co2_weekly"):
+        s = sm.datasets.co2.load_pandas().data["co2"]
+        s = s.resample("MS").mean().interpolate() if name == "co2" else s.interpolate()
         return [t.date().isoformat() for t in s.index], s.to_numpy(float)
     if name == "nile":
         d = sm.datasets.nile.load_pandas().data
@@ -87,7 +93,7 @@ def _value(text):
 
 
 def run_series(name, folder, overrides, seed, baselines):
-    horizon, folds, _ = SERIES[name]
+    horizon, folds, _ = {**SERIES, **EXTRA}[name]
     dates, y = load_series(name)
     path = os.path.join(folder, f"{name}.csv")
     write_csv(path, {name: y}, time=dates)
@@ -134,7 +140,16 @@ def main():
                    help="the baselines to run (a variant of the defaults needs only the naive "
                    "ones: the statistical models do not change)")
     p.add_argument("--out", default=None, help="write the results as JSON here")
+    p.add_argument("--write-csv", default=None, metavar="DIR",
+                   help="only write the series as DIR/<name>.csv (date + value) and stop")
     a = p.parse_args()
+    if a.write_csv:
+        os.makedirs(a.write_csv, exist_ok=True)
+        for name in a.series.split(","):
+            dates, y = load_series(name)
+            write_csv(os.path.join(a.write_csv, f"{name}.csv"), {name: y}, time=dates)
+            print(os.path.join(a.write_csv, f"{name}.csv"))
+        return
     overrides = dict((k, _value(v)) for k, v in (s.split("=", 1) for s in a.set))
     rows = {}
     print(f"{'series':20s}{'rows':>6s}{'H':>4s}{'K':>3s}{'m':>4s}{'rnnlab':>8s}{'naive':>8s}"

@@ -290,8 +290,8 @@ def train(data, out=None, resume=False, progress=True, log=None, **options):
     models = [hooks.best_model(trainer)]
     for k, sub in enumerate(members, 1):
         log(f"ensemble member {k + 1}/{len(members) + 1} (seed {tcfg.seed + k})")
-        member_tcfg, member_mcfg = hooks.member_configs(tcfg, mcfg, k)
-        member = Trainer(SequenceModel(member_mcfg), build_task(member_tcfg), member_tcfg, None, log)
+        mt, mm = hooks.member_configs(tcfg, mcfg, k)
+        member = Trainer(SequenceModel(mm), build_task(mt), mt, None, log)
         models.append(hooks.train_member(member, run and RunFolder(run.path / sub), resume,
                                          progress))
     for line in getattr(task, "review", lambda models: [])(models):

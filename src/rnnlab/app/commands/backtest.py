@@ -35,7 +35,8 @@ def add_parser(sub):
                    help="the recurrent cell")
     for name, typ in (("hidden", int), ("layers", int), ("steps", int), ("lr", float),
                       ("lookback", int), ("season", int), ("ensemble", int)):
-        g.add_argument(f"--{name}", type=typ, default=None, help=f"as for rnnlab train --{name} (default: chosen from the data)")
+        g.add_argument(f"--{name}", type=typ, default=None,
+                       help=f"as for rnnlab train --{name} (default: chosen from the data)")
     g.add_argument("--strategy", default=None, choices=["direct", "recursive"],
                    help="as for rnnlab train --strategy (default: direct)")
     for name in ("difference", "log", "seasonal-difference"):
