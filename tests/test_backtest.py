@@ -33,6 +33,7 @@ def test_folds_and_scores_by_hand(result):
     assert result["origins"] == [84, 90] and result["origin_dates"] == ["2007-01-01",
                                                                         "2007-07-01"]
     assert result["frequency"] == "monthly" and result["seasons"] == [12, 12]
+    assert result["dates"][1][:2] == ["2007-07-01", "2007-08-01"]
     assert np.array_equal(result["actual"], [y[84:90], y[90:96]])
     naive = result["methods"]["naive"]
     assert np.allclose(naive["forecasts"], [[y[83]] * 6, [y[89]] * 6])

@@ -161,8 +161,10 @@ def _legacy_run(folder, y, lookback=6, difference=True):
             "lookback": lookback, "horizon": 4, "difference": difference,
             "scaler": {"mean": [mean], "std": [std]}, "n_rows": len(y), "n_val": n_val,
             "last_time": None, "target_history": y.tolist(), "tail": tail[:, None].tolist()}
-    train = {"data": "gone.csv", "task": "series", "val_fraction": 0.2, "batch": 50,
-             "task_options": {"lookback": lookback, "horizon": 4, "difference": difference}}
+    write_csv(folder.parent / "old.csv", {"y": y})
+    train = {"data": str(folder.parent / "old.csv"), "task": "series", "val_fraction": 0.2,
+             "batch": 50, "task_options": {"lookback": lookback, "horizon": 4,
+                                           "difference": difference}}
     run.write_config({"model": cfg.to_json(), "train": train, "data": data})
     run.save_weights("best", model.state_dict())
     return model, mean, std
@@ -184,6 +186,13 @@ def test_a_run_from_before_loads_and_forecasts_as_it_did(tmp_path):
     hold = tmp_path / "hold.csv"
     write_csv(hold, {"y": generate_series("seasonal", 64, seed=2)[60:]})
     assert rnnlab.load(tmp_path / "old").evaluate(hold)["horizon"] == 4
+    # --resume rebuilds its task as it was: recursive, one output, a one-step validation loss
+    from rnnlab.train import TrainConfig, build_task
+    cfg = RunFolder(tmp_path / "old").read_config()
+    task = build_task(TrainConfig(**cfg["train"]), cfg["data"])
+    assert (task.strategy, task.output_size, task.val_steps, task.ensemble) == ("recursive", 1,
+                                                                                1, 1)
+    assert task.meta()["tail"] == cfg["data"]["tail"]
 
 
 def test_an_ensemble_resumes_member_by_member(csv, tmp_path):

@@ -129,6 +129,8 @@ def _result(path, data, cuts, horizon, seasons, actual, scales, fc, cpu, skipped
     res = {"file": os.fspath(path), "target": data.target, "rows": len(data.values),
            "horizon": horizon, "folds": len(cuts), "origins": cuts,
            "origin_dates": [iso(times[o], freq) for o in cuts] if freq else None,
+           "dates": [[iso(times[o + h], freq) for h in range(horizon)] for o in cuts]
+           if freq else None,
            "frequency": freq["name"] if freq else None, "seasons": seasons,
            "actual": actual.tolist(), "methods": {}, "skipped": skipped}
     if np.isnan(scales).any():
@@ -163,7 +165,8 @@ def report_lines(res):
     for b, why in res["skipped"].items():
         lines.append(f"{LABELS.get(b, b):16s} skipped: {why}")
     lines.append("MASE per horizon step:")
-    lines.append("step " + "".join(f"{v['label'][:10]:>11s}" for v in res["methods"].values()))
+    short = {"seasonal_naive": "snaive", "ets": "AutoETS", "arima": "AutoARIMA"}
+    lines.append("step " + "".join(f"{short.get(m, m):>11s}" for m in res["methods"]))
     for h in range(res["horizon"]):
         lines.append(f"{h + 1:4d} " + "".join(f"{v['per_step']['mase'][h]:11.3f}"
                                               for v in res["methods"].values()))

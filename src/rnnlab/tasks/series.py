@@ -99,6 +99,7 @@ class SeriesTask:
         self.data, self.raw, self.times = data, raw, times
         self.input_size = raw.shape[1]
         self.output_size = H if self.strategy == "direct" else 1
+        self.val_steps = H                 # the validation loss's forecast steps
         self.starts = np.arange(self.n_train - L)      # window w: rows starts[w] .. + L - 1
         W = len(self.starts)
         self.batches_per_epoch = max(1, math.ceil(W / self.batch_size))
@@ -122,14 +123,18 @@ class SeriesTask:
     @classmethod
     def from_config(cls, tcfg, meta=None):
         opts = task_options(tcfg, cls)
-        if meta is not None and "transform" not in meta:
+        legacy = meta is not None and "transform" not in meta
+        if legacy:
             # a run from before the chosen defaults: it was what its meta says, and recursive
             season = detect_season(meta["target_history"]) or 1
             opts.update(lookback=meta["lookback"], horizon=meta["horizon"], log=False,
                         difference=bool(meta["difference"]), strategy="recursive",
                         ensemble=1, season=season, seasonal_difference=False)
-        return cls(tcfg.data, batch=tcfg.batch, val_fraction=tcfg.val_fraction, seed=tcfg.seed,
+        task = cls(tcfg.data, batch=tcfg.batch, val_fraction=tcfg.val_fraction, seed=tcfg.seed,
                    **opts)
+        if legacy:
+            task.val_steps = 1      # its best loss so far is a one-step loss: keep comparing so
+        return task
 
     @classmethod
     def choose_defaults(cls, tcfg, given):
@@ -167,8 +172,8 @@ class SeriesTask:
 
     def validation_targets(self):
         """Contexts (n_val, L, F) ending before each validation row and that row's next
-        `horizon` scaled targets (n_val, H), NaN past the data."""
-        L, H, n = self.lookback, self.horizon, len(self.z)
+        `val_steps` (the horizon) scaled targets (n_val, H), NaN past the data."""
+        L, H, n = self.lookback, self.val_steps, len(self.z)
         origins = np.arange(self.n_train, n)
         ctx = np.stack([self.z[o - L:o] for o in origins])
         ahead = origins[:, None] + np.arange(H)
@@ -179,7 +184,7 @@ class SeriesTask:
         """MSE (scaled units) of the horizon-step forecast from every validation row."""
         ctx, y = self.validation_targets()
         held = held_features(self.scaler, ctx[:, -1], self.difference)
-        p = predict_scaled(model, ctx, self.horizon, held)
+        p = predict_scaled(model, ctx, y.shape[1], held)
         ok = ~np.isnan(y)
         return float(np.mean((p[ok] - y[ok]) ** 2))
 

@@ -263,10 +263,14 @@ def backtest_figure(res: dict):
     K, H = actual.shape
     fig = _figure((9, 6.5))
     top, bottom = fig.subplots(2, 1, height_ratios=[3, 2])
-    x = np.asarray(res["origins"])[:, None] + np.arange(H)             # rows of the windows
+    if res.get("dates"):                                               # calendar time
+        from datetime import datetime
+        x = np.array([[datetime.fromisoformat(d) for d in row] for row in res["dates"]])
+    else:                                                              # rows of the windows
+        x = np.asarray(res["origins"])[:, None] + np.arange(H)
     for k in range(K):
         top.plot(x[k], actual[k], c="k", lw=1.4, label="actual" if k == 0 else None)
-        top.axvline(x[k, 0] - 0.5, c="grey", lw=0.6)
+        top.axvline(x[k, 0], c="grey", lw=0.6)
     for i, (name, v) in enumerate(methods.items()):
         f = np.asarray(v["forecasts"], np.float64)
         style = dict(lw=1.8, c="C1") if name == "rnnlab" else dict(lw=1.0, ls="--", c=f"C{i + 2}")
@@ -274,7 +278,7 @@ def backtest_figure(res: dict):
             top.plot(x[k], f[k], label=v["label"] if k == 0 else None, **style)
         bottom.plot(np.arange(1, H + 1), v["per_step"]["mase"], marker=".",
                     label=v["label"], **style)
-    top.set(xlabel="row", ylabel=res["target"],
+    top.set(xlabel="date" if res.get("dates") else "row", ylabel=res["target"],
             title=f"Backtest: {K} folds of {H} steps, a model refit at each origin")
     top.grid(alpha=0.3)
     top.legend(fontsize=8, ncols=3)
