@@ -6,6 +6,7 @@ written in NumPy with hand-written backpropagation through time, exact against P
 every gate visible.
 """
 from ._version import __version__
+from .backtesting import backtest
 from .errors import RnnlabError, RnnlabWarning
 from .inference import load
 from .nn.backend import get_backend, set_backend
@@ -13,5 +14,6 @@ from .nn.layers import GRU, LSTM, MLSTM, RNN, SLSTM, MinGRU, MinLSTM
 from .train import train
 from .trainer import Trainer
 
-__all__ = ["RNN", "LSTM", "GRU", "MinGRU", "MinLSTM", "SLSTM", "MLSTM", "load", "train", "Trainer",
-           "RnnlabError", "RnnlabWarning", "set_backend", "get_backend", "__version__"]
+__all__ = ["RNN", "LSTM", "GRU", "MinGRU", "MinLSTM", "SLSTM", "MLSTM", "load", "train",
+           "backtest", "Trainer", "RnnlabError", "RnnlabWarning", "set_backend", "get_backend",
+           "__version__"]

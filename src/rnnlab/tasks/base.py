@@ -109,14 +109,18 @@ def positive_int(name, v):
 
 class TrainedModel:
     """A SequenceModel plus what its task needs to read and write data. Subclasses add the
-    task's verbs; `rnnlab.load` picks the subclass from the task registry."""
+    task's verbs; `rnnlab.load` picks the subclass from the task registry. `members`: the
+    other models of an ensemble run (config.json "members"); `self.members` lists them all,
+    `model` first."""
     kind = None
     vocab = None
 
-    def __init__(self, model, data_meta, train_cfg=None, path=None):
+    def __init__(self, model, data_meta, train_cfg=None, path=None, members=()):
         self.model, self.meta, self.train_cfg, self.path = model, data_meta, train_cfg or {}, path
+        self.members = [model, *members]
         self.cfg = model.cfg
-        model.eval()
+        for m in self.members:
+            m.eval()
 
     def labels(self):
         """A label for each output unit (tokens, pitches, or indices)."""

@@ -125,7 +125,7 @@ def _series_lines(subject, x, out):
     actual = np.append(x[1:, 0, 0].astype(np.float64), out[-1, 0])  # last: no next value
     pred = out[:, 0]
     scaler = getattr(subject.trained, "scaler", None)
-    if scaler is not None:            # back to the data's units (changes, if differenced)
+    if scaler is not None:   # back to the data's units (changes or log changes, if transformed)
         mean, std = np.atleast_1d(scaler.mean)[0], np.atleast_1d(scaler.std)[0]
         actual, pred = actual * std + mean, pred * std + mean
     return {"prediction": pred.tolist(), "actual": actual.tolist()}
