@@ -94,7 +94,7 @@ function drawUnrolled() {                  // x_t (one-hot) -> h_t (H values) ->
     sv(g, "line", { x1: mid, y1: 196, x2: mid, y2: 138, stroke: "#555", "marker-end": "url(#ah)" });
     DIN.forEach((_, k) => sv(g, "rect", { x: mid - 30 + k * 20, y: 198, width: 18, height: 18, stroke: "#888",
       fill: k === D.days[t] ? DHEX[k] : "#fff" }));
-    sv(g, "text", { x: mid, y: 236, "text-anchor": "middle" }, `${tr("day")} ${t + 1}: ${DIN[D.days[t]]}`);
+    sv(g, "text", { x: mid, y: 236, "text-anchor": "middle" }, `${tr("day_n", { n: t + 1 })}: ${DIN[D.days[t]]}`);
     g.addEventListener("click", () => setRnnDay(t));
   }
   $("unrolled").replaceChildren(svg);
@@ -233,7 +233,7 @@ function lstmSvg() {
   const line = (name, pts, width) => {
     const p = sv(svg, "polyline", { points: pts.map((q) => q.join(",")).join(" "), fill: "none",
       "stroke-width": width || 3, "marker-end": "url(#la)", "data-line": name, stroke: "#999" });
-    live.push({ name, kind: "line", node: p });
+    live.push({ name, kind: "line", node: p, width: width || 3 });
   };
   line("c_prev", [[10, 80], [286, 80]], 5); line("k", [[314, 80], [506, 80]], 5); line("c", [[534, 80], [990, 80]], 5);
   line("c", [[740, 80], [740, 136]]); line("tanh_c", [[740, 164], [740, 246]]);
@@ -298,6 +298,7 @@ function setLstmStep(t) {
     } else {                                // an arrow: the colour of its mean, thicker when larger
       const mean = v.reduce((a, b) => a + b, 0) / v.length, c = rgb(mean, range[0], range[1]);
       L.node.setAttribute("stroke", c.a < 0.15 ? "#bbb" : c.css);
+      L.node.setAttribute("stroke-width", (L.width * (0.6 + 0.8 * c.a)).toFixed(2));
     }
   }
   const vs = (n) => `[${vec(n, t).map(f2).join(", ")}]`;
