@@ -2,7 +2,7 @@
 
     import rnnlab
     page = rnnlab.lesson("rnnlab-demo", lang="zh-TW")   # the demo's lesson.json, in no time
-    page = rnnlab.lesson()                             # train the demo's models here (~15 s CPU)
+    page = rnnlab.lesson()                             # train the demo's models here (~4 s CPU)
     page                                               # shown inline in Jupyter
     page.save("lesson.html")                           # the same self-contained file
 

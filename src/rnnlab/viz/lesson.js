@@ -73,7 +73,8 @@ DIN.forEach((name, j) => {
 });
 
 function drawUnrolled() {                  // x_t (one-hot) -> h_t (H values) -> y_t, for every day
-  const R = D.rnn, W = 122, cw = 34, hw = cw * R.hidden, svg = sv(null, "svg", { viewBox: `0 0 ${56 + T * W} 250`, width: 56 + T * W, height: 250 });
+  const R = D.rnn, W = 122, cw = 34, hw = cw * R.hidden, width = 56 + T * W;
+  const svg = sv(null, "svg", { viewBox: `0 0 ${width} 250`, width, height: 250 });
   sv(svg, "defs").innerHTML = '<marker id="ah" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="6" ' +
     'markerHeight="6" orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="#555"/></marker>';
   sv(svg, "text", { x: 4, y: 40 }, "y_t"); sv(svg, "text", { x: 4, y: 128 }, "h_t"); sv(svg, "text", { x: 4, y: 214 }, "x_t");
@@ -90,7 +91,10 @@ function drawUnrolled() {                  // x_t (one-hot) -> h_t (H values) ->
       sv(g, "rect", { x, y: 110, width: cw, height: 26, fill: c.css, stroke: "#888" });
       sv(g, "text", { x: x + cw / 2, y: 127, "text-anchor": "middle", class: "val", style: c.dark ? "fill:#fff" : "" }, f2(v));
     });
-    if (t > 0) sv(g, "line", { x1: mid - hw / 2 - W + hw, y1: 123, x2: mid - hw / 2 - 2, y2: 123, stroke: "#555", "marker-end": "url(#ah)" });
+    if (t > 0) {                            // h_{t-1} -> h_t
+      sv(g, "line", { x1: mid - hw / 2 - W + hw, y1: 123, x2: mid - hw / 2 - 2, y2: 123, stroke: "#555",
+        "marker-end": "url(#ah)" });
+    }
     sv(g, "line", { x1: mid, y1: 196, x2: mid, y2: 138, stroke: "#555", "marker-end": "url(#ah)" });
     DIN.forEach((_, k) => sv(g, "rect", { x: mid - 30 + k * 20, y: 198, width: 18, height: 18, stroke: "#888",
       fill: k === D.days[t] ? DHEX[k] : "#fff" }));
@@ -117,7 +121,8 @@ function drawTwoStep() {                   // the day before -> a guess for yest
   for (const s of D.rnn.two_step) {
     const line = el("div", { class: "row" });
     line.append(el("span", { class: "muted" }, tr("before")), chip(s.before), el("span", {}, "\u2192"),
-      el("span", { class: "muted" }, tr("guess_yesterday")), chip(s.yesterday, `${DIN[s.yesterday]} ${f2(Math.max(...s.p_yesterday))}`),
+      el("span", { class: "muted" }, tr("guess_yesterday")),
+      chip(s.yesterday, `${DIN[s.yesterday]} ${f2(Math.max(...s.p_yesterday))}`),
       el("span", {}, "\u2192"), el("span", { class: "muted" }, tr("guess_today")),
       chip(s.today, `${DIN[s.today]} ${f2(Math.max(...s.p_today))}`));
     box.append(line);
@@ -200,7 +205,8 @@ function drawGradients() {
   }
   for (let d = 0; d < n; d += 10) sv(svg, "text", { x: sx(d), y: H - m.b + 16, "text-anchor": "middle" }, d);
   sv(svg, "text", { x: (m.l + W - m.r) / 2, y: H - 8, "text-anchor": "middle" }, tr("grad_x"));
-  sv(svg, "text", { x: 14, y: H / 2, "text-anchor": "middle", transform: `rotate(-90 14 ${H / 2})` }, "\u2016\u2202L/\u2202h_t\u2016");
+  sv(svg, "text", { x: 14, y: H / 2, "text-anchor": "middle", transform: `rotate(-90 14 ${H / 2})` },
+    "\u2016\u2202L/\u2202h_t\u2016");
   lines.forEach((l, k) => {
     const pts = l.ys.map((v, d) => (v > 0 ? `${sx(d).toFixed(1)},${sy(v).toFixed(1)}` : null)).filter(Boolean);
     sv(svg, "polyline", { points: pts.join(" "), fill: "none", stroke: l.colour, "stroke-width": 2,
@@ -238,11 +244,18 @@ function lstmSvg() {
   line("c_prev", [[10, 80], [286, 80]], 5); line("k", [[314, 80], [506, 80]], 5); line("c", [[534, 80], [990, 80]], 5);
   line("c", [[740, 80], [740, 136]]); line("tanh_c", [[740, 164], [740, 246]]);
   line("h_prev", [[10, 370], [650, 370]]); line("x", [[230, 475], [230, 374]]);
-  for (const x of [300, 410, 520, 650]) sv(svg, "line", { x1: x, y1: 370, x2: x, y2: 320, stroke: "#bbb", "stroke-width": 2, "marker-end": "url(#la)" });
+  for (const x of [300, 410, 520, 650]) {   // [h_{t-1}, x_t] into every gate
+    sv(svg, "line", { x1: x, y1: 370, x2: x, y2: 320, stroke: "#bbb", "stroke-width": 2, "marker-end": "url(#la)" });
+  }
   line("f", [[300, 282], [300, 94]]); line("i", [[410, 282], [410, 190], [506, 190]]);
   line("g", [[520, 282], [520, 204]]); line("j", [[520, 176], [520, 94]]);
   line("o", [[650, 282], [650, 260], [726, 260]]); line("h", [[740, 274], [740, 370], [990, 370]]);
-  const hot = (key) => { const g = sv(svg, "g", { class: "hot", "data-gate": key }); g.addEventListener("mousemove", (e) => gateTip(e, key)); g.addEventListener("mouseleave", () => { tip.hidden = true; }); return g; };
+  const hot = (key) => {                    // a part of the cell that explains itself on hover
+    const g = sv(svg, "g", { class: "hot", "data-gate": key });
+    g.addEventListener("mousemove", (e) => gateTip(e, key));
+    g.addEventListener("mouseleave", () => { tip.hidden = true; });
+    return g;
+  };
   for (const [key, x, fn] of [["f", 300, "\u03c3"], ["i", 410, "\u03c3"], ["g", 520, "tanh"], ["o", 650, "\u03c3"]]) {
     const g = hot(key);
     sv(g, "rect", { x: x - 30, y: 282, width: 60, height: 36, rx: 4, fill: "#fde68a", stroke: "#b08900" });
@@ -250,7 +263,8 @@ function lstmSvg() {
     sv(g, "text", { x, y: 338, "text-anchor": "middle" }, tr(`node_${key}`));
   }
   sv(svg, "text", { x: 465, y: 358, "text-anchor": "middle", class: "muted" }, tr("node_ig"));
-  for (const [key, x, y, sym] of [["k", 300, 80, "\u00d7"], ["add", 520, 80, "+"], ["j", 520, 190, "\u00d7"], ["h", 740, 260, "\u00d7"]]) {
+  const nodes = [["k", 300, 80, "\u00d7"], ["add", 520, 80, "+"], ["j", 520, 190, "\u00d7"], ["h", 740, 260, "\u00d7"]];
+  for (const [key, x, y, sym] of nodes) {
     const g = hot(key);
     sv(g, "circle", { cx: x, cy: y, r: 14, fill: "#fbcfe8", stroke: "#c2255c" });
     sv(g, "text", { x, y: y + 6, "text-anchor": "middle", class: "big" }, sym);
@@ -269,7 +283,8 @@ function lstmSvg() {
     for (let u = 0; u < n; u++) {
       const rx = vertical ? x : x + u * cw, ry = vertical ? y + u * ch : y;
       const r = sv(svg, "rect", { x: rx, y: ry, width: cw, height: ch, stroke: "#888" });
-      const t = sv(svg, "text", { x: rx + cw / 2, y: ry + ch - 4, "text-anchor": "middle", class: "val", "data-v": `${name}.${u}` });
+      const t = sv(svg, "text", { x: rx + cw / 2, y: ry + ch - 4, "text-anchor": "middle", class: "val",
+        "data-v": `${name}.${u}` });
       live.push({ name, kind: "cell", u, rect: r, text: t });
     }
   };
@@ -331,7 +346,8 @@ function drawBook() {
   tb.append(head);
   for (const k of KINDS) {
     const r = el("tr"), th = el("th", {});
-    th.append(el("span", { class: `chip kind-${k}` }, tr(`kind_${k}`)), el("div", { class: "muted mono" }, tr(`kind_${k}_example`)));
+    th.append(el("span", { class: `chip kind-${k}` }, tr(`kind_${k}`)),
+      el("div", { class: "muted mono" }, tr(`kind_${k}_example`)));
     r.append(th);
     for (const m of MODELS) {
       const c = B.models[m].counts[k], n = B.models[m].counts.total, ci = B.models[m].ci95[k];
@@ -354,7 +370,8 @@ function drawBook() {
     col.append(el("h3", {}, tr(`model_${m}`)));
     for (const s of B.models[m].examples) {         // judged by rnnlab.data.synthetic.sentence_kind
       const line = el("div", { class: "sentence" });
-      line.append(el("span", {}, s.words.join(" ").replace(/ \.$/, ".") + " "), el("span", { class: `chip kind-${s.kind}` }, tr(`kind_${s.kind}`)));
+      line.append(el("span", {}, s.words.join(" ").replace(/ \.$/, ".") + " "),
+        el("span", { class: `chip kind-${s.kind}` }, tr(`kind_${s.kind}`)));
       col.append(line);
     }
     $("book-examples").append(col);
