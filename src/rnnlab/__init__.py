@@ -13,7 +13,17 @@ from .nn.backend import get_backend, set_backend
 from .nn.layers import GRU, LSTM, MLSTM, RNN, SLSTM, MinGRU, MinLSTM
 from .train import train
 from .trainer import Trainer
+from . import viz  # noqa: F401,E402  (gives every trained model its explain(text))
+
+
+def lesson(source=None, *, lang="en", seed=0, sentences=1000, say=None):
+    """The seed note's lesson as a page: inline in Jupyter, `.save(path)` writes lesson.html.
+    source: a folder written by `rnnlab demo` (instant), or None to train the demo's models
+    here. See rnnlab.app.lesson.lesson."""
+    from .app.lesson import lesson as build
+    return build(source, lang=lang, seed=seed, sentences=sentences, say=say)
+
 
 __all__ = ["RNN", "LSTM", "GRU", "MinGRU", "MinLSTM", "SLSTM", "MLSTM", "load", "train",
-           "backtest", "Trainer", "RnnlabError", "RnnlabWarning", "set_backend", "get_backend",
-           "__version__"]
+           "backtest", "lesson", "Trainer", "RnnlabError", "RnnlabWarning", "set_backend",
+           "get_backend", "__version__"]
