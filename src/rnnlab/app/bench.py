@@ -183,22 +183,42 @@ def _sizes(text):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="rnnlab bench", description=__doc__.split("\n")[0])
-    ap.add_argument("--quick", action="store_true", help="smaller grid, fewer rounds")
-    ap.add_argument("--rounds", type=int, default=None, help="alternating rounds (default 2)")
-    ap.add_argument("--repeats", type=int, default=None, help="repeats per process")
-    ap.add_argument("--cells", default="lstm,gru,rnn")
-    ap.add_argument("--sizes", default=None, help="H:B pairs instead of the grid")
-    ap.add_argument("--threads", type=int, default=2, help="threads per side")
-    ap.add_argument("--no-grid", action="store_true", help="only the training step")
-    ap.add_argument("--no-step", action="store_true", help="only the layer grid")
-    ap.add_argument("--steps", type=int, default=None, help="timed training steps per process")
-    ap.add_argument("--embed", default="0,32", help="training step: embedding sizes, 0 = one-hot")
+    ap.add_argument("--quick", action="store_true",
+                    help="smaller grid, one round, fewer repeats (default: off)")
+    ap.add_argument("--rounds", type=int, default=None,
+                    help="alternating rounds per size (default 2; 1 with --quick)")
+    ap.add_argument("--repeats", type=int, default=None,
+                    help="timed repeats per process (default 4; 2 with --quick)")
+    ap.add_argument("--cells", default="lstm,gru,rnn",
+                    help="cells to time, comma-separated (default lstm,gru,rnn)")
+    ap.add_argument("--sizes", default=None,
+                    help="H:B pairs instead of the grid, e.g. 128:32,512:1 (default: the grid)")
+    ap.add_argument("--threads", type=int, default=2, help="threads per side (default 2)")
+    ap.add_argument("--no-grid", action="store_true",
+                    help="only the training step (default: both)")
+    ap.add_argument("--no-step", action="store_true", help="only the layer grid (default: both)")
+    ap.add_argument("--steps", type=int, default=None,
+                    help="timed training steps per process (default 40; 20 with --quick)")
+    ap.add_argument("--embed", default="0,32",
+                    help="training step: embedding sizes, 0 = one-hot (default 0,32)")
     ap.add_argument("--worker", nargs=6, help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
     if a.worker:
         side, cell, H, B, rep, threads = a.worker
         _worker(side, cell, int(H), int(B), int(rep), int(threads))
         return 0
+    cells = [c for c in a.cells.split(",") if c]
+    from ..nn import registry
+    for cell in cells:
+        if cell not in registry.CELLS:
+            print(f"rnnlab bench: unknown cell {cell!r}; choose from "
+                  f"{', '.join(registry.CELLS)}", file=sys.stderr)
+            return 2
+        if registry.get(cell).torch_layer is None:
+            both = ", ".join(c for c, s in registry.CELLS.items() if s.torch_layer)
+            print(f"rnnlab bench: torch has no {cell} layer to time the kernel against; bench "
+                  f"compares cells torch also has ({both})", file=sys.stderr)
+            return 2
     try:
         import torch
     except ImportError:
@@ -218,7 +238,7 @@ def main(argv=None):
         print(f"\n## Layers: T={T}, D=H, float32, best of {repeats} per process x {rounds} "
               "rounds")
         grid = _sizes(a.sizes) if a.sizes else (QUICK_GRID if a.quick else GRID)
-        run_grid([c for c in a.cells.split(",") if c], grid, rounds, repeats, a.threads)
+        run_grid(cells, grid, rounds, repeats, a.threads)
     if not a.no_step:
         from .bench_step import run as run_step
         print()

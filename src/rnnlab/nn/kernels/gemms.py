@@ -128,6 +128,14 @@ def _tn_narrow(a, w, out):
             out[m, n] += acc[n, m]
 
 
+def weight_grad(a, da):
+    """da^T a, (N, K) C-contiguous, for a (M, K) and da (M, N) (any row strides): a weight
+    gradient summed over the M = T*B rows, in the packed kernels."""
+    a = np.ascontiguousarray(a)
+    return _product(np.ascontiguousarray(da), a, np.empty((da.shape[1], a.shape[1]), a.dtype),
+                    None, True)
+
+
 def weight_grads(params, x, hprev_t0, y, dax, dah, ws=None):
     """Weight and bias gradients as GEMMs after the loop.
 

@@ -33,6 +33,11 @@ UNITS_MIN_WEIGHT_BYTES = 1 << 20
 UNITS_ALIGN = 16
 # ^ each thread's share of the units is a multiple of this (whole AVX-512 registers).
 
+# The elementwise scan of minGRU/minLSTM (kernels/minscan.py): rows split over the threads.
+SCAN_SPLIT_MIN_ELEMS = 1 << 18
+# ^ per-row elements T*H from which a thread per block of rows pays (with B >= 16 as above).
+#   Not measured as a crossover; see docs/cells.md for the timings that were taken.
+
 # GEMMs outside the time loop (all in the packed kernels, ``panels``).
 PAR_GEMM_MIN_MACS = 1 << 22
 # ^ from this size a GEMM splits its rows over the threads; below it one thread. A fork/join
@@ -44,6 +49,15 @@ def batch_split(B, K, N):
     """Into how many row blocks (threads) the time loop splits a batch whose per-step
     product is (B, K) @ (K, N); 1: no threads."""
     if B * K * N < SPLIT_MIN_MACS or B < 2 * SPLIT_MIN_ROWS:
+        return 1
+    import numba
+    return max(1, min(numba.get_num_threads(), B // SPLIT_MIN_ROWS))
+
+
+def scan_split(B, row_elems):
+    """Into how many row blocks (threads) the minGRU/minLSTM scan splits a batch of B rows of
+    row_elems = T*H elements each; 1: no threads."""
+    if B < 2 * SPLIT_MIN_ROWS or B * row_elems < SCAN_SPLIT_MIN_ELEMS:
         return 1
     import numba
     return max(1, min(numba.get_num_threads(), B // SPLIT_MIN_ROWS))

@@ -1,6 +1,7 @@
 """The register tiles every product is built from: a tile of 512-bit accumulators emitted as
 LLVM vector IR (``_make_tile``), used by the packed-panel GEMMs (``panels``), and the B=1
-packed matrix-vector product of the steppers (``matvec_packed``).
+packed matrix-vector product of the steppers (``matvec_packed``), and ``matmul_rows`` on an
+unpacked w (the sLSTM's per-head products).
 """
 from llvmlite import ir
 from numba import njit, types
@@ -100,6 +101,7 @@ T14, T14A = _make_tile(1, 4), _make_tile(1, 4, accumulate=True)
 T12, T12A = _make_tile(1, 2), _make_tile(1, 2, accumulate=True)    # narrow panels, 1 row
 T41, T41A = _make_tile(4, 1), _make_tile(4, 1, accumulate=True)
 T11, T11A = _make_tile(1, 1), _make_tile(1, 1, accumulate=True)
+T18 = _make_tile(1, 8)                   # matrix-vector rows of ``matmul_rows``
 TT44, TT44A = _make_tile(4, 4, True), _make_tile(4, 4, True, True)
 TT14, TT14A = _make_tile(1, 4, True), _make_tile(1, 4, True, True)
 TT12, TT12A = _make_tile(1, 2, True), _make_tile(1, 2, True, True)
@@ -134,3 +136,49 @@ def matvec_packed(x, h, W, b, xh, acc):
         wk = W[k]
         for j in range(N):
             acc[j] += s * wk[j]
+
+
+@njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
+def matmul_rows(a, w, out, b0, b1):
+    """out[b0:b1] = a[b0:b1] @ w (a (B, K), w (K, N), out (B, N), all C-contiguous), single
+    thread, register-tiled on the unpacked w: panels of 4L columns of w outer, tiles of 4 rows
+    inner. Only the sLSTM's per-head recurrent product uses it (as timed in docs/cells.md; not
+    yet moved to the packed panels); every other product is in ``panels``."""
+    K = a.shape[1]
+    N = w.shape[1]
+    L = lanes(out)
+    n0 = 0
+    if b1 - b0 < 4:                 # matrix-vector: wider tiles hide the FMA latency
+        while n0 + 8 * L <= N:
+            for b in range(b0, b1):
+                T18(a, w, out, b, n0)
+            n0 += 8 * L
+    while n0 + 4 * L <= N:
+        b = b0
+        while b + 4 <= b1:
+            T44(a, w, out, b, n0)
+            b += 4
+        while b < b1:
+            T14(a, w, out, b, n0)
+            b += 1
+        n0 += 4 * L
+    while n0 + L <= N:
+        b = b0
+        while b + 4 <= b1:
+            T41(a, w, out, b, n0)
+            b += 4
+        while b < b1:
+            T11(a, w, out, b, n0)
+            b += 1
+        n0 += L
+    if n0 < N:                                   # the last N % L columns
+        for b in range(b0, b1):
+            o = out[b]
+            ab = a[b]
+            for j in range(n0, N):
+                o[j] = 0
+            for k in range(K):
+                s = ab[k]
+                wk = w[k]
+                for j in range(n0, N):
+                    o[j] += s * wk[j]

@@ -58,9 +58,11 @@ def input_grad(tokens, dx, d, lengths):
     return dx
 
 
-def kernel_options(layer, fn):
-    """The cell's options, plus the layer's workspace for a kernel that takes one."""
-    kw = dict(layer.cell_options())
+def kernel_options(layer, fn, k, d, T, B):
+    """The options of one call of the cell's forward (``layer.call_options``: the cell's
+    options and this call's regulariser masks), plus the layer's workspace for a kernel that
+    takes one."""
+    kw = dict(layer.call_options(k, d, T, B))
     if getattr(fn, "WORKSPACE", False):
         if layer._workspace is None:
             from ..kernels._common import Workspace
