@@ -171,7 +171,7 @@ class SequenceModel(Module):
         x = self.layer_input(inputs)
         self._table_input = isinstance(x, TokenInput) and x.table is not None
         y, state_n = self.rnn(x, state, lengths, backend=backend or self.backend)
-        return self.head.forward(y), state_n
+        return self.head.forward(y, backend=backend or self.backend), state_n
 
     def backward(self, dout, dstate_n=None):
         """dout: (T, B, O), the loss gradient. Accumulates every parameter's gradient."""
