@@ -1,9 +1,11 @@
 """Quality bar: rnnlab vs its PyTorch twin on char-level language modelling, same wall clock.
 
     python benchmarks/make_corpus.py                       # -> benchmarks/data/corpus.txt
-    python benchmarks/bench_charlm.py --budget 180 [--corpus PATH] [--backend numba|numpy]
+    python benchmarks/make_stdlib_text.py                  # -> benchmarks/data/stdlib.txt
+    python benchmarks/bench_charlm.py --budget 60 [--embed 32] [--corpus PATH] [--torch-first]
 
-Both sides train the same model (one-hot input -> 2-layer LSTM, 128 units -> Linear head,
+Both sides train the same model (one-hot input, or an embedding of --embed E, -> 2-layer LSTM,
+128 units -> Linear head,
 softmax CE) on the same data pipeline (B=50 contiguous streams, T=50, state carried and reset at
 epoch start), Adam 2e-3, global clip 5, for the SAME number of wall-clock seconds of training,
 each in its own subprocess, one after the other (never at the same time: 2 shared cores).
@@ -25,7 +27,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_CORPUS = os.path.join(HERE, "data", "corpus.txt")
 
 
-def rnnlab_side(corpus, budget, backend, seed, workdir):
+def rnnlab_side(corpus, budget, backend, seed, workdir, embed=0):
     """Runs in the child process: train with rnnlab's trainer, evaluate the saved run."""
     import numpy as np
     import rnnlab
@@ -44,7 +46,7 @@ def rnnlab_side(corpus, budget, backend, seed, workdir):
     run = os.path.join(workdir, "run")
     lines = []
     t0 = time.time()
-    res = train(corpus, out=run, cell="lstm", hidden=128, layers=2, seq_len=50, batch=50,
+    res = train(corpus, out=run, cell="lstm", hidden=128, layers=2, seq_len=50, batch=50, embed=embed,
                 optimizer="adam", lr=2e-3, clip=5.0, val_fraction=0.1, time_budget=budget,
                 eval_every=10 ** 9, seed=seed, backend=backend, progress=False,
                 log=lambda m: (lines.append(m), print(m, file=sys.stderr, flush=True)))
@@ -64,7 +66,8 @@ def rnnlab_side(corpus, budget, backend, seed, workdir):
             "tokens_per_s": rec["tokens_per_s"], "train_loss_mean": rec["train_loss"],
             "trainer_val_loss_16_streams": rec["val_loss"], "fit_seconds": fit_s,
             "val_loss": ev["loss"], "val_bits_per_char": ev["bits_per_token"],
-            "val_tokens": ev["tokens"], "eval_seconds": time.time() - t1}
+            "val_tokens": ev["tokens"], "eval_seconds": time.time() - t1, "embed": embed,
+            "load": os.getloadavg()[0]}
 
 
 def child(cmd, threads):
@@ -88,6 +91,8 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=2,
                     help="BLAS/OpenMP threads of the rnnlab child (OPENBLAS_NUM_THREADS etc.) "
                          "and torch.set_num_threads of the twin")
+    ap.add_argument("--embed", type=int, default=0, help="embedding size, 0 = one-hot input")
+    ap.add_argument("--torch-first", action="store_true", help="run the torch twin first")
     ap.add_argument("--only", choices=("rnnlab", "torch"), default=None)
     ap.add_argument("--side", choices=("rnnlab",), default=None, help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
@@ -96,32 +101,43 @@ def main(argv=None):
 
     if a.side == "rnnlab":                       # inside the child process
         with tempfile.TemporaryDirectory(prefix="rnnlab-bench-") as d:
-            print("RESULT " + json.dumps(rnnlab_side(a.corpus, a.budget, a.backend, a.seed, d)))
+            print("RESULT " + json.dumps(rnnlab_side(a.corpus, a.budget, a.backend, a.seed, d,
+                                                     a.embed)))
         return
 
-    results = {}
-    if a.only in (None, "rnnlab"):
-        cmd = [sys.executable, os.path.abspath(__file__), "--side", "rnnlab", "--corpus", a.corpus,
-               "--budget", str(a.budget), "--seed", str(a.seed)]
-        if a.backend:
-            cmd += ["--backend", a.backend]
-        results["rnnlab"] = child(cmd, a.threads)
-    if a.only in (None, "torch"):
-        results["torch"] = child([sys.executable, os.path.join(HERE, "torch_charlm.py"), a.corpus,
-                                  "--budget", str(a.budget), "--seed", str(a.seed), "--json",
-                                  "--threads", str(a.threads)], a.threads)
-    report(results, a.budget, a.threads)
+    results, load0 = {}, os.getloadavg()[0]
+    sides = [s for s in (("torch", "rnnlab") if a.torch_first else ("rnnlab", "torch"))
+             if a.only in (None, s)]
+    for side in sides:
+        if side == "rnnlab":
+            cmd = [sys.executable, os.path.abspath(__file__), "--side", "rnnlab", "--corpus",
+                   a.corpus, "--budget", str(a.budget), "--seed", str(a.seed), "--embed",
+                   str(a.embed)]
+            if a.backend:
+                cmd += ["--backend", a.backend]
+            results["rnnlab"] = child(cmd, a.threads)
+        else:
+            results["torch"] = child([sys.executable, os.path.join(HERE, "torch_charlm.py"),
+                                      a.corpus, "--budget", str(a.budget), "--seed", str(a.seed),
+                                      "--json", "--threads", str(a.threads), "--embed",
+                                      str(a.embed)], a.threads)
+            results["torch"]["load"] = os.getloadavg()[0]
+    report(results, a.budget, a.threads, a.embed, a.corpus, load0)
 
 
-def report(results, budget, threads):
-    print(f"\nchar-LM, 2-layer LSTM 128, B=50 T=50, Adam 2e-3, clip 5; {budget:g} s of training "
-          f"each, {threads} thread(s) each")
-    print(f"{'side':<28}{'steps':>7}{'tokens/s':>10}{'mean train':>12}{'val loss':>10}{'val bpc':>9}")
+def report(results, budget, threads, embed, corpus, load0):
+    kind = "one-hot" if not embed else f"embedding {embed}"
+    print(f"\nchar-LM on {os.path.basename(corpus)}, {kind}, 2-layer LSTM 128, B=50 T=50, Adam 2e-3, clip 5; {budget:g} s of training each, "
+          f"{threads} thread(s) each; load average {load0:.2f} at start, "
+          + ", ".join(f"{k} {r.get('load', float('nan')):.2f}" for k, r in results.items())
+          + " at the end of each side")
+    print(f"{'side':<28}{'steps':>7}{'tokens/s':>10}{'mean train':>12}{'val loss':>10}"
+          f"{'val bpc':>9}{'eval s':>8}")
     for name, r in results.items():
         label = (f"rnnlab ({r['backend']} backend)" if name == "rnnlab"
                  else f"torch {r['torch']}")
         print(f"{label:<28}{r['steps']:>7}{r['tokens_per_s']:>10.0f}{r['train_loss_mean']:>12.4f}"
-              f"{r['val_loss']:>10.4f}{r['val_bits_per_char']:>9.3f}")
+              f"{r['val_loss']:>10.4f}{r['val_bits_per_char']:>9.3f}{r['eval_seconds']:>8.1f}")
     if len(results) == 2:
         rn, to = results["rnnlab"], results["torch"]
         print(f"throughput rnnlab/torch: {rn['tokens_per_s'] / to['tokens_per_s']:.2f}x;  "

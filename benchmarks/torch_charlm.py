@@ -13,8 +13,9 @@ tasks/text.py, data/text.py); nothing here imports rnnlab:
 * batches: the training ids cut into B=50 contiguous streams of L = (n - 1) // B ids; batch k is
   columns [k*T, (k+1)*T) of every stream, T=50 (TokenStream); the (h, c) state is carried from
   batch to batch, detached, and reset to zeros when k % batches_per_epoch == 0;
-* model: one-hot input (size V) -> nn.LSTM(V, 128, num_layers=2) -> nn.Linear(128, V);
-  mean softmax cross-entropy over the T*B targets;
+* model: one-hot input (size V), or nn.Embedding(V, E) with --embed E (rnnlab's --embed E,
+  N(0, 1) init as both), -> nn.LSTM(., 128, num_layers=2) -> nn.Linear(128, V); mean softmax
+  cross-entropy over the T*B targets;
 * Adam(lr=2e-3, betas=(0.9, 0.999), eps=1e-8), global gradient-norm clip 5 before each step;
 * training runs until `budget` seconds have passed (checked before each step, as Trainer.fit);
 * val loss: the whole validation text as ONE stream, chunks of 1000 with the state carried,
@@ -42,14 +43,16 @@ def load_ids(path, val_fraction=0.1):
 
 
 class CharLSTM(nn.Module):
-    def __init__(self, V, hidden=128, layers=2):
+    def __init__(self, V, hidden=128, layers=2, embed=0):
         super().__init__()
         self.V = V
-        self.rnn = nn.LSTM(V, hidden, num_layers=layers)
+        self.embed = nn.Embedding(V, embed) if embed else None
+        self.rnn = nn.LSTM(embed or V, hidden, num_layers=layers)
         self.head = nn.Linear(hidden, V)
 
     def forward(self, ids, state=None):             # ids (T, B) int64
-        x = F.one_hot(ids, self.V).to(torch.float32)
+        x = (self.embed(ids) if self.embed is not None
+             else F.one_hot(ids, self.V).to(torch.float32))
         y, state = self.rnn(x, state)
         return self.head(y), state
 
@@ -70,7 +73,7 @@ def stream_loss(model, ids, chunk=1000):
 
 
 def run(corpus, budget, seed=0, batch=50, seq_len=50, hidden=128, layers=2, lr=2e-3, clip=5.0,
-        threads=2, log=print):
+        threads=2, log=print, embed=0):
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
     train_ids, val_ids, V = load_ids(corpus)
@@ -78,7 +81,7 @@ def run(corpus, budget, seed=0, batch=50, seq_len=50, hidden=128, layers=2, lr=2
     xs = torch.from_numpy(train_ids[:batch * L].reshape(batch, L))
     ys = torch.from_numpy(train_ids[1:batch * L + 1].reshape(batch, L))
     per_epoch = L // seq_len
-    model = CharLSTM(V, hidden, layers)
+    model = CharLSTM(V, hidden, layers, embed)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     model.train()
     step, state, losses = 0, None, []
@@ -111,7 +114,7 @@ def run(corpus, budget, seed=0, batch=50, seq_len=50, hidden=128, layers=2, lr=2
             "train_loss_mean": float(np.mean(losses)) if losses else None,
             "last_train_loss": float(np.mean(losses[-100:])) if losses else None,
             "val_loss": val, "val_bits_per_char": val / math.log(2), "val_tokens": n,
-            "eval_seconds": time.time() - t0, "vocab": V}
+            "eval_seconds": time.time() - t0, "vocab": V, "embed": embed}
 
 
 def main(argv=None):
@@ -120,10 +123,11 @@ def main(argv=None):
     ap.add_argument("--budget", type=float, default=120.0, help="training seconds")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--embed", type=int, default=0, help="embedding size, 0 = one-hot")
     ap.add_argument("--json", action="store_true", help="print the result as one JSON line")
     a = ap.parse_args(argv)
     import sys
-    res = run(a.corpus, a.budget, a.seed, threads=a.threads,
+    res = run(a.corpus, a.budget, a.seed, threads=a.threads, embed=a.embed,
               log=lambda m: print(m, file=sys.stderr, flush=True))
     print(("RESULT " + json.dumps(res)) if a.json else json.dumps(res, indent=1))
 

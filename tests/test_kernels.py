@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from rnnlab.nn import registry
-from rnnlab.nn.kernels import gemms, policy, tiles
+from rnnlab.nn.kernels import panels, policy, tiles
 
 TOL = {np.float32: 1e-6, np.float64: 1e-12}
 T, B, D, H = 6, 4, 5, 7
@@ -31,7 +31,7 @@ def rel(a, b):
     return float(np.abs(a - b).max() / max(np.abs(b).max(), np.finfo(b.dtype).tiny))
 
 
-def make(cell, opts, dtype, bias, seed=0):
+def make(cell, opts, dtype, bias, seed=0, H=H):
     """Random parameters of one direction under the cell's own names and shapes (the layer's
     param_shapes: torch's G-gate layout, the peephole extras, minGRU's weight_ih only, the
     sLSTM's block-diagonal weight_hh...), weights in U(-0.6, 0.6), everything else in
@@ -60,10 +60,10 @@ def flat(s):
     return list(s) if isinstance(s, tuple) else [s]
 
 
-def run_both(cell, opts, dtype, bias, lengths, with_state, with_dstate):
+def run_both(cell, opts, dtype, bias, lengths, with_state, with_dstate, H=H):
     ref = registry.get(cell).reference
     ker = registry.get(cell).kernel()
-    p, x, dy, st, dst, opts = make(cell, opts, dtype, bias)
+    p, x, dy, st, dst, opts = make(cell, opts, dtype, bias, H=H)
     state = pack(cell, st) if with_state else None
     dstate = pack(cell, dst) if with_dstate else None
     out = []
@@ -146,44 +146,96 @@ def test_options(case, bias, with_state, with_dstate):
 
 
 @pytest.mark.parametrize("case", CASES, ids=_ids)
-def test_batch_split_and_blas_gemms(case, monkeypatch):
+def test_batch_split_and_threaded_gemms(case, monkeypatch):
     """The batch split over threads (each thread runs the whole time loop for its rows) and
-    the BLAS path for the GEMMs outside the loop give the same answers."""
+    the GEMMs with their rows split over the threads give the same answers."""
     monkeypatch.setattr(policy, "SPLIT_MIN_ROWS", 1)
     monkeypatch.setattr(policy, "SPLIT_MIN_MACS", 0)
-    monkeypatch.setattr(policy, "SPLIT_SKIP_MACS", (0, 0))
     monkeypatch.setattr(policy, "SCAN_SPLIT_MIN_ELEMS", 0)
-    monkeypatch.setattr(policy, "GEMM_MAX_MACS", 0)
+    monkeypatch.setattr(policy, "PAR_GEMM_MIN_MACS", 0)
     cell, opts = case
     for dtype in (np.float32, np.float64):
         check(run_both(cell, opts, dtype, True, LENGTHS["ragged"], True, True), dtype)
 
 
-def test_tiled_products_edges():
-    """matmul_rows / matmul_tn_rows on shapes with every kind of edge (row and column
-    remainders, K = 0, a row block in the middle)."""
+@pytest.mark.parametrize("case", [c for c in CASES if c[0] in ("rnn", "gru", "lstm")], ids=_ids)
+def test_unit_split(case, monkeypatch):
+    """The time loops with the hidden units split over the threads (``units``) match the
+    reference, with ragged lengths, a state in and out, both dtypes."""
+    monkeypatch.setattr(policy, "UNITS_MIN_WEIGHT_BYTES", 0)
+    monkeypatch.setattr(policy, "UNITS_ALIGN", 1)
+    cell, opts = case
+    for dtype in (np.float32, np.float64):
+        check(run_both(cell, opts, dtype, True, LENGTHS["ragged"], True, True, H=8), dtype)
+
+
+def test_unit_split_on_one_thread_completes():
+    """With one numba thread the parts of every step are done by that thread alone (the
+    claiming never waits for a particular thread): no hang, the same numbers."""
+    import numba
+    from rnnlab.nn.kernels import lstm, units
+    p, x, dy, st, dst, _ = make("lstm", {}, np.float64, True, H=8)
+    y_ref, _, _ = lstm.forward(x, None, p)
+    A = lstm.input_projection(x, p["weight_ih"], p["bias_ih"] + p["bias_hh"])
+    cs, tcs, y = (np.empty((T, B, 8)) for _ in range(3))
+    hs = np.zeros((2 * B, 8))
+    z = np.zeros(1)
+    old = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        units.fwd_units(units.CELL_LSTM, A, *units.pack_parts(p["weight_hh"], 4, 2, True),
+                        hs[:B].copy(), np.empty((2, B, 16)), np.full(B, T), 0, z, z, z, z,
+                        cs, tcs, y, hs, 2)
+    finally:
+        numba.set_num_threads(old)
+    assert np.array_equal(y, y_ref)
+
+
+def test_packed_products_edges():
+    """gemm_rows / gemm_tn on shapes with every kind of edge (row, panel and register
+    remainders, K = 0, K over one block, a row block in the middle), wide and narrow panels,
+    and the same bits for every split of the rows over threads."""
+    rng = np.random.default_rng(1)
+    for dtype in (np.float32, np.float64):
+        for M, K, N in [(1, 1, 1), (5, 3, 17), (9, 70, 130), (4, 0, 64), (13, 33, 80),
+                        (7, 600, 65), (9, 1100, 200), (3, 300, 64)]:
+            a = rng.standard_normal((M, K)).astype(dtype)
+            w = rng.standard_normal((K, N)).astype(dtype)
+            ref = a.astype(np.float64) @ w.astype(np.float64)
+            wp = panels.pack(w)
+            at = np.ascontiguousarray(a.T)
+            for b0, b1 in [(0, M), (M // 3, M - M // 3)]:
+                for f, arg in ((panels.gemm_rows, a), (panels.gemm_tn, at)):
+                    for packed in (wp, panels.pack(w, narrow=True)):
+                        out = np.full((M, N), np.nan, dtype)
+                        f(arg, *packed, out, b0, b1)
+                        assert np.allclose(out[b0:b1], ref[b0:b1], rtol=1e-5, atol=1e-4)
+                        assert np.isnan(out[:b0]).all() and np.isnan(out[b1:]).all()
+            one = np.empty((M, N), dtype)
+            panels.gemm_rows(a, *wp, one, 0, M)
+            one_t = np.empty((M, N), dtype)
+            panels.gemm_tn(at, *wp, one_t, 0, M)
+            for n in (2, 3):
+                out = np.full((M, N), np.nan, dtype)
+                panels.gemm_rows_par(a, *wp, out, n)
+                assert np.array_equal(out, one)
+                panels.gemm_tn_par(at, *wp, out, n)
+                assert np.array_equal(out, one_t)
+
+def test_unpacked_matmul_rows_edges():
+    """tiles.matmul_rows (the sLSTM's per-head product) on shapes with every kind of edge
+    (row and column remainders, K = 0, a row block in the middle)."""
     rng = np.random.default_rng(1)
     for dtype in (np.float32, np.float64):
         for M, K, N in [(1, 1, 1), (5, 3, 17), (9, 70, 130), (4, 0, 64), (13, 33, 80)]:
             a = rng.standard_normal((M, K)).astype(dtype)
             w = rng.standard_normal((K, N)).astype(dtype)
             ref = a.astype(np.float64) @ w.astype(np.float64)
-            out = np.full((M, N), np.nan, dtype)
-            tiles.matmul_rows(a, w, out, 0, M)
-            assert np.allclose(out, ref, rtol=1e-5, atol=1e-5)
-            out2 = np.full((M, N), np.nan, dtype)
-            tiles.matmul_tn_rows(np.ascontiguousarray(a.T), w, out2, 0, M)
-            assert np.allclose(out2, ref, rtol=1e-5, atol=1e-5)
-            out3 = np.full((M, N), np.nan, dtype)
-            tiles.matmul_rows(a, w, out3, M // 3, M - M // 3)
-            sl = slice(M // 3, M - M // 3)
-            assert np.allclose(out3[sl], ref[sl], rtol=1e-5, atol=1e-5)
-            for n in (2, 3):                     # rows split over threads
-                out4 = np.full((M, N), np.nan, dtype)
-                gemms._gemm_par(a, w, out4, False, n)
-                assert np.allclose(out4, ref, rtol=1e-5, atol=1e-5)
-                gemms._gemm_par(np.ascontiguousarray(a.T), w, out4, True, n)
-                assert np.allclose(out4, ref, rtol=1e-5, atol=1e-5)
+            for b0, b1 in [(0, M), (M // 3, M - M // 3)]:
+                out = np.full((M, N), np.nan, dtype)
+                tiles.matmul_rows(a, w, out, b0, b1)
+                assert np.allclose(out[b0:b1], ref[b0:b1], rtol=1e-5, atol=1e-5)
+                assert np.isnan(out[:b0]).all() and np.isnan(out[b1:]).all()
 
 
 @pytest.mark.parametrize("case", CASES, ids=_ids)

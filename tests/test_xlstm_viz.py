@@ -71,8 +71,9 @@ def test_gradient_measurements_take_the_cells_state(cell):
     # the batched rows (each from the state recorded before its window) give what one long
     # backward gives: d log p(target_28) / d x_s for every s
     ids = np.array([VOCAB.index(c) for c in TEXT[:30]])
-    x = model.encode(ids[:, None])
-    out, _ = model.forward(ids[:, None], backend="numpy")
+    x = model.encode(ids[:, None])                # dense one-hot: the layer's dx is wanted
+    y, _ = model.rnn.forward(x, backend="numpy")
+    out = model.head.forward(y, backend="numpy")
     p = np.exp(out[28, 0] - out[28, 0].max())
     p /= p.sum()
     dout = np.zeros_like(out)

@@ -8,6 +8,7 @@ between optimizer steps) and returns the gradient w.r.t. the input (None for Emb
 import numpy as np
 
 from ..errors import RnnlabError
+from .backend import get_backend, numba_available
 from .functional import check_dropout, dropout_mask
 from .module import Module
 
@@ -82,16 +83,20 @@ class Linear(Module):
             self._add_param("bias", b.astype(self.dtype))
         self._x2d = None
         self._lead = None
+        self._backend = None
 
-    def forward(self, x):
-        """x: (..., in) -> (..., out), computed as one GEMM on x reshaped to (N, in)."""
+    def forward(self, x, backend=None):
+        """x: (..., in) -> (..., out), computed as one GEMM on x reshaped to (N, in); backend:
+        'numba' (the packed kernels) or 'numpy', None for the process default. backward uses
+        the same one, so a model's run gives the same bits whatever the process default."""
         x = np.asarray(x, dtype=self.dtype)
+        self._backend = backend
         if x.ndim == 0 or x.shape[-1] != self.in_features:
             raise RnnlabError(f"Linear input has shape {x.shape}, expected (..., "
                               f"{self.in_features}); check the previous layer's output size")
         self._lead = x.shape[:-1]
         self._x2d = x.reshape(-1, self.in_features)
-        y = self._x2d @ self.params["weight"].T
+        y = _product(self._x2d, self.params["weight"].T, backend=backend)
         if "bias" in self.params:
             y += self.params["bias"]
         return y.reshape(self._lead + (self.out_features,))
@@ -107,11 +112,25 @@ class Linear(Module):
             raise RnnlabError(f"Linear.backward: dout has shape {np.shape(dout)}, "
                               f"expected {expected} (the forward output's shape)")
         dout2d = np.asarray(dout, dtype=self.dtype).reshape(-1, self.out_features)
-        self.grads["weight"] += dout2d.T @ self._x2d
+        self.grads["weight"] += _product(dout2d, self._x2d, trans_a=True, backend=self._backend)
         if "bias" in self.grads:
             self.grads["bias"] += dout2d.sum(axis=0)
-        dx = dout2d @ self.params["weight"]
+        dx = _product(dout2d, self.params["weight"], backend=self._backend)
         return dx.reshape(self._lead + (self.in_features,))
+
+
+def _product(a, w, trans_a=False, backend=None):
+    """a @ w (trans_a: a^T @ w) for 2-D arrays of one float dtype: the packed kernels
+    (``kernels.gemms``) when the numba backend runs (backend, else the process default),
+    else NumPy."""
+    if (a.dtype != w.dtype or a.dtype not in (np.float32, np.float64)
+            or (backend or get_backend()) != "numba" or not numba_available()):
+        return (a.T if trans_a else a) @ w
+    from .kernels.gemms import gemm, gemm_t
+    from .kernels.panels import pack
+    a = np.ascontiguousarray(a)
+    out = np.empty((a.shape[1] if trans_a else a.shape[0], w.shape[1]), a.dtype)
+    return (gemm_t if trans_a else gemm)(a, pack(w), out)
 
 
 class Dropout(Module):

@@ -79,6 +79,47 @@ def dropout_mask(shape, p, rng, dtype=np.float32):
     return keep.astype(dtype) / np.asarray(1.0 - p, dtype=dtype)
 
 
+class TokenInput:
+    """A layer input given as token ids: x[t, b] = table[ids[t, b]], or the one-hot vector
+    e_{ids[t, b]} when table is None (D = V). The numba kernels never build x: the input
+    projection x W_ih^T becomes a row gather of the (V, G*H) matrix table W_ih^T, and its
+    weight gradient a scatter-add of dA over the ids (``kernels.gemms``); the reference cells
+    get ``dense()``. The gradient that flows back is the table's, (V, D) (None for one-hot).
+
+    ids: (T, B) ints in [0, V); table: (V, D) float array or None; dtype: x's dtype.
+    """
+
+    def __init__(self, ids, V, table=None, dtype=np.float32):
+        self.ids = np.ascontiguousarray(ids, dtype=np.int64)
+        self.V = int(V)
+        self.table = table
+        self.dtype = np.dtype(dtype if table is None else table.dtype)
+        D = self.V if table is None else table.shape[1]
+        self.shape = self.ids.shape + (D,)
+        self.ndim = len(self.shape)
+
+    def with_ids(self, ids):
+        """The same table with other ids (a transposed or time-reversed batch)."""
+        return TokenInput(ids, self.V, self.table, self.dtype)
+
+    def dense(self):
+        """x as an array: (..., D)."""
+        if self.table is not None:
+            return self.table[self.ids]
+        x = np.zeros(self.shape, self.dtype)
+        np.put_along_axis(x, self.ids[..., None], 1, axis=-1)
+        return x
+
+    def table_grad(self, dx):
+        """The table's gradient from a dense dx (..., D): the rows of dx summed by id;
+        None for one-hot (the identity has no parameters)."""
+        if self.table is None:
+            return None
+        g = np.zeros(self.table.shape, dx.dtype)
+        np.add.at(g, self.ids.reshape(-1), dx.reshape(-1, dx.shape[-1]))
+        return g
+
+
 def keep_mask(shape, z, rng, dtype=np.float32):
     """Zoneout's mask (Krueger et al. 2016) of `shape`: 1 where a unit keeps its previous value
     (probability z), 0 where it takes the new one; None when z == 0."""

@@ -9,6 +9,7 @@ real (1) and padded (0) positions.
 import numpy as np
 
 from ..errors import RnnlabError
+from .backend import numba_available
 from .functional import log_softmax, sigmoid
 
 
@@ -44,7 +45,7 @@ def _elementwise_weights(mask, shape, dtype):
     return _mask_weights(mask, shape, dtype)
 
 
-def softmax_cross_entropy(logits, targets, mask=None):
+def softmax_cross_entropy(logits, targets, mask=None, fused=True):
     """Mean cross-entropy of softmax(logits) against integer targets.
 
     logits: (T, B, V) (any (..., V)), targets: (T, B) ints in [0, V), mask: (T, B) bool/float.
@@ -52,6 +53,9 @@ def softmax_cross_entropy(logits, targets, mask=None):
     i.e. the mean over unmasked (t, b) positions (a weighted mean for a float mask); the sum
     over the vocabulary is NOT averaged. Targets at masked positions are ignored (may be any
     int). If every position is masked, loss is 0.0 and dlogits is zero.
+    fused: one compiled pass over the logits for the loss and its gradient (float32/64 logits,
+    numba available); False, or when it cannot run, the NumPy formulas below. The two agree to
+    rounding (the fused pass sums in float64; tests/test_fused.py).
     Returns (loss: float, dlogits: same shape as logits).
     """
     z = _float_array(logits)
@@ -73,6 +77,12 @@ def softmax_cross_entropy(logits, targets, mask=None):
     total = w.sum()
     if total == 0:
         return 0.0, np.zeros_like(z)
+    if fused and z.dtype in (np.float32, np.float64) and V > 0 and numba_available():
+        from .kernels.fused import softmax_ce_rows
+        z2 = np.ascontiguousarray(z).reshape(-1, V)
+        dz = np.empty_like(z2)
+        loss = softmax_ce_rows(z2, y.reshape(-1).astype(np.int64), (w / total).reshape(-1), dz)
+        return float(loss), dz.reshape(z.shape)
     logp = log_softmax(z)
     picked = np.take_along_axis(logp, y[..., None], axis=-1)[..., 0]
     loss = float(-(w * picked).sum() / total)

@@ -14,6 +14,8 @@ import math
 import numpy as np
 
 from ..errors import RnnlabError
+from .backend import numba_available
+from .module import flat_of
 
 
 class Optimizer:
@@ -33,7 +35,17 @@ class Optimizer:
         self.lr = float(lr)
         self.weight_decay = float(weight_decay)
         self.step_count = 0
-        self.state = {b: {k: np.zeros_like(p) for k, p in params.items()} for b in self.buffers}
+        # parameters that are views into one flat buffer (a SequenceModel's) get flat state
+        # buffers too, for the one-pass update (``_step_flat``); the per-name views stay
+        self.flat = flat_of(params.values())
+        self.flat_state = {}
+        if self.flat is not None:
+            for b in self.buffers:
+                self.flat_state[b] = np.zeros_like(self.flat)
+        self.state = {b: (dict(zip(params, _views_like(self.flat_state[b], params)))
+                          if self.flat is not None else
+                          {k: np.zeros_like(p) for k, p in params.items()})
+                      for b in self.buffers}
 
     def hyperparams(self):
         """JSON-ready hyperparameters (besides lr), stored in meta."""
@@ -45,11 +57,17 @@ class Optimizer:
         if missing:
             raise RnnlabError(f"grads lack '{missing[0]}' ({len(missing)} missing); pass the "
                               "grads dict of the same model whose params the optimizer holds")
+        for k, p in self.params.items():
+            if grads[k].shape != p.shape:
+                raise RnnlabError(f"grad '{k}' has shape {grads[k].shape}, expected {p.shape}")
         self.step_count += 1
+        if self.flat is not None and numba_available() and hasattr(self, "_step_flat"):
+            flat_g = flat_of(grads[k] for k in self.params)
+            if flat_g is not None and flat_g.dtype == self.flat.dtype:
+                self._step_flat(self.flat, flat_g)
+                return
         for k, p in self.params.items():
             g = grads[k]
-            if g.shape != p.shape:
-                raise RnnlabError(f"grad '{k}' has shape {g.shape}, expected {p.shape}")
             if self.weight_decay:
                 g = g + self.weight_decay * p  # L2 penalty: d/dp (wd/2 |p|^2)
             self._update(k, p, g)
@@ -87,6 +105,15 @@ class Optimizer:
             self.state[b][k][...] = arrays[key]
         self.step_count = int(meta["step"])
         self.lr = float(meta["lr"])
+
+
+def _views_like(flat, params):
+    """Views of flat with the shapes of params, in order."""
+    out, off = [], 0
+    for p in params.values():
+        out.append(flat[off:off + p.size].reshape(p.shape))
+        off += p.size
+    return out
 
 
 class SGD(Optimizer):
@@ -186,6 +213,17 @@ class Adam(Optimizer):
     def hyperparams(self):
         return {**super().hyperparams(), "betas": list(self.betas), "eps": self.eps}
 
+    def _step_flat(self, p, g):
+        """The same update as ``_update`` over the flat buffers, one compiled pass with the
+        same float operations in the same order (kernels.fused.adam_flat)."""
+        from .kernels.fused import adam_flat
+        b1, b2 = self.betas
+        t = self.step_count
+        c = p.dtype.type
+        adam_flat(p, g, self.flat_state["exp_avg"], self.flat_state["exp_avg_sq"], c(1 - b1),
+                  c(b2), c(1 - b2), c(self.lr / (1 - b1 ** t)), c(math.sqrt(1 - b2 ** t)),
+                  c(self.eps), c(self.weight_decay))
+
     def _update(self, name, p, g):
         b1, b2 = self.betas
         m = self.state["exp_avg"][name]
@@ -272,16 +310,27 @@ def clip_grad_norm(grads, max_norm):
     clip_grad_norm_: coef = max_norm / (norm + 1e-6), applied when < 1). Returns the norm
     before clipping as a float; a non-finite norm is returned without scaling."""
     _check_positive("max_norm", max_norm)
-    total = math.sqrt(sum(float(np.vdot(g, g)) for g in grads.values()))
+    flat = flat_of(grads.values()) if numba_available() else None
+    if flat is not None:             # one compiled pass over the flat buffer (float64 sum)
+        from .kernels.fused import scale, sum_squares
+        total = math.sqrt(sum_squares(flat))
+    else:
+        total = math.sqrt(sum(float(np.vdot(g, g)) for g in grads.values()))
     coef = max_norm / (total + 1e-6)
     if math.isfinite(total) and coef < 1:
-        for g in grads.values():
-            g *= coef
+        if flat is not None:
+            scale(flat, flat.dtype.type(coef))
+        else:
+            for g in grads.values():
+                g *= coef
     return total
 
 
 def grads_finite(grads):
     """Name of the first gradient holding NaN or inf, or None when all are finite."""
+    flat = flat_of(grads.values())
+    if flat is not None and np.isfinite(flat).all():
+        return None
     for k, g in grads.items():
         if not np.all(np.isfinite(g)):
             return k

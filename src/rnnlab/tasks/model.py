@@ -21,8 +21,9 @@ import numpy as np
 from ..errors import RnnlabError
 from ..nn import registry
 from ..nn.blocks import Embedding, Linear
+from ..nn.functional import TokenInput
 from ..nn.losses import mse, sigmoid_bce, softmax_cross_entropy
-from ..nn.module import Module
+from ..nn.module import Module, flat_views
 
 # The input a task model reads and the loss it is trained with, by task kind.
 TASKS = {"text": "ce", "series": "mse", "music": "bce"}
@@ -107,12 +108,29 @@ class SequenceModel(Module):
         self.children = {"rnn": self.rnn, "head": self.head}
         if self.embed is not None:
             self.children = {"embed": self.embed, **self.children}
-        # one flat view over the children's arrays: optimizers update them in place
-        self.params = {f"{p}.{k}": v for p, m in self.children.items() for k, v in m.params.items()}
-        self.grads = {f"{p}.{k}": v for p, m in self.children.items() for k, v in m.grads.items()}
+        self._flatten()
         self.training = True
         self.backend = None                      # None: the process default (rnnlab.backend)
         self._eye = None
+        self._table_input = False
+
+    def _flatten(self):
+        """Every parameter (and gradient) a view into one flat buffer, the children's arrays
+        moved there: optimizers update them in place, Adam and the clipping norm in one
+        compiled pass over the buffer (nn.optim)."""
+        self.flat_params, self.params = flat_views(
+            {f"{p}.{k}": v for p, m in self.children.items() for k, v in m.params.items()})
+        self.flat_grads, self.grads = flat_views(
+            {f"{p}.{k}": v for p, m in self.children.items() for k, v in m.grads.items()})
+        for p, m in self.children.items():
+            m.move_to({k: self.params[f"{p}.{k}"] for k in m.params},
+                      {k: self.grads[f"{p}.{k}"] for k in m.grads})
+
+    def __setstate__(self, state):
+        """A copy (clone, pickle) packs its own arrays into one flat buffer again: a deep copy
+        copies every view on its own."""
+        self.__dict__.update(state)
+        self._flatten()
 
     def train(self, mode=True):
         self.training = bool(mode)
@@ -135,17 +153,33 @@ class SequenceModel(Module):
             self._eye = np.eye(self.cfg.input_size, dtype=self.dtype)
         return self._eye[ids]                      # one-hot: x_t = e_{token}
 
+    def layer_input(self, inputs):
+        """What the recurrent stack reads: for text a TokenInput (one-hot, or the embedding
+        table when the vocabulary has at most T*B tokens, so that table W_ih^T is the smaller
+        product), which the kernels turn into a row gather; else ``encode(inputs)``."""
+        if self.cfg.task != "text" or (self.embed is not None
+                                       and self.cfg.input_size > np.size(inputs)):
+            return self.encode(inputs)
+        ids = np.asarray(inputs)
+        if ids.size and (ids.min() < 0 or ids.max() >= self.cfg.input_size):
+            self.encode(ids)                       # raises the out-of-range error
+        table = None if self.embed is None else self.embed.params["weight"]
+        return TokenInput(ids, self.cfg.input_size, table, self.dtype)
+
     def forward(self, inputs, state=None, lengths=None, backend=None):
         """inputs: tokens (T, B) or x (T, B, D). Returns (out (T, B, O), state_n)."""
-        x = self.encode(inputs)
+        x = self.layer_input(inputs)
+        self._table_input = isinstance(x, TokenInput) and x.table is not None
         y, state_n = self.rnn(x, state, lengths, backend=backend or self.backend)
-        return self.head.forward(y), state_n
+        return self.head.forward(y, backend=backend or self.backend), state_n
 
     def backward(self, dout, dstate_n=None):
         """dout: (T, B, O), the loss gradient. Accumulates every parameter's gradient."""
         dy = self.head.backward(dout)
         dx, dstate0 = self.rnn.backward(dy, dstate_n)
-        if self.embed is not None:
+        if self._table_input:                      # dx is the embedding table's gradient
+            self.embed.grads["weight"] += dx
+        elif self.embed is not None:
             self.embed.backward(dx)
         return dstate0
 

@@ -28,7 +28,7 @@ from ..errors import RnnlabError, RnnlabWarning
 from ..nn.functional import softmax
 from .base import TaskOption, TrainedModel, default_steps, task_options
 from .model import detach_state
-from .stream import streaming_model
+from .stream import pipelined_stream_loss, streaming_model
 
 MIN_COUNT = {"char": 1, "word": 2}      # --min-count's default for each token level
 MAX_TOKENS = 20_000_000                 # the default stopping rule's cap, in training tokens
@@ -67,6 +67,10 @@ def run_stream_loss(model, ids, chunk=1000, batch=1):
     ids = np.asarray(ids)
     if len(ids) < 2:
         raise RnnlabError("the text has fewer than 2 tokens: nothing to predict")
+    if batch == 1:            # the same numbers, layers overlapped on the cores (stream.py)
+        res = pipelined_stream_loss(model, ids)
+        if res is not None:
+            return res
     L = (len(ids) - 1) // batch
     x = ids[:batch * L].reshape(batch, L).T            # (L, B)
     y = ids[1:batch * L + 1].reshape(batch, L).T

@@ -1,0 +1,45 @@
+"""The numba kernels.
+
+Threads: the kernels' only thread pool is numba's (OpenMP); no kernel calls BLAS, so
+OpenBLAS's threads never wake to compete with it. OpenMP's threads spin after each parallel
+region by default, which on a busy machine costs more than the work: a char-LM training step
+took 172 ms (89 ms of CPU) at load average 20 with spinning threads, 56 ms (22 ms of CPU)
+with OMP_WAIT_POLICY=passive, 55 ms on one thread (docs/performance.md). So unless the
+environment already says otherwise, OMP_WAIT_POLICY is set to PASSIVE here, before numba
+loads its OpenMP runtime (it has no effect when an OpenMP runtime is already loaded, e.g.
+by importing torch first). Set OMP_WAIT_POLICY=ACTIVE to keep spinning threads.
+
+numba caches each compiled function on disk keyed on its own source
+file only, but the machine code of a function includes every function it calls from other
+files (``panels``, ``tiles``, the gate passes...): after an edit to one of those, the cached
+callers would keep running the old code. So on first import the kernels' sources are
+fingerprinted (names, sizes, modification times) and the cache is dropped when the
+fingerprint changed since it was written."""
+import os
+
+
+def _drop_stale_cache():
+    here = os.path.dirname(os.path.abspath(__file__))
+    cache = os.path.join(here, "__pycache__")
+    try:
+        srcs = sorted(f for f in os.listdir(here) if f.endswith(".py"))
+        stamp = ";".join(f"{f}:{os.stat(os.path.join(here, f)).st_size}:"
+                         f"{os.stat(os.path.join(here, f)).st_mtime_ns}" for f in srcs)
+        mark = os.path.join(cache, "rnnlab-kernels.stamp")
+        if os.path.exists(mark):
+            with open(mark) as fh:
+                if fh.read() == stamp:
+                    return
+        if os.path.isdir(cache):
+            for f in os.listdir(cache):
+                if f.endswith((".nbi", ".nbc")):
+                    os.remove(os.path.join(cache, f))
+        os.makedirs(cache, exist_ok=True)
+        with open(mark, "w") as fh:
+            fh.write(stamp)
+    except OSError:            # a read-only install: numba then compiles in memory anyway
+        pass
+
+
+_drop_stale_cache()
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")

@@ -1,4 +1,4 @@
-"""Activations the kernels inline: ``sigm(x)`` and ``tanh_(x)``, typed by overload.
+"""Activations the kernels inline: ``sigm(x)``, ``tanh_(x)`` and ``exp_(x)``, typed by overload.
 
 float32 uses a branch-free Cody-Waite exp/expm1 with a degree-7 polynomial (error about 1-2
 ulp) that LLVM vectorises into AVX-512/AVX2 code inside the gate loops (numba has no SVML here,
@@ -65,6 +65,13 @@ def _tanh32(x):
     return e / (e + _TWO)
 
 
+@njit(fastmath={"contract"}, inline="always", error_model="numpy")
+def _exp32(x):
+    x = min(max(x, _EXP_LO), _EXP_HI)
+    s, q = _expm1_parts32(x)
+    return s + s * q
+
+
 @njit(inline="always", error_model="numpy")
 def _sigmoid64(x):
     if x >= 0.0:
@@ -88,6 +95,12 @@ def tanh_(x):
     raise NotImplementedError
 
 
+def exp_(x):
+    """exp of a float32/float64 scalar (nopython only); float32: the polynomial above, so
+    exp(x) for x < -87 is exp(-87), not 0."""
+    raise NotImplementedError
+
+
 def one(a):
     """1 in the dtype of array a (nopython only): keeps float32 arithmetic in float32."""
     raise NotImplementedError
@@ -105,6 +118,13 @@ def _tanh_ov(x):
     if x == types.float32:
         return lambda x: _tanh32(x)
     return lambda x: _tanh64(x)
+
+
+@overload(exp_)
+def _exp_ov(x):
+    if x == types.float32:
+        return lambda x: _exp32(x)
+    return lambda x: math.exp(x)
 
 
 @overload(one)

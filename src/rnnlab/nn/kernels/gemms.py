@@ -1,116 +1,185 @@
 """The GEMMs around the time loop: the input projection before it, the weight and input
-gradients after it. Each runs in the register-tiled kernel (``tiles``), on one thread or with
-its output rows split over the threads, or in NumPy's bundled OpenBLAS for the big ones; the
-choice is ``policy``'s. NumPy's OpenBLAS and not SciPy's: on a loaded 2-core machine any
-2-thread OpenBLAS call can stall when one of its threads is descheduled, so only the GEMMs
-big enough to amortise that go there.
+gradients after it, all in the packed-panel kernels (``panels``) on one thread or with their
+output rows split over the threads (``policy.gemm_threads``). No BLAS call: on a shared 2-core
+machine a 2-thread OpenBLAS call stalls whenever one of its threads is descheduled, and its
+threads spin against numba's; the packed kernels run 1.5-2.5x OpenBLAS's single-core speed
+here anyway (``panels``).
 
-Nothing here compiles at import time: ``_gemm_par`` is lazy and ``cache=True``, so the first
-call in the first process compiles (and writes the on-disk cache next to this file, in
-``__pycache__``), later processes load the machine code from disk.
+A layer's input is either an array x (T, B, D) or a ``TokenInput`` (token ids into a table,
+or one-hot). For token input the projection is a row gather of table W_ih^T (V, G*H), its
+weight gradient a scatter-add of dA over the ids followed by a (V, G*H) product, and the
+gradient that flows back is the table's (V, D), never dx (T, B, D).
+
+Nothing here compiles at import time: the kernels are lazy and ``cache=True``.
 """
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
-from .policy import compiled_gemm, gemm_threads
-from .tiles import matmul_rows, matmul_tn_rows
+from ..functional import TokenInput
+from ._common import as_dtype, check_dtype, take
+from .panels import gemm_rows, gemm_rows_par, gemm_tn, gemm_tn_par, pack
+from .policy import gemm_threads
 
 
-@njit(cache=True, parallel=True, nogil=True, error_model="numpy")
-def _gemm_par(a, w, out, trans, nsplit):
-    """out = a @ w (trans: a.T @ w) with out's rows split into nsplit blocks, one thread each."""
+def prepare_input(x):
+    """(x as a C-contiguous float array or the TokenInput itself, its dtype)."""
+    dtype = check_dtype(x)
+    return (x if isinstance(x, TokenInput) else as_dtype(x, dtype)), dtype
+
+
+def gemm(a, wp, out):
+    """out = a @ w for a (M, K), w packed (``panels.pack``), out (M, N)."""
     M = out.shape[0]
-    for p in prange(nsplit):
-        b0 = p * M // nsplit
-        b1 = (p + 1) * M // nsplit
-        if trans:
-            matmul_tn_rows(a, w, out, b0, b1)
-        else:
-            matmul_rows(a, w, out, b0, b1)
-
-
-def _tiled(a, w, out, trans):
-    """out = a @ w (trans: a.T @ w) in the tiled kernel, on ``gemm_threads`` threads."""
-    M = out.shape[0]
-    n = gemm_threads(M, M * a.shape[0 if trans else 1] * w.shape[1])
+    n = gemm_threads(M, M * a.shape[1] * out.shape[1])
     if n > 1:
-        _gemm_par(a, w, out, trans, n)
-    elif trans:
-        matmul_tn_rows(a, w, out, 0, M)
+        gemm_rows_par(a, wp[0], wp[1], out, n)
     else:
-        matmul_rows(a, w, out, 0, M)
+        gemm_rows(a, wp[0], wp[1], out, 0, M)
     return out
 
 
-def gemm(a, w, out):
-    """out = a @ w (2-D, contiguous rows): tiled for small sizes, else NumPy's BLAS."""
-    M, K, N = a.shape[0], a.shape[1], w.shape[1]
-    if compiled_gemm(M, K, N):
-        _tiled(a, w, out, False)
-    elif out.size:
-        np.matmul(a, w, out=out)
+def gemm_t(a, wp, out):
+    """out = a^T @ w for a (K, M), w (K, N) packed, out (M, N)."""
+    M = out.shape[0]
+    n = gemm_threads(M, M * a.shape[0] * out.shape[1])
+    if n > 1:
+        gemm_tn_par(a, wp[0], wp[1], out, n)
+    else:
+        gemm_tn(a, wp[0], wp[1], out, 0, M)
     return out
 
 
-def input_projection(x, w_ih, bias):
-    """A = x W_ih^T + bias for all steps, one GEMM: (T, B, D) -> (T, B, G*H)."""
+@njit(cache=True, nogil=True, error_model="numpy")
+def _gather_rows(P, ids, bias, out):
+    """out[r] = P[ids[r]] + bias: the input projection of token input, (T*B, G*H)."""
+    for r in range(ids.shape[0]):
+        pr = P[ids[r]]
+        o = out[r]
+        for j in range(o.shape[0]):
+            o[j] = pr[j] + bias[j]
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _scatter_rows(dA, ids, S):
+    """S[ids[r]] += dA[r] for r in order: dA (T*B, G*H) summed by token, S (V, G*H) zeroed."""
+    for r in range(ids.shape[0]):
+        s = S[ids[r]]
+        d = dA[r]
+        for j in range(s.shape[0]):
+            s[j] += d[j]
+
+
+def input_projection(x, w_ih, bias, ws=None):
+    """A = x W_ih^T + bias for all steps: (T, B, D) -> (T, B, G*H), taken from ws. One GEMM
+    for an array x; for token input, table W_ih^T (V rows, one-hot: W_ih^T itself) and a row
+    gather, the same numbers as the GEMM on the dense x (each row of a product is the same
+    sum either way)."""
     T, B, D = x.shape
     GH = w_ih.shape[0]
-    out = np.empty((T, B, GH), x.dtype)
+    out = take(ws, (T, B, GH), x.dtype)
     o2 = out.reshape(T * B, GH)
-    if T * B > 0:
-        gemm(x.reshape(T * B, D), np.ascontiguousarray(w_ih.T), o2)
+    if T * B == 0:
+        return out
+    if isinstance(x, TokenInput):
+        if x.table is None:
+            P = np.ascontiguousarray(w_ih.T)
+        else:
+            P = _product(as_dtype(x.table, x.dtype), w_ih.T, np.empty((x.V, GH), x.dtype), ws)
+        _gather_rows(P, x.ids.reshape(-1), as_dtype(bias, x.dtype), o2)
+        return out
+    _product(x.reshape(T * B, D), w_ih.T, o2, ws)
     o2 += bias
     return out
 
 
-def _grad(a, da, tiled):
-    """da^T a, (GH, K) C-contiguous, for a (M, K), da (M, GH): tiled as (a^T da)^T (no
-    transposed copy of a), else NumPy's BLAS."""
-    if tiled:
-        return np.ascontiguousarray(_tiled(a, da, np.empty((a.shape[1], da.shape[1]), a.dtype),
-                                           True).T)
-    return np.matmul(da.T, a)
+def _product(a, w, out, ws, trans=False, top=None):
+    """out = a @ w (trans: a^T @ [top; w]) with w packed into scratch from ws for the call.
+    A transposed product with w narrower than one register (a weight gradient of D or H
+    < 16) runs unpacked: packing would pad each of the T*B rows of w to a whole register."""
+    if trans and w.shape[1] * w.dtype.itemsize < 64:
+        out[...] = 0
+        _tn_narrow(a if top is None else a[top.shape[0]:], w, out)
+        if top is not None:
+            _tn_narrow(a[:top.shape[0]], as_dtype(top, w.dtype), out)
+        return out
+    wp = pack(w, ws, top)
+    (gemm_t if trans else gemm)(a, wp, out)
+    if ws is not None:
+        ws.give(*wp)
+    return out
+
+
+@njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
+def _tn_narrow(a, w, out):
+    """out += a^T @ w for a (K, M), w (K, N) with N small: per k and column n of w, one pass
+    over a[k] (vectorised over M) into out's column, kept as a row of a (N, M) scratch."""
+    K, M = a.shape
+    N = w.shape[1]
+    acc = np.zeros((N, M), out.dtype)
+    for k in range(K):
+        ak = a[k]
+        for n in range(N):
+            s = w[k, n]
+            r = acc[n]
+            for m in range(M):
+                r[m] += ak[m] * s
+    for n in range(N):
+        for m in range(M):
+            out[m, n] += acc[n, m]
 
 
 def weight_grad(a, da):
     """da^T a, (N, K) C-contiguous, for a (M, K) and da (M, N) (any row strides): a weight
-    gradient summed over M = T*B rows, tiled or in NumPy's BLAS as ``policy`` says."""
-    return _grad(np.ascontiguousarray(a), np.ascontiguousarray(da),
-                 compiled_gemm(da.shape[1], a.shape[0], a.shape[1]))
+    gradient summed over the M = T*B rows, in the packed kernels."""
+    a = np.ascontiguousarray(a)
+    return _product(np.ascontiguousarray(da), a, np.empty((da.shape[1], a.shape[1]), a.dtype),
+                    None, True)
 
 
-def weight_grads(params, x2, hprev_t0, y, dax, dah):
+def weight_grads(params, x, hprev_t0, y, dax, dah, ws=None):
     """Weight and bias gradients as GEMMs after the loop.
 
-    dW_ih = dAx^T X; dW_hh = dAh[1:]^T y[:-1] + dAh[0]^T h0 (y[t-1] is h_{t-1} wherever
-    dA[t] is non-zero, lengths included); db = column sums. One tiled-or-BLAS choice, sized
-    by the larger of the two products, serves both.
+    dW_ih = dAx^T X (token input: S^T table, S = dAx summed by token; one-hot: S^T);
+    dW_hh = dAh^T [h0; y[:-1]] as one sum over the T*B rows (y[t-1] is h_{t-1} wherever dA[t]
+    is non-zero, lengths included; without h0 its rows are zero and are left out); db =
+    column sums. Returns (grads, S) with S the token sums (None for an array x).
     """
     T, B, GH = dax.shape
     H = y.shape[2]
-    D = x2.shape[1]
+    dt = dax.dtype
     dax2 = dax.reshape(T * B, GH)
     dah2 = dah.reshape(T * B, GH)
-    tiled = compiled_gemm(GH, T * B, max(D, H))
-    gw_ih = _grad(x2, dax2, tiled)
-    if T > 1:
-        gw_hh = _grad(y.reshape(T * B, H)[:-B], dah2[B:], tiled)
+    S = None
+    if isinstance(x, TokenInput):
+        S = np.zeros((x.V, GH), dt)
+        _scatter_rows(dax2, x.ids.reshape(-1), S)
+        gw_ih = (np.ascontiguousarray(S.T) if x.table is None else
+                 _product(S, as_dtype(x.table, dt), np.empty((GH, x.shape[2]), dt), ws, True))
     else:
-        gw_hh = np.zeros((GH, H), dax.dtype)
-    if T > 0 and hprev_t0 is not None:
-        gw_hh += dah2[:B].T @ hprev_t0
+        gw_ih = _product(dax2, x.reshape(T * B, x.shape[2]), np.empty((GH, x.shape[2]), dt),
+                         ws, True)
+    y2 = y.reshape(T * B, H)
+    if hprev_t0 is not None and T > 0:
+        gw_hh = _product(dah2, y2[:-B], np.empty((GH, H), dt), ws, True, top=hprev_t0)
+    else:
+        gw_hh = _product(dah2[B:], y2[:-B], np.empty((GH, H), dt), ws, True)
     grads = {"weight_ih": gw_ih, "weight_hh": gw_hh}
     if "bias_ih" in params:
         grads["bias_ih"] = dax2.sum(axis=0)
         grads["bias_hh"] = grads["bias_ih"].copy() if dah is dax else dah2.sum(axis=0)
-    return grads
+    return grads, S
 
 
-def input_grad(dax, w_ih, D):
-    """dx = dA W_ih, one GEMM: (T, B, G*H) -> (T, B, D)."""
+def input_grad(dax, w_ih, x, S=None, ws=None):
+    """The gradient that flows to the input: dx = dA W_ih (T, B, D) for an array x; for token
+    input the table's, S W_ih (V, D), or None for one-hot."""
     T, B, GH = dax.shape
+    D = x.shape[2]
+    if isinstance(x, TokenInput):
+        if x.table is None:
+            return None
+        return _product(S, w_ih, np.empty((x.V, D), dax.dtype), ws)
     dx = np.empty((T, B, D), dax.dtype)
     if T * B > 0:
-        gemm(dax.reshape(T * B, GH), w_ih, dx.reshape(T * B, D))
+        _product(dax.reshape(T * B, GH), w_ih, dx.reshape(T * B, D), ws)
     return dx

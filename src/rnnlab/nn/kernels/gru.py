@@ -18,116 +18,63 @@ length).
 import numpy as np
 from numba import njit, prange
 
-from ._common import as_dtype, check_dtype, lengths_array, use_cache_once
+from ._common import as_dtype, lengths_array, take, use_cache_once
+from ._common import release as _release
 from .activations import one, sigm, tanh_
-from .gemms import input_grad, input_projection, weight_grads
-from .policy import batch_split
-from .tiles import matmul_rows
+from .gates import gru_bwd, gru_fwd
+from .gemms import input_grad, input_projection, prepare_input, weight_grads
+from .panels import gemm_rows, pack
+from .policy import batch_split, unit_split
+from .units import CELL_GRU, bwd_units, fwd_units, pack_parts
 
-
-@njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
-def _gates_fwd(A, acc, bhh, t, b, H, hns, y, hs):
-    a = A[t, b]
-    r_ = acc[b]
-    hb = hs[b]
-    hn_t = hns[t, b]
-    yt = y[t, b]
-    o1 = one(A)
-    for j in range(H):
-        r = sigm(a[j] + r_[j] + bhh[j])
-        z = sigm(a[H + j] + r_[H + j] + bhh[H + j])
-        hn = r_[2 * H + j] + bhh[2 * H + j]
-        n = tanh_(a[2 * H + j] + r * hn)
-        h = (o1 - z) * n + z * hb[j]
-        a[j] = r
-        a[H + j] = z
-        a[2 * H + j] = n
-        hn_t[j] = hn
-        yt[j] = h
-        hb[j] = h
+TOKEN_INPUT = True     # forward/backward take a functional.TokenInput (gemms)
+WORKSPACE = True       # forward takes workspace=; release(cache) gives its buffers back
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _fwd_loop(A, w_hhT, bhh, hs, lens, hns, y, acc, b0, b1):
+def _fwd_loop(A, whp, wht, bhh, hs, lens, hns, y, acc, b0, b1):
     """Batch rows b0..b1-1 through all T steps (rows are independent)."""
     T, B, GH = A.shape
     H = hs.shape[1]
     for t in range(T):
-        matmul_rows(hs, w_hhT, acc, b0, b1)
-        for b in range(b0, b1):
-            if t < lens[b]:
-                _gates_fwd(A, acc, bhh, t, b, H, hns, y, hs)
-            else:
-                A[t, b, :] = 0
-                hns[t, b, :] = 0
-                y[t, b, :] = 0
-
-
-@njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
-def _gates_bwd(A, dAh, dy, t, b, H, hns, y, h0, dhs):
-    a = A[t, b]
-    dah = dAh[t, b]
-    dyt = dy[t, b]
-    dh_b = dhs[b]
-    hn_t = hns[t, b]
-    hp = y[t - 1, b] if t > 0 else h0[b]
-    o1 = one(A)
-    for j in range(H):
-        r = a[j]
-        z = a[H + j]
-        n = a[2 * H + j]
-        dh = dyt[j] + dh_b[j]
-        dan = dh * (o1 - z) * (o1 - n * n)
-        dar = dan * hn_t[j] * r * (o1 - r)
-        daz = dh * (hp[j] - n) * z * (o1 - z)
-        a[j] = dar
-        a[H + j] = daz
-        a[2 * H + j] = dan
-        dah[j] = dar
-        dah[H + j] = daz
-        dah[2 * H + j] = dan * r
-        dh_b[j] = dh * z                     # the direct path h_t = ... + z * h_{t-1}
+        gemm_rows(hs, whp, wht, acc, b0, b1)
+        gru_fwd(A, acc, bhh, t, b0, b1, H, 0, H, lens, hns, y, hs)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _bwd_loop(A, dAh, w_hh, dy, lens, hns, y, h0, dhs, tmp, b0, b1):
+def _bwd_loop(A, dAh, whp, wht, dy, lens, hns, y, h0, dhs, tmp, b0, b1):
     T, B, GH = A.shape
     H = dhs.shape[1]
     for t in range(T - 1, -1, -1):
-        for b in range(b0, b1):
-            if t < lens[b]:
-                _gates_bwd(A, dAh, dy, t, b, H, hns, y, h0, dhs)
-            else:
-                A[t, b, :] = 0
-                dAh[t, b, :] = 0
-        matmul_rows(dAh[t], w_hh, tmp, b0, b1)
+        gru_bwd(A, dAh, dy, t, b0, b1, H, 0, H, lens, hns, y, h0, dhs)
+        gemm_rows(dAh[t], whp, wht, tmp, b0, b1)
         for b in range(b0, b1):
             if t < lens[b]:
                 dhs[b, :] += tmp[b]
 
 
 @njit(cache=True, parallel=True, nogil=True, error_model="numpy")
-def _fwd_split(A, w_hhT, bhh, hs, lens, hns, y, acc, nsplit):
+def _fwd_split(A, whp, wht, bhh, hs, lens, hns, y, acc, nsplit):
     """The forward with the batch split into nsplit row blocks, one thread each running the
     whole time loop for its rows (no synchronisation per step)."""
     B = A.shape[1]
     for p in prange(nsplit):
-        _fwd_loop(A, w_hhT, bhh, hs, lens, hns, y, acc, p * B // nsplit,
+        _fwd_loop(A, whp, wht, bhh, hs, lens, hns, y, acc, p * B // nsplit,
                   (p + 1) * B // nsplit)
 
 
 @njit(cache=True, parallel=True, nogil=True, error_model="numpy")
-def _bwd_split(A, dAh, w_hh, dy, lens, hns, y, h0, dhs, tmp, nsplit):
+def _bwd_split(A, dAh, whp, wht, dy, lens, hns, y, h0, dhs, tmp, nsplit):
     B = A.shape[1]
     for p in prange(nsplit):
-        _bwd_loop(A, dAh, w_hh, dy, lens, hns, y, h0, dhs, tmp, p * B // nsplit,
+        _bwd_loop(A, dAh, whp, wht, dy, lens, hns, y, h0, dhs, tmp, p * B // nsplit,
                   (p + 1) * B // nsplit)
 
 
-def forward(x, state, params, lengths=None):
-    """Run the GRU over x (T, B, D). Returns (y, h_n, cache)."""
-    dtype = check_dtype(x)
-    x = as_dtype(x, dtype)
+def forward(x, state, params, lengths=None, workspace=None):
+    """Run the GRU over x (T, B, D) (an array or a ``TokenInput``). Returns (y, h_n, cache).
+    workspace: a ``_common.Workspace`` for the internal buffers (``release``)."""
+    x, dtype = prepare_input(x)
     T, B, D = x.shape
     w_ih = as_dtype(params["weight_ih"], dtype)
     w_hh = as_dtype(params["weight_hh"], dtype)
@@ -141,17 +88,28 @@ def forward(x, state, params, lengths=None):
         hs[:] = state
     h0 = None if state is None else hs.copy()
     lens = lengths_array(lengths, T, B)
-    A = input_projection(x, w_ih, bih)
-    hns = np.empty((T, B, H), dtype)
+    ws = workspace
+    A = input_projection(x, w_ih, bih, ws)
+    hns = take(ws, (T, B, H), dtype)
     y = np.empty((T, B, H), dtype)
-    args = (A, np.ascontiguousarray(w_hh.T), bhh, hs, lens, hns, y, np.empty((B, GH), dtype))
-    nsplit = batch_split(B, H, GH)
-    if nsplit > 1:
-        _fwd_split(*args, nsplit)
+    nunits = unit_split(B, H, 3, dtype.itemsize)
+    if nunits > 1:
+        d1, d3 = np.zeros(1, dtype), np.zeros((1, 1, 1), dtype)
+        fwd_units(CELL_GRU, A, *pack_parts(w_hh, 3, nunits, True, B < 4), hs.copy(),
+                  np.empty((nunits, B, GH // nunits), dtype), lens, 0, d1, d1, d1, bhh, hns, d3,
+                  y, hs, nunits)
     else:
-        _fwd_loop(*args, 0, B)
+        whp = pack(w_hh.T, ws, narrow=B < 4)
+        args = (A, *whp, bhh, hs, lens, hns, y, np.empty((B, GH), dtype))
+        nsplit = batch_split(B, H, GH)
+        if nsplit > 1:
+            _fwd_split(*args, nsplit)
+        else:
+            _fwd_loop(*args, 0, B)
+        if ws is not None:
+            ws.give(*whp)
     cache = dict(A=A, hn=hns, h=y, x=x, h0=h0, lens=lens, params=params, w_ih=w_ih, w_hh=w_hh,
-                 used=False)
+                 ws=ws, used=False)
     for k, n in enumerate("rzn"):
         cache[n] = A[:, :, k * H:(k + 1) * H]
     return y, hs, cache
@@ -170,16 +128,35 @@ def backward(dy, dstate_n, cache):
     if dstate_n is not None:
         dhs[:] = dstate_n
     h0 = cache["h0"] if cache["h0"] is not None else np.zeros((B, H), dtype)
-    dAh = np.empty_like(A)
-    args = (A, dAh, cache["w_hh"], dy, cache["lens"], cache["hn"], y, h0, dhs,
-            np.empty((B, H), dtype))
-    nsplit = batch_split(B, GH, H)
-    if nsplit > 1:
-        _bwd_split(*args, nsplit)
+    ws = cache["ws"]
+    dAh = take(ws, A.shape, dtype)
+    nunits = unit_split(B, H, 3, dtype.itemsize)
+    whp = () if nunits > 1 else pack(cache["w_hh"], ws, narrow=B < 4)
+    if nunits > 1:
+        d1, d3 = np.zeros(1, dtype), np.zeros((1, 1, 1), dtype)
+        bwd_units(CELL_GRU, A, dAh, *pack_parts(cache["w_hh"], 3, nunits, False, B < 4), dy,
+                  cache["lens"], 0, d1, d1, d1, np.zeros((3, 1), dtype), cache["hn"], d3, h0, y,
+                  dhs, np.empty((nunits, B, H // nunits), dtype), nunits)
     else:
-        _bwd_loop(*args, 0, B)
-    grads = weight_grads(params, x.reshape(T * B, D), cache["h0"], y, A, dAh)
-    return input_grad(A, cache["w_ih"], D), dhs, grads
+        args = (A, dAh, *whp, dy, cache["lens"], cache["hn"], y, h0, dhs,
+                np.empty((B, H), dtype))
+        nsplit = batch_split(B, GH, H)
+        if nsplit > 1:
+            _bwd_split(*args, nsplit)
+        else:
+            _bwd_loop(*args, 0, B)
+    grads, S = weight_grads(params, x, cache["h0"], y, A, dAh, ws)
+    dx = input_grad(A, cache["w_ih"], x, S, ws)
+    if ws is not None:
+        ws.give(dAh, *whp)
+    release(cache)
+    return dx, dhs, grads
+
+
+def release(cache):
+    """Give the cache's gate buffers back to its workspace (after backward, or when a
+    forward's cache will never be backpropagated)."""
+    _release(cache, ("A", "hn"))
 
 
 @njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")

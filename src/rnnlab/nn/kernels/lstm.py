@@ -21,13 +21,18 @@ Cache (private; views, valid until backward): ``i f g o`` (coupled: ``f g o``), 
 import numpy as np
 from numba import njit, prange
 
-from ._common import (as_dtype, bias_sum, check_dtype, lengths_array, pack_weights,
-                      use_cache_once)
+from ._common import as_dtype, bias_sum, lengths_array, pack_weights, take, use_cache_once
+from ._common import release as _release
 from .activations import one, sigm, tanh_
-from .gemms import input_grad, input_projection, weight_grads
+from .gemms import input_grad, input_projection, prepare_input, weight_grads
 from .lstm_gates import gates_bwd, gates_fwd
-from .policy import batch_split
-from .tiles import matmul_rows, matvec_packed
+from .panels import gemm_rows, pack
+from .policy import batch_split, unit_split
+from .tiles import matvec_packed
+from .units import CELL_LSTM, bwd_units, fwd_units, pack_parts
+
+TOKEN_INPUT = True     # forward/backward take a functional.TokenInput (gemms)
+WORKSPACE = True       # forward takes workspace=; release(cache) gives its buffers back
 
 VARIANTS = ("standard", "peephole", "coupled")
 _VARIANT_CODE = {"standard": 0, "peephole": 1, "coupled": 2}
@@ -45,7 +50,7 @@ def _variant_code(variant):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _fwd_loop(A, w_hhT, hs, lens, variant, wpi, wpf, wpo, cs, tcs, y, acc, b0, b1):
+def _fwd_loop(A, whp, wht, hs, lens, variant, wpi, wpf, wpo, cs, tcs, y, acc, b0, b1):
     """A: (T, B, GH) pre-activations -> activated gates, for batch rows b0..b1-1 (rows are
     independent). hs: (2B, H) rows 0..B-1 = h, B.. = c (initial state in, final state out).
     w_hhT: (H, GH) C-contiguous."""
@@ -53,52 +58,42 @@ def _fwd_loop(A, w_hhT, hs, lens, variant, wpi, wpf, wpo, cs, tcs, y, acc, b0, b
     H = hs.shape[1]
     h = hs[:B]
     for t in range(T):
-        matmul_rows(h, w_hhT, acc, b0, b1)
-        for b in range(b0, b1):
-            if t < lens[b]:
-                gates_fwd(A, acc, t, b, H, variant, wpi, wpf, wpo, cs, tcs, y, hs)
-            else:                                      # padding: carry state, y = 0
-                A[t, b, :] = 0
-                cs[t, b, :] = hs[B + b]
-                tcs[t, b, :] = 0
-                y[t, b, :] = 0
+        gemm_rows(h, whp, wht, acc, b0, b1)
+        gates_fwd(A, acc, t, b0, b1, H, 0, H, lens, variant, wpi, wpf, wpo, cs, tcs, y, hs)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _bwd_loop(A, w_hh, dy, lens, variant, wpi, wpf, wpo, dwp, cs, tcs, c0, dhs, tmp, b0, b1):
+def _bwd_loop(A, whp, wht, dy, lens, variant, wpi, wpf, wpo, dwp, cs, tcs, c0, dhs, tmp, b0, b1):
     """A: gates (T, B, GH) -> dA in place, rows b0..b1-1. dhs: (2B, H) = (dh, dc) from the
     future in, (dh0, dc0) out. w_hh: (GH, H). dwp: this row block's peephole gradients."""
     T, B, GH = A.shape
     H = dhs.shape[1]
     for t in range(T - 1, -1, -1):
-        for b in range(b0, b1):
-            if t < lens[b]:
-                gates_bwd(A, dy, t, b, H, variant, wpi, wpf, wpo, dwp, cs, tcs, c0, dhs)
-            else:
-                A[t, b, :] = 0
-        matmul_rows(A[t], w_hh, tmp, b0, b1)
+        gates_bwd(A, dy, t, b0, b1, H, 0, H, lens, variant, wpi, wpf, wpo, dwp, cs, tcs, c0,
+                  dhs)
+        gemm_rows(A[t], whp, wht, tmp, b0, b1)
         for b in range(b0, b1):
             if t < lens[b]:
                 dhs[b, :] = tmp[b]
 
 
 @njit(cache=True, parallel=True, nogil=True, error_model="numpy")
-def _fwd_split(A, w_hhT, hs, lens, variant, wpi, wpf, wpo, cs, tcs, y, acc, nsplit):
+def _fwd_split(A, whp, wht, hs, lens, variant, wpi, wpf, wpo, cs, tcs, y, acc, nsplit):
     """The forward recurrence with the batch split into nsplit row blocks, one thread each,
     each running the WHOLE time loop for its rows: no synchronisation per step."""
     B = A.shape[1]
     for p in prange(nsplit):
-        _fwd_loop(A, w_hhT, hs, lens, variant, wpi, wpf, wpo, cs, tcs, y, acc,
+        _fwd_loop(A, whp, wht, hs, lens, variant, wpi, wpf, wpo, cs, tcs, y, acc,
                   p * B // nsplit, (p + 1) * B // nsplit)
 
 
 @njit(cache=True, parallel=True, nogil=True, error_model="numpy")
-def _bwd_split(A, w_hh, dy, lens, variant, wpi, wpf, wpo, dwps, cs, tcs, c0, dhs, tmp, nsplit):
+def _bwd_split(A, whp, wht, dy, lens, variant, wpi, wpf, wpo, dwps, cs, tcs, c0, dhs, tmp, nsplit):
     """Backward with the batch split like ``_fwd_split``; dwps: (nsplit, 3, H), one peephole
     gradient accumulator per block (summed by the caller)."""
     B = A.shape[1]
     for p in prange(nsplit):
-        _bwd_loop(A, w_hh, dy, lens, variant, wpi, wpf, wpo, dwps[p], cs, tcs, c0, dhs, tmp,
+        _bwd_loop(A, whp, wht, dy, lens, variant, wpi, wpf, wpo, dwps[p], cs, tcs, c0, dhs, tmp,
                   p * B // nsplit, (p + 1) * B // nsplit)
 
 
@@ -190,11 +185,11 @@ def _stacked(pair, B, H, dtype):
     return hs
 
 
-def forward(x, state, params, lengths=None, variant="standard"):
-    """Run the LSTM over x (T, B, D). Returns (y, (h_n, c_n), cache)."""
+def forward(x, state, params, lengths=None, variant="standard", workspace=None):
+    """Run the LSTM over x (T, B, D) (an array or a ``TokenInput``). Returns (y, (h_n, c_n),
+    cache). workspace: a ``_common.Workspace`` for the internal buffers (``release``)."""
     code = _variant_code(variant)
-    dtype = check_dtype(x)
-    x = as_dtype(x, dtype)
+    x, dtype = prepare_input(x)
     T, B, D = x.shape
     G = num_gates(variant)
     w_ih = as_dtype(params["weight_ih"], dtype)
@@ -205,19 +200,29 @@ def forward(x, state, params, lengths=None, variant="standard"):
     h0c = None if state is None or state[0] is None else hs[:B].copy()
     c0c = hs[B:].copy()
     lens = lengths_array(lengths, T, B)
-    A = input_projection(x, w_ih, bias_sum(params, G * H, dtype))
-    cs = np.empty((T, B, H), dtype)
-    tcs = np.empty((T, B, H), dtype)
+    ws = workspace
+    A = input_projection(x, w_ih, bias_sum(params, G * H, dtype), ws)
+    cs = take(ws, (T, B, H), dtype)
+    tcs = take(ws, (T, B, H), dtype)
     y = np.empty((T, B, H), dtype)
-    acc = np.empty((B, G * H), dtype)
-    args = (A, np.ascontiguousarray(w_hh.T), hs, lens, code, wp[0], wp[1], wp[2], cs, tcs, y,
-            acc)
-    nsplit = batch_split(B, H, G * H)
-    if nsplit > 1:
-        _fwd_split(*args, nsplit)
+    nunits = unit_split(B, H, G, dtype.itemsize)
+    if nunits > 1:
+        pans, tails = pack_parts(w_hh, G, nunits, True, B < 4)
+        fwd_units(CELL_LSTM, A, pans, tails, hs[:B].copy(),
+                  np.empty((nunits, B, G * H // nunits), dtype), lens, code, wp[0], wp[1],
+                  wp[2], wp[0], cs, tcs, y, hs, nunits)
     else:
-        _fwd_loop(*args, 0, B)
-    cache = dict(A=A, c=cs, tanh_c=tcs, h=y, x=x, h0=h0c, c0=c0c, lens=lens,
+        whp = pack(w_hh.T, ws, narrow=B < 4)
+        args = (A, *whp, hs, lens, code, wp[0], wp[1], wp[2], cs, tcs, y,
+                np.empty((B, G * H), dtype))
+        nsplit = batch_split(B, H, G * H)
+        if nsplit > 1:
+            _fwd_split(*args, nsplit)
+        else:
+            _fwd_loop(*args, 0, B)
+        if ws is not None:
+            ws.give(*whp)
+    cache = dict(A=A, c=cs, tanh_c=tcs, h=y, x=x, h0=h0c, c0=c0c, lens=lens, ws=ws,
                  variant=variant, params=params, w_ih=w_ih, w_hh=w_hh, wp=wp, used=False)
     names = "fgo" if variant == "coupled" else "ifgo"
     for k, n in enumerate(names):
@@ -226,7 +231,8 @@ def forward(x, state, params, lengths=None, variant="standard"):
 
 
 def backward(dy, dstate_n, cache):
-    """Backpropagate through time. Returns (dx, (dh0, dc0), grads); consumes the cache."""
+    """Backpropagate through time. Returns (dx, (dh0, dc0), grads); consumes the cache. For a
+    ``TokenInput`` dx is the table's gradient (V, D), or None for one-hot."""
     use_cache_once(cache)
     x, A, y, variant, params = cache["x"], cache["A"], cache["h"], cache["variant"], cache["params"]
     dtype = x.dtype
@@ -236,17 +242,46 @@ def backward(dy, dstate_n, cache):
     dy = as_dtype(dy, dtype)
     dhs = _stacked(dstate_n, B, H, dtype)
     wp = cache["wp"]
+    code = _VARIANT_CODE[variant]
+    ws = cache["ws"]
+    nunits = unit_split(B, H, GH // H, dtype.itemsize)
+    if nunits > 1:
+        dwp = np.zeros((3, H), dtype)
+        pans, tails = pack_parts(cache["w_hh"], GH // H, nunits, False, B < 4)
+        bwd_units(CELL_LSTM, A, A, pans, tails, dy, cache["lens"], code, wp[0], wp[1], wp[2],
+                  dwp, cache["c"], cache["tanh_c"], cache["c0"], y, dhs,
+                  np.empty((nunits, B, H // nunits), dtype), nunits)
+    else:
+        dwp = _bwd_rows(A, cache, dy, code, dhs, ws)
+    grads, S = weight_grads(params, x, cache["h0"], y, A, A, ws)
+    if variant == "peephole":
+        grads["weight_pi"], grads["weight_pf"], grads["weight_po"] = dwp[0], dwp[1], dwp[2]
+    dx = input_grad(A, cache["w_ih"], x, S, ws)
+    release(cache)
+    return dx, (dhs[:B], dhs[B:]), grads
+
+
+def _bwd_rows(A, cache, dy, code, dhs, ws):
+    """The backward loop on one thread or with the batch split; returns the peephole
+    gradients (3, H)."""
+    B, GH = A.shape[1], A.shape[2]
+    H = GH // num_gates(cache["variant"])
+    wp = cache["wp"]
     nsplit = batch_split(B, GH, H)
-    dwps = np.zeros((nsplit, 3, H), dtype)
-    args = (A, cache["w_hh"], dy, cache["lens"], _VARIANT_CODE[variant], wp[0], wp[1], wp[2])
-    rest = (cache["c"], cache["tanh_c"], cache["c0"], dhs, np.empty((B, H), dtype))
+    dwps = np.zeros((nsplit, 3, H), A.dtype)
+    whp = pack(cache["w_hh"], ws, narrow=B < 4)
+    args = (A, *whp, dy, cache["lens"], code, wp[0], wp[1], wp[2])
+    rest = (cache["c"], cache["tanh_c"], cache["c0"], dhs, np.empty((B, H), A.dtype))
     if nsplit > 1:
         _bwd_split(*args, dwps, *rest, nsplit)
     else:
         _bwd_loop(*args, dwps[0], *rest, 0, B)
-    dwp = dwps.sum(axis=0) if nsplit > 1 else dwps[0]
-    grads = weight_grads(params, x.reshape(T * B, D), cache["h0"], y, A, A)
-    if variant == "peephole":
-        grads["weight_pi"], grads["weight_pf"], grads["weight_po"] = dwp[0], dwp[1], dwp[2]
-    dx = input_grad(A, cache["w_ih"], D)
-    return dx, (dhs[:B], dhs[B:]), grads
+    if ws is not None:
+        ws.give(*whp)
+    return dwps.sum(axis=0) if nsplit > 1 else dwps[0]
+
+
+def release(cache):
+    """Give the cache's gate and cell-state buffers back to its workspace (after backward, or
+    when a forward's cache will never be backpropagated)."""
+    _release(cache, ("A", "c", "tanh_c"))

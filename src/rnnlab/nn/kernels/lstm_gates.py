@@ -1,141 +1,226 @@
 """The fused per-row gate passes of the LSTM kernel (``lstm``), one per direction, each with
-the three variants (``lstm.VARIANTS``, by code: 0 standard, 1 peephole, 2 coupled).
+the three variants (``lstm.VARIANTS``, by code: 0 standard, 1 peephole, 2 coupled), for the
+units j0..j1-1 of one row (all of them in the single-thread and batch-split loops, one
+thread's share in ``units``).
 
-``gates_fwd`` turns one row's pre-activations (input projection + recurrent product) into the
+``gates_fwd`` turns a step's rows' pre-activations (input projection + recurrent product) into the
 activated gates in place and the new c, tanh c, h; ``gates_bwd`` turns those gates into
 dA in place, carries dc to the previous step and accumulates the peephole gradients. Same
 equations as ``rnnlab.nn.cells.lstm``.
+
+Each pass is a few short loops over one gate's slice at a time, each touching few arrays:
+LLVM vectorises a loop only when it can prove, or check at run time with at most 8
+comparisons, that its arrays do not overlap. One loop over all gates at a[j], a[H + j], ...
+(H unknown at compile time) ran scalar: 5.6 ms for the 2500 rows of a char-LM layer step
+against 0.5 ms now (vectorised 16-wide, the same numbers).
 """
 from numba import njit
 
 from .activations import one, sigm, tanh_
 
 
+@njit(nogil=True, fastmath={"contract"}, error_model="numpy", inline="always")
+def _act(a, r, sig):
+    """a = sigm(a + r) (sig) or tanh(a + r), elementwise."""
+    if sig:
+        for j in range(a.shape[0]):
+            a[j] = sigm(a[j] + r[j])
+    else:
+        for j in range(a.shape[0]):
+            a[j] = tanh_(a[j] + r[j])
+
+
+@njit(nogil=True, fastmath={"contract"}, error_model="numpy", inline="always")
+def _act_peep(a, r, w, c):
+    """a = sigm(a + r + w * c), elementwise (a peephole gate)."""
+    for j in range(a.shape[0]):
+        a[j] = sigm(a[j] + r[j] + w[j] * c[j])
+
+
+@njit(nogil=True, fastmath={"contract"}, error_model="numpy", inline="always")
+def _output(ao, c, tc, y, h):
+    """tc = tanh(c); y = h = o * tc."""
+    for j in range(c.shape[0]):
+        tc[j] = tanh_(c[j])
+    for j in range(c.shape[0]):
+        v = ao[j] * tc[j]
+        y[j] = v
+        h[j] = v
+
+
 @njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
-def gates_fwd(A, acc, t, b, H, variant, wpi, wpf, wpo, cs, tcs, y, hs):
-    """Fused elementwise step for one row b: A[t, b] (+acc) -> gates in place, c, tanh c, h."""
+def gates_fwd(A, R, t, b0, b1, H, j0, j1, lens, variant, wpi, wpf, wpo, cs, tcs, y, hs):
+    """Step t, rows b0..b1-1, units j0..j1-1: each row's pre-activations A[t, b] (+ R[b], the
+    recurrent product, gate k of unit j at R[b, k*(j1-j0) + j-j0]) -> gates in place, c,
+    tanh c, h; a row past its length keeps its state (c carried, A, tanh c, y zero).
+    The variant is a constant in each branch, so each compiles to its own straight loop
+    (with the variant known only at run time inside the row loop, an LSTM H=32, B=32 forward
+    loop took 0.80 ms against 0.49)."""
+    if variant == 0:
+        _fwd_rows(A, R, t, b0, b1, H, j0, j1, lens, 0, wpi, wpf, wpo, cs, tcs, y, hs)
+    elif variant == 1:
+        _fwd_rows(A, R, t, b0, b1, H, j0, j1, lens, 1, wpi, wpf, wpo, cs, tcs, y, hs)
+    else:
+        _fwd_rows(A, R, t, b0, b1, H, j0, j1, lens, 2, wpi, wpf, wpo, cs, tcs, y, hs)
+
+
+@njit(nogil=True, fastmath={"contract"}, error_model="numpy", inline="always")
+def _fwd_rows(A, R, t, b0, b1, H, j0, j1, lens, variant, wpi, wpf, wpo, cs, tcs, y, hs):
+    B = hs.shape[0] // 2
+    for b in range(b0, b1):
+        if t < lens[b]:
+            _fwd_row(A, R[b], t, b, H, j0, j1, variant, wpi, wpf, wpo, cs, tcs, y, hs)
+        else:
+            for g in range(A.shape[2] // H):
+                A[t, b, g * H + j0:g * H + j1] = 0
+            cs[t, b, j0:j1] = hs[B + b, j0:j1]
+            tcs[t, b, j0:j1] = 0
+            y[t, b, j0:j1] = 0
+
+
+@njit(nogil=True, fastmath={"contract"}, error_model="numpy", inline="always")
+def _fwd_row(A, r, t, b, H, j0, j1, variant, wpi, wpf, wpo, cs, tcs, y, hs):
+    """One row of ``gates_fwd``."""
+    n = j1 - j0
     a = A[t, b]
-    r = acc[b]
-    c_all = cs[t, b]
-    tc_all = tcs[t, b]
-    yt = y[t, b]
-    hb = hs[b]
-    cb = hs[b + hs.shape[0] // 2]
-    o1 = one(A)
+    c_all = cs[t, b, j0:j1]
+    cb = hs[b + hs.shape[0] // 2, j0:j1]
+    G = 3 if variant == 2 else 4
+    g0 = a[j0:j1]
+    g1 = a[H + j0:H + j1]
+    g2 = a[2 * H + j0:2 * H + j1]
+    g3 = a[(G - 1) * H + j0:(G - 1) * H + j1]          # o (the last gate)
     if variant == 2:                                   # coupled: f, g, o
-        for j in range(H):
-            f = sigm(a[j] + r[j])
-            g = tanh_(a[H + j] + r[H + j])
-            o = sigm(a[2 * H + j] + r[2 * H + j])
-            c = f * cb[j] + (o1 - f) * g
-            tc = tanh_(c)
-            h = o * tc
-            a[j] = f
-            a[H + j] = g
-            a[2 * H + j] = o
+        _act(g0, r[0:n], True)
+        _act(g1, r[n:2 * n], False)
+        _act(g2, r[2 * n:3 * n], True)
+        o1 = one(A)
+        for j in range(n):
+            c = g0[j] * cb[j] + (o1 - g0[j]) * g1[j]
             c_all[j] = c
-            tc_all[j] = tc
-            yt[j] = h
-            hb[j] = h
-            cb[j] = c
-    elif variant == 1:                                 # peephole
-        for j in range(H):
-            cp = cb[j]
-            i = sigm(a[j] + r[j] + wpi[j] * cp)
-            f = sigm(a[H + j] + r[H + j] + wpf[j] * cp)
-            g = tanh_(a[2 * H + j] + r[2 * H + j])
-            c = f * cp + i * g
-            o = sigm(a[3 * H + j] + r[3 * H + j] + wpo[j] * c)
-            tc = tanh_(c)
-            h = o * tc
-            a[j] = i
-            a[H + j] = f
-            a[2 * H + j] = g
-            a[3 * H + j] = o
-            c_all[j] = c
-            tc_all[j] = tc
-            yt[j] = h
-            hb[j] = h
             cb[j] = c
     else:
-        for j in range(H):
-            i = sigm(a[j] + r[j])
-            f = sigm(a[H + j] + r[H + j])
-            g = tanh_(a[2 * H + j] + r[2 * H + j])
-            o = sigm(a[3 * H + j] + r[3 * H + j])
-            c = f * cb[j] + i * g
-            tc = tanh_(c)
-            h = o * tc
-            a[j] = i
-            a[H + j] = f
-            a[2 * H + j] = g
-            a[3 * H + j] = o
+        if variant == 1:                               # peephole: i, f see c_{t-1}
+            _act_peep(g0, r[0:n], wpi[j0:j1], cb)
+            _act_peep(g1, r[n:2 * n], wpf[j0:j1], cb)
+        else:
+            _act(g0, r[0:n], True)
+            _act(g1, r[n:2 * n], True)
+        _act(g2, r[2 * n:3 * n], False)
+        for j in range(n):
+            c = g1[j] * cb[j] + g0[j] * g2[j]
             c_all[j] = c
-            tc_all[j] = tc
-            yt[j] = h
-            hb[j] = h
             cb[j] = c
+        if variant == 1:                               # o sees c_t
+            _act_peep(g3, r[3 * n:4 * n], wpo[j0:j1], c_all)
+        else:
+            _act(g3, r[3 * n:4 * n], True)
+    _output(g3, c_all, tcs[t, b, j0:j1], y[t, b, j0:j1], hs[b, j0:j1])
+
+
+@njit(nogil=True, fastmath={"contract"}, error_model="numpy", inline="always")
+def _dout(ao, dc, dh, tc, wpo):
+    """From dh (= dy + dh carried): dA_o into ao, dc += dh * o * (1 - tc^2) (+ dA_o * w_po
+    when wpo has entries, the peephole)."""
+    o1 = one(ao)
+    peep = wpo.shape[0] == ao.shape[0]
+    for j in range(ao.shape[0]):
+        o = ao[j]
+        dao = dh[j] * tc[j] * o * (o1 - o)
+        d = dc[j] + dh[j] * o * (o1 - tc[j] * tc[j])
+        if peep:
+            d += dao * wpo[j]
+        ao[j] = dao
+        dc[j] = d
+
+
+@njit(nogil=True, fastmath={"contract"}, error_model="numpy", inline="always")
+def _dig(ai, ag, dc):
+    """dA_i = dc * g * i * (1 - i), dA_g = dc * i * (1 - g^2), in place."""
+    o1 = one(ai)
+    for j in range(ai.shape[0]):
+        i = ai[j]
+        g = ag[j]
+        ai[j] = dc[j] * g * i * (o1 - i)
+        ag[j] = dc[j] * i * (o1 - g * g)
+
+
+@njit(nogil=True, fastmath={"contract"}, error_model="numpy", inline="always")
+def _acc2(d, x, c):
+    """d += x * c."""
+    for j in range(d.shape[0]):
+        d[j] += x[j] * c[j]
 
 
 @njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
-def gates_bwd(A, dy, t, b, H, variant, wpi, wpf, wpo, dwp, cs, tcs, c0, dhs):
-    """Row b of step t: gates in A[t, b] -> dA in place; dc_{t-1} into dhs[B + b]."""
+def gates_bwd(A, dy, t, b0, b1, H, j0, j1, lens, variant, wpi, wpf, wpo, dwp, cs, tcs, c0,
+              dhs):
+    """Step t, rows b0..b1-1, units j0..j1-1: the gates in A[t, b] -> dA in place, dc_{t-1}
+    into dhs[B + b]; a row past its length gets dA = 0. One branch per variant, as forward."""
+    if variant == 0:
+        _bwd_rows(A, dy, t, b0, b1, H, j0, j1, lens, 0, wpi, wpf, wpo, dwp, cs, tcs, c0, dhs)
+    elif variant == 1:
+        _bwd_rows(A, dy, t, b0, b1, H, j0, j1, lens, 1, wpi, wpf, wpo, dwp, cs, tcs, c0, dhs)
+    else:
+        _bwd_rows(A, dy, t, b0, b1, H, j0, j1, lens, 2, wpi, wpf, wpo, dwp, cs, tcs, c0, dhs)
+
+
+@njit(nogil=True, fastmath={"contract"}, error_model="numpy", inline="always")
+def _bwd_rows(A, dy, t, b0, b1, H, j0, j1, lens, variant, wpi, wpf, wpo, dwp, cs, tcs, c0,
+              dhs):
+    for b in range(b0, b1):
+        if t < lens[b]:
+            _bwd_row(A, dy, t, b, H, j0, j1, variant, wpi, wpf, wpo, dwp, cs, tcs, c0, dhs)
+        else:
+            for g in range(A.shape[2] // H):
+                A[t, b, g * H + j0:g * H + j1] = 0
+
+
+@njit(nogil=True, fastmath={"contract"}, error_model="numpy", inline="always")
+def _bwd_row(A, dy, t, b, H, j0, j1, variant, wpi, wpf, wpo, dwp, cs, tcs, c0, dhs):
+    """One row of ``gates_bwd``. dhs[b] (dh from the future) is used as scratch: the product
+    of this step overwrites it next."""
     B = dhs.shape[0] // 2
     a = A[t, b]
-    dyt = dy[t, b]
-    dh_b = dhs[b]
-    dc_b = dhs[B + b]
-    c_t = cs[t, b]
-    tc_t = tcs[t, b]
-    cprev = cs[t - 1, b] if t > 0 else c0[b]
+    dh = dhs[b, j0:j1]
+    dc = dhs[B + b, j0:j1]
+    tc = tcs[t, b, j0:j1]
+    cprev = cs[t - 1, b, j0:j1] if t > 0 else c0[b, j0:j1]
+    dyt = dy[t, b, j0:j1]
     o1 = one(A)
-    if variant == 2:
-        for j in range(H):
-            f = a[j]
-            g = a[H + j]
-            o = a[2 * H + j]
-            tc = tc_t[j]
-            dh = dyt[j] + dh_b[j]
-            dc = dc_b[j] + dh * o * (o1 - tc * tc)
-            a[2 * H + j] = dh * tc * o * (o1 - o)
-            a[j] = dc * (cprev[j] - g) * f * (o1 - f)
-            a[H + j] = dc * (o1 - f) * (o1 - g * g)
-            dc_b[j] = dc * f
-    elif variant == 1:
-        dwpi = dwp[0]
-        dwpf = dwp[1]
-        dwpo = dwp[2]
-        for j in range(H):
-            i = a[j]
-            f = a[H + j]
-            g = a[2 * H + j]
-            o = a[3 * H + j]
-            tc = tc_t[j]
-            cp = cprev[j]
-            dh = dyt[j] + dh_b[j]
-            dao = dh * tc * o * (o1 - o)
-            dc = dc_b[j] + dh * o * (o1 - tc * tc) + dao * wpo[j]
-            dwpo[j] += dao * c_t[j]
-            dai = dc * g * i * (o1 - i)
-            daf = dc * cp * f * (o1 - f)
-            a[j] = dai
-            a[H + j] = daf
-            a[2 * H + j] = dc * i * (o1 - g * g)
-            a[3 * H + j] = dao
-            dwpi[j] += dai * cp
-            dwpf[j] += daf * cp
-            dc_b[j] = dc * f + dai * wpi[j] + daf * wpf[j]
-    else:
-        for j in range(H):
-            i = a[j]
-            f = a[H + j]
-            g = a[2 * H + j]
-            o = a[3 * H + j]
-            tc = tc_t[j]
-            dh = dyt[j] + dh_b[j]
-            dc = dc_b[j] + dh * o * (o1 - tc * tc)
-            a[j] = dc * g * i * (o1 - i)
-            a[H + j] = dc * cprev[j] * f * (o1 - f)
-            a[2 * H + j] = dc * i * (o1 - g * g)
-            a[3 * H + j] = dh * tc * o * (o1 - o)
-            dc_b[j] = dc * f
+    for j in range(dh.shape[0]):
+        dh[j] = dyt[j] + dh[j]
+    g0 = a[j0:j1]
+    g1 = a[H + j0:H + j1]
+    g2 = a[2 * H + j0:2 * H + j1]
+    if variant == 2:                                   # coupled: f, g, o
+        _dout(g2, dc, dh, tc, wpo[0:0])
+        for j in range(dh.shape[0]):
+            f = g0[j]
+            g = g1[j]
+            d = dc[j]
+            g0[j] = d * (cprev[j] - g) * f * (o1 - f)
+            g1[j] = d * (o1 - f) * (o1 - g * g)
+            dc[j] = d * f
+        return
+    g3 = a[3 * H + j0:3 * H + j1]
+    peep = variant == 1
+    _dout(g3, dc, dh, tc, wpo[j0:j1] if peep else wpo[0:0])
+    if peep:
+        _acc2(dwp[2, j0:j1], g3, cs[t, b, j0:j1])       # dw_po += dA_o * c_t
+        for j in range(dh.shape[0]):                    # dh is free: dc * f + dA_i * w_pi
+            dh[j] = dc[j] * g1[j]
+    _dig(g0, g2, dc)
+    if peep:
+        for j in range(dh.shape[0]):
+            dh[j] = dh[j] + g0[j] * wpi[j0 + j]
+    for j in range(dh.shape[0]):                        # dA_f = dc * c_{t-1} * f * (1 - f)
+        f = g1[j]
+        g1[j] = dc[j] * cprev[j] * f * (o1 - f)
+        if not peep:
+            dc[j] = dc[j] * f
+    if peep:
+        for j in range(dh.shape[0]):
+            dc[j] = dh[j] + g1[j] * wpf[j0 + j]
+        _acc2(dwp[0, j0:j1], g0, cprev)
+        _acc2(dwp[1, j0:j1], g1, cprev)

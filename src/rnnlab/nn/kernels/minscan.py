@@ -267,11 +267,11 @@ def backward(dy, dstate_n, cache):
         _bwd_rows(*args, 0, B)
     dh0 = (np.exp(Lp) - np.exp(Lm)).astype(dtype, copy=False) if log else gs
     grads = input_weight_grads(params, x.reshape(T * B, D), A.reshape(T * B, -1))
-    return input_grad(A, cache["w_ih"], D), dh0, grads
+    return input_grad(A, cache["w_ih"], x), dh0, grads
 
 
 def input_weight_grads(params, x2, dax2):
-    """weight_ih = dA^T X (``gemms.weight_grad``: tiled or BLAS, as the policy says) and
+    """weight_ih = dA^T X (``gemms.weight_grad``) and
     bias_ih, the column sums."""
     grads = {"weight_ih": weight_grad(x2, dax2)}
     if "bias_ih" in params:

@@ -14,93 +14,55 @@ Cache (private): ``h`` (= y, zero past a row's length).
 import numpy as np
 from numba import njit, prange
 
-from ._common import as_dtype, bias_sum, check_dtype, lengths_array, pack_weights
+from ._common import as_dtype, bias_sum, lengths_array, pack_weights, take
 from .activations import one, tanh_
-from .gemms import input_grad, input_projection, weight_grads
-from .policy import batch_split
-from .tiles import matmul_rows, matvec_packed
+from .gates import rnn_bwd, rnn_fwd
+from .gemms import input_grad, input_projection, prepare_input, weight_grads
+from .panels import gemm_rows, pack
+from .policy import batch_split, unit_split
+from .units import CELL_RNN, bwd_units, fwd_units, pack_parts
+from .tiles import matvec_packed
+
+TOKEN_INPUT = True     # forward/backward take a functional.TokenInput (gemms)
+WORKSPACE = True       # forward takes workspace=; release(cache) gives its buffers back
 
 NONLINEARITIES = ("tanh", "relu")
 
 
-@njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
-def _act_fwd(A, acc, t, b, H, relu, y, hs):
-    a = A[t, b]
-    r = acc[b]
-    yt = y[t, b]
-    hb = hs[b]
-    z = one(A) - one(A)
-    if relu:
-        for j in range(H):
-            h = max(a[j] + r[j], z)
-            yt[j] = h
-            hb[j] = h
-    else:
-        for j in range(H):
-            h = tanh_(a[j] + r[j])
-            yt[j] = h
-            hb[j] = h
-
-
 @njit(cache=True, nogil=True, error_model="numpy")
-def _fwd_loop(A, w_hhT, hs, lens, relu, y, acc, b0, b1):
+def _fwd_loop(A, whp, wht, hs, lens, relu, y, acc, b0, b1):
     """Batch rows b0..b1-1 through all T steps (rows are independent)."""
     T, B, H = A.shape
     for t in range(T):
-        matmul_rows(hs, w_hhT, acc, b0, b1)
-        for b in range(b0, b1):
-            if t < lens[b]:
-                _act_fwd(A, acc, t, b, H, relu, y, hs)
-            else:
-                y[t, b, :] = 0
-
-
-@njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
-def _act_bwd(dA, dy, y, t, b, H, relu, dhs):
-    d = dA[t, b]
-    dyt = dy[t, b]
-    yt = y[t, b]
-    dh_b = dhs[b]
-    o1 = one(dA)
-    z = o1 - o1
-    if relu:
-        for j in range(H):
-            d[j] = (dyt[j] + dh_b[j]) if yt[j] > z else z
-    else:
-        for j in range(H):
-            h = yt[j]
-            d[j] = (dyt[j] + dh_b[j]) * (o1 - h * h)
+        gemm_rows(hs, whp, wht, acc, b0, b1)
+        rnn_fwd(A, acc, t, b0, b1, H, 0, H, lens, relu, y, hs)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _bwd_loop(dA, w_hh, dy, y, lens, relu, dhs, tmp, b0, b1):
+def _bwd_loop(dA, whp, wht, dy, y, lens, relu, dhs, tmp, b0, b1):
     T, B, H = dA.shape
     for t in range(T - 1, -1, -1):
-        for b in range(b0, b1):
-            if t < lens[b]:
-                _act_bwd(dA, dy, y, t, b, H, relu, dhs)
-            else:
-                dA[t, b, :] = 0
-        matmul_rows(dA[t], w_hh, tmp, b0, b1)
+        rnn_bwd(dA, dy, y, t, b0, b1, H, 0, H, lens, relu, dhs)
+        gemm_rows(dA[t], whp, wht, tmp, b0, b1)
         for b in range(b0, b1):
             if t < lens[b]:
                 dhs[b, :] = tmp[b]
 
 
 @njit(cache=True, parallel=True, nogil=True, error_model="numpy")
-def _fwd_split(A, w_hhT, hs, lens, relu, y, acc, nsplit):
+def _fwd_split(A, whp, wht, hs, lens, relu, y, acc, nsplit):
     """The forward with the batch split into nsplit row blocks, one thread each running the
     whole time loop for its rows (no synchronisation per step)."""
     B = A.shape[1]
     for p in prange(nsplit):
-        _fwd_loop(A, w_hhT, hs, lens, relu, y, acc, p * B // nsplit, (p + 1) * B // nsplit)
+        _fwd_loop(A, whp, wht, hs, lens, relu, y, acc, p * B // nsplit, (p + 1) * B // nsplit)
 
 
 @njit(cache=True, parallel=True, nogil=True, error_model="numpy")
-def _bwd_split(dA, w_hh, dy, y, lens, relu, dhs, tmp, nsplit):
+def _bwd_split(dA, whp, wht, dy, y, lens, relu, dhs, tmp, nsplit):
     B = dA.shape[1]
     for p in prange(nsplit):
-        _bwd_loop(dA, w_hh, dy, y, lens, relu, dhs, tmp, p * B // nsplit, (p + 1) * B // nsplit)
+        _bwd_loop(dA, whp, wht, dy, y, lens, relu, dhs, tmp, p * B // nsplit, (p + 1) * B // nsplit)
 
 
 def _relu_flag(nonlinearity):
@@ -111,11 +73,11 @@ def _relu_flag(nonlinearity):
     return nonlinearity == "relu"
 
 
-def forward(x, state, params, lengths=None, nonlinearity="tanh"):
-    """Run the RNN over x (T, B, D). Returns (y, h_n, cache)."""
+def forward(x, state, params, lengths=None, nonlinearity="tanh", workspace=None):
+    """Run the RNN over x (T, B, D) (an array or a ``TokenInput``). Returns (y, h_n, cache).
+    workspace: a ``_common.Workspace`` for the internal buffers."""
     relu = _relu_flag(nonlinearity)
-    dtype = check_dtype(x)
-    x = as_dtype(x, dtype)
+    x, dtype = prepare_input(x)
     T, B, D = x.shape
     w_ih = as_dtype(params["weight_ih"], dtype)
     w_hh = as_dtype(params["weight_hh"], dtype)
@@ -125,15 +87,27 @@ def forward(x, state, params, lengths=None, nonlinearity="tanh"):
         hs[:] = state
     h0 = None if state is None else hs.copy()
     lens = lengths_array(lengths, T, B)
-    A = input_projection(x, w_ih, bias_sum(params, H, dtype))
+    ws = workspace
+    A = input_projection(x, w_ih, bias_sum(params, H, dtype), ws)
     y = np.empty((T, B, H), dtype)
-    args = (A, np.ascontiguousarray(w_hh.T), hs, lens, relu, y, np.empty((B, H), dtype))
-    nsplit = batch_split(B, H, H)
-    if nsplit > 1:
-        _fwd_split(*args, nsplit)
+    nunits = unit_split(B, H, 1, dtype.itemsize)
+    whp = () if nunits > 1 else pack(w_hh.T, ws, narrow=B < 4)
+    if nunits > 1:
+        d1, d3 = np.zeros(1, dtype), np.zeros((1, 1, 1), dtype)
+        fwd_units(CELL_RNN, A, *pack_parts(w_hh, 1, nunits, True, B < 4), hs.copy(),
+                  np.empty((nunits, B, H // nunits), dtype), lens, int(relu), d1, d1, d1, d1, d3,
+                  d3, y, hs, nunits)
     else:
-        _fwd_loop(*args, 0, B)
-    cache = dict(h=y, x=x, h0=h0, lens=lens, params=params, w_ih=w_ih, w_hh=w_hh, relu=relu)
+        args = (A, *whp, hs, lens, relu, y, np.empty((B, H), dtype))
+        nsplit = batch_split(B, H, H)
+        if nsplit > 1:
+            _fwd_split(*args, nsplit)
+        else:
+            _fwd_loop(*args, 0, B)
+    if ws is not None:                 # backward reads only y: A is dead already
+        ws.give(A, *whp)
+    cache = dict(h=y, x=x, h0=h0, lens=lens, params=params, w_ih=w_ih, w_hh=w_hh, relu=relu,
+                 ws=ws)
     return y, hs, cache
 
 
@@ -147,15 +121,31 @@ def backward(dy, dstate_n, cache):
     dhs = np.zeros((B, H), dtype)
     if dstate_n is not None:
         dhs[:] = dstate_n
-    dA = np.empty((T, B, H), dtype)
-    args = (dA, cache["w_hh"], dy, y, cache["lens"], cache["relu"], dhs, np.empty((B, H), dtype))
-    nsplit = batch_split(B, H, H)
-    if nsplit > 1:
-        _bwd_split(*args, nsplit)
+    ws = cache["ws"]
+    dA = take(ws, (T, B, H), dtype)
+    nunits = unit_split(B, H, 1, dtype.itemsize)
+    whp = () if nunits > 1 else pack(cache["w_hh"], ws, narrow=B < 4)
+    if nunits > 1:
+        d1, d3 = np.zeros(1, dtype), np.zeros((1, 1, 1), dtype)
+        bwd_units(CELL_RNN, dA, dA, *pack_parts(cache["w_hh"], 1, nunits, False, B < 4), dy,
+                  cache["lens"], int(cache["relu"]), d1, d1, d1, np.zeros((3, 1), dtype), d3, d3,
+                  dhs, y, dhs, np.empty((nunits, B, H // nunits), dtype), nunits)
     else:
-        _bwd_loop(*args, 0, B)
-    grads = weight_grads(params, x.reshape(T * B, D), cache["h0"], y, dA, dA)
-    return input_grad(dA, cache["w_ih"], D), dhs, grads
+        args = (dA, *whp, dy, y, cache["lens"], cache["relu"], dhs, np.empty((B, H), dtype))
+        nsplit = batch_split(B, H, H)
+        if nsplit > 1:
+            _bwd_split(*args, nsplit)
+        else:
+            _bwd_loop(*args, 0, B)
+    grads, S = weight_grads(params, x, cache["h0"], y, dA, dA, ws)
+    dx = input_grad(dA, cache["w_ih"], x, S, ws)
+    if ws is not None:
+        ws.give(dA, *whp)
+    return dx, dhs, grads
+
+
+def release(cache):
+    """Nothing to give back: the RNN's cache holds no workspace buffer (backward reads y)."""
 
 
 @njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")

@@ -167,7 +167,7 @@ def backward(dy, dstate_n, cache):
         _bwd_split(*args, nsplit)
     else:
         _bwd_loop(*args, 0, B)
-    return input_grad(A, cache["w_ih"], D), (ds[0], ds[1], ds[2], ds[3]), \
+    return input_grad(A, cache["w_ih"], x), (ds[0], ds[1], ds[2], ds[3]), \
         _weight_grads(cache, A, y)
 
 

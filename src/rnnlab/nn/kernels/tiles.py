@@ -1,7 +1,7 @@
-"""The products inside and around the time loop: register-tiled kernels (``matmul_rows``,
-``matmul_tn_rows``) whose tile of 512-bit accumulators is emitted as LLVM vector IR
-(``_make_tile``), and the B=1 packed matrix-vector product of the steppers. ``policy``
-decides which GEMMs around the loop run here; every per-step product does.
+"""The register tiles every product is built from: a tile of 512-bit accumulators emitted as
+LLVM vector IR (``_make_tile``), used by the packed-panel GEMMs (``panels``), and the B=1
+packed matrix-vector product of the steppers (``matvec_packed``), and ``matmul_rows`` on an
+unpacked w (the sLSTM's per-head products).
 """
 from llvmlite import ir
 from numba import njit, types
@@ -9,7 +9,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic, overload
 
 
-def _make_tile(R, V, trans_a=False):
+def _make_tile(R, V, trans_a=False, accumulate=False):
     """An intrinsic ``tile(a, w, out, b0, n0)``: out[b0:b0+R, n0:n0+V*L] = a[b0:b0+R] @
     w[:, n0:n0+V*L] for 2-D a (B, K), w (K, N), out (B, N) with contiguous rows (any row
     stride), L = 16 float32 or 8 float64 lanes (one AVX-512 register).
@@ -19,7 +19,9 @@ def _make_tile(R, V, trans_a=False):
     and w do not alias): per k, V vector loads of w, R broadcasts of a[b, k], R*V FMAs. The
     summation order over k is sequential, as in the reference's ``a @ w`` loop; each step is
     one fused multiply-add. No bounds checks: callers guarantee b0+R <= B and n0+V*L <= N.
-    trans_a: a is (K, B) and the tile computes out[b0:b0+R, ...] = a[:, b0:b0+R]^T @ w."""
+    trans_a: a is (K, B) and the tile computes out[b0:b0+R, ...] = a[:, b0:b0+R]^T @ w.
+    accumulate: the tile adds to out (out += a @ w), for the second and later blocks of a
+    K-blocked product; the sum over k stays sequential, so blocking changes no bit."""
     @intrinsic
     def tile(typingctx, a, w, out, b0, n0):
         if not all(isinstance(x, types.Array) and x.ndim == 2 and x.layout in "CA"
@@ -45,11 +47,20 @@ def _make_tile(R, V, trans_a=False):
                 builder.module, ir.FunctionType(vty, [vty, vty, vty]),
                 "llvm.fma.v%d%s" % (L, "f32" if f32 else "f64"))
             zero = ir.Constant(vty, [0.0] * L)
+
+            def out_ptr(r, v):           # &out[b0 + r, n0 + v*L] as a vector pointer
+                orow = builder.gep(O.data, [builder.add(builder.mul(
+                    builder.add(b0v, ir.Constant(ity, r)), ldo), n0v)])
+                return builder.bitcast(builder.gep(orow, [ir.Constant(ity, v * L)]),
+                                       vty.as_pointer())
             accs = [[cgutils.alloca_once_value(builder, zero) for _ in range(V)]
                     for _ in range(R)]
-            for row in accs:
-                for acc in row:
-                    builder.store(zero, acc)
+            for r, row in enumerate(accs):
+                for v, acc in enumerate(row):
+                    if accumulate:       # a later K block: start from out's partial sums
+                        builder.store(builder.load(out_ptr(r, v), align=4), acc)
+                    else:
+                        builder.store(zero, acc)
             if trans_a:      # a[k, b0 + r]: column b0 + r, step lda along k
                 arow = [builder.gep(A.data, [builder.add(b0v, ir.Constant(ity, r))])
                         for r in range(R)]
@@ -75,26 +86,27 @@ def _make_tile(R, V, trans_a=False):
                         acc = accs[r][v]
                         builder.store(builder.call(fma, [sv, wv[v], builder.load(acc)]), acc)
             for r in range(R):
-                orow = builder.gep(O.data, [builder.add(builder.mul(
-                    builder.add(b0v, ir.Constant(ity, r)), ldo), n0v)])
                 for v in range(V):
-                    ptr = builder.bitcast(builder.gep(orow, [ir.Constant(ity, v * L)]),
-                                          vty.as_pointer())
-                    builder.store(builder.load(accs[r][v]), ptr, align=4)
+                    builder.store(builder.load(accs[r][v]), out_ptr(r, v), align=4)
             return context.get_dummy_value()
         return types.void(a, w, out, types.intp, types.intp), codegen
     return tile
 
 
-_tile_4x4 = _make_tile(4, 4)
-_tile_1x4 = _make_tile(1, 4)
-_tile_1x8 = _make_tile(1, 8)      # single rows (B=1): 8 independent FMA chains
-_tile_4x1 = _make_tile(4, 1)
-_tile_1x1 = _make_tile(1, 1)
-_ttile_4x4 = _make_tile(4, 4, True)
-_ttile_1x4 = _make_tile(1, 4, True)
-_ttile_4x1 = _make_tile(4, 1, True)
-_ttile_1x1 = _make_tile(1, 1, True)
+# The tiles the packed GEMMs (``panels``) use: 4 rows x 4 vectors (one 4L-column panel) and
+# its edges (1 row; 1 vector for the last < 4L columns), each in a "first K block" form
+# (accumulators start at zero) and an accumulating form (they start from out).
+T44, T44A = _make_tile(4, 4), _make_tile(4, 4, accumulate=True)
+T14, T14A = _make_tile(1, 4), _make_tile(1, 4, accumulate=True)
+T12, T12A = _make_tile(1, 2), _make_tile(1, 2, accumulate=True)    # narrow panels, 1 row
+T41, T41A = _make_tile(4, 1), _make_tile(4, 1, accumulate=True)
+T11, T11A = _make_tile(1, 1), _make_tile(1, 1, accumulate=True)
+T18 = _make_tile(1, 8)                   # matrix-vector rows of ``matmul_rows``
+TT44, TT44A = _make_tile(4, 4, True), _make_tile(4, 4, True, True)
+TT14, TT14A = _make_tile(1, 4, True), _make_tile(1, 4, True, True)
+TT12, TT12A = _make_tile(1, 2, True), _make_tile(1, 2, True, True)
+TT41, TT41A = _make_tile(4, 1, True), _make_tile(4, 1, True, True)
+TT11, TT11A = _make_tile(1, 1, True), _make_tile(1, 1, True, True)
 
 
 def lanes(a):
@@ -107,90 +119,6 @@ def _lanes_ov(a):
     if a.dtype == types.float32:
         return lambda a: 16
     return lambda a: 8
-
-
-@njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
-def matmul_rows(a, w, out, b0, b1):
-    """out[b0:b1] = a[b0:b1] @ w (a (B, K), w (K, N), out (B, N), all C-contiguous), single
-    thread, register-tiled: panels of 4L columns of w (K*4L numbers: L1/L2-resident) outer,
-    tiles of 4 rows inner, so w streams from memory once per call. Measured on a Zen 5 core:
-    110-115 GFLOP/s float32 for 32x128 @ 128x512 (BLAS: 77 GFLOP/s with 2 threads)."""
-    K = a.shape[1]
-    N = w.shape[1]
-    L = lanes(out)
-    n0 = 0
-    if b1 - b0 < 4:                 # matrix-vector: wider tiles hide the FMA latency
-        while n0 + 8 * L <= N:
-            for b in range(b0, b1):
-                _tile_1x8(a, w, out, b, n0)
-            n0 += 8 * L
-    while n0 + 4 * L <= N:
-        b = b0
-        while b + 4 <= b1:
-            _tile_4x4(a, w, out, b, n0)
-            b += 4
-        while b < b1:
-            _tile_1x4(a, w, out, b, n0)
-            b += 1
-        n0 += 4 * L
-    while n0 + L <= N:
-        b = b0
-        while b + 4 <= b1:
-            _tile_4x1(a, w, out, b, n0)
-            b += 4
-        while b < b1:
-            _tile_1x1(a, w, out, b, n0)
-            b += 1
-        n0 += L
-    if n0 < N:                                   # the last N % L columns
-        for b in range(b0, b1):
-            o = out[b]
-            ab = a[b]
-            for j in range(n0, N):
-                o[j] = 0
-            for k in range(K):
-                s = ab[k]
-                wk = w[k]
-                for j in range(n0, N):
-                    o[j] += s * wk[j]
-
-
-@njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
-def matmul_tn_rows(a, w, out, b0, b1):
-    """out[b0:b1] = a[:, b0:b1]^T @ w (a (K, B), w (K, N), out (B, N), contiguous rows): the
-    weight-gradient form dW^T = X^T dA without transposing X, tiled like ``matmul_rows``."""
-    K = a.shape[0]
-    N = w.shape[1]
-    L = lanes(out)
-    n0 = 0
-    while n0 + 4 * L <= N:
-        b = b0
-        while b + 4 <= b1:
-            _ttile_4x4(a, w, out, b, n0)
-            b += 4
-        while b < b1:
-            _ttile_1x4(a, w, out, b, n0)
-            b += 1
-        n0 += 4 * L
-    while n0 + L <= N:
-        b = b0
-        while b + 4 <= b1:
-            _ttile_4x1(a, w, out, b, n0)
-            b += 4
-        while b < b1:
-            _ttile_1x1(a, w, out, b, n0)
-            b += 1
-        n0 += L
-    if n0 < N:
-        for b in range(b0, b1):
-            o = out[b]
-            for j in range(n0, N):
-                o[j] = 0
-            for k in range(K):
-                s = a[k, b]
-                wk = w[k]
-                for j in range(n0, N):
-                    o[j] += s * wk[j]
 
 
 @njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
@@ -208,3 +136,49 @@ def matvec_packed(x, h, W, b, xh, acc):
         wk = W[k]
         for j in range(N):
             acc[j] += s * wk[j]
+
+
+@njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
+def matmul_rows(a, w, out, b0, b1):
+    """out[b0:b1] = a[b0:b1] @ w (a (B, K), w (K, N), out (B, N), all C-contiguous), single
+    thread, register-tiled on the unpacked w: panels of 4L columns of w outer, tiles of 4 rows
+    inner. Only the sLSTM's per-head recurrent product uses it (as timed in docs/cells.md; not
+    yet moved to the packed panels); every other product is in ``panels``."""
+    K = a.shape[1]
+    N = w.shape[1]
+    L = lanes(out)
+    n0 = 0
+    if b1 - b0 < 4:                 # matrix-vector: wider tiles hide the FMA latency
+        while n0 + 8 * L <= N:
+            for b in range(b0, b1):
+                T18(a, w, out, b, n0)
+            n0 += 8 * L
+    while n0 + 4 * L <= N:
+        b = b0
+        while b + 4 <= b1:
+            T44(a, w, out, b, n0)
+            b += 4
+        while b < b1:
+            T14(a, w, out, b, n0)
+            b += 1
+        n0 += 4 * L
+    while n0 + L <= N:
+        b = b0
+        while b + 4 <= b1:
+            T41(a, w, out, b, n0)
+            b += 4
+        while b < b1:
+            T11(a, w, out, b, n0)
+            b += 1
+        n0 += L
+    if n0 < N:                                   # the last N % L columns
+        for b in range(b0, b1):
+            o = out[b]
+            ab = a[b]
+            for j in range(n0, N):
+                o[j] = 0
+            for k in range(K):
+                s = ab[k]
+                wk = w[k]
+                for j in range(n0, N):
+                    o[j] += s * wk[j]

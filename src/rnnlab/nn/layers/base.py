@@ -42,20 +42,11 @@ import numpy as np
 from ...errors import RnnlabError
 from .. import backend as _backend
 from ..checks import check_array, check_finite, check_lengths, check_shape
-from ..functional import check_dropout, dropout_mask
+from ..functional import TokenInput, check_dropout, dropout_mask
 from ..module import Module
+from . import inputs
+from .inputs import reverse_padded
 from .state import LayerState
-
-
-def reverse_padded(x, lengths):
-    """Flip each row of x (T, B, ...) in time within its own length; padding stays in place.
-    Applying it twice gives x back."""
-    if lengths is None:
-        return x[::-1]
-    T, B = x.shape[:2]
-    t = np.arange(T)[:, None]
-    idx = np.where(t < lengths, lengths - 1 - t, t)
-    return x[idx, np.arange(B)]
 
 
 def positive_int(name, v):
@@ -100,11 +91,12 @@ class RecurrentLayer(LayerState, Module):
         self.params = self._init_params()
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
         self._ctx = None
+        self._workspace = None       # the kernel's scratch buffers, kept between calls
 
     def __getstate__(self):
-        """Copies (clone, pickle) leave out the last forward's context: it names a module and
-        belongs to that one call."""
-        return {**self.__dict__, "_ctx": None}
+        """Copies (clone, pickle) leave out the last forward's context and the scratch
+        buffers: they belong to this object's calls."""
+        return {**self.__dict__, "_ctx": None, "_workspace": None}
 
     # ----- what the cell is ---------------------------------------------------------------
     @property
@@ -240,7 +232,8 @@ class RecurrentLayer(LayerState, Module):
         return self.forward(x, state, lengths, backend)
 
     def forward(self, x, state=None, lengths=None, backend=None):
-        """x: (T, B, D) [or (B, T, D) with batch_first, or (T, D)]. Returns (y, state_n)."""
+        """x: (T, B, D) [or (B, T, D) with batch_first, or (T, D)], or a ``TokenInput`` (token
+        ids, one-hot or into an embedding table). Returns (y, state_n)."""
         x, unbatched = self._check_x(x)
         T, B, _ = x.shape
         lengths = check_lengths(lengths, T, B)
@@ -248,6 +241,8 @@ class RecurrentLayer(LayerState, Module):
         for part, s in zip(self.state_names, state0 or ()):
             self._check_state_values(f"{part}_0", part, s)
         fn = self.implementation(backend)
+        inputs.release(self._ctx)                 # the last forward's buffers, never backpropagated
+        self._ctx = None
         state_n = self._state_arrays(B, np.empty)
         caches, masks, inp = [], [], x
         for k in range(self.num_layers):
@@ -259,17 +254,16 @@ class RecurrentLayer(LayerState, Module):
             outs = []
             for d in range(self.num_directions):
                 i = k * self.num_directions + d
-                xin = inp if d == 0 else reverse_padded(inp, lengths)
-                y, sn, cache = fn.forward(np.ascontiguousarray(xin), self._pick(state0, i),
-                                          self.cell_params(k, d), lengths,
-                                          **self.call_options(k, d, T, B))
+                y, sn, cache = fn.forward(inputs.direction_input(fn, inp, d, lengths),
+                                          self._pick(state0, i), self.cell_params(k, d),
+                                          lengths, **inputs.kernel_options(self, fn, k, d, T, B))
                 outs.append(y if d == 0 else reverse_padded(y, lengths))
                 for part, value in zip(state_n, self._parts(sn)):
                     part[i] = value
                 caches.append(cache)
             inp = outs[0] if len(outs) == 1 else np.concatenate(outs, axis=2)
         self._ctx = dict(fn=fn, caches=caches, masks=masks, lengths=lengths, shape=inp.shape,
-                         unbatched=unbatched)
+                         unbatched=unbatched, tokens=x if isinstance(x, TokenInput) else None)
         # backward reads y (the kernels use it as h_{t-1}): hand it out read-only, as torch
         # refuses in-place changes to a tensor autograd still needs; copy it to change it
         inp.flags.writeable = False
@@ -291,6 +285,8 @@ class RecurrentLayer(LayerState, Module):
         return y, state_n, gates
 
     def _check_x(self, x):
+        if isinstance(x, TokenInput):
+            return inputs.check_tokens(x, self.input_size, self.dtype, self.batch_first)
         desc = f"(T, B, {self.input_size})" if not self.batch_first else f"(B, T, {self.input_size})"
         check_array("x", x, self.dtype, (2, 3), desc + f" or unbatched (T, {self.input_size})")
         if x.shape[-1] != self.input_size:
@@ -306,7 +302,8 @@ class RecurrentLayer(LayerState, Module):
     # ----- backward -----------------------------------------------------------------------
     def backward(self, dy, dstate_n=None):
         """dy: same shape as y; dstate_n: same structure as the state (or None).
-        Adds the parameter gradients into self.grads and returns (dx, dstate0)."""
+        Adds the parameter gradients into self.grads and returns (dx, dstate0); for a
+        TokenInput dx is the table's gradient (V, D), or None for one-hot."""
         ctx = self._ctx
         if ctx is None:
             raise RnnlabError("backward() called before forward(): run the layer on an input "
@@ -330,16 +327,17 @@ class RecurrentLayer(LayerState, Module):
                     dy_d = reverse_padded(dy_d, lengths)
                 dx, ds0, g = ctx["fn"].backward(np.ascontiguousarray(dy_d),
                                                 self._pick(dstate_n, i), ctx["caches"][i])
-                if d == 1:
-                    dx = reverse_padded(dx, lengths)
+                dx = inputs.input_grad(ctx["tokens"] if k == 0 else None, dx, d, lengths)
                 for name, v in g.items():
                     self.grads[self.param_key(name, k, d)] += v
                 for part, value in zip(dstate0, self._parts(ds0)):
                     part[i] = value
-                dx_total = dx if dx_total is None else dx_total + dx
+                dx_total = dx if dx_total is None else (dx_total if dx is None else dx_total + dx)
             if ctx["masks"][k] is not None:                     # backprop through dropout
                 dx_total = dx_total * ctx["masks"][k]
             dinp = dx_total
+        if ctx["tokens"] is not None:
+            return dinp, self._state_out(dstate0, unbatched)
         return self._out(dinp, unbatched), self._state_out(dstate0, unbatched)
 
     # ----- generation ---------------------------------------------------------------------
