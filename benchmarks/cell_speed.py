@@ -1,56 +1,144 @@
-"""A quick CPU-time comparison of minGRU / minLSTM (both modes) against the LSTM, rnnlab's and
-torch's, for one training step (forward + backward) of one layer.
+"""Training speed of every cell, rnnlab against torch, each side in its own process.
 
-    python benchmarks/min_cells_cpu.py [--T 100,1000] [--H 128] [--B 32] [--repeats 5]
+    python benchmarks/cell_speed.py [--T 100,1000] [--H 128] [--B 32] [--seeds 3] [--repeats 3]
+                                    [--cells all] [--threads 1] [--json FILE]
 
-CPU time (time.process_time: all threads of this process, user + system), not wall clock:
-on the shared 2-core machine wall clock depends on who else runs, CPU time much less. It is
-the work done, not the latency: a run split over two threads costs the CPU time of both. Each
-figure is the median of --repeats steps after a warm-up step (which compiles the kernels).
-Both sides run on --threads threads (default 1: torch's OpenMP threads spin while they wait,
-and process_time counts the spinning, which on a loaded machine inflated torch's CPU time
-several times over). x: (T, B, D=H) float32, rnnlab on its numba kernels; torch's
-minGRU / minLSTM are rnnlab's twins (interop/torch_min.py: the same log-space scan, autograd
-backward). The uptime line says how loaded the machine was.
+One training step = the forward and the backward pass of one recurrent layer, x: (T, B, D = H)
+float32, dy = ones, in training mode (the LSTM's zoneout and recurrent dropout draw their masks);
+the optimizer's update is left out (the same for every cell, ~0.1 ms at this size). Each
+configuration runs in its own child process per side (rnnlab, torch), so neither side's
+threads, allocator or compiled code touch the other's: the child builds the layer for seed s
+(weights and x from s), takes one untimed step (compiles the kernels, allocates), then
+--repeats timed steps, for each of --seeds seeds. Reported per (cell, T, side): the median
+over all seeds' timed steps and the range of the seeds' medians, twice:
+
+- CPU ms: time.process_time, user + system of every thread of the process (numba's and
+  torch's worker threads included, both threads when --threads 2): the work done. On the
+  shared machine this is the fair number; torch's OpenMP threads spin while waiting, and the
+  spinning counts, hence --threads 1 by default.
+- wall ms: time.perf_counter: the latency, which depends on the load of the machine; the load
+  average (1 min) is printed before and after each child.
+
+rnnlab runs its numba kernels where the cell has one and the NumPy reference where it does
+not (the mLSTM; the LSTM's layer_norm, proj_size, zoneout, recurrent dropout in training).
+torch runs nn.RNN / nn.LSTM / nn.GRU (proj_size: nn.LSTM's own) and, for what torch lacks,
+rnnlab's torch twins (rnnlab.torch.build_twin: interop/torch_min.py, torch_xlstm.py,
+torch_lstm.py), autograd backward, a Python loop over time where the cell is recurrent.
 """
 import argparse
+import json
 import os
 import statistics
+import subprocess
+import sys
 import time
 
 import numpy as np
 
+# (label, --cell name, cell options, run torch too): every registered cell, and the options
+# that change what a step costs
+CONFIGS = [
+    ("rnn", "rnn", {}, True), ("lstm", "lstm", {}, True), ("gru", "gru", {}, True),
+    ("lstm layer_norm", "lstm", {"layer_norm": True}, True),
+    ("lstm proj_size=64", "lstm", {"proj_size": 64}, True),
+    ("lstm zoneout=0.1", "lstm", {"zoneout": 0.1}, True),
+    ("lstm recurrent_dropout=0.25", "lstm", {"recurrent_dropout": 0.25}, True),
+    ("mingru recurrent", "mingru", {"mode": "recurrent"}, True),
+    ("mingru parallel", "mingru", {"mode": "parallel"}, True),
+    ("minlstm recurrent", "minlstm", {"mode": "recurrent"}, True),
+    ("minlstm parallel", "minlstm", {"mode": "parallel"}, True),
+    ("slstm", "slstm", {}, True), ("slstm 4 heads", "slstm", {"num_heads": 4}, True),
+    ("mlstm recurrent", "mlstm", {"mode": "recurrent"}, True),
+    ("mlstm parallel", "mlstm", {"mode": "parallel"}, True),
+    ("mlstm 4 heads parallel", "mlstm", {"mode": "parallel", "num_heads": 4}, True),
+]
 
-def cpu_ms(step, repeats):
-    step()                                                   # warm-up: compile, allocate
-    times = []
-    for _ in range(repeats):
-        t0 = time.process_time()
-        step()
-        times.append(time.process_time() - t0)
-    return 1e3 * statistics.median(times)
 
+# ----------------------------------------------------------------------------- the child
 
-def rnnlab_step(layer, x, dy):
+def rnnlab_step(cell, opts, H, seed, x):
+    from rnnlab.nn import registry
+    spec = registry.get(registry.from_choice(cell)["cell"])
+    layer = spec.layer(H, H, seed=seed, **opts)
+    layer.train()
+    dy = np.ones((x.shape[0], x.shape[1], layer.output_size), np.float32)
+
     def step():
         layer.zero_grad()
-        layer(x, backend="numba")
+        layer(x)
         layer.backward(dy)
     return step
 
 
-def torch_step(m, x):
+def torch_step(cell, opts, H, seed, x):
+    import torch
+
+    from rnnlab.tasks.model import ModelConfig
+    from rnnlab.torch import build_twin
+    torch.manual_seed(seed)
+    m = build_twin(ModelConfig(task="series", cell=cell, input_size=H, output_size=1,
+                               hidden=H, cell_options=opts)).rnn
+    m.train()
+    xt = torch.from_numpy(x)
+
     def step():
         m.zero_grad()
-        xg = x.clone().requires_grad_(True)
-        y, _ = m(xg)
-        y.backward(torch_ones(y))
+        y, _ = m(xt.clone().requires_grad_(True))
+        y.backward(torch.ones_like(y))
     return step
 
 
-def torch_ones(y):
-    import torch
-    return torch.ones_like(y)
+def child(a):
+    import numba
+    numba.set_num_threads(a.threads)
+    if a.side == "torch":
+        import torch
+        torch.set_num_threads(a.threads)
+    opts = json.loads(a.opts)
+    make = rnnlab_step if a.side == "rnnlab" else torch_step
+    for T in [int(t) for t in a.T.split(",")]:
+        cpu, wall, cpu_med, wall_med = [], [], [], []
+        for seed in range(a.seeds):
+            x = np.random.default_rng(seed).standard_normal((T, a.B, a.H)).astype(np.float32)
+            step = make(a.cell, opts, a.H, seed, x)
+            step()                                               # compile, allocate
+            c, w = [], []
+            for _ in range(a.repeats):
+                c0, w0 = time.process_time(), time.perf_counter()
+                step()
+                c.append(1e3 * (time.process_time() - c0))
+                w.append(1e3 * (time.perf_counter() - w0))
+            cpu += c
+            wall += w
+            cpu_med.append(statistics.median(c))
+            wall_med.append(statistics.median(w))
+        print(json.dumps(dict(T=T, cpu_ms=statistics.median(cpu), wall_ms=statistics.median(wall),
+                              cpu_seed_range=[min(cpu_med), max(cpu_med)],
+                              wall_seed_range=[min(wall_med), max(wall_med)])), flush=True)
+
+
+# ----------------------------------------------------------------------------- the parent
+
+def run_side(a, side, cell, opts):
+    cmd = [sys.executable, __file__, "--child", "--side", side, "--cell", cell,
+           "--opts", json.dumps(opts), "--T", a.T, "--H", str(a.H), "--B", str(a.B),
+           "--seeds", str(a.seeds), "--repeats", str(a.repeats), "--threads", str(a.threads)]
+    env = dict(os.environ, OMP_NUM_THREADS=str(a.threads), OPENBLAS_NUM_THREADS=str(a.threads),
+               MKL_NUM_THREADS=str(a.threads), NUMBA_NUM_THREADS=str(max(a.threads, 1)))
+    load0 = os.getloadavg()[0]
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if out.returncode != 0:
+        return [dict(T=int(T), error=out.stderr.strip().splitlines()[-1]) for T in a.T.split(",")], \
+            load0, os.getloadavg()[0]
+    return [json.loads(s) for s in out.stdout.splitlines()], load0, os.getloadavg()[0]
+
+
+def fmt(r):
+    if "error" in r:
+        return "error", "error"
+    c, w = r["cpu_ms"], r["wall_ms"]
+    cr, wr = r["cpu_seed_range"], r["wall_seed_range"]
+    return f"{c:.3g} ({cr[0]:.3g}-{cr[1]:.3g})", f"{w:.3g} ({wr[0]:.3g}-{wr[1]:.3g})"
 
 
 def main():
@@ -58,37 +146,49 @@ def main():
     ap.add_argument("--T", default="100,1000", help="sequence lengths (default 100,1000)")
     ap.add_argument("--H", type=int, default=128, help="hidden size = input size (default 128)")
     ap.add_argument("--B", type=int, default=32, help="batch (default 32)")
-    ap.add_argument("--repeats", type=int, default=5, help="timed steps each (default 5)")
-    ap.add_argument("--threads", type=int, default=1, help="threads for numba and torch "
-                    "(default 1)")
+    ap.add_argument("--seeds", type=int, default=3, help="seeds, each its weights and x (default 3)")
+    ap.add_argument("--repeats", type=int, default=3, help="timed steps per seed (default 3)")
+    ap.add_argument("--threads", type=int, default=1, help="threads of each side (default 1)")
+    ap.add_argument("--cells", default="all", help="labels of CONFIGS, comma-separated, or all "
+                    "(default all)")
+    ap.add_argument("--no-torch", action="store_true", help="rnnlab only (default: both sides)")
+    ap.add_argument("--json", default=None, help="also write the results here (default: none)")
+    ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--side", help=argparse.SUPPRESS)
+    ap.add_argument("--cell", help=argparse.SUPPRESS)
+    ap.add_argument("--opts", default="{}", help=argparse.SUPPRESS)
     a = ap.parse_args()
-    import torch
-
-    import rnnlab
-    from rnnlab.interop.torch_min import MinRNN
-    import numba
-    torch.set_num_threads(a.threads)
-    numba.set_num_threads(a.threads)
-    H, B = a.H, a.B
-    print(f"# CPU time (time.process_time) per training step, median of {a.repeats}; "
-          f"H=D={H}, B={B}, float32; {a.threads} thread(s) each; {os.cpu_count()} cpus; "
-          f"load average {os.getloadavg()[0]:.1f}")
-    print("| T | cell | mode | rnnlab CPU ms | torch CPU ms | torch / rnnlab |")
-    print("|---|---|---|---|---|---|")
-    for T in [int(t) for t in a.T.split(",")]:
-        rng = np.random.default_rng(0)
-        x = rng.standard_normal((T, B, H)).astype(np.float32)
-        dy = np.ones((T, B, H), np.float32)
-        xt = torch.from_numpy(x)
-        rows = [("lstm", "-", rnnlab.LSTM(H, H, seed=0), torch.nn.LSTM(H, H))]
-        for cell, cls in (("mingru", rnnlab.MinGRU), ("minlstm", rnnlab.MinLSTM)):
-            for mode in ("parallel", "recurrent"):
-                rows.append((cell, mode, cls(H, H, seed=0, mode=mode), MinRNN(cell, H, H, mode=mode)))
-        for cell, mode, layer, tm in rows:
-            r = cpu_ms(rnnlab_step(layer, x, dy), a.repeats)
-            t = cpu_ms(torch_step(tm, xt), a.repeats)
-            print(f"| {T} | {cell} | {mode} | {r:.1f} | {t:.1f} | {t / r:.2f} |", flush=True)
+    if a.child:
+        return child(a)
+    want = None if a.cells == "all" else set(a.cells.split(","))
+    configs = [c for c in CONFIGS if want is None or c[0] in want]
+    print(f"# one training step (forward + backward of one layer), H = D = {a.H}, B = {a.B}, "
+          f"float32, {a.threads} thread(s) per side, each side in its own process; median over "
+          f"{a.seeds} seeds x {a.repeats} steps (range of the seeds' medians); "
+          f"{os.cpu_count()} cpus; {time.strftime('%Y-%m-%d %H:%M')}", flush=True)
+    print("| cell | T | rnnlab CPU ms | torch CPU ms | torch/rnnlab CPU | rnnlab wall ms | "
+          "torch wall ms | load avg |\n|---|---|---|---|---|---|---|---|", flush=True)
+    results = []
+    for label, cell, opts, with_torch in configs:
+        mine, l0, l1 = run_side(a, "rnnlab", cell, opts)
+        theirs, l2, l3 = (run_side(a, "torch", cell, opts) if with_torch and not a.no_torch
+                          else ([{}] * len(mine), None, None))
+        for r, t in zip(mine, theirs):
+            rc, rw = fmt(r)
+            tc, tw = fmt(t) if t else ("-", "-")
+            ratio = (f"{t['cpu_ms'] / r['cpu_ms']:.2f}" if t and "error" not in t
+                     and "error" not in r else "-")
+            seen = [v for v in (l0, l1, l2, l3) if v is not None]
+            loads = f"{min(seen):.1f}-{max(seen):.1f}"
+            print(f"| {label} | {r['T']} | {rc} | {tc} | {ratio} | {rw} | {tw} | {loads} |",
+                  flush=True)
+            results.append(dict(label=label, cell=cell, options=opts, T=r["T"], rnnlab=r,
+                                torch=t or None, load=[l0, l1, l2, l3]))
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(dict(H=a.H, B=a.B, seeds=a.seeds, repeats=a.repeats, threads=a.threads,
+                           results=results), f, indent=1)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
