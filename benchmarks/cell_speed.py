@@ -21,9 +21,10 @@ over all seeds' timed steps and the range of the seeds' medians, twice:
 
 rnnlab runs its numba kernels where the cell has one and the NumPy reference where it does
 not (the mLSTM; the LSTM's layer_norm, proj_size, zoneout, recurrent dropout in training).
-torch runs nn.RNN / nn.LSTM / nn.GRU (proj_size: nn.LSTM's own) and, for what torch lacks,
-rnnlab's torch twins (rnnlab.torch.build_twin: interop/torch_min.py, torch_xlstm.py,
-torch_lstm.py), autograd backward, a Python loop over time where the cell is recurrent.
+torch runs nn.RNN / nn.LSTM / nn.GRU (proj_size: nn.LSTM's own); with --twins also, for what
+torch lacks, rnnlab's torch twins (rnnlab.torch.build_twin: interop/torch_min.py,
+torch_xlstm.py, torch_lstm.py), autograd backward, a Python loop over time where the cell is
+recurrent (slow at T = 1000 and not what torch users would run, so off by default).
 """
 import argparse
 import json
@@ -35,22 +36,23 @@ import time
 
 import numpy as np
 
-# (label, --cell name, cell options, run torch too): every registered cell, and the options
-# that change what a step costs
+# (label, --cell name, cell options, torch's own layer computes it): every registered cell,
+# and the options that change what a step costs. The others have a torch twin (autograd, a
+# Python loop over time where the cell is recurrent), timed only with --twins.
 CONFIGS = [
     ("rnn", "rnn", {}, True), ("lstm", "lstm", {}, True), ("gru", "gru", {}, True),
-    ("lstm layer_norm", "lstm", {"layer_norm": True}, True),
+    ("lstm layer_norm", "lstm", {"layer_norm": True}, False),
     ("lstm proj_size=64", "lstm", {"proj_size": 64}, True),
-    ("lstm zoneout=0.1", "lstm", {"zoneout": 0.1}, True),
-    ("lstm recurrent_dropout=0.25", "lstm", {"recurrent_dropout": 0.25}, True),
-    ("mingru recurrent", "mingru", {"mode": "recurrent"}, True),
-    ("mingru parallel", "mingru", {"mode": "parallel"}, True),
-    ("minlstm recurrent", "minlstm", {"mode": "recurrent"}, True),
-    ("minlstm parallel", "minlstm", {"mode": "parallel"}, True),
-    ("slstm", "slstm", {}, True), ("slstm 4 heads", "slstm", {"num_heads": 4}, True),
-    ("mlstm recurrent", "mlstm", {"mode": "recurrent"}, True),
-    ("mlstm parallel", "mlstm", {"mode": "parallel"}, True),
-    ("mlstm 4 heads parallel", "mlstm", {"mode": "parallel", "num_heads": 4}, True),
+    ("lstm zoneout=0.1", "lstm", {"zoneout": 0.1}, False),
+    ("lstm recurrent_dropout=0.25", "lstm", {"recurrent_dropout": 0.25}, False),
+    ("mingru recurrent", "mingru", {"mode": "recurrent"}, False),
+    ("mingru parallel", "mingru", {"mode": "parallel"}, False),
+    ("minlstm recurrent", "minlstm", {"mode": "recurrent"}, False),
+    ("minlstm parallel", "minlstm", {"mode": "parallel"}, False),
+    ("slstm", "slstm", {}, False), ("slstm 4 heads", "slstm", {"num_heads": 4}, False),
+    ("mlstm recurrent", "mlstm", {"mode": "recurrent"}, False),
+    ("mlstm parallel", "mlstm", {"mode": "parallel"}, False),
+    ("mlstm 4 heads parallel", "mlstm", {"mode": "parallel", "num_heads": 4}, False),
 ]
 
 
@@ -152,6 +154,8 @@ def main():
     ap.add_argument("--cells", default="all", help="labels of CONFIGS, comma-separated, or all "
                     "(default all)")
     ap.add_argument("--no-torch", action="store_true", help="rnnlab only (default: both sides)")
+    ap.add_argument("--twins", action="store_true", help="also time rnnlab's torch twins of the "
+                    "cells and options torch lacks (default: off, torch's own layers only)")
     ap.add_argument("--json", default=None, help="also write the results here (default: none)")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--side", help=argparse.SUPPRESS)
@@ -171,7 +175,8 @@ def main():
     results = []
     for label, cell, opts, with_torch in configs:
         mine, l0, l1 = run_side(a, "rnnlab", cell, opts)
-        theirs, l2, l3 = (run_side(a, "torch", cell, opts) if with_torch and not a.no_torch
+        theirs, l2, l3 = (run_side(a, "torch", cell, opts)
+                          if (with_torch or a.twins) and not a.no_torch
                           else ([{}] * len(mine), None, None))
         for r, t in zip(mine, theirs):
             rc, rw = fmt(r)

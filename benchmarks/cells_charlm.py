@@ -54,7 +54,7 @@ def stdlib_text(path, chars):
             break
     with open(path, "w", encoding="utf-8") as fh:
         fh.write("".join(parts)[:chars])
-    return path, len(files)
+    return path, len(parts)
 
 
 def text_task(corpus):
@@ -129,7 +129,8 @@ def main():
     ap.add_argument("--params-of", default="lstm:128", help="the model whose parameter count "
                     "every cell matches, label:hidden (default lstm:128)")
     ap.add_argument("--jobs", type=int, default=1, help="children run at once (default 1)")
-    ap.add_argument("--json", default=None, help="append the records here (default: none)")
+    ap.add_argument("--json", default=None, help="append the records here; a (cell, seed) "
+                    "already recorded there for this text is not run again (default: none)")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--cell", help=argparse.SUPPRESS)
     ap.add_argument("--hidden", type=int, help=argparse.SUPPRESS)
@@ -151,7 +152,14 @@ def main():
     print(f"# budget {a.budget:g} CPU-s of training per run; {time.strftime('%Y-%m-%d %H:%M')}; "
           f"load average {os.getloadavg()[0]:.1f}", flush=True)
     jobs = [(c, s) for s in a.seeds.split(",") for c in sizes]
-    procs, records = [], []
+    records = []
+    if a.json and os.path.exists(a.json):          # runs recorded there before are kept
+        with open(a.json) as f:
+            done = [json.loads(line) for line in f if line.strip()]
+        records = [r for r in done if r["corpus"] == os.path.basename(a.corpus)]
+        jobs = [(c, s) for c, s in jobs if not any(r["cell"] == c and r["seed"] == int(s)
+                                                   for r in records)]
+    procs = []
     env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", NUMBA_NUM_THREADS="1")
     while jobs or procs:
         while jobs and len(procs) < a.jobs:
