@@ -267,7 +267,8 @@ def test_series_and_music_runs(tmp_path):
         f"{np.sin(k / 5) + k / 100:.4f},{np.cos(k / 7):.4f}" for k in i), "utf-8")
     train(str(tmp_path / "s.csv"), out=str(tmp_path / "srun"), cell="gru", hidden=4, layers=1,
           steps=2, eval_every=2, progress=False, log=lambda m: None,
-          task_options={"lookback": 8, "horizon": 3})
+          task_options={"lookback": 8, "horizon": 3, "difference": False, "log": False,
+                        "ensemble": 1})
     out = tmp_path / "s.html"
     assert main(["explain", str(tmp_path / "srun"), "--input", str(tmp_path / "s.csv"),
                  "-o", str(out)]) == 0

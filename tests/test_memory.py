@@ -44,7 +44,7 @@ def test_the_estimate_bounds_what_training_allocates(text, tmp_path, cell, hidde
     from rnnlab.train import _new_configs
     opts = dict(cell=cell, hidden=hidden, layers=2, batch=16, seq_len=40, steps=2,
                 eval_every=1, backend="numpy")
-    tcfg, mcfg, task = _new_configs(str(text), dict(opts))
+    tcfg, mcfg, task, _ = _new_configs(str(text), dict(opts))
     est = estimate_training_memory(mcfg, tcfg.batch, tcfg.seq_len, tcfg.optimizer,
                                    task.eval_tokens)
     del task

@@ -6,12 +6,24 @@ written in NumPy with hand-written backpropagation through time, exact against P
 every gate visible.
 """
 from ._version import __version__
+from .backtesting import backtest
 from .errors import RnnlabError, RnnlabWarning
 from .inference import load
 from .nn.backend import get_backend, set_backend
 from .nn.layers import GRU, LSTM, MLSTM, RNN, SLSTM, MinGRU, MinLSTM
 from .train import train
 from .trainer import Trainer
+from . import viz  # noqa: F401,E402  (gives every trained model its explain(text))
 
-__all__ = ["RNN", "LSTM", "GRU", "MinGRU", "MinLSTM", "SLSTM", "MLSTM", "load", "train", "Trainer",
-           "RnnlabError", "RnnlabWarning", "set_backend", "get_backend", "__version__"]
+
+def lesson(source=None, *, lang="en", seed=0, sentences=1000, say=None):
+    """The seed note's lesson as a page: inline in Jupyter, `.save(path)` writes lesson.html.
+    source: a folder written by `rnnlab demo` (instant), or None to train the demo's models
+    here. See rnnlab.app.lesson.lesson."""
+    from .app.lesson import lesson as build
+    return build(source, lang=lang, seed=seed, sentences=sentences, say=say)
+
+
+__all__ = ["RNN", "LSTM", "GRU", "MinGRU", "MinLSTM", "SLSTM", "MLSTM", "load", "train",
+           "backtest", "lesson", "Trainer", "RnnlabError", "RnnlabWarning", "set_backend",
+           "get_backend", "__version__"]

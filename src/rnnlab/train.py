@@ -16,6 +16,7 @@ import math
 import sys
 from dataclasses import asdict, dataclass, fields
 
+from . import train_hooks as hooks
 from .errors import RnnlabError
 from .runs import RunFolder
 from .tasks import registry
@@ -92,15 +93,19 @@ def train(data, out=None, resume=False, progress=True, log=None, handle_signals=
     Everything is checked before the run folder is created, so bad input writes nothing: the
     options, the data, and the memory the model needs (a model that cannot fit is refused
     before anything big is allocated). With handle_signals, SIGINT/SIGTERM stop the run
-    after the current step with a checkpoint (see Trainer.fit)."""
+    after the current step with a checkpoint (see Trainer.fit). A task may choose the options
+    not given from its data (`Task.choose_defaults`; they are printed and saved in config.json
+    "chosen"), train an ensemble (`task.ensemble` models, each in RUN/members/<k>) and review
+    the trained models (`task.review`, warnings)."""
     log = log or (lambda msg: print(msg, file=sys.stderr))
     run = RunFolder(out) if out else None
     if resume:
         tcfg, mcfg, task = _resume_configs(run, data, options)
     else:
-        tcfg, mcfg, task = _new_configs(data, options)
+        tcfg, mcfg, task, chosen = _new_configs(data, options)
         if run is not None and run.path.exists() and any(run.path.iterdir()):
             run.create()                        # raises: an existing run is never overwritten
+        hooks.log_chosen(tcfg.task, chosen, log)
     est = estimate_training_memory(mcfg, tcfg.batch, tcfg.seq_len, tcfg.optimizer,
                                    getattr(task, "eval_tokens", 0))
     available = check_fits(est)                 # refuses what cannot fit, before allocating
@@ -111,6 +116,7 @@ def train(data, out=None, resume=False, progress=True, log=None, handle_signals=
     log(est.summary(available))
     total, rule = trainer.stop_rule()
     log(f"stopping rule: {rule}")
+    members = [f"members/{k}" for k in range(1, getattr(task, "ensemble", 1))]
     if resume:
         trainer.run = run
         if run.has_state():
@@ -121,9 +127,23 @@ def train(data, out=None, resume=False, progress=True, log=None, handle_signals=
                 f"saved config")
     elif run is not None:
         run.create()
-        run.write_config({"model": mcfg.to_json(), "train": asdict(tcfg), "data": task.meta()})
+        run.write_config({"model": mcfg.to_json(), "train": asdict(tcfg), "data": task.meta(),
+                          **({"chosen": chosen} if chosen else {}),
+                          **({"members": members} if members else {})})
         trainer.run = run
-    return trainer.fit(progress, handle_signals=handle_signals)
+    result = trainer.fit(progress, handle_signals=handle_signals)
+    if result.interrupted:
+        return result
+    models = [hooks.best_model(trainer)]
+    for k, sub in enumerate(members, 1):
+        log(f"ensemble member {k + 1}/{len(members) + 1} (seed {tcfg.seed + k})")
+        mt, mm = hooks.member_configs(tcfg, mcfg, k)
+        member = Trainer(SequenceModel(mm), build_task(mt), mt, None, log)
+        models.append(hooks.train_member(member, run and RunFolder(run.path / sub), resume,
+                                         progress))
+    for line in getattr(task, "review", lambda models: [])(models):
+        log(line)
+    return result
 
 
 def _of(total):
@@ -131,14 +151,18 @@ def _of(total):
 
 
 def _new_configs(data, options):
+    options = {k: v for k, v in options.items() if v is not None}     # None: not given
+    split_options(options)                  # an unknown option fails before the data is read
+    tcfg = TrainConfig(data=str(data), task=registry.task_for_file(data, options.get("task")),
+                       task_options=options.get("task_options"))
+    chosen = hooks.task_defaults(tcfg, options, {f.name for f in fields(TrainConfig)} |
+                                 {f.name for f in fields(ModelConfig)})
     model_opts, train_opts = split_options(options)
-    tcfg = TrainConfig(data=str(data), **train_opts)
-    tcfg.task = registry.task_for_file(data, options.get("task"))
-    tcfg.validate()
+    tcfg = TrainConfig(**{**asdict(tcfg), **train_opts}).validate()
     task = build_task(tcfg)
     mcfg = ModelConfig(task=tcfg.task, input_size=task.input_size,
                        output_size=task.output_size, seed=tcfg.seed, **model_opts).validate()
-    return tcfg, mcfg, task
+    return tcfg, mcfg, task, chosen
 
 
 def _resume_configs(run, data, options):

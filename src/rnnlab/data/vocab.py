@@ -93,6 +93,11 @@ class Vocab:
     Char level: single characters. Word level: words (`\\w+`), whitespace runs and single
     punctuation characters, so spaces and newlines are tokens too and decoding is exact.
     A vocabulary whose tokens include UNK ("<unk>") maps every token it lacks to it.
+
+    A word-level vocabulary made by hand without whitespace tokens (the demo's dinners, the
+    children's book) reads whitespace as the gap between words, not as a token:
+    `separator` is then " " (encode skips whitespace, decode puts one space between words);
+    otherwise it is "" (whitespace runs are tokens and decoding is exact).
     """
 
     def __init__(self, tokens, level: str = "char"):
@@ -111,6 +116,7 @@ class Vocab:
         self._index = {t: i for i, t in enumerate(tokens) if t != UNK}
         self.unk_id = tokens.index(UNK) if UNK in tokens else None
         self.dtype = id_dtype(len(tokens))
+        self.separator = " " if level == "word" and not any(t.isspace() for t in tokens) else ""
         if level == "char":   # sorted code points and their ids, for a binary search
             chars = sorted(self._index)
             self._codes = np.array([ord(c) for c in chars], np.uint32)
@@ -181,6 +187,8 @@ class Vocab:
         ids = np.empty(len(text), self.dtype)  # upper bound on the token count
         n, index, unk = 0, self._index, self.unk_id
         for m in WORD_RE.finditer(text):
+            if self.separator and m.group().isspace():
+                continue                    # the gap between words, not a token
             i = index.get(m.group())
             if i is None:
                 if unknown == "error":
@@ -234,7 +242,7 @@ class Vocab:
                 f"the vocabulary 0..{self.size - 1}; check the model and vocab belong together"
             )
         tokens = self.tokens
-        return "".join(tokens[i] for i in ids.tolist())
+        return self.separator.join(tokens[i] for i in ids.tolist())
 
     # ----- saving -------------------------------------------------------------------------------
     def to_json(self) -> dict:

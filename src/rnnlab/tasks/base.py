@@ -107,16 +107,43 @@ def positive_int(name, v):
     return int(v)
 
 
+# The explain page lives upstairs (rnnlab.viz, floor 5), which nothing here may import; the
+# viz package hands its builder down on import (rnnlab.viz.__init__ calls set_explainer, and
+# `import rnnlab` imports rnnlab.viz), so every model still offers `model.explain(text)`.
+_explainer = None
+
+
+def set_explainer(fn):
+    """Install the function behind TrainedModel.explain: fn(model, inputs, **options) -> a
+    page object (rnnlab.viz.page.HtmlPage)."""
+    global _explainer
+    _explainer = fn
+
+
 class TrainedModel:
     """A SequenceModel plus what its task needs to read and write data. Subclasses add the
-    task's verbs; `rnnlab.load` picks the subclass from the task registry."""
+    task's verbs; `rnnlab.load` picks the subclass from the task registry. `members`: the
+    other models of an ensemble run (config.json "members"); `self.members` lists them all,
+    `model` first."""
     kind = None
     vocab = None
 
-    def __init__(self, model, data_meta, train_cfg=None, path=None):
+    def explain(self, inputs, *, lang=None, title=None, **options):
+        """This model's explain page on `inputs` (text: a str or token ids; series and music:
+        an array (T, D)): an HtmlPage that Jupyter shows inline and `.save(path)` writes as one
+        self-contained file, the same file as `rnnlab explain`. lang: the page's language
+        (default English; rnnlab.viz.i18n.languages() lists them)."""
+        if _explainer is None:
+            raise RnnlabError("the explain page needs rnnlab.viz: import rnnlab (or rnnlab.viz) "
+                              "first")
+        return _explainer(self, inputs, lang=lang, title=title, **options)
+
+    def __init__(self, model, data_meta, train_cfg=None, path=None, members=()):
         self.model, self.meta, self.train_cfg, self.path = model, data_meta, train_cfg or {}, path
+        self.members = [model, *members]
         self.cfg = model.cfg
-        model.eval()
+        for m in self.members:
+            m.eval()
 
     def labels(self):
         """A label for each output unit (tokens, pitches, or indices)."""

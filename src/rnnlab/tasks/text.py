@@ -219,11 +219,11 @@ class TextModel(TrainedModel):
             if note:
                 warnings.warn(note, RnnlabWarning, stacklevel=2)
             prime_ids = ids.tolist()
-        pieces = [prime]
+        pieces, sep = [prime], self.vocab.separator      # " " between hand-made words
         if stream is not None and prime:
             stream.write(prime)
         for tok in self.sample_ids(length, temperature, top_k, prime_ids, seed):
-            piece = self.vocab.tokens[tok]
+            piece = (sep if prime or len(pieces) > 1 else "") + self.vocab.tokens[tok]
             pieces.append(piece)
             if stream is not None:
                 stream.write(piece)

@@ -58,7 +58,7 @@ def explain_payload(model, text_or_tokens, history=None, title=None, *, vocab=No
                           + (f" ({os.path.basename(os.path.normpath(subject.path))})"
                              if subject.path else ""),
         "task": cfg.task, "cell": cell, "variant": variant, "tokens": labels,
-        "join": "" if cfg.task == "text" else " ",
+        "join": subject.vocab.separator if cfg.task == "text" else " ",   # " ": hand-made words
         "layers": cfg.layers, "directions": sm.rnn.num_directions, "hidden": cfg.hidden,
         "quantities": {k: a.tolist()
                        for k, a in _choose(gates, cell, T, max_values, cfg.hidden).items()},
@@ -81,10 +81,13 @@ def explain_payload(model, text_or_tokens, history=None, title=None, *, vocab=No
 
 
 def write_explain(model, text, path, history=None, title=None, *, vocab=None, bits=8,
-                  **kw) -> str:
-    """Write the explain page of `model` on `text` to `path` (atomically). Returns the path."""
-    return write_explain_html(explain_payload(model, text, history, title, vocab=vocab, **kw),
-                              path, bits=bits)
+                  lang=None, **kw) -> str:
+    """Write the explain page of `model` on `text` to `path` (atomically), its labels in `lang`
+    (rnnlab.viz.i18n; default English). Returns the path."""
+    payload = explain_payload(model, text, history, title, vocab=vocab, **kw)
+    if lang:
+        payload["lang"] = lang
+    return write_explain_html(payload, path, bits=bits)
 
 
 def _choose(gates, cell, T, budget, H):
@@ -125,7 +128,7 @@ def _series_lines(subject, x, out):
     actual = np.append(x[1:, 0, 0].astype(np.float64), out[-1, 0])  # last: no next value
     pred = out[:, 0]
     scaler = getattr(subject.trained, "scaler", None)
-    if scaler is not None:            # back to the data's units (changes, if differenced)
+    if scaler is not None:   # back to the data's units (changes or log changes, if transformed)
         mean, std = np.atleast_1d(scaler.mean)[0], np.atleast_1d(scaler.std)[0]
         actual, pred = actual * std + mean, pred * std + mean
     return {"prediction": pred.tolist(), "actual": actual.tolist()}

@@ -1,4 +1,5 @@
 """`rnnlab explain`: one self-contained HTML page of what a model remembers."""
+from ...viz.i18n import DEFAULT, languages
 
 
 def add_parser(sub):
@@ -15,11 +16,13 @@ def add_parser(sub):
     ex.add_argument("--bits", type=int, default=8, choices=[8, 16],
                     help="precision of the embedded activations: 8 bits is plenty for colour, "
                     "16 keeps 5 significant digits in a page twice the size")
+    ex.add_argument("--lang", default=DEFAULT, choices=languages(),
+                    help="language of the page's labels and legend")
     ex.set_defaults(func=run)
 
 
 def run(a):
     from ...viz.commands import explain_command
-    path = explain_command(a.run, a.text, a.input, a.output, a.title, a.bits)
+    path = explain_command(a.run, a.text, a.input, a.output, a.title, a.bits, lang=a.lang)
     print(f"wrote {path}")
     return 0

@@ -4,6 +4,7 @@ The options are the ModelConfig and TrainConfig fields, plus each task's own (it
 the task registry); the cell choices come from the cell registry; the default stopping rule
 of each task (its STOP_RULE) is listed in the help's epilog.
 """
+import argparse
 import sys
 import textwrap
 
@@ -31,7 +32,9 @@ def _epilog():
 def add_parser(sub):
     t = sub.add_parser("train", help="train a model on a text, CSV, notes JSON or MIDI file",
                        description="The task follows the file type (.txt text, .csv series, "
-                       ".json/.mid music; --task overrides it).", epilog=_epilog())
+                       ".json/.mid music; --task overrides it). A series chooses the options "
+                       "marked 'series: chosen from the data' from its data, prints them and "
+                       "saves them in config.json; any option given wins.", epilog=_epilog())
     t.add_argument("file", help="the training data")
     t.add_argument("--out", required=True,
                    help="run folder to create (or continue with --resume) (default: none, "
@@ -52,8 +55,10 @@ def _model_options(p):
     g = p.add_argument_group("model")
     g.add_argument("--cell", default="lstm", choices=list(registry.choices()),
                    help="the recurrent cell")
-    g.add_argument("--hidden", type=int, default=128, help="hidden units per layer (H)")
-    g.add_argument("--layers", type=int, default=2, help="stacked recurrent layers")
+    g.add_argument("--hidden", type=int, default=None,
+                   help="hidden units per layer (H) (default: 128; series: chosen from the data)")
+    g.add_argument("--layers", type=int, default=None,
+                   help="stacked recurrent layers (default: 2; series: chosen from the data)")
     g.add_argument("--dropout", type=float, default=0.0,
                    help="dropout between stacked layers (0 = off)")
     g.add_argument("--embed", type=int, default=0, help="text: embedding size; 0 = one-hot input")
@@ -85,8 +90,9 @@ def _add_option(group, o, text):
     flag = "--" + o.name.replace("_", "-")
     if o.default is not None and o.default is not False and "default" not in text:
         text += f" (default: {o.default})"
-    if o.flag:
-        group.add_argument(flag, dest=o.name, action="store_true", default=None, help=text)
+    if o.flag:            # --x / --no-x; not given (None): the task's default
+        group.add_argument(flag, dest=o.name, action=argparse.BooleanOptionalAction,
+                           default=None, help=text)
     else:
         group.add_argument(flag, dest=o.name, type=o.type, default=None, choices=o.choices,
                            metavar=getattr(o, "metavar", None), help=text)
@@ -106,11 +112,14 @@ def _train_options(p):
                    help="the task (default: from the file type: .txt text, .csv series, "
                    ".json/.mid music, other files text)")
     g.add_argument("--seq-len", type=int, default=50, help="steps per truncated-BPTT window (T)")
-    g.add_argument("--batch", type=int, default=50, help="sequences per batch (B)")
-    g.add_argument("--val-fraction", type=float, default=0.1,
-                   help="the end of the data held out for validation")
+    g.add_argument("--batch", type=int, default=None,
+                   help="sequences per batch (B) (default: 50; series: chosen from the data)")
+    g.add_argument("--val-fraction", type=float, default=None,
+                   help="the end of the data held out for validation (default: 0.1; series: "
+                   "chosen from the data)")
     g.add_argument("--optimizer", default="adam", choices=list(OPTIMIZERS), help="the optimizer")
-    g.add_argument("--lr", type=float, default=2e-3, help="learning rate")
+    g.add_argument("--lr", type=float, default=None,
+                   help="learning rate (default: 0.002; series: chosen from the data)")
     g.add_argument("--lr-decay", type=float, default=1.0,
                    help="multiply the learning rate by this every --lr-decay-every steps")
     g.add_argument("--lr-decay-every", type=int, default=1000, help="steps between decays")
@@ -118,15 +127,17 @@ def _train_options(p):
     g.add_argument("--weight-decay", type=float, default=0.0, help="L2 penalty (torch's form)")
     g.add_argument("--steps", type=int, default=None,
                    help="optimizer steps to train (default: the task's rule below, from the "
-                   "size of the data)")
+                   "size of the data; series: chosen from the data)")
     g.add_argument("--epochs", type=float, default=None,
                    help="passes over the training data (default: the task's rule below)")
     g.add_argument("--time-budget", type=float, default=None, metavar="SECONDS",
                    help="stop after this much wall-clock time (default: none)")
-    g.add_argument("--eval-every", type=int, default=100,
-                   help="steps between validation, history record and checkpoint")
-    g.add_argument("--patience", type=int, default=0,
-                   help="early stopping after this many evaluations without improvement; 0 = off")
+    g.add_argument("--eval-every", type=int, default=None,
+                   help="steps between validation, history record and checkpoint (default: "
+                   "100; series: chosen from the data)")
+    g.add_argument("--patience", type=int, default=None,
+                   help="early stopping after this many evaluations without improvement; 0 = "
+                   "off (default: 0; series: chosen from the data)")
     g.add_argument("--on-nan", default="stop", choices=["stop", "skip"],
                    help="on a NaN loss or gradient: stop, or skip the batch")
     g.add_argument("--seed", type=int, default=0, help="random seed: the same seed, the same run")
@@ -145,6 +156,11 @@ def _task_options(p):
             _add_option(g, o, o.help)
 
 
+# the command line's defaults of the options a task may choose from its data instead
+DEFAULTS = dict(hidden=128, layers=2, batch=50, lr=2e-3, eval_every=100, patience=0,
+                val_fraction=0.1)
+
+
 def run(a):
     from ...nn import registry
     from ...tasks import registry as tasks
@@ -157,6 +173,11 @@ def run(a):
                 steps=a.steps, epochs=a.epochs, time_budget=a.time_budget,
                 eval_every=a.eval_every, patience=a.patience, on_nan=a.on_nan, seed=a.seed,
                 backend=a.backend, **registry.from_choice(a.cell))
+    if not a.resume:
+        chosen = getattr(tasks.get(tasks.task_for_file(a.file, a.task)).task, "CHOSEN", ())
+        for name, value in DEFAULTS.items():
+            if opts[name] is None and name not in chosen:
+                opts[name] = value
     task_opts = _given(a, [o for e in tasks.TASKS.values() for o in e.task.OPTIONS])
     if task_opts:
         opts["task_options"] = task_opts
@@ -177,4 +198,3 @@ def run(a):
     print(f"trained {steps} this run, {res.steps:,}{of} in all ({res.stopped}); "
           f"best val loss {best}; run saved in {a.out}")
     return 0
-
