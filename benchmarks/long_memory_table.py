@@ -27,8 +27,8 @@ def records(dirs):
             if os.path.isfile(p):
                 with open(p) as f:
                     out += json.load(f)["records"]
-            elif os.path.isdir(sub) and sub != d:
-                missing.append(sub)
+            elif os.path.isdir(sub) and sub != d and not sub.endswith(".lock"):
+                missing.append(sub)        # (a job's .lock folder is not a job of its own)
     return out, missing
 
 
