@@ -1,46 +1,93 @@
-"""`rnnlab experiment`: its argparse options and the call into run_experiments."""
+"""`rnnlab experiment`: its argparse options (each with a help line that gives its default) and
+the call into run_experiments. The cells' own options are the cell registry's CellOptions, the
+same flags as `rnnlab train`'s (--layer-norm, --mode recurrent, --num-heads 4, ...)."""
 from __future__ import annotations
 
 import sys
 
+from ..nn import backend as _backend
+from ..nn import registry
 from ..nn.optim import OPTIMIZERS
-from .options import DEFAULTS, cell_names
+from .options import DEFAULTS, STEP_RULE, cell_names
 from .report import format_table
 from .runner import run_experiments
 
 
 def add_arguments(parser):
     """Add `rnnlab experiment`'s options to an argparse (sub)parser."""
+    d = DEFAULTS
     parser.add_argument("task", help="adding | copy | temporal-order")
-    parser.add_argument("--T", default=DEFAULTS["Ts"], help="sequence lengths, comma-separated "
-                        "(default %(default)s)")
-    parser.add_argument("--cell", default=DEFAULTS["cells"], help="cells, comma-separated: "
-                        f"{', '.join(cell_names())} (default %(default)s)")
-    parser.add_argument("--hidden", type=int, default=DEFAULTS["hidden"])
-    parser.add_argument("--seeds", default=str(DEFAULTS["seeds"]),
-                        help="number of seeds (3 = seeds 0,1,2) or a list like 0,4,7")
+    parser.add_argument("--T", default=d["Ts"], help="sequence lengths, comma-separated "
+                        "(default: %(default)s)")
+    parser.add_argument("--cell", default=d["cells"], help="cells, comma-separated: "
+                        f"{', '.join(cell_names())} (default: %(default)s)")
+    parser.add_argument("--hidden", type=int, default=d["hidden"],
+                        help="hidden units of the one recurrent layer (default: %(default)s)")
+    parser.add_argument("--seeds", default=str(d["seeds"]),
+                        help="number of seeds (3 = seeds 0,1,2) or a list like 0,4,7 "
+                        "(default: %(default)s)")
     parser.add_argument("--steps", type=int, default=None,
-                        help=f"training steps per run (default {DEFAULTS['steps']} unless "
-                        "--time-budget is given)")
+                        help=f"step cap per run; a run stops earlier once solved (default: "
+                        f"{STEP_RULE}, e.g. 3000 at T=200, unless --time-budget is given)")
     parser.add_argument("--time-budget", type=float, default=None, metavar="SECONDS",
-                        help="wall-clock budget per run; with --steps, whichever ends first")
-    parser.add_argument("--lr", type=float, default=DEFAULTS["lr"])
-    parser.add_argument("--clip", type=float, default=DEFAULTS["clip"],
-                        help="gradient-norm clip (0 disables)")
-    parser.add_argument("--batch", type=int, default=DEFAULTS["batch"])
-    parser.add_argument("--optimizer", default=DEFAULTS["optimizer"],
-                        help=f"{', '.join(OPTIMIZERS)} (default %(default)s)")
-    parser.add_argument("--forget-bias", type=float, default=DEFAULTS["forget_bias"],
-                        help="LSTM forget-gate bias at init (default %(default)s)")
-    parser.add_argument("--eval-every", type=int, default=DEFAULTS["eval_every"],
-                        help="check 'solved' every N steps (default %(default)s)")
-    parser.add_argument("--test-size", type=int, default=DEFAULTS["test_size"])
-    parser.add_argument("--backend", default=None, help="numba | numpy (default: the global)")
+                        help="wall-clock budget per run; with --steps, whichever ends first "
+                        "(default: none)")
+    parser.add_argument("--lr", type=float, default=d["lr"],
+                        help="learning rate (default: %(default)s)")
+    parser.add_argument("--clip", type=float, default=d["clip"],
+                        help="gradient-norm clip, 0 disables (default: %(default)s)")
+    parser.add_argument("--batch", type=int, default=d["batch"],
+                        help="fresh sequences per training step (default: %(default)s)")
+    parser.add_argument("--optimizer", default=d["optimizer"], choices=list(OPTIMIZERS),
+                        help="the optimizer (default: %(default)s)")
+    parser.add_argument("--forget-bias", type=float, default=d["forget_bias"],
+                        help="forget-gate bias at init of the cells that take one (default: "
+                        "1.0 for the LSTM; the sLSTM's and mLSTM's own init, biases 3 to 6)")
+    parser.add_argument("--eval-every", type=int, default=d["eval_every"],
+                        help="check 'solved' every N steps (default: %(default)s)")
+    parser.add_argument("--test-size", type=int, default=d["test_size"],
+                        help="held-out test sequences, the same for every cell and seed "
+                        "(default: %(default)s)")
+    parser.add_argument("--backend", default=None, choices=list(_backend.BACKENDS),
+                        help="the cells' implementation (default: the global, numba when "
+                        "installed)")
     parser.add_argument("--json", action="store_true",
-                        help="print one JSON record per run on stdout (progress on stderr)")
+                        help="print one JSON record per run on stdout, progress on stderr "
+                        "(default: off)")
     parser.add_argument("--out", default="rnnlab-experiments", metavar="DIR",
-                        help="results.json, metric_vs_T.png, grad_norms.png (default ./%(default)s)")
+                        help="folder for results.json, metric_vs_T.png, grad_norms.png "
+                        "(default: ./%(default)s)")
+    _cell_options(parser)
     return parser
+
+
+def _cell_options(parser):
+    """The cells' own options from the cell registry, as `rnnlab train` offers them; each
+    reaches the listed cells that take it (an option several cells share appears once)."""
+    seen = {}
+    for spec in registry.CELLS.values():
+        for o in spec.options:
+            seen.setdefault(o.name, (o, []))[1].append(spec.name)
+    if not seen:
+        return
+    g = parser.add_argument_group("cell options (each names the cells that take it; it "
+                                  "reaches those of --cell that do)")
+    for name, (o, cells) in seen.items():
+        flag, text = "--" + name.replace("_", "-"), f"{', '.join(cells)}: {o.help}"
+        if "default" not in text:
+            text += " (default: off)" if o.flag or o.default is None else \
+                f" (default: {o.default})"
+        if o.flag:
+            g.add_argument(flag, dest=name, action="store_true", default=None, help=text)
+        else:
+            g.add_argument(flag, dest=name, type=o.type, default=None, choices=o.choices,
+                           metavar=o.metavar, help=text)
+
+
+def given_cell_options(args):
+    """{option: value} of the cell options given on the command line."""
+    names = {o.name for spec in registry.CELLS.values() for o in spec.options}
+    return {k: getattr(args, k) for k in sorted(names) if getattr(args, k, None) is not None}
 
 
 def run_from_args(args) -> int:
@@ -55,6 +102,6 @@ def run_from_args(args) -> int:
         time_budget=args.time_budget, lr=args.lr, clip=args.clip, batch=args.batch,
         optimizer=args.optimizer, out_dir=args.out, json_lines=args.json, progress=progress,
         forget_bias=args.forget_bias, eval_every=args.eval_every, test_size=args.test_size,
-        backend=args.backend)
+        backend=args.backend, cell_options=given_cell_options(args))
     (progress if args.json else print)(format_table(records))
     return 0

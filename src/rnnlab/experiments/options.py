@@ -12,11 +12,26 @@ from ..errors import RnnlabError
 from ..nn import backend as _backend
 from ..nn import registry
 from ..nn.optim import OPTIMIZERS
+from ..tasks.model import SequenceModel
 from .tasks import task_class
 
 DEFAULTS = dict(Ts="50,100,200,400", cells="rnn,lstm", hidden=64, seeds=3, lr=0.01, clip=1.0,
-                batch=64, optimizer="adam", steps=1000, forget_bias=1.0, eval_every=100,
+                batch=64, optimizer="adam", steps=None, forget_bias=None, eval_every=100,
                 test_size=1000)
+
+# The default step cap of a run (no --steps, no --time-budget): max(STEPS_MIN, STEPS_PER_T * T).
+# A run stops earlier once solved, so the cap is spent only by the runs that fail. Measured
+# (docs/long-memory.md, adding, hidden 64, lr 0.01, batch 64): the LSTM needed 8-12 steps per
+# unit of T at T = 100 and 200 (slowest seeds 1200 and 2400), so 15*T leaves it a quarter
+# again, a narrow margin; a fixed 1000 left it unsolved at T = 200.
+STEPS_MIN, STEPS_PER_T = 1000, 15
+STEP_RULE = f"max({STEPS_MIN}, {STEPS_PER_T}*T)"
+
+
+def default_steps(T):
+    """The step cap of a run at sequence length T when neither steps nor a time budget is
+    given: max(STEPS_MIN, STEPS_PER_T * T), e.g. 1000 at T = 50, 3000 at T = 200."""
+    return max(STEPS_MIN, STEPS_PER_T * int(T))
 
 
 def _positive_int(name, v, flag):
@@ -73,6 +88,32 @@ def _check_cells(cells):
     return items
 
 
+def check_cell_options(cells, cell_options):
+    """{option: value} of the cells' own options (the registry's CellOptions, e.g.
+    {'layer_norm': True}) -> the same dict; each option must be one that at least one of the
+    cells takes (it applies to those that take it), and each cell must accept what it gets
+    (the layer checks the values: a model of each is built once, small, before any run)."""
+    cell_options = dict(cell_options or {})
+    if not cell_options:
+        return cell_options
+    takes = {c: {o.name for o in registry.choices()[c][0].options} for c in cells}
+    for name in cell_options:
+        if not any(name in t for t in takes.values()):
+            which = [spec.name for spec in registry.CELLS.values()
+                     if any(o.name == name for o in spec.options)]
+            flag = "--" + name.replace("_", "-")
+            raise RnnlabError(f"{flag} is not an option of {', '.join(cells)}; it is an option "
+                              f"of {', '.join(which) or 'no cell'}: add one to --cell or drop "
+                              f"{flag}")
+    return cell_options
+
+
+def options_for(cell, cell_options):
+    """The part of cell_options that `cell` (a --cell name) takes."""
+    takes = {o.name for o in registry.choices()[cell][0].options}
+    return {k: v for k, v in (cell_options or {}).items() if k in takes}
+
+
 def _check_seeds(seeds):
     """An int n means seeds 0..n-1; a list (or '0,5,7') lists them."""
     if isinstance(seeds, (int, np.integer)) and not isinstance(seeds, bool):
@@ -95,7 +136,7 @@ def _check_seeds(seeds):
 
 
 def check_grid(task, Ts, cells, hidden, seeds, steps, time_budget, lr, clip, batch, optimizer,
-               eval_every, test_size, backend):
+               eval_every, test_size, backend, forget_bias=None, cell_options=None):
     """Every option of run_experiments checked and normalised: a dict of the same names (Ts,
     cells and seeds as lists, clip None when off). The first bad one raises."""
     spec = task_class(task)
@@ -119,4 +160,17 @@ def check_grid(task, Ts, cells, hidden, seeds, steps, time_budget, lr, clip, bat
         raise RnnlabError(f"backend {backend!r} is unknown; choose one of "
                           f"{', '.join(_backend.BACKENDS)}")
     out["backend"] = backend
+    out["forget_bias"] = None if forget_bias is None else _finite("forget bias", forget_bias)
+    out["cell_options"] = check_cell_options(out["cells"], cell_options)
+    probe = spec(max(Ts[0], spec.min_T), batch=1, seed=0, test_size=1)
+    for cell in out["cells"]:     # the layers' own checks (ranges, combinations) before any run
+        SequenceModel(probe.model_config(cell, out["hidden"], 0, out["forget_bias"],
+                                         options_for(cell, out["cell_options"])))
     return out
+
+
+def _finite(name, v):
+    if isinstance(v, bool) or not isinstance(v, (int, float, np.floating, np.integer)) \
+            or not math.isfinite(v):
+        raise RnnlabError(f"{name} must be a number, got {v!r}; pass e.g. --forget-bias 1")
+    return float(v)

@@ -12,20 +12,30 @@ from ..fileio import atomic_write_bytes
 from ..nn import registry
 
 
+def cell_label(r):
+    """The cell of a record as the table shows it: its --cell name, then its own options
+    ('lstm layer_norm', 'mingru mode=recurrent')."""
+    opts = r.get("cell_options") or {}
+    words = [k if v is True else f"{k}={','.join(map(str, v)) if isinstance(v, (list, tuple)) else v}"
+             for k, v in opts.items()]
+    return " ".join([r["cell"], *words])
+
+
 def _describe(r):
     acc = f", acc {r['test_accuracy']:.3f}" if r.get("test_accuracy") is not None else ""
     met = "nan" if r["test_metric"] is None else f"{r['test_metric']:.4g}"
     how = (f"solved at step {r['steps_to_solve']}" if r["solved"]
            else ("DIVERGED" if r.get("diverged") else f"not solved in {r['steps']} steps"))
-    return (f"{r['task']} T={r['T']} {r['cell']} seed={r['seed']}: {how} (test {r['metric']} "
+    return (f"{r['task']} T={r['T']} {cell_label(r)} seed={r['seed']}: {how} (test {r['metric']} "
             f"{met} vs baseline {r['baseline']:.4g}{acc}; {r['wall_s']:.1f} s)")
 
 
 def summary_rows(records):
-    """One row per (task, T, cell): solved count, mean test metric, median steps_to_solve."""
+    """One row per (task, T, cell with its options): solved count, mean test metric, median
+    steps_to_solve, mean CPU and wall seconds per run."""
     rows = {}
     for r in records:
-        rows.setdefault((r["task"], r["T"], r["cell"]), []).append(r)
+        rows.setdefault((r["task"], r["T"], cell_label(r)), []).append(r)
     out = []
     for (task, T, cell), rs in rows.items():
         ms = [r["test_metric"] for r in rs if r["test_metric"] is not None]
@@ -36,22 +46,26 @@ def summary_rows(records):
                         mean_accuracy=float(np.mean(accs)) if accs else None,
                         baseline=rs[0]["baseline"],
                         median_steps_to_solve=float(np.median(sts)) if sts else None,
-                        mean_wall_s=float(np.mean([r["wall_s"] for r in rs]))))
+                        mean_wall_s=float(np.mean([r["wall_s"] for r in rs])),
+                        mean_cpu_s=float(np.mean([r.get("cpu_s", np.nan) for r in rs]))))
     return out
 
 
 def format_table(records):
     """The end-of-run table, one line per (task, T, cell)."""
-    head = f"{'task':<15}{'T':>5}  {'cell':<14}{'solved':>7}  {'test metric':>11}  " \
-           f"{'baseline':>9}  {'accuracy':>8}  {'steps to solve':>14}  {'wall s':>7}"
+    rows = summary_rows(records)
+    w = max([14, *(len(r["cell"]) + 1 for r in rows)])
+    head = f"{'task':<15}{'T':>5}  {'cell':<{w}}{'solved':>7}  {'test metric':>11}  " \
+           f"{'baseline':>9}  {'accuracy':>8}  {'steps to solve':>14}  {'cpu s':>7}  {'wall s':>7}"
     lines = [head, "-" * len(head)]
-    for r in summary_rows(records):
+    for r in rows:
         met = "nan" if r["mean_metric"] is None else f"{r['mean_metric']:.4g}"
         acc = "-" if r["mean_accuracy"] is None else f"{r['mean_accuracy']:.3f}"
         sts = "-" if r["median_steps_to_solve"] is None else f"{r['median_steps_to_solve']:.0f}"
-        lines.append(f"{r['task']:<15}{r['T']:>5}  {r['cell']:<14}"
+        lines.append(f"{r['task']:<15}{r['T']:>5}  {r['cell']:<{w}}"
                      f"{str(r['solved']) + '/' + str(r['runs']):>7}  {met:>11}  "
-                     f"{r['baseline']:>9.4g}  {acc:>8}  {sts:>14}  {r['mean_wall_s']:>7.1f}")
+                     f"{r['baseline']:>9.4g}  {acc:>8}  {sts:>14}  {r['mean_cpu_s']:>7.1f}  "
+                     f"{r['mean_wall_s']:>7.1f}")
     return "\n".join(lines)
 
 

@@ -22,7 +22,7 @@ from ..tasks.model import SequenceModel
 from ..train import TrainConfig
 from ..trainer import Diverged, Trainer
 from ..viz.gradients import loss_grad_norms
-from .options import DEFAULTS, check_grid
+from .options import STEP_RULE, check_grid, default_steps, options_for
 from .report import _describe, format_table, write_outputs
 from .tasks import SOLVED_RULES, subset, task_class
 
@@ -31,15 +31,19 @@ RECORD_KEYS = ("task", "T", "cell", "seed", "test_metric", "baseline", "solved",
 
 
 def run_one(task, T, cell, seed, hidden=64, steps=None, time_budget=None, lr=0.01, clip=1.0,
-            batch=64, optimizer="adam", forget_bias=1.0, eval_every=100, test_size=1000,
-            backend=None, grad_norm_batch=0):
+            batch=64, optimizer="adam", forget_bias=None, eval_every=100, test_size=1000,
+            backend=None, grad_norm_batch=0, cell_options=None):
     """Train one model and return its record (see RECORD_KEYS; plus metric, test_accuracy,
-    steps, diverged, and the settings). With grad_norm_batch > 0 the record also holds
-    'grad_norms': {'init': [...], 'trained': [...]} measured on that many test sequences."""
+    steps, step_cap, diverged, cell_options and the settings). Without steps and time_budget
+    the run is capped at default_steps(T) = max(1000, 15*T) steps; either way it stops once
+    solved. forget_bias None: 1.0 for the LSTM, the sLSTM's and mLSTM's own init for those.
+    cell_options: the cell's own options ({'layer_norm': True}). With grad_norm_batch > 0 the
+    record also holds 'grad_norms': {'init': [...], 'trained': [...]} measured on that many
+    test sequences."""
     if steps is None and time_budget is None:
-        steps = DEFAULTS["steps"]
+        steps = default_steps(T)
     spec = task_class(task)(T, batch, seed, test_size)
-    model = SequenceModel(spec.model_config(cell, hidden, seed, forget_bias))
+    model = SequenceModel(spec.model_config(cell, hidden, seed, forget_bias, cell_options))
     probe = subset(spec.test, grad_norm_batch) if grad_norm_batch else None
     gn = {"init": loss_grad_norms(model, *probe).tolist()} if probe else {}
     tcfg = TrainConfig(task=spec.kind, steps=steps, time_budget=time_budget, lr=lr,
@@ -63,10 +67,12 @@ def run_one(task, T, cell, seed, hidden=64, steps=None, time_budget=None, lr=0.0
                test_metric=float(test_metric) if finite else None,
                baseline=float(spec.baseline()), solved=solved, steps_to_solve=steps_to_solve,
                wall_s=round(time.perf_counter() - t0, 3), metric=spec.metric,
-               test_accuracy=test_acc, steps=trainer.step, train_s=round(train_s, 3),
+               test_accuracy=test_acc, steps=trainer.step, step_cap=steps,
+               train_s=round(train_s, 3),
                cpu_s=round(time.process_time() - c0, 3), diverged=diverged or not finite,
                hidden=hidden, lr=lr, clip=clip, batch=batch, optimizer=optimizer,
-               forget_bias=model.cfg.forget_bias, backend=backend or _backend.get_backend())
+               forget_bias=model.cfg.forget_bias, cell_options=dict(model.cfg.cell_options),
+               backend=backend or _backend.get_backend())
     if probe:
         rec["grad_norms"] = gn
     return rec
@@ -87,36 +93,41 @@ def _stop_when_solved(task, solved_at):
 
 def run_experiments(task, Ts, cells, hidden, seeds, steps=None, time_budget=None, lr=0.01,
                     clip=1.0, batch=64, optimizer="adam", out_dir=None, json_lines=False,
-                    progress=print, forget_bias=1.0, eval_every=100, test_size=1000,
-                    backend=None, grad_norm_batch=64, grad_norms=None):
+                    progress=print, forget_bias=None, eval_every=100, test_size=1000,
+                    backend=None, grad_norm_batch=64, cell_options=None, grad_norms=None):
     """Run every (T, cell, seed) and return the records, in that order.
 
     Ts: list of ints or '50,100'; cells: list or 'rnn,lstm' (the cell registry's names);
-    seeds: a count n (seeds 0..n-1) or a list. steps and/or time_budget (seconds) bound each
-    run (default 1000 steps); clip 0 or None disables clipping. json_lines prints each record
+    seeds: a count n (seeds 0..n-1) or a list. steps and/or time_budget (wall-clock seconds)
+    bound each run (neither: max(1000, 15*T) steps, options.default_steps); every run stops
+    once solved. clip 0 or None disables clipping. cell_options ({'layer_norm': True}) go to
+    the cells that take them (each option must suit at least one). json_lines prints each record
     as one JSON line on stdout as it finishes. out_dir: writes results.json, metric_vs_T.png
     and grad_norms.png there. The gradient norms are measured for the first seed of each cell
     at the largest T; pass a dict as grad_norms to receive them ({cell: {'T', 'seed', 'init',
     'trained'}}, the norms indexed by the distance from the last step)."""
     o = check_grid(task, Ts, cells, hidden, seeds, steps, time_budget, lr, clip, batch,
-                   optimizer, eval_every, test_size, backend)
+                   optimizer, eval_every, test_size, backend, forget_bias, cell_options)
     progress = progress or (lambda *a, **k: None)
     settings = {k: o[k] for k in ("hidden", "steps", "time_budget", "lr", "clip", "batch",
                                   "optimizer", "eval_every", "test_size", "backend")}
     records, grad = [], {} if grad_norms is None else grad_norms
     runs = [(T, c, s) for T in o["Ts"] for c in o["cells"] for s in o["seeds"]]
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     for i, (T, cell, seed) in enumerate(runs, 1):
         want_gn = grad_norm_batch if (T == max(o["Ts"]) and seed == o["seeds"][0]) else 0
-        rec = run_one(task, T, cell, seed, forget_bias=forget_bias, grad_norm_batch=want_gn,
-                      **settings)
+        rec = run_one(task, T, cell, seed, forget_bias=o["forget_bias"],
+                      grad_norm_batch=want_gn,
+                      cell_options=options_for(cell, o["cell_options"]), **settings)
         if "grad_norms" in rec:
             grad[cell] = dict(T=T, seed=seed, **rec.pop("grad_norms"))
         records.append(rec)
         progress(f"[{i}/{len(runs)}] {_describe(rec)}")
         if json_lines:
             print(json.dumps(rec), flush=True)
-    meta = dict(o, forget_bias=forget_bias, backend=backend or _backend.get_backend(),
+    meta = dict(o, backend=backend or _backend.get_backend(),
+                step_rule=None if o["steps"] or o["time_budget"] else STEP_RULE,
+                total_cpu_s=round(time.process_time() - cpu_started, 3),
                 solved_rule=SOLVED_RULES[task], metric=task_class(task).metric,
                 date=datetime.date.today().isoformat(),
                 total_wall_s=round(time.perf_counter() - started, 3))
