@@ -64,10 +64,7 @@ def add_arguments(parser):
 def _cell_options(parser):
     """The cells' own options from the cell registry, as `rnnlab train` offers them; each
     reaches the listed cells that take it (an option several cells share appears once)."""
-    seen = {}
-    for spec in registry.CELLS.values():
-        for o in spec.options:
-            seen.setdefault(o.name, (o, []))[1].append(spec.name)
+    seen = registry.options_by_name()
     if not seen:
         return
     g = parser.add_argument_group("cell options (each names the cells that take it; it "
@@ -86,8 +83,8 @@ def _cell_options(parser):
 
 def given_cell_options(args):
     """{option: value} of the cell options given on the command line."""
-    names = {o.name for spec in registry.CELLS.values() for o in spec.options}
-    return {k: getattr(args, k) for k in sorted(names) if getattr(args, k, None) is not None}
+    return {k: getattr(args, k) for k in sorted(registry.options_by_name())
+            if getattr(args, k, None) is not None}
 
 
 def run_from_args(args) -> int:

@@ -224,6 +224,17 @@ def choices():
     return {choice: (spec, opts) for spec in CELLS.values() for choice, opts in spec.choices.items()}
 
 
+def options_by_name():
+    """{option name: (CellOption, [cells that take it])}, each option once, in registry
+    order: what a command line offers (an option several cells share, such as recurrent
+    dropout, appears once and names them all)."""
+    seen = {}
+    for spec in CELLS.values():
+        for o in spec.options:
+            seen.setdefault(o.name, (o, []))[1].append(spec.name)
+    return seen
+
+
 def from_choice(choice):
     """A command-line cell name -> ModelConfig options: {'cell': 'lstm', 'variant': ...}."""
     table = choices()

@@ -74,10 +74,7 @@ def _cell_options(p):
     """Each cell's own options, from the cell registry (an option several cells share, such
     as recurrent dropout, appears once)."""
     from ...nn import registry
-    seen = {}
-    for spec in registry.CELLS.values():
-        for o in spec.options:
-            seen.setdefault(o.name, (o, []))[1].append(spec.name)
+    seen = registry.options_by_name()
     if not seen:
         return
     g = p.add_argument_group("cell options (each names the cells that take it)")
