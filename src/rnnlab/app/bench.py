@@ -12,14 +12,13 @@ nn.GRU / nn.RNN one step at a time under no_grad, rnnlab its Stepper). Then the 
 torch alternating; within a process the best of ``repeats`` runs is kept. Both sides get the
 same threads (``--threads``: torch.set_num_threads, NUMBA_NUM_THREADS). Ratios are torch time /
 rnnlab time (> 1: rnnlab faster): the best time over the rounds of each side, and in brackets
-the range of the per-round paired ratios. Memory: each process's peak RSS (ru_maxrss), and
+the range of the per-round paired ratios. Memory: each process's peak RSS (VmHWM), and
 its growth over the RSS after a tiny warm-up call (what the run itself took: arrays, workspace,
 the BLAS/OpenMP per-thread buffers). The load average is printed per row.
 """
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -28,11 +27,6 @@ GRID = [(H, B) for H in (32, 128, 512, 1024) for B in (1, 32, 64)]
 QUICK_GRID = [(32, 1), (128, 1), (128, 32), (512, 1), (512, 32), (1024, 64)]
 T = 100
 GEN_H, GEN_STEPS = 256, 200
-
-
-def _rss_mb():
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 def _best(f, repeats):
@@ -107,14 +101,15 @@ def _rnnlab_fns(cell, H, B):
 
 def _worker(side, cell, H, B, repeats, threads):
     inf, train = (_torch_fns(cell, H, B, threads) if side == "torch" else _rnnlab_fns(cell, H, B))
-    rss0 = _rss_mb()
+    from .bench_step import peak_rss_mb, rss_mb
+    rss0 = rss_mb()
     res = {"load": os.getloadavg()[0]}
     if B == 0:
         res["gen"] = _best(inf, repeats) / GEN_STEPS
     else:
         res["inf"] = _best(inf, repeats)
         res["train"] = _best(train, repeats)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = peak_rss_mb()
     res.update(peak_mb=peak, growth_mb=peak - rss0)
     print(json.dumps(res))
 

@@ -91,14 +91,26 @@ def _torch_step(embed, threads):
     return step
 
 
-def _rss_mb():
+def rss_mb():
+    """This process's resident set now, MB."""
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
+def peak_rss_mb():
+    """This process's peak resident set, MB: VmHWM, the high-water mark of its own memory
+    map. Not ru_maxrss, which Linux carries across fork and exec: a worker started by a parent
+    that had imported torch would report the parent's peak."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def _worker(side, embed, warmup, steps, threads):
     step = _torch_step(embed, threads) if side == "torch" else _rnnlab_step(embed)
-    rss0 = _rss_mb()
+    rss0 = rss_mb()
     for _ in range(warmup):
         step()
     walls = []
@@ -110,9 +122,8 @@ def _worker(side, embed, warmup, steps, threads):
     cpu = (time.process_time() - c0) / steps
     walls.sort()
     print(json.dumps({"wall": walls[len(walls) // 2], "best": walls[0], "cpu": cpu,
-                      "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                      "growth_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-                      - rss0, "load": os.getloadavg()[0]}))
+                      "peak_mb": peak_rss_mb(), "growth_mb": peak_rss_mb() - rss0,
+                      "load": os.getloadavg()[0]}))
 
 
 def run_worker(side, embed, warmup, steps, threads):
