@@ -12,10 +12,10 @@ numba nor the kernels; the kernels compile lazily on their first call and are ca
 (``cache=True``), so a second process loads machine code instead of compiling again.
 
 BLAS and AVX-512
-    The numba kernels do the per-step products and the small and mid-size GEMMs in their own
-    register-tiled AVX-512 code (``rnnlab.nn.kernels.tiles``), independent of any BLAS; only
-    the big GEMMs outside the time loop (H >= 512; ``rnnlab.nn.kernels.policy``) go through
-    NumPy's bundled OpenBLAS. NumPy and SciPy each bundle an OpenBLAS; both are DYNAMIC_ARCH
+    The numba kernels do every product, in the time loop and around it, in their own
+    packed-panel AVX-512 code (``rnnlab.nn.kernels.panels`` on the tiles of
+    ``rnnlab.nn.kernels.tiles``), independent of any BLAS; OpenBLAS serves only the NumPy
+    reference. NumPy and SciPy each bundle an OpenBLAS; both are DYNAMIC_ARCH
     builds that pick their kernels when they are loaded, from the CPU or from
     ``OPENBLAS_CORETYPE``. Check what they chose::
 

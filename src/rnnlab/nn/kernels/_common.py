@@ -2,8 +2,10 @@
 packed weights of the B=1 steppers, and the single-use check of a kernel cache.
 
 The rest of the kernel machinery lives one idea per module: ``activations`` (float32/64
-sigm, tanh), ``tiles`` (the register-tiled products), ``policy`` (which product runs where)
-and ``gemms`` (the GEMMs around the time loop).
+sigm, tanh), ``tiles`` (the register tiles), ``panels`` (the packed-panel GEMMs built on
+them), ``units`` and ``sync`` (the time loop split by hidden units), ``policy`` (which split
+runs where), ``gemms`` (the GEMMs around the time loop) and ``fused`` (cross-entropy, Adam and
+the clipping norm in one pass each).
 """
 import numpy as np
 

@@ -2,7 +2,8 @@
 ``Stepper`` for one-token-at-a-time generation.
 
 Forward: ``A = X W_ih^T + (b_ih + b_hh)`` for all steps as one GEMM, then one compiled time
-loop: per step one product ``h_{t-1} W_hh^T`` (``tiles.matmul_rows``, register-tiled) and
+loop: per step one product ``h_{t-1} W_hh^T`` (``panels.gemm_rows`` on W_hh^T packed once; for
+big layers the units split over the threads, ``units``) and
 one fused pass over (B, H) (``lstm_gates.gates_fwd``) that reads the four pre-activations,
 writes the activated gates i, f, g, o back into A in place, and the new c, tanh(c), h.
 Backward: one compiled loop that turns the gates into dA in place (same buffer,
