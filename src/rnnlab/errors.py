@@ -8,3 +8,9 @@ the fix. The command line turns it into exit code 2 without a traceback.
 
 class RnnlabError(ValueError):
     """Bad input: the message names what was wrong and how to fix it."""
+
+
+class RnnlabWarning(UserWarning):
+    """Something the user should know that does not stop the work (an unseen character mapped
+    to <unk>, an all-silent music sample). The command line prints it as one line:
+    `rnnlab: warning: ...`."""

@@ -4,7 +4,7 @@
     print(model.sample(200, temperature=0.8, prime="The "))
 
 `load` rebuilds the SequenceModel from config.json and wraps it in the trained-model class
-that the task registry names for the run's task (text, series, music), so that nothing here
+that the task registry names for the run (its task, or its data kind: a melody), so that nothing here
 knows about any one task. Loading reads JSON and safetensors only: a model file never runs
 code.
 """
@@ -27,4 +27,5 @@ def load(path, which="best"):
     if which == "best" and not weights_file.exists():
         which = "model"
     model.load_state_dict(run.load_weights(which), source=f"{path}/{which}.safetensors")
-    return registry.get(model.cfg.task).model(model, cfg["data"], cfg.get("train"), str(path))
+    cls = registry.trained_model_class(model.cfg.task, cfg["data"])
+    return cls(model, cfg["data"], cfg.get("train"), str(path))

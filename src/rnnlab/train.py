@@ -295,12 +295,14 @@ def train(data, out=None, resume=False, progress=True, log=None, **options):
 
 
 def _new_configs(data, options):
+    name = registry.task_for_file(data, options.get("task"))
+    options = registry.with_task_defaults(name, options)
     model_opts, train_opts = split_options(options)
     tcfg = TrainConfig(data=str(data), **train_opts)
-    tcfg.task = registry.task_for_file(data, options.get("task"))
+    tcfg.task = name
     tcfg.validate()
     task = build_task(tcfg)
-    mcfg = ModelConfig(task=tcfg.task, input_size=task.input_size,
+    mcfg = ModelConfig(task=getattr(task, "model_task", tcfg.task), input_size=task.input_size,
                        output_size=task.output_size, seed=tcfg.seed, **model_opts).validate()
     return tcfg, mcfg, task
 

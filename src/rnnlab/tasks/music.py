@@ -16,16 +16,20 @@ Padding at the end never changes a forward RNN's earlier outputs, so the mask is
 """
 import math
 import os
+import warnings
 
 import numpy as np
 
 from ..data.music import (GRIDS, check_sequences, from_piano_roll, load_midi, load_notes_json,
                           pitch_range, to_piano_roll, write_midi)
-from ..errors import RnnlabError
+from ..errors import RnnlabError, RnnlabWarning
 from ..fileio import atomic_write_json
 from ..nn.functional import sigmoid
 from ..nn.losses import sigmoid_bce
 from .base import TaskOption, TrainedModel, task_options
+from .melody import MelodyTask
+
+MODES = ("roll", "melody")
 
 
 def load_sequences(path, grid="16th"):
@@ -83,17 +87,31 @@ class MusicTask:
     kind = "music"
     carries_state = False
     OPTIONS = (
-        TaskOption("grid", "MIDI: the quantisation grid, one step per note of this length",
+        TaskOption("grid", "one step is a note of this length: MIDI is quantised to it, "
+                   "and sampled MIDI plays at it (notes JSON: say how long its steps are)",
                    default="16th", choices=tuple(GRIDS)),
-        TaskOption("music_mode", "roll: polyphonic piano roll, one sigmoid per pitch",
-                   default="roll", choices=("roll",)),
+        TaskOption("music_mode", "roll: polyphonic piano roll, one sigmoid per pitch; melody: "
+                   "the top voice as (pitch, duration) tokens, a token language model",
+                   default="roll", choices=MODES),
     )
+
+    # The defaults of `rnnlab train notes.json` for this task (measured: docs/series-and-music.md)
+    ROLL_DEFAULTS = dict(hidden=128, layers=1, output_dropout=0.3, lr=2e-3, batch=16,
+                         seq_len=200)
+
+    MELODY_DEFAULTS = {}
+
+    @classmethod
+    def defaults(cls, task_options=None):
+        """{option: value} this task sets where the user gives none (for its mode)."""
+        mode = (task_options or {}).get("music_mode") or "roll"
+        return dict(cls.MELODY_DEFAULTS if mode == "melody" else cls.ROLL_DEFAULTS)
 
     def __init__(self, path, grid="16th", music_mode="roll", seq_len=50, batch=50,
                  val_fraction=0.1, seed=0, dtype="float32"):
         if music_mode != "roll":
-            raise RnnlabError(f"--music-mode {music_mode!r} is not available in this version; "
-                              f"use --music-mode roll (the polyphonic piano-roll model)")
+            raise RnnlabError(f"--music-mode {music_mode!r}: MusicTask is the piano roll; "
+                              f"MusicTask.from_config builds the melody task")
         if grid not in GRIDS:
             raise RnnlabError(f"--grid must be one of {', '.join(GRIDS)}, got {grid!r}")
         self.grid, self.seq_len, self.batch_size, self.seed = grid, int(seq_len), int(batch), seed
@@ -119,6 +137,8 @@ class MusicTask:
     @classmethod
     def from_config(cls, tcfg, meta=None):
         opts = task_options(tcfg, cls)
+        if opts["music_mode"] == "melody":
+            return MelodyTask.from_config(tcfg, opts["grid"] or "16th", meta)
         return cls(tcfg.data, opts["grid"] or "16th", opts["music_mode"] or "roll",
                    tcfg.seq_len, tcfg.batch, tcfg.val_fraction, tcfg.seed,
                    getattr(tcfg, "dtype", "float32"))
@@ -193,6 +213,22 @@ def independent_nll(freq, rolls):
     return float(-ll.mean())
 
 
+def decode_frame(logits, temperature, rng):
+    """One multi-hot frame (P,) bool from the logits (P,) of independent pitches.
+
+    T > 0: each pitch on with probability sigmoid(logit / T). T = 0: the k most probable
+    pitches, k = round(sum of the probabilities), the number of notes the model expects.
+    ("p >= 0.5", the most likely frame under independence, is often silence: a model unsure
+    which of several pitches comes next gives each less than one half.)"""
+    z = np.asarray(logits, np.float64)
+    if temperature > 0:
+        return rng.random(z.shape) < sigmoid(z / temperature)
+    p = sigmoid(z)
+    on = np.zeros(z.shape, bool)
+    on[np.argsort(-p, kind="stable")[:int(round(float(p.sum())))]] = True
+    return on
+
+
 class MusicModel(TrainedModel):
     """A trained piano-roll model: `generate`, `sample(..., output='x.mid')`, `evaluate`."""
     kind = "music"
@@ -207,8 +243,10 @@ class MusicModel(TrainedModel):
         return [str(self.lo + j) for j in range(self.cfg.output_size)]
 
     def generate(self, length=64, temperature=1.0, seed=None):
-        """Steps (lists of pitches), one frame at a time from silence, each fed back in; every
-        pitch is drawn independently from sigmoid(logit / temperature) (0: on iff p >= 0.5)."""
+        """Steps (lists of pitches), one frame at a time from silence, each fed back in. T > 0:
+        every pitch is drawn independently from sigmoid(logit / T). T = 0 (deterministic):
+        the round(sum p) most probable pitches, the expected number of notes (see
+        decode_frame)."""
         if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 1:
             raise RnnlabError(f"--length must be a positive integer, got {length!r}")
         if temperature < 0:
@@ -220,11 +258,7 @@ class MusicModel(TrainedModel):
         self.model.eval()
         for _ in range(int(length)):
             out, state = self.model.forward(frame, state)
-            z = out[0, 0].astype(np.float64)
-            if temperature == 0:
-                on = z >= 0
-            else:
-                on = rng.random(P) < sigmoid(z / temperature)
+            on = decode_frame(out[0, 0], temperature, rng)
             frame = on.astype(self.model.dtype)[None, None]
             frames.append(on)
         return from_piano_roll(np.array(frames, np.float32), self.lo)
@@ -238,6 +272,10 @@ class MusicModel(TrainedModel):
         if output is not None and not str(output).lower().endswith((".mid", ".midi")):
             raise RnnlabError(f"-o/--output must be a .mid file, got {output}")
         steps = self.generate(length, temperature, seed)
+        if not any(steps):
+            warnings.warn(f"all {len(steps)} sampled steps are silent: the model gives every "
+                          f"pitch a low probability from the start; train longer (or check the "
+                          f"training data has notes)", RnnlabWarning, stacklevel=2)
         if output is not None:
             write_midi(steps, output, grid=self.grid)
         if json_out is not None:

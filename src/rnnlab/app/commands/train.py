@@ -1,8 +1,14 @@
 """`rnnlab train`: train a model on a text, CSV, notes JSON or MIDI file.
 
 The options are the ModelConfig and TrainConfig fields, plus each task's own (its OPTIONS in
-the task registry); the cell choices come from the cell registry.
+the task registry); the cell choices come from the cell registry. A task may choose its own
+defaults for some of them (Task.defaults, e.g. the music task's, measured on chorales): those
+options are None here unless given, and each help line shows both defaults.
 """
+# The defaults of the options a task may choose for itself (Task.defaults).
+DEFAULTS = dict(hidden=128, layers=2, dropout=0.0, input_dropout=0.0, output_dropout=0.0,
+                seq_len=50, batch=50, lr=2e-3, lr_decay=1.0, lr_decay_every=1000,
+                eval_every=100, epochs=None)
 
 
 def add_parser(sub):
@@ -26,15 +32,44 @@ def _model_options(p):
     g = p.add_argument_group("model")
     g.add_argument("--cell", default="lstm", choices=list(registry.choices()),
                    help="the recurrent cell")
-    g.add_argument("--hidden", type=int, default=128, help="hidden units per layer (H)")
-    g.add_argument("--layers", type=int, default=2, help="stacked recurrent layers")
-    g.add_argument("--dropout", type=float, default=0.0,
-                   help="dropout between stacked layers (0 = off)")
+    _tunable(g, "--hidden", int, "hidden units per layer (H)")
+    _tunable(g, "--layers", int, "stacked recurrent layers")
+    _tunable(g, "--dropout", float, "dropout between stacked layers (0 = off)")
+    _tunable(g, "--input-dropout", float, "dropout on the input x, before the first layer")
+    _tunable(g, "--output-dropout", float, "dropout on the top layer's output h, before the "
+             "output layer (non-recurrent: the state carried in time is never dropped)")
     g.add_argument("--embed", type=int, default=0, help="text: embedding size; 0 = one-hot input")
     g.add_argument("--forget-bias", type=float, default=None,
                    help="LSTM: initial forget-gate bias (default: torch's uniform init)")
     g.add_argument("--dtype", default="float32", choices=["float32", "float64"],
                    help="floating-point precision")
+
+
+def _tunable(group, flag, kind, text):
+    """An option whose default a task may choose: None unless given; the help shows the
+    general default and each task's own."""
+    name = flag[2:].replace("-", "_")
+    group.add_argument(flag, type=kind, default=None, help=f"{text} ({_defaults_text(name)})")
+
+
+def _defaults_text(name):
+    from ...tasks import registry
+    own = []
+    for entry in registry.TASKS.values():
+        for mode in _modes(entry.task):
+            d = registry.task_defaults(entry.name, {"music_mode": mode} if mode else None)
+            if name in d and d[name] != DEFAULTS[name]:
+                own.append(f"{entry.name}{' ' + mode if mode else ''}: {d[name]}")
+    general = "as --steps says" if DEFAULTS[name] is None else DEFAULTS[name]
+    return f"default: {general}" + (f"; {', '.join(own)}" if own else "")
+
+
+def _modes(task):
+    """The task's modes, when its defaults depend on one (--music-mode), else [None]."""
+    for o in task.OPTIONS:
+        if o.name == "music_mode":
+            return list(o.choices)
+    return [None]
 
 
 def _cell_options(p):
@@ -76,24 +111,23 @@ def _train_options(p):
     g.add_argument("--encoding", default="utf-8", help="text: the file's encoding")
     g.add_argument("--task", default=None, choices=list(registry.TASKS),
                    help="the task (default: from the file type)")
-    g.add_argument("--seq-len", type=int, default=50, help="steps per truncated-BPTT window (T)")
-    g.add_argument("--batch", type=int, default=50, help="sequences per batch (B)")
+    _tunable(g, "--seq-len", int, "steps per truncated-BPTT window (T)")
+    _tunable(g, "--batch", int, "sequences per batch (B)")
     g.add_argument("--val-fraction", type=float, default=0.1,
                    help="the end of the data held out for validation")
     g.add_argument("--optimizer", default="adam", choices=list(OPTIMIZERS), help="the optimizer")
-    g.add_argument("--lr", type=float, default=2e-3, help="learning rate")
-    g.add_argument("--lr-decay", type=float, default=1.0,
-                   help="multiply the learning rate by this every --lr-decay-every steps")
-    g.add_argument("--lr-decay-every", type=int, default=1000, help="steps between decays")
+    _tunable(g, "--lr", float, "learning rate")
+    _tunable(g, "--lr-decay", float,
+             "multiply the learning rate by this every --lr-decay-every steps")
+    _tunable(g, "--lr-decay-every", int, "steps between decays")
     g.add_argument("--clip", type=float, default=5.0, help="global grad-norm clip; 0 = off")
     g.add_argument("--weight-decay", type=float, default=0.0, help="L2 penalty (torch's form)")
     g.add_argument("--steps", type=int, default=None,
                    help="optimizer steps to train (default: 10 epochs)")
-    g.add_argument("--epochs", type=float, default=None, help="passes over the training data")
+    _tunable(g, "--epochs", float, "passes over the training data")
     g.add_argument("--time-budget", type=float, default=None, metavar="SECONDS",
                    help="stop after this much wall-clock time")
-    g.add_argument("--eval-every", type=int, default=100,
-                   help="steps between validation, history record and checkpoint")
+    _tunable(g, "--eval-every", int, "steps between validation, history record and checkpoint")
     g.add_argument("--patience", type=int, default=0,
                    help="early stopping after this many evaluations without improvement; 0 = off")
     g.add_argument("--on-nan", default="stop", choices=["stop", "skip"],
@@ -118,22 +152,24 @@ def run(a):
     from ...nn import registry
     from ...tasks import registry as tasks
     from ...train import train
-    opts = dict(hidden=a.hidden, layers=a.layers, dropout=a.dropout, embed=a.embed,
-                forget_bias=a.forget_bias, dtype=a.dtype, tokens=a.tokens, encoding=a.encoding,
-                task=a.task, seq_len=a.seq_len, batch=a.batch, val_fraction=a.val_fraction,
-                optimizer=a.optimizer, lr=a.lr, lr_decay=a.lr_decay,
-                lr_decay_every=a.lr_decay_every, clip=a.clip, weight_decay=a.weight_decay,
-                steps=a.steps, epochs=a.epochs, time_budget=a.time_budget,
-                eval_every=a.eval_every, patience=a.patience, on_nan=a.on_nan, seed=a.seed,
-                backend=a.backend, **registry.from_choice(a.cell))
-    task_opts = _given(a, [o for e in tasks.TASKS.values() for o in e.task.OPTIONS])
-    if task_opts:
-        opts["task_options"] = task_opts
-    cell_opts = _given(a, [o for spec in registry.CELLS.values() for o in spec.options])
-    if cell_opts:
-        opts["cell_options"] = cell_opts
     if a.resume:
-        opts = {k: v for k, v in opts.items() if k in ("steps", "epochs", "time_budget")}
+        opts = {k: getattr(a, k) for k in ("steps", "epochs", "time_budget")}
+    else:
+        opts = dict(embed=a.embed, forget_bias=a.forget_bias, dtype=a.dtype, tokens=a.tokens,
+                    encoding=a.encoding, task=a.task, val_fraction=a.val_fraction,
+                    optimizer=a.optimizer, clip=a.clip, weight_decay=a.weight_decay,
+                    steps=a.steps, time_budget=a.time_budget, patience=a.patience,
+                    on_nan=a.on_nan, seed=a.seed, backend=a.backend,
+                    **registry.from_choice(a.cell), **{k: getattr(a, k) for k in DEFAULTS})
+        task_opts = _given(a, [o for e in tasks.TASKS.values() for o in e.task.OPTIONS])
+        if task_opts:
+            opts["task_options"] = task_opts
+        cell_opts = _given(a, [o for spec in registry.CELLS.values() for o in spec.options])
+        if cell_opts:
+            opts["cell_options"] = cell_opts
+        # what was given, then the task's own defaults, then the general ones
+        opts = tasks.with_task_defaults(tasks.task_for_file(a.file, a.task), opts)
+        opts.update({k: v for k, v in DEFAULTS.items() if opts.get(k) is None})
     res = train(a.file, out=a.out, resume=a.resume, **opts)
     best = "-" if res.best_val_loss is None else f"{res.best_val_loss:.4f}"
     print(f"trained {res.steps} steps ({res.stopped}); best val loss {best}; run saved in {a.out}")

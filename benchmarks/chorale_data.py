@@ -1,0 +1,126 @@
+"""Bach's chorales from music21's corpus as rnnlab notes JSON (the Boulanger-Lewandowski format).
+
+    python benchmarks/chorale_data.py [--out benchmarks/data/chorales.json] [--key tonic]
+
+music21 is an optional dependency of the benchmarks, never of rnnlab (`pip install music21`);
+it ships the 371 four-part chorales of the Riemenschneider edition (music21.corpus.chorales).
+
+What the script does, chorale by chorale (documented in docs/series-and-music.md):
+- key: the key the score encodes (its first music21 Key object; the key signature alone cannot
+  tell major from minor), else music21's Krumhansl-Schmuckler estimate (`analyze('key')`);
+- transposition to a common key, as the polyphonic literature does: `--key tonic` (default)
+  moves every chorale so its tonic is C (major -> C major, minor -> C minor, the convention of
+  Allan & Williams 2005 and Boulanger-Lewandowski et al. 2012); `--key relative` moves minor
+  chorales to A minor instead (so every chorale uses C major's key signature); `--key none`
+  keeps the written key. The shift is the smallest one, -6..+5 semitones, so voices stay in
+  their register;
+- quarter-note steps: step t holds every pitch that sounds at the start of beat t (offset t in
+  quarter notes from the first note), so a passing eighth note between beats is not seen and a
+  held note is in every step it covers, as in Boulanger-Lewandowski's JSB Chorales;
+- split by piece: the chorales, sorted by music21's name, are shuffled with --seed and cut
+  60% / 20% / 20% into train / valid / test (JSB Chorales: 229 / 76 / 77 of 382, also 60/20/20;
+  the pieces in each split differ from JSB's).
+"""
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+KEY_MODES = ("tonic", "relative", "none")
+
+
+def chorale_key(score):
+    """(tonic pitch class 0-11, mode 'major'|'minor', how it was found)."""
+    from music21 import key as m21key
+    for k in score.recurse().getElementsByClass(m21key.Key):
+        if k.mode in ("major", "minor"):
+            return k.tonic.pitchClass, k.mode, "encoded"
+    k = score.analyze("key")
+    return k.tonic.pitchClass, k.mode, "estimated"
+
+
+def shift_to(tonic, mode, key_mode):
+    """Semitones (-6..+5) that move `tonic` to C (or, `relative`, a minor tonic to A)."""
+    if key_mode == "none":
+        return 0
+    target = 9 if (key_mode == "relative" and mode == "minor") else 0
+    d = (target - tonic) % 12
+    return d - 12 if d > 5 else d
+
+
+def quarter_steps(score, shift):
+    """The chorale as steps: step t = sorted MIDI pitches (+shift) sounding at quarter t."""
+    notes = []
+    for n in score.flatten().notes:             # notes and chords of every part
+        start, end = float(n.offset), float(n.offset + n.quarterLength)
+        notes += [(p.midi + shift, start, end) for p in n.pitches]
+    if not notes:
+        return []
+    t0 = min(s for _, s, _ in notes)
+    n_steps = int(np.ceil(max(e for _, _, e in notes) - t0 - 1e-9))
+    steps = [set() for _ in range(n_steps)]
+    for pitch, start, end in notes:
+        for t in range(int(np.ceil(start - t0 - 1e-9)), n_steps):
+            if t + t0 >= end - 1e-9:
+                break
+            steps[t].add(pitch)
+    return [sorted(s) for s in steps]
+
+
+def convert(key_mode="tonic", seed=0, limit=None, log=print):
+    """{"train", "valid", "test"} step sequences and a summary dict."""
+    from music21 import corpus
+    names = sorted(corpus.chorales.Iterator(returnType="filename"))[:limit]
+    pieces, keys, t0 = [], {"encoded": 0, "estimated": 0}, time.time()
+    for i, name in enumerate(names):
+        score = corpus.parse(name)
+        tonic, mode, how = chorale_key(score)
+        keys[how] += 1
+        steps = quarter_steps(score, shift_to(tonic, mode, key_mode))
+        if steps:
+            pieces.append((name, mode, steps))
+        if (i + 1) % 50 == 0:
+            log(f"  {i + 1}/{len(names)} chorales read ({time.time() - t0:.0f} s)")
+    order = np.random.default_rng(seed).permutation(len(pieces))
+    n_train, n_valid = int(round(0.6 * len(pieces))), int(round(0.2 * len(pieces)))
+    cut = {"train": order[:n_train], "valid": order[n_train:n_train + n_valid],
+           "test": order[n_train + n_valid:]}
+    splits = {k: [pieces[j][2] for j in sorted(idx)] for k, idx in cut.items()}
+    summary = {"chorales": len(pieces), "key_mode": key_mode, "seed": seed, "keys": keys,
+               "minor": sum(m == "minor" for _, m, _ in pieces),
+               "split_sizes": {k: len(v) for k, v in splits.items()},
+               "split_steps": {k: sum(map(len, v)) for k, v in splits.items()},
+               "pitch_range": [min(p for s in splits["train"] for st in s for p in st),
+                               max(p for s in splits["train"] for st in s for p in st)],
+               "pieces": {k: [pieces[j][0] for j in sorted(idx)] for k, idx in cut.items()}}
+    return splits, summary
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--out", default="benchmarks/data/chorales.json",
+                    help="notes JSON to write (default: benchmarks/data/chorales.json)")
+    ap.add_argument("--key", default="tonic", choices=KEY_MODES,
+                    help="common key: tonic = C major / C minor, relative = C major / A minor, "
+                    "none = as written (default: tonic)")
+    ap.add_argument("--seed", type=int, default=0, help="seed of the split by piece (default 0)")
+    ap.add_argument("--limit", type=int, default=None, help="read only the first N chorales")
+    a = ap.parse_args(argv)
+    try:
+        import music21  # noqa: F401
+    except ImportError:
+        sys.exit("music21 is not installed: pip install music21 (benchmarks only)")
+    splits, summary = convert(a.key, a.seed, a.limit)
+    from rnnlab.fileio import atomic_write_json
+    os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
+    atomic_write_json(a.out, splits)
+    atomic_write_json(os.path.splitext(a.out)[0] + ".summary.json", summary)
+    print(json.dumps({k: v for k, v in summary.items() if k != "pieces"}))
+    print(f"wrote {a.out}")
+
+
+if __name__ == "__main__":
+    main()
