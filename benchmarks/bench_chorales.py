@@ -40,6 +40,14 @@ from rnnlab.train import TrainConfig, Trainer, build_task, split_options
 LITERATURE = {"lstm": 8.45, "gru": 8.43, "rnn": 8.91, "tcn": 8.10}
 
 
+def cpu_name():
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next(l.split(":", 1)[1].strip() for l in f if l.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.processor() or platform.machine()
+
+
 def cell_choices(variants):
     """{label: ModelConfig options} of every registered cell (or every command-line choice)."""
     if variants:
@@ -65,7 +73,7 @@ def note_stats(seqs):
     return (float(np.mean(lengths)) if lengths else 0.0), sounding / max(steps, 1)
 
 
-def train_one(data, label, cell_opts, overrides, budget, seed, log):
+def train_one(data, label, cell_opts, overrides, budget, seed, log=print):
     """Train one cell until `budget` CPU seconds; returns its result dict."""
     defaults = MusicTask.defaults({"music_mode": "roll"})
     model_opts, train_opts = split_options({**defaults, **overrides, **cell_opts})
@@ -106,6 +114,10 @@ def train_one(data, label, cell_opts, overrides, budget, seed, log):
     return out
 
 
+def _train_logged(args):
+    return train_one(*args, log=lambda m: print(m, file=sys.stderr, flush=True))
+
+
 def table(results, real_stats):
     lines = ["| cell | test NLL/step | frame acc. | literature NLL (JSB) | steps (best) | "
              "CPU-s | sample note length (beats) | sample notes/step |",
@@ -140,6 +152,9 @@ def main(argv=None):
                     help="override a default, e.g. --set hidden=256 lr=0.001 (exploration)")
     ap.add_argument("--seed", type=int, default=0, help="seed (default 0)")
     ap.add_argument("--out", default=None, help="write the results as JSON here")
+    ap.add_argument("--jobs", type=int, default=1,
+                    help="cells trained at once, each in its own process (default 1); each "
+                    "keeps its own CPU-time budget")
     a = ap.parse_args(argv)
     if not os.path.exists(a.data):
         sys.exit(f"{a.data} not found: run python benchmarks/chorale_data.py first")
@@ -149,17 +164,24 @@ def main(argv=None):
     if a.cells:
         cells = {k: v for k, v in cells.items() if k in a.cells}
     log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
-    log(f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, load "
+    log(f"{cpu_name()}, {os.cpu_count()} CPUs, load "
         f"{os.getloadavg()}, budget {a.budget:.0f} CPU-s per cell, cells {list(cells)}")
-    results = [train_one(a.data, label, opts, overrides, a.budget, a.seed, log)
-               for label, opts in cells.items()]
+    args = [(a.data, label, opts, overrides, a.budget, a.seed) for label, opts in cells.items()]
+    if a.jobs > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+        with ProcessPoolExecutor(a.jobs, mp_context=multiprocessing.get_context("spawn")) as ex:
+            results = list(ex.map(_train_logged, args))
+    else:
+        results = [_train_logged(x) for x in args]
     with open(a.data, encoding="utf-8") as f:
         real = note_stats(json.load(f)["test"])
     print(table(results, real))
     if a.out:
         from rnnlab.fileio import atomic_write_json
         atomic_write_json(a.out, {"date": time.strftime("%Y-%m-%d"), "budget_cpu_s": a.budget,
-                                  "machine": platform.platform(), "cpus": os.cpu_count(),
+                                  "machine": platform.platform(), "cpu": cpu_name(),
+                                  "cpus": os.cpu_count(),
                                   "results": results, "test_note_beats": real[0],
                                   "test_notes_per_step": real[1], "overrides": overrides})
 

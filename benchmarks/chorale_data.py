@@ -1,6 +1,7 @@
 """Bach's chorales from music21's corpus as rnnlab notes JSON (the Boulanger-Lewandowski format).
 
     python benchmarks/chorale_data.py [--out benchmarks/data/chorales.json] [--key tonic]
+                                      [--midi benchmarks/data/chorales-midi]
 
 music21 is an optional dependency of the benchmarks, never of rnnlab (`pip install music21`);
 it ships the 371 four-part chorales of the Riemenschneider edition (music21.corpus.chorales).
@@ -70,18 +71,23 @@ def quarter_steps(score, shift):
     return [sorted(s) for s in steps]
 
 
-def convert(key_mode="tonic", seed=0, limit=None, log=print):
-    """{"train", "valid", "test"} step sequences and a summary dict."""
+def convert(key_mode="tonic", seed=0, limit=None, midi=None, log=print):
+    """{"train", "valid", "test"} step sequences and a summary dict. With `midi` (a folder),
+    also each transposed chorale as MIDI in midi/<split>/<name>.mid, for the melody mode."""
     from music21 import corpus
     names = sorted(corpus.chorales.Iterator(returnType="filename"))[:limit]
     pieces, keys, t0 = [], {"encoded": 0, "estimated": 0}, time.time()
+    scores = {}
     for i, name in enumerate(names):
         score = corpus.parse(name)
         tonic, mode, how = chorale_key(score)
         keys[how] += 1
-        steps = quarter_steps(score, shift_to(tonic, mode, key_mode))
+        shift = shift_to(tonic, mode, key_mode)
+        steps = quarter_steps(score, shift)
         if steps:
             pieces.append((name, mode, steps))
+            if midi:
+                scores[len(pieces) - 1] = score.transpose(shift) if shift else score
         if (i + 1) % 50 == 0:
             log(f"  {i + 1}/{len(names)} chorales read ({time.time() - t0:.0f} s)")
     order = np.random.default_rng(seed).permutation(len(pieces))
@@ -89,6 +95,11 @@ def convert(key_mode="tonic", seed=0, limit=None, log=print):
     cut = {"train": order[:n_train], "valid": order[n_train:n_train + n_valid],
            "test": order[n_train + n_valid:]}
     splits = {k: [pieces[j][2] for j in sorted(idx)] for k, idx in cut.items()}
+    for k, idx in cut.items() if midi else ():
+        os.makedirs(os.path.join(midi, k), exist_ok=True)
+        for j in idx:
+            name = pieces[j][0].replace("/", "_")
+            scores[j].write("midi", fp=os.path.join(midi, k, f"{name}.mid"))
     summary = {"chorales": len(pieces), "key_mode": key_mode, "seed": seed, "keys": keys,
                "minor": sum(m == "minor" for _, m, _ in pieces),
                "split_sizes": {k: len(v) for k, v in splits.items()},
@@ -108,12 +119,15 @@ def main(argv=None):
                     "none = as written (default: tonic)")
     ap.add_argument("--seed", type=int, default=0, help="seed of the split by piece (default 0)")
     ap.add_argument("--limit", type=int, default=None, help="read only the first N chorales")
+    ap.add_argument("--midi", default=None, metavar="DIR",
+                    help="also write each transposed chorale as MIDI, DIR/<split>/<name>.mid "
+                    "(for --music-mode melody; default: none)")
     a = ap.parse_args(argv)
     try:
         import music21  # noqa: F401
     except ImportError:
         sys.exit("music21 is not installed: pip install music21 (benchmarks only)")
-    splits, summary = convert(a.key, a.seed, a.limit)
+    splits, summary = convert(a.key, a.seed, a.limit, a.midi)
     from rnnlab.fileio import atomic_write_json
     os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
     atomic_write_json(a.out, splits)

@@ -280,4 +280,6 @@ def test_series_and_music_runs(tmp_path):
                  "-o", str(out)]) == 0
     data = read_explain_payload(out.read_text("utf-8"))
     assert data["tokens"][:3] == ["\u00b7", "60 64 67", "62"]     # input t = frame t-1
+    assert data["roll"]["lo"] == 60 and data["roll"]["pitches"] == 8     # pitches 60-67
+    assert data["roll"]["on"][:3] == [[], [0, 4, 7], [2]]       # the input's piano roll
     assert all(int(d["token"]) in range(60, 68) for row in data["predictions"] for d in row)

@@ -122,3 +122,21 @@ def test_bad_input_exits_2_and_writes_nothing(tmp_path, capsys):
         err = capsys.readouterr().err
         assert needle in err and err.count("\n") == 1 and "Traceback" not in err, (name, err)
         assert not out.exists()
+
+
+def test_temperature_zero_takes_the_expected_number_of_notes(run, tmp_path, capsys):
+    from rnnlab.tasks.music import decode_frame
+    rng = np.random.default_rng(0)
+    logit = lambda p: np.log(np.array(p) / (1 - np.array(p)))  # noqa: E731
+    # four pitches at 0.4: none reaches 0.5, yet the model expects 1.6 ~ 2 notes
+    assert decode_frame(logit([0.4, 0.41, 0.4, 0.42]), 0, rng).tolist() == \
+        [False, True, False, True]
+    assert not decode_frame(logit([0.1, 0.2, 0.1]), 0, rng).any()      # expects 0.4: a rest
+    png = tmp_path / "roll.png"
+    capsys.readouterr()
+    assert main(["sample", str(run), "--temperature", "0", "--length", "16",
+                 "--plot", str(png)]) == 0
+    assert png.read_bytes()[:4] == b"\x89PNG" and "wrote 16 steps" in capsys.readouterr().err
+    steps = rnnlab.load(run).sample(16, temperature=0)
+    assert sum(map(len, steps)) >= 16            # chords, not silence
+    assert steps == rnnlab.load(run).sample(16, temperature=0, seed=7)   # deterministic

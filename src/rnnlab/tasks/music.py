@@ -10,8 +10,9 @@ at t: the model predicts every frame, the first included. The pitch range [lo, h
 the training data and is saved with the model; notes outside it are dropped when evaluating
 (and counted).
 
-Training uses fixed-length windows of seq_len steps cut from the sequences (shuffled each
-epoch, no state carried); a shorter last window is padded at the end and masked out of the loss.
+Training uses windows of up to seq_len steps cut from the sequences (shuffled each epoch, no
+state carried); a batch is as long as its longest window, and the shorter ones are padded at
+the end and masked out of the loss.
 Padding at the end never changes a forward RNN's earlier outputs, so the mask is all it takes.
 """
 import math
@@ -130,7 +131,9 @@ class MusicTask:
         self.windows = [(i, s) for i, r in enumerate(self.train_rolls)
                         for s in range(0, len(r), self.seq_len)]
         self.batches_per_epoch = max(1, math.ceil(len(self.windows) / self.batch_size))
-        self.tokens_per_batch = min(self.batch_size, len(self.windows)) * self.seq_len
+        mean_len = np.mean([min(self.seq_len, len(self.train_rolls[i]) - s)
+                            for i, s in self.windows])
+        self.tokens_per_batch = int(min(self.batch_size, len(self.windows)) * mean_len)
         self._perm_epoch, self._perm = None, None
         self.n_pitches = P
 
@@ -149,19 +152,19 @@ class MusicTask:
             rng = np.random.default_rng([int(self.seed), epoch])
             self._perm, self._perm_epoch = rng.permutation(len(self.windows)), epoch
         idx = self._perm[i * self.batch_size:(i + 1) * self.batch_size]
-        xs, ys, ms = [], [], []
-        T = self.seq_len
+        xs, ys = [], []
         for j in idx:
             seq, s = self.windows[j]
             r = self.train_rolls[seq]
-            y = r[s:s + T]
+            y = r[s:s + self.seq_len]
             x = np.zeros_like(y)
             x[1:] = y[:-1]
             if s > 0:
                 x[0] = r[s - 1]
             xs.append(x)
             ys.append(y)
-        B, P = len(idx), self.n_pitches
+        # as long as the batch's longest window: steps past every window would be all padding
+        T, B, P = max(len(y) for y in ys), len(idx), self.n_pitches
         X = np.zeros((T, B, P), np.float32)
         Y = np.zeros((T, B, P), np.float32)
         M = np.zeros((T, B), np.float32)
