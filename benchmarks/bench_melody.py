@@ -33,7 +33,8 @@ from rnnlab.train import TrainConfig, Trainer, build_task, split_options
 def cpu_name():
     try:
         with open("/proc/cpuinfo") as f:
-            return next(l.split(":", 1)[1].strip() for l in f if l.startswith("model name"))
+            return next(line.split(":", 1)[1].strip() for line in f
+                        if line.startswith("model name"))
     except (OSError, StopIteration):
         return platform.processor() or platform.machine()
 
@@ -99,7 +100,7 @@ def main(argv=None):
                     help="which corpora (default: chorales scales)")
     ap.add_argument("--out", default=None, help="write the results as JSON here")
     a = ap.parse_args(argv)
-    overrides = {k: json.loads(v) if v[:1].isdigit() or v[:1] in "-." else v
+    overrides = {k: json.loads(v) if v[:1].isdigit() or v[:1] in "-.{" else v
                  for k, v in (s.split("=", 1) for s in a.set)}
     log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
     log(f"{cpu_name()}, {os.cpu_count()} CPUs, load {os.getloadavg()}")

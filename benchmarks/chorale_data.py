@@ -4,7 +4,9 @@
                                       [--midi benchmarks/data/chorales-midi]
 
 music21 is an optional dependency of the benchmarks, never of rnnlab (`pip install music21`);
-it ships the 371 four-part chorales of the Riemenschneider edition (music21.corpus.chorales).
+it ships the four-part chorales of the Riemenschneider edition (music21.corpus.chorales: 371
+entries, some of them the same file listed twice; each file is taken once, and a chorale whose
+steps are identical to one already taken is left out, so no piece is in two splits).
 
 What the script does, chorale by chorale (documented in docs/series-and-music.md):
 - key: the key the score encodes (its first music21 Key object; the key signature alone cannot
@@ -17,7 +19,10 @@ What the script does, chorale by chorale (documented in docs/series-and-music.md
   their register;
 - quarter-note steps: step t holds every pitch that sounds at the start of beat t (offset t in
   quarter notes from the first note), so a passing eighth note between beats is not seen and a
-  held note is in every step it covers, as in Boulanger-Lewandowski's JSB Chorales;
+  held note is in every step it covers, as in Boulanger-Lewandowski's JSB Chorales; the score
+  is read as written (repeat signs are not expanded);
+- with --midi, the same notes (transposed, exact durations, all parts in one track, 100 bpm)
+  as MIDI files, for the melody mode;
 - split by piece: the chorales, sorted by music21's name, are shuffled with --seed and cut
   60% / 20% / 20% into train / valid / test (JSB Chorales: 229 / 76 / 77 of 382, also 60/20/20;
   the pieces in each split differ from JSB's).
@@ -52,42 +57,64 @@ def shift_to(tonic, mode, key_mode):
     return d - 12 if d > 5 else d
 
 
-def quarter_steps(score, shift):
-    """The chorale as steps: step t = sorted MIDI pitches (+shift) sounding at quarter t."""
+def chorale_notes(score, shift):
+    """(MIDI pitch + shift, start, end) of every note of every part, in quarter notes from the
+    first note (as written: repeats are not expanded)."""
     notes = []
     for n in score.flatten().notes:             # notes and chords of every part
         start, end = float(n.offset), float(n.offset + n.quarterLength)
         notes += [(p.midi + shift, start, end) for p in n.pitches]
+    t0 = min((s for _, s, _ in notes), default=0.0)
+    return [(p, s - t0, e - t0) for p, s, e in notes]
+
+
+def quarter_steps(notes):
+    """Step t = sorted pitches sounding at the start of quarter t."""
     if not notes:
         return []
-    t0 = min(s for _, s, _ in notes)
-    n_steps = int(np.ceil(max(e for _, _, e in notes) - t0 - 1e-9))
+    n_steps = int(np.ceil(max(e for _, _, e in notes) - 1e-9))
     steps = [set() for _ in range(n_steps)]
     for pitch, start, end in notes:
-        for t in range(int(np.ceil(start - t0 - 1e-9)), n_steps):
-            if t + t0 >= end - 1e-9:
-                break
+        t = int(np.ceil(start - 1e-9))
+        while t < n_steps and t < end - 1e-9:
             steps[t].add(pitch)
+            t += 1
     return [sorted(s) for s in steps]
+
+
+def write_chorale_midi(notes, path, tpb=480):
+    """The notes as a one-track MIDI file (all parts together, 100 bpm), with mido."""
+    import mido
+    events = sorted([(round(s * tpb), 1, p) for p, s, e in notes] +
+                    [(round(e * tpb), 0, p) for p, s, e in notes])
+    track, last = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(100))]), 0
+    for tick, on, pitch in events:
+        track.append(mido.Message("note_on" if on else "note_off", note=pitch,
+                                  velocity=80 if on else 0, time=tick - last))
+        last = tick
+    mido.MidiFile(type=0, ticks_per_beat=tpb, tracks=[track]).save(path)
 
 
 def convert(key_mode="tonic", seed=0, limit=None, midi=None, log=print):
     """{"train", "valid", "test"} step sequences and a summary dict. With `midi` (a folder),
     also each transposed chorale as MIDI in midi/<split>/<name>.mid, for the melody mode."""
     from music21 import corpus
-    names = sorted(corpus.chorales.Iterator(returnType="filename"))[:limit]
+    listed = list(corpus.chorales.Iterator(returnType="filename"))
+    names = sorted(set(listed))[:limit]        # the edition lists some chorales twice
     pieces, keys, t0 = [], {"encoded": 0, "estimated": 0}, time.time()
-    scores = {}
+    seen = set()
+    all_notes = {}
     for i, name in enumerate(names):
         score = corpus.parse(name)
         tonic, mode, how = chorale_key(score)
         keys[how] += 1
-        shift = shift_to(tonic, mode, key_mode)
-        steps = quarter_steps(score, shift)
-        if steps:
+        notes = chorale_notes(score, shift_to(tonic, mode, key_mode))
+        steps = quarter_steps(notes)
+        key = json.dumps(steps)
+        if steps and key not in seen:          # the same harmonisation in two places: once
+            seen.add(key)
             pieces.append((name, mode, steps))
-            if midi:
-                scores[len(pieces) - 1] = score.transpose(shift) if shift else score
+            all_notes[len(pieces) - 1] = notes
         if (i + 1) % 50 == 0:
             log(f"  {i + 1}/{len(names)} chorales read ({time.time() - t0:.0f} s)")
     order = np.random.default_rng(seed).permutation(len(pieces))
@@ -99,8 +126,9 @@ def convert(key_mode="tonic", seed=0, limit=None, midi=None, log=print):
         os.makedirs(os.path.join(midi, k), exist_ok=True)
         for j in idx:
             name = pieces[j][0].replace("/", "_")
-            scores[j].write("midi", fp=os.path.join(midi, k, f"{name}.mid"))
-    summary = {"chorales": len(pieces), "key_mode": key_mode, "seed": seed, "keys": keys,
+            write_chorale_midi(all_notes[j], os.path.join(midi, k, f"{name}.mid"))
+    summary = {"chorales": len(pieces), "listed": len(listed), "files": len(names),
+               "key_mode": key_mode, "seed": seed, "keys": keys,
                "minor": sum(m == "minor" for _, m, _ in pieces),
                "split_sizes": {k: len(v) for k, v in splits.items()},
                "split_steps": {k: sum(map(len, v)) for k, v in splits.items()},

@@ -140,3 +140,51 @@ def test_temperature_zero_takes_the_expected_number_of_notes(run, tmp_path, caps
     steps = rnnlab.load(run).sample(16, temperature=0)
     assert sum(map(len, steps)) >= 16            # chords, not silence
     assert steps == rnnlab.load(run).sample(16, temperature=0, seed=7)   # deterministic
+
+
+def test_the_music_task_chooses_its_own_defaults(notes, tmp_path):
+    """`rnnlab train notes.json` gets MusicTask.ROLL_DEFAULTS where nothing is given; what is
+    given wins; a text run keeps the general defaults."""
+    from rnnlab.app.commands.train import DEFAULTS
+    from rnnlab.tasks.music import MusicTask
+    from rnnlab.tasks.registry import with_task_defaults
+    own = MusicTask.defaults({"music_mode": "roll"})
+    assert main(["train", str(notes), "--out", str(tmp_path / "m"), "--hidden", "8",
+                 "--steps", "1"]) == 0
+    cfg = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert cfg["model"]["hidden"] == 8 and cfg["train"]["steps"] == 1
+    for k, v in own.items():
+        if k not in ("hidden", "epochs"):
+            where = cfg["model"] if k in cfg["model"] else cfg["train"]
+            assert where[k] == v, k
+    assert cfg["train"]["epochs"] is None            # --steps given: the task's epochs are not
+    text = tmp_path / "t.txt"
+    text.write_text("abcabcabd " * 300)
+    assert main(["train", str(text), "--out", str(tmp_path / "t"), "--steps", "1"]) == 0
+    cfg = json.loads((tmp_path / "t" / "config.json").read_text())
+    assert cfg["model"]["hidden"] == DEFAULTS["hidden"]
+    assert cfg["train"]["batch"] == DEFAULTS["batch"]
+    assert with_task_defaults("music", {"lr": None})["lr"] == own["lr"]
+    assert with_task_defaults("music", {"lr": 0.1})["lr"] == 0.1
+
+
+def test_transpose_shifts_each_window_by_its_own_interval(notes):
+    from rnnlab.errors import RnnlabError
+    from rnnlab.tasks.music import MusicTask
+    plain = MusicTask(notes, seq_len=16, batch=8)
+    moved = MusicTask(notes, seq_len=16, batch=8, transpose=2)
+    assert (moved.lo, moved.hi) == (plain.lo - 2, plain.hi + 2)
+    for k in (0, 1, plain.batches_per_epoch):           # two epochs: new shifts
+        x0, y0, m0 = plain.batch(k)
+        x, y, m = moved.batch(k)
+        assert np.array_equal(m, m0)
+        shifts = moved._shifts[moved._perm[k % moved.batches_per_epoch * 8:][:8]]
+        assert set(shifts) <= {-2, -1, 0, 1, 2} and len(set(shifts)) > 1
+        for b, s in enumerate(shifts):
+            for a0, a in ((x0, x), (y0, y)):
+                pitches0 = [np.flatnonzero(r) + plain.lo + s for r in a0[:, b]]
+                pitches = [np.flatnonzero(r) + moved.lo for r in a[:, b]]
+                assert all(np.array_equal(p, q) for p, q in zip(pitches0, pitches))
+        assert np.array_equal(moved.batch(k)[1], y)         # a pure function of k
+    with pytest.raises(RnnlabError, match="0-12"):
+        MusicTask(notes, transpose=13)

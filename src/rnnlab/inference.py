@@ -4,8 +4,8 @@
     print(model.sample(200, temperature=0.8, prime="The "))
 
 `load` rebuilds the SequenceModel from config.json and wraps it in the trained-model class
-that the task registry names for the run (its task, or its data kind: a melody), so that nothing here
-knows about any one task. Loading reads JSON and safetensors only: a model file never runs
+that the task registry names for the run (by its task, or by its data kind: a melody), so
+that nothing here knows about any one task. Loading reads JSON and safetensors only: a model file never runs
 code.
 """
 from .errors import RnnlabError

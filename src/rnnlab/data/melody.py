@@ -119,9 +119,9 @@ def chord_report(melodies) -> str | None:
     steps = sum(m.steps for m in melodies)
     chords = sum(m.chord_steps for m in melodies)
     first = with_chords[0]
-    where = (first.name if len(with_chords) == 1 else
-             f"{len(with_chords)} of {len(melodies)} pieces (first: {first.name})")
-    return (f"{where} has chords at {chords:,} of {steps:,} steps ({100 * chords / steps:.0f}%)"
+    where = (f"{first.name} has" if len(with_chords) == 1 else
+             f"{len(with_chords)} of {len(melodies)} pieces (first: {first.name}) have")
+    return (f"{where} chords at {chords:,} of {steps:,} steps ({100 * chords / steps:.0f}%)"
             f"; melody mode took the {VOICE_RULE}; use --music-mode roll to model every voice")
 
 

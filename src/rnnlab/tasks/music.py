@@ -67,6 +67,19 @@ def _padded(rolls, dtype):
     return x, y, mask
 
 
+def _shifted(roll, k):
+    """roll (T, P) moved up k semitones (down for k < 0); columns moved past the edge are
+    dropped (the task leaves room for its --transpose, so none are)."""
+    if k == 0:
+        return roll
+    out = np.zeros_like(roll)
+    if k > 0:
+        out[:, k:] = roll[:, :-k]
+    else:
+        out[:, :k] = roll[:, -k:]
+    return out
+
+
 def _split_valid(seqs, val_fraction):
     """No 'valid' split given: hold out the last sequences, or, with too few of them, the last
     val_fraction of each sequence's steps."""
@@ -94,6 +107,9 @@ class MusicTask:
         TaskOption("music_mode", "roll: polyphonic piano roll, one sigmoid per pitch; melody: "
                    "the top voice as (pitch, duration) tokens, a token language model",
                    default="roll", choices=MODES),
+        TaskOption("transpose", "roll: train on each window shifted by a random number of "
+                   "semitones in -K..K, a new shift each epoch (data augmentation; 0 = off)",
+                   type=int, default=0),
     )
 
     # The defaults of `rnnlab train notes.json` for this task (measured: docs/series-and-music.md)
@@ -109,7 +125,7 @@ class MusicTask:
         return dict(cls.MELODY_DEFAULTS if mode == "melody" else cls.ROLL_DEFAULTS)
 
     def __init__(self, path, grid="16th", music_mode="roll", seq_len=50, batch=50,
-                 val_fraction=0.1, seed=0, dtype="float32"):
+                 val_fraction=0.1, seed=0, dtype="float32", transpose=0):
         if music_mode != "roll":
             raise RnnlabError(f"--music-mode {music_mode!r}: MusicTask is the piano roll; "
                               f"MusicTask.from_config builds the melody task")
@@ -121,7 +137,12 @@ class MusicTask:
         train, valid = splits["train"], splits.get("valid")
         if valid is None:
             train, valid = _split_valid(train, val_fraction)
-        self.lo, self.hi = pitch_range(train)
+        if isinstance(transpose, bool) or not isinstance(transpose, int) or \
+                not 0 <= transpose <= 12:
+            raise RnnlabError(f"--transpose must be 0-12 semitones, got {transpose!r}")
+        self.transpose = transpose
+        lo, hi = pitch_range(train)     # room for every shift: nothing falls off the roll
+        self.lo, self.hi = max(0, lo - transpose), min(127, hi + transpose)
         self.train_rolls, _ = _rolls(train, self.lo, self.hi)
         self.valid_rolls, _ = _rolls(valid, self.lo, self.hi)
         self.input_size = self.output_size = P = self.hi - self.lo + 1
@@ -134,23 +155,27 @@ class MusicTask:
         mean_len = np.mean([min(self.seq_len, len(self.train_rolls[i]) - s)
                             for i, s in self.windows])
         self.tokens_per_batch = int(min(self.batch_size, len(self.windows)) * mean_len)
-        self._perm_epoch, self._perm = None, None
+        self._perm_epoch, self._perm, self._shifts = None, None, None
         self.n_pitches = P
 
     @classmethod
     def from_config(cls, tcfg, meta=None):
         opts = task_options(tcfg, cls)
         if opts["music_mode"] == "melody":
+            if opts["transpose"]:
+                raise RnnlabError("--transpose is for --music-mode roll; remove it")
             return MelodyTask.from_config(tcfg, opts["grid"] or "16th", meta)
         return cls(tcfg.data, opts["grid"] or "16th", opts["music_mode"] or "roll",
                    tcfg.seq_len, tcfg.batch, tcfg.val_fraction, tcfg.seed,
-                   getattr(tcfg, "dtype", "float32"))
+                   getattr(tcfg, "dtype", "float32"), opts["transpose"] or 0)
 
     def batch(self, k):
         epoch, i = divmod(int(k), self.batches_per_epoch)
         if self._perm_epoch != epoch:
             rng = np.random.default_rng([int(self.seed), epoch])
             self._perm, self._perm_epoch = rng.permutation(len(self.windows)), epoch
+            K = self.transpose            # drawn only when on: runs without it are unchanged
+            self._shifts = rng.integers(-K, K + 1, len(self.windows)) if K else None
         idx = self._perm[i * self.batch_size:(i + 1) * self.batch_size]
         xs, ys = [], []
         for j in idx:
@@ -161,6 +186,8 @@ class MusicTask:
             x[1:] = y[:-1]
             if s > 0:
                 x[0] = r[s - 1]
+            if self._shifts is not None:
+                x, y = _shifted(x, self._shifts[j]), _shifted(y, self._shifts[j])
             xs.append(x)
             ys.append(y)
         # as long as the batch's longest window: steps past every window would be all padding

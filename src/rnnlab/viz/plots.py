@@ -226,7 +226,7 @@ def plot_forecast(history, forecast, lower, upper, path, actual=None, title=None
     return _save(forecast_figure(history, forecast, lower, upper, actual, title), path)
 
 
-# ---- music ------------------------------------------------------------------------------------------
+# ---- music ----------------------------------------------------------------------------------
 _NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 
 
