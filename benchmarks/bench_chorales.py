@@ -5,7 +5,7 @@ by test NLL per step and frame accuracy, beside the literature's JSB Chorales fi
     python benchmarks/bench_chorales.py [--budget 600] [--cells lstm gru] [--jobs 3]
 
 Each cell trains with the defaults of `rnnlab train chorales.json --task music` (the music
-task's own: MusicTask.DEFAULTS, for its roll mode) except the stopping rule: training stops
+task's own: MusicTask.ROLL_DEFAULTS; --set overrides them) except the stopping rule: training stops
 at the first evaluation after --budget seconds of *process CPU time* (time.process_time(): all
 threads of this process; 600 CPU-s = 5 minutes on 2 cores), so another job's load on a shared
 machine does not shorten a run. The weights of the best validation evaluation are scored on the
@@ -34,7 +34,8 @@ import numpy as np
 
 from rnnlab.nn import registry
 from rnnlab.tasks.model import ModelConfig, SequenceModel
-from rnnlab.tasks.music import MusicModel, MusicTask
+from rnnlab.tasks.music import MusicModel
+from rnnlab.tasks.registry import with_task_defaults
 from rnnlab.train import TrainConfig, Trainer, build_task, split_options
 
 LITERATURE = {"lstm": 8.45, "gru": 8.43, "rnn": 8.91, "tcn": 8.10}
@@ -76,8 +77,8 @@ def note_stats(seqs):
 
 def train_one(data, label, cell_opts, overrides, budget, seed, log=print):
     """Train one cell until `budget` CPU seconds; returns its result dict."""
-    defaults = MusicTask.defaults({"music_mode": "roll"})
-    model_opts, train_opts = split_options({**defaults, **overrides, **cell_opts})
+    opts = with_task_defaults("music", {**overrides, **cell_opts})
+    model_opts, train_opts = split_options(opts)
     train_opts.pop("steps", None), train_opts.pop("epochs", None)
     tcfg = TrainConfig(data=data, task="music", seed=seed, steps=10 ** 9, **train_opts)
     tcfg.validate()

@@ -26,7 +26,7 @@ from rnnlab.data.melody import load_melodies, tokens_to_notes
 from rnnlab.data.synthetic import melodies
 from rnnlab.tasks.melody import MelodyModel
 from rnnlab.tasks.model import ModelConfig, SequenceModel
-from rnnlab.tasks.music import MusicTask
+from rnnlab.tasks.registry import with_task_defaults
 from rnnlab.train import TrainConfig, Trainer, build_task, split_options
 
 
@@ -44,12 +44,12 @@ def note_beats(notes, spb):
 
 
 def run_corpus(name, train, test, grid, budget, overrides, seed=0, log=print):
-    opts = {**MusicTask.defaults({"music_mode": "melody"}), **overrides}
+    opts = with_task_defaults("music", {"task_options": {"music_mode": "melody", "grid": grid},
+                                        **overrides})
     model_opts, train_opts = split_options(opts)
     for k in ("steps", "epochs"):
         train_opts.pop(k, None)
-    tcfg = TrainConfig(data=train, task="music", seed=seed, steps=10 ** 9,
-                       task_options={"music_mode": "melody", "grid": grid}, **train_opts)
+    tcfg = TrainConfig(data=train, task="music", seed=seed, steps=10 ** 9, **train_opts)
     task = build_task(tcfg.validate())
     mcfg = ModelConfig(task="text", input_size=task.input_size, output_size=task.output_size,
                        seed=seed, **model_opts).validate()

@@ -274,7 +274,7 @@ def test_series_and_music_runs(tmp_path):
     (tmp_path / "m.json").write_text(json.dumps({"train": seqs, "valid": seqs[:1]}), "utf-8")
     train(str(tmp_path / "m.json"), out=str(tmp_path / "mrun"), cell="lstm", hidden=4,
           layers=1, steps=2, eval_every=2, seq_len=8, batch=2, progress=False,
-          log=lambda m: None)
+          log=lambda m: None, task_options={"transpose": 0})
     out = tmp_path / "m.html"
     assert main(["explain", str(tmp_path / "mrun"), "--input", str(tmp_path / "m.json"),
                  "-o", str(out)]) == 0

@@ -14,7 +14,7 @@ from rnnlab.tasks.music import independent_nll, roll_scores
 from rnnlab.runs import load_tensors
 
 TINY = ["--cell", "gru", "--hidden", "16", "--layers", "1", "--batch", "8", "--seq-len", "16",
-        "--eval-every", "60", "--lr", "0.02"]
+        "--eval-every", "60", "--lr", "0.02", "--transpose", "0", "--output-dropout", "0"]
 
 
 @pytest.fixture(scope="module")
@@ -150,13 +150,15 @@ def test_the_music_task_chooses_its_own_defaults(notes, tmp_path):
     from rnnlab.tasks.registry import with_task_defaults
     own = MusicTask.defaults({"music_mode": "roll"})
     assert main(["train", str(notes), "--out", str(tmp_path / "m"), "--hidden", "8",
-                 "--steps", "1"]) == 0
+                 "--steps", "1"]) == 0                 # every other option: the task's
     cfg = json.loads((tmp_path / "m" / "config.json").read_text())
     assert cfg["model"]["hidden"] == 8 and cfg["train"]["steps"] == 1
     for k, v in own.items():
         if k not in ("hidden", "epochs"):
             where = cfg["model"] if k in cfg["model"] else cfg["train"]
+            where = where if k in where else cfg["train"]["task_options"]
             assert where[k] == v, k
+    assert cfg["data"]["lo"] == 36 - 3                 # --transpose 3 widened the roll
     assert cfg["train"]["epochs"] is None            # --steps given: the task's epochs are not
     text = tmp_path / "t.txt"
     text.write_text("abcabcabd " * 300)
@@ -166,6 +168,8 @@ def test_the_music_task_chooses_its_own_defaults(notes, tmp_path):
     assert cfg["train"]["batch"] == DEFAULTS["batch"]
     assert with_task_defaults("music", {"lr": None})["lr"] == own["lr"]
     assert with_task_defaults("music", {"lr": 0.1})["lr"] == 0.1
+    given = with_task_defaults("music", {"task_options": {"transpose": 0}})
+    assert given["task_options"]["transpose"] == 0 and "transpose" not in given
 
 
 def test_transpose_shifts_each_window_by_its_own_interval(notes):

@@ -108,15 +108,16 @@ class MusicTask:
                    "the top voice as (pitch, duration) tokens, a token language model",
                    default="roll", choices=MODES),
         TaskOption("transpose", "roll: train on each window shifted by a random number of "
-                   "semitones in -K..K, a new shift each epoch (data augmentation; 0 = off)",
-                   type=int, default=0),
+                   "semitones in -K..K, a new shift each epoch (data augmentation; 0 = off; "
+                   "default: 3, one of the roll mode's defaults)", type=int),
     )
 
-    # The defaults of `rnnlab train notes.json` for this task (measured: docs/series-and-music.md)
-    ROLL_DEFAULTS = dict(hidden=128, layers=1, output_dropout=0.3, lr=2e-3, batch=16,
-                         seq_len=200)
-
-    MELODY_DEFAULTS = {}
+    # The defaults of `rnnlab train notes.json` in each mode, measured on Bach's chorales
+    # (docs/series-and-music.md); the task options among them go into task_options.
+    ROLL_DEFAULTS = dict(hidden=256, layers=1, output_dropout=0.3, lr=5e-3, batch=16,
+                         seq_len=200, transpose=3)
+    MELODY_DEFAULTS = dict(hidden=128, layers=1, input_dropout=0.1, output_dropout=0.5,
+                           lr=3e-3, batch=16, seq_len=64, eval_every=50, epochs=100)
 
     @classmethod
     def defaults(cls, task_options=None):

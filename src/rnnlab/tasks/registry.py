@@ -71,8 +71,18 @@ def task_defaults(name, task_options=None):
 
 def with_task_defaults(name, options):
     """`options` (training keywords) with the task's defaults filled in where an option is
-    missing or None; the task's --epochs only when no --steps or --time-budget is given."""
+    missing or None (the task's own options among them into options["task_options"]); the
+    task's --epochs only when no --steps or --time-budget is given."""
     own = task_defaults(name, options.get("task_options"))
     if options.get("steps") or options.get("time_budget") or options.get("epochs"):
         own.pop("epochs", None)
-    return {**options, **{k: v for k, v in own.items() if options.get(k) is None}}
+    task_opts = dict(options.get("task_options") or {})
+    for o in get(name).task.OPTIONS:
+        if o.name in own:
+            value = own.pop(o.name)
+            if task_opts.get(o.name) is None:
+                task_opts[o.name] = value
+    out = {**options, **{k: v for k, v in own.items() if options.get(k) is None}}
+    if task_opts:
+        out["task_options"] = task_opts
+    return out
