@@ -6,7 +6,9 @@ Same model, data pipeline, optimizer and evaluation as `rnnlab.train(CORPUS, cel
 hidden=128, layers=2)` with the default TrainConfig (see src/rnnlab/train.py,
 tasks/text.py, data/text.py); nothing here imports rnnlab:
 
-* vocabulary: every distinct character of the whole file, sorted (rnnlab's Vocab.build);
+* vocabulary: every distinct character of the whole file and rnnlab's unknown token "<unk>",
+  sorted (rnnlab's Vocab.build with the char default --min-count 1: "<unk>" never occurs in the
+  text, but it is one more input and output, as in rnnlab);
 * split: the last int(0.1 * N) ids are validation (split_ids);
 * batches: the training ids cut into B=50 contiguous streams of L = (n - 1) // B ids; batch k is
   columns [k*T, (k+1)*T) of every stream, T=50 (TokenStream); the (h, c) state is carried from
@@ -32,7 +34,7 @@ import torch.nn.functional as F
 def load_ids(path, val_fraction=0.1):
     with open(path, "rb") as f:
         text = f.read().decode("utf-8")
-    vocab = sorted(set(text))
+    vocab = sorted(set(text) | {"<unk>"})
     index = {c: i for i, c in enumerate(vocab)}
     ids = np.fromiter((index[c] for c in text), dtype=np.int64, count=len(text))
     n_val = int(len(ids) * val_fraction)

@@ -7,6 +7,8 @@ import rnnlab
 from rnnlab import GRU, LSTM, RNN, RnnlabError
 from rnnlab.nn import registry
 
+from engine_helpers import state_shapes
+
 T, B, D, H = 5, 2, 3, 4
 
 
@@ -30,10 +32,20 @@ def layer(request):
     return registry.get(request.param).layer(D, H, num_layers=2, seed=0)
 
 
-def zstate(layer, shape=None, dtype=np.float32):
-    shape = shape or (layer.num_layers * (2 if layer.bidirectional else 1), B, H)
-    h = np.zeros(shape, dtype)
-    return (h, h.copy()) if layer.has_cell_state else h
+def zstates(layer, dtype=np.float32):
+    """Zeros for every part of the layer's state, in its shape (a list)."""
+    return [np.zeros(shape, dtype) for shape in state_shapes(layer, B).values()]
+
+
+def as_state(parts):
+    return tuple(parts) if len(parts) > 1 else parts[0]
+
+
+def with_bad_part(layer, k, bad):
+    """The layer's zero state with part k replaced by `bad`."""
+    parts = zstates(layer)
+    parts[k] = bad
+    return as_state(parts)
 
 
 # ------------------------------------------------------------------ x
@@ -103,27 +115,32 @@ def test_lengths_accepts_lists_and_any_integer_dtype(layer):
 
 # ------------------------------------------------------------------ state
 def test_state_of_shape_b_h_does_not_broadcast(layer):
-    name = "h_0"
-    bad = np.zeros((B, H), np.float32)
-    st = (bad, bad) if layer.has_cell_state else bad
-    raises(lambda: layer(x32(), st), f"{name} has shape {(B, H)}", "rank 2",
-           str((2, B, H)))
+    """A part without its layer axis ((B, H) for the RNN, LSTM and GRU) is refused, for each
+    part of the state."""
+    for k, (part, full) in enumerate(state_shapes(layer, B).items()):
+        bad = np.zeros(full[1:], np.float32)
+        raises(lambda: layer(x32(), with_bad_part(layer, k, bad)),
+               f"{part}_0 has shape {full[1:]}", f"rank {len(full) - 1}", str(full))
 
 
-@pytest.mark.parametrize("shape", [(1, B, H), (2, 1, H), (2, B, H + 1), (4, B, H)])
-def test_state_wrong_shape(layer, shape):
-    bad = np.zeros(shape, np.float32)
-    good = np.zeros((2, B, H), np.float32)
-    if layer.has_cell_state:
-        raises(lambda: layer(x32(), (bad, good)), f"h_0 has shape {shape}", str((2, B, H)))
-        raises(lambda: layer(x32(), (good, bad)), f"c_0 has shape {shape}", str((2, B, H)))
-    else:
-        raises(lambda: layer(x32(), bad), f"h_0 has shape {shape}", str((2, B, H)))
+# each wrong shape from the right one: one layer too few, B = 1, the last axis one too wide,
+# twice the layers
+WRONG = {"layers-1": lambda s: (s[0] - 1,) + s[1:], "batch1": lambda s: (s[0], 1) + s[2:],
+         "last+1": lambda s: s[:-1] + (s[-1] + 1,), "layers*2": lambda s: (2 * s[0],) + s[1:]}
+
+
+@pytest.mark.parametrize("wrong", list(WRONG))
+def test_state_wrong_shape(layer, wrong):
+    for k, (part, full) in enumerate(state_shapes(layer, B).items()):
+        shape = WRONG[wrong](full)
+        raises(lambda: layer(x32(), with_bad_part(layer, k, np.zeros(shape, np.float32))),
+               f"{part}_0 has shape {shape}", str(full))
 
 
 def test_state_wrong_dtype(layer):
-    st = zstate(layer, dtype=np.float64)
-    raises(lambda: layer(x32(), st), "h_0 has dtype float64", "expected float32")
+    st = as_state(zstates(layer, dtype=np.float64))
+    raises(lambda: layer(x32(), st), f"{layer.state_names[0]}_0 has dtype float64",
+           "expected float32")
 
 
 @pytest.mark.parametrize("part", [0, 1])
@@ -196,15 +213,19 @@ def test_dy_shape_follows_batch_first_and_bidirectional():
 def test_dstate_n_wrong_shape_names_the_argument(layer):
     layer(x32())
     dy = np.zeros((T, B, H), np.float32)
-    bad = np.zeros((1, B, H), np.float32)
-    good = np.zeros((2, B, H), np.float32)
-    if layer.has_cell_state:
-        raises(lambda: layer.backward(dy, (bad, good)), "dh_n has shape (1, 2, 4)", "(2, 2, 4)")
-        raises(lambda: layer.backward(dy, (good, bad)), "dc_n has shape (1, 2, 4)", "(2, 2, 4)")
-        raises(lambda: layer.backward(dy, good), "dstate_n", "tuple (dh_n, dc_n)",
-               "got an array of shape (2, 2, 4)")
+    shapes = state_shapes(layer, B)
+    good = [np.zeros(full, np.float32) for full in shapes.values()]
+    for k, (part, full) in enumerate(shapes.items()):
+        bad = (1,) + full[1:]
+        parts = list(good)
+        parts[k] = np.zeros(bad, np.float32)
+        raises(lambda: layer.backward(dy, as_state(parts)), f"d{part}_n has shape {bad}",
+               str(full))
+    if len(shapes) > 1:
+        names = ", ".join(f"d{p}_n" for p in shapes)
+        raises(lambda: layer.backward(dy, good[0]), "dstate_n", f"tuple ({names})",
+               f"got an array of shape {good[0].shape}")
     else:
-        raises(lambda: layer.backward(dy, bad), "dh_n has shape (1, 2, 4)", "(2, 2, 4)")
         raises(lambda: layer.backward(dy, np.zeros((B, H), np.float32)), "dh_n has shape (2, 4)",
                "rank 2")
 

@@ -36,9 +36,11 @@ def test_book_corpus_is_grammatical():
 
 def test_judge_hand_written():
     text = ("Doug saw Jane . Doug saw Doug . Doug saw Jane saw Spot . saw Spot . . "
-            "Jane saw Spot saw . Spot saw Doug . Jane saw")
+            "Jane saw Spot saw . Spot saw Doug . Doug . Jane saw . Jane saw Spot Doug saw Jane . "
+            "Spot saw Jane Doug . Spot Doug . Jane saw")
     j = judge_sentences(text.split())
-    assert j == dict(total=7, grammatical=2, self_reference=1, run_on=1, other=3, unfinished=1)
+    assert j == dict(total=12, grammatical=2, self_reference=1, run_on=1, missing_period=2,
+                     fragment=2, other=4, unfinished=1)
     assert judge_sentences([])["total"] == 0
 
 

@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 
-from rnnlab.data.text import TokenStream, Vocab, read_text, split_ids
+from rnnlab.data.text import UNK, TokenStream, Vocab, read_ascii_char_ids, read_text, split_ids
 from rnnlab.errors import RnnlabError
 
 TEXT = "Hello, world!\n  The cat's hat -- 42 times.\tÜber café.\n"
@@ -43,14 +43,14 @@ def test_vocab_round_trip(level):
 
 def test_word_tokens_separate_words_punctuation_space():
     v = Vocab.build("the cat, the  hat.\n", "word")
-    assert set(v.tokens) == {"the", "cat", ",", " ", "hat", ".", "  ", "\n"}
+    assert set(v.tokens) == {"the", "cat", ",", " ", "hat", ".", "  ", "\n", UNK}
     assert v.decode(v.encode("the hat, the cat.")) == "the hat, the cat."
 
 
 def test_char_ids_match_tokens():
     v = Vocab.build("banana", "char")
-    assert v.tokens == ["a", "b", "n"]
-    assert v.encode("nab").tolist() == [2, 0, 1]
+    assert v.tokens == [UNK, "a", "b", "n"] and v.unk_id == 0
+    assert v.encode("nab").tolist() == [3, 1, 2]
 
 
 def test_vocab_dtype_grows():
@@ -67,10 +67,15 @@ def test_vocab_errors():
         Vocab.build("ab", "byte")
     v = Vocab.build("hello world", "char")
     with pytest.raises(RnnlabError, match=r"'z' at character 2"):
-        v.encode("hez")
+        v.encode("hez", unknown="error")
     w = Vocab.build("hello world", "word")
     with pytest.raises(RnnlabError, match=r"'there' at character 6"):
-        w.encode("hello there")
+        w.encode("hello there", unknown="error")
+    old = Vocab(list("ab"), "char")                    # saved before <unk>: strict by default
+    with pytest.raises(RnnlabError, match=r"'z' at character 1"):
+        old.encode("az")
+    with pytest.raises(RnnlabError, match="no <unk>"):
+        old.encode("az", unknown="map")
     with pytest.raises(RnnlabError, match="outside"):
         v.decode([0, 99])
     with pytest.raises(RnnlabError, match="tokens"):
@@ -124,3 +129,81 @@ def test_token_stream_errors():
         TokenStream(np.arange(100), batch=0, seq_len=10)
     with pytest.raises(RnnlabError, match="1-D integer"):
         TokenStream(np.zeros((10, 10)), batch=1, seq_len=2)
+
+
+# ------------------------------------------------------------------ <unk>
+
+def test_unseen_tokens_map_to_unk_and_are_counted():
+    v = Vocab.build("hello world", "char")
+    ids, unknown = v.encode_counted("hé, wörld!")
+    assert ids.tolist() == v.encode("h?? w?rld?".replace("?", "z")).tolist()   # z: also unseen
+    assert unknown.count == 4 and dict(unknown.tokens) == {"é": 1, ",": 1, "ö": 1, "!": 1}
+    assert v.decode(v.encode("héllo")) == f"h{UNK}llo"
+    w = Vocab.build("the cat sat", "word")
+    ids, unknown = w.encode_counted("the zebra sat on the cat")
+    assert w.decode(ids) == f"the {UNK} sat {UNK} the cat"
+    assert unknown.count == 2 and unknown.examples() == ["'zebra'", "'on'"]
+
+
+def test_skip_drops_unknown_tokens_and_counts_them():
+    old = Vocab(list(" adhorwel"), "char")             # a vocabulary saved before <unk>
+    ids, unknown = old.encode_counted("hello, wörld", unknown="skip")
+    assert old.decode(ids) == "hello wrld" and unknown.count == 2
+    w = Vocab(["a", " ", "b"], "word")
+    ids, unknown = w.encode_counted("a c b", unknown="skip")
+    assert w.decode(ids) == "a  b" and unknown.count == 1
+
+
+def test_min_count_and_max_vocab_map_rare_tokens_to_unk():
+    text = "aaaa bbb cc d"
+    v = Vocab.build(text, "char", min_count=2)
+    assert v.tokens == [" ", UNK, "a", "b", "c"]            # 'd' once: <unk>
+    assert v.decode(v.encode(text)) == f"aaaa bbb cc {UNK}"
+    w = Vocab.build("x x x y y z", "word", max_vocab=3)      # <unk> and the 2 most frequent
+    assert w.tokens == [" ", UNK, "x"]
+    with pytest.raises(RnnlabError, match="--min-count"):
+        Vocab.build("abcd", "char", min_count=2)
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(RnnlabError, match="--min-count"):
+            Vocab.build(text, "char", min_count=bad)
+    with pytest.raises(RnnlabError, match="--max-vocab"):
+        Vocab.build(text, "char", max_vocab=2)
+
+
+def test_vocab_json_old_and_new():
+    v = Vocab.build("hello world")
+    assert v.to_json()["unk"] == UNK and Vocab.from_json(v.to_json()) == v
+    old = Vocab.from_json({"level": "char", "tokens": list(" dehlorw")})   # before <unk>
+    assert not old.has_unk and old.size == 8
+    with pytest.raises(RnnlabError, match="damaged"):
+        Vocab.from_json({"level": "char", "tokens": list("ab"), "unk": UNK})
+
+
+@pytest.mark.parametrize("min_count", [1, 2, 50])
+def test_fast_path_equals_general_path_with_min_count(tmp_path, min_count):
+    path = tmp_path / "t.txt"
+    path.write_bytes(b"The quick brown fox.\n" * 30 + b"~{|}" + b"zz")
+    vocab, ids = read_ascii_char_ids(path, chunk=100, min_count=min_count)
+    general = Vocab.build(read_text(path), "char", min_count=min_count)
+    assert vocab == general and np.array_equal(ids, general.encode(read_text(path)))
+    vocab, ids = read_ascii_char_ids(path, max_vocab=5)
+    general = Vocab.build(read_text(path), "char", max_vocab=5)
+    assert vocab == general and np.array_equal(ids, general.encode(read_text(path)))
+    # a known vocab with <unk> maps the chars it lacks to it, as the general path does
+    small = Vocab.build("The quick", "char")
+    assert np.array_equal(read_ascii_char_ids(path, vocab=small)[1], small.encode(read_text(path)))
+
+
+@pytest.mark.parametrize("content,why", [
+    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 4, "NUL byte at offset 8"),
+    (bytes([1, 2, 3, 4, 5, 6, 7, 65]) * 100, "control bytes"),
+])
+def test_binary_file_is_named_binary(tmp_path, content, why):
+    path = tmp_path / "model.bin"
+    path.write_bytes(content)
+    for encoding in ("utf-8", "latin-1"):
+        with pytest.raises(RnnlabError, match=f"looks binary.*{why}"):
+            read_text(path, encoding)
+        assert read_ascii_char_ids(path, encoding) is None      # the fast path defers to it
+    path.write_text("plain text\twith a tab\r\n", encoding="utf-16")
+    assert read_text(path, "utf-16") == "plain text\twith a tab\r\n"   # NULs are fine there

@@ -100,7 +100,6 @@ def test_the_model_is_left_as_it_was(text_run):
 
 @pytest.mark.parametrize("argv, words", [
     (["--text", ""], "empty"),
-    (["--text", "The cat \u00e9"], "not in the model's char vocabulary"),
     (["--text", "T"], "at least 2"),
     ([], "pass the input"),
 ])
@@ -109,6 +108,14 @@ def test_bad_input_exits_2(text_run, tmp_path, capsys, argv, words):
     err = capsys.readouterr().err
     assert err.startswith("rnnlab: error:") and words in err
     assert not (tmp_path / "e.html").exists()
+
+
+def test_unseen_character_is_read_as_unk_with_a_warning(text_run, tmp_path, capsys):
+    assert main(["explain", text_run, "--text", "The cat \u00e9", "-o",
+                 str(tmp_path / "e.html")]) == 0
+    err = capsys.readouterr().err
+    assert "rnnlab: warning: the text has 1 character not in the model's vocabulary" in err
+    assert "read as <unk>" in err and (tmp_path / "e.html").is_file()
 
 
 def test_missing_run_exits_2(tmp_path, capsys):
@@ -260,7 +267,8 @@ def test_series_and_music_runs(tmp_path):
         f"{np.sin(k / 5) + k / 100:.4f},{np.cos(k / 7):.4f}" for k in i), "utf-8")
     train(str(tmp_path / "s.csv"), out=str(tmp_path / "srun"), cell="gru", hidden=4, layers=1,
           steps=2, eval_every=2, progress=False, log=lambda m: None,
-          task_options={"lookback": 8, "horizon": 3})
+          task_options={"lookback": 8, "horizon": 3, "difference": False, "log": False,
+                        "ensemble": 1})
     out = tmp_path / "s.html"
     assert main(["explain", str(tmp_path / "srun"), "--input", str(tmp_path / "s.csv"),
                  "-o", str(out)]) == 0

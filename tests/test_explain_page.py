@@ -174,6 +174,7 @@ def test_series_gru_bidirectional_page(browser, tmp_path):
                             series=(y + 0.1, y))
     page, url, errors, requests = _open(browser, p, tmp_path)
     assert page.locator("#series-sec svg polyline").count() == 2
+    assert _axis_labels(page, "#series-plot") == ["time step (row of the input)", "target value"]
     page.select_option("#sel-dir", "1")
     assert page.locator("#heatmaps canvas").count() == 3      # h, r, z of the reverse pass
     page.hover("#strip .tok[data-t='7']")
@@ -208,9 +209,21 @@ def test_music_page_draws_the_input_roll_above_the_gates(browser, tmp_path):
     page.close()
 
 
+def _axis_labels(page, chart):
+    """The axis labels of a line chart, each checked to lie inside its SVG."""
+    boxes = page.eval_on_selector_all(f"{chart} svg text.axis-label", """els => els.map(e => {
+        const b = e.getBoundingClientRect(), s = e.ownerSVGElement.getBoundingClientRect();
+        return [e.textContent, b.left >= s.left && b.right <= s.right && b.top >= s.top
+                && b.bottom <= s.bottom];
+    })""")
+    assert all(inside for _, inside in boxes), boxes
+    return [text for text, _ in boxes]
+
+
 def test_page_in_chromium(browser, tmp_path):
     p = synthetic()
     page, url, errors, requests = _open(browser, p, tmp_path)
+    assert _axis_labels(page, "#curves-plot") == ["training step", "loss (nats per token)"]
     _drive(page, p)
     assert errors == []
     assert requests == [url], f"the page made network requests: {requests[1:]}"

@@ -65,11 +65,14 @@ def test_layers_finite_and_backends_agree(case):
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((T, B, D)).astype(dtype)
     LD = L * (2 if bidir else 1)
-    parts = len(layer.state_names)
+    parts = layer.state_shapes()           # (L*dirs, B) + each part's shape; (H,) for most
+    lows = getattr(layer.reference, "STATE_MIN", {})     # the sLSTM's n >= 0
 
     def random_state():
-        s = tuple(rng.standard_normal((LD, B, H)).astype(dtype) for _ in range(parts))
-        return s if parts > 1 else s[0]
+        s = tuple((lows[n] + 0.5 + np.abs(rng.standard_normal((LD, B) + shape)) if n in lows else
+                   rng.standard_normal((LD, B) + shape)).astype(dtype)
+                  for n, shape in parts.items())
+        return s if len(s) > 1 else s[0]
     state = random_state() if with_state else None
     lens = None if lengths is None else np.array(lengths)
     dy = rng.standard_normal((T, B, LD // L * H)).astype(dtype)

@@ -15,11 +15,8 @@ subset of entries. The error measure is norm-based, per tensor:
 import numpy as np
 import pytest
 
-from engine_helpers import (CELL_IDS, CELLS, loss_value, loss_weights, make_layer,
-                            random_state, rel_err)
+from engine_helpers import CELL_IDS, CELLS, TOL, gradcheck, make_layer, random_state, state_list
 
-EPS = 1e-5
-TOL = 1e-6
 D, H = 3, 3
 
 # name -> (constructor options, T, B, give state, lengths, unbatched, eval mode)
@@ -34,61 +31,6 @@ CONFIGS = {
     "dropout_train": (dict(num_layers=2, dropout=0.4), 4, 2, True, None, False, False),
     "dropout_eval": (dict(num_layers=2, dropout=0.4), 4, 2, True, None, False, True),
 }
-
-
-def gradcheck(fresh, x, state, lengths, n_param_entries=6, seed=0):
-    """Analytic vs numeric gradients. fresh() builds a new layer; since its seed is fixed, every
-    build has the same parameters and, in train mode, draws the same dropout masks, so the
-    finite differences see exactly the function that was backpropagated.
-    Returns {tensor name: rel err}."""
-    rng = np.random.default_rng(seed)
-    layer = fresh()
-    y, sn = layer(x, state, lengths, backend="numpy")
-    R, W = loss_weights(y, sn, rng, np.float64)
-    dx, ds0 = layer.backward(R, W)
-
-    inputs = {"x": x.copy()}
-    analytic = {"x": dx}
-    if state is not None:
-        if isinstance(state, tuple):
-            inputs.update(h_0=state[0].copy(), c_0=state[1].copy())
-            analytic.update(h_0=ds0[0], c_0=ds0[1])
-        else:
-            inputs["h_0"], analytic["h_0"] = state.copy(), ds0
-    params = layer.state_dict()
-    for k, v in params.items():
-        inputs["param:" + k] = v
-        analytic["param:" + k] = layer.grads[k]
-
-    def loss():
-        lay = fresh()
-        lay.load_state_dict({k[6:]: v for k, v in inputs.items() if k.startswith("param:")})
-        if "c_0" in inputs:
-            st = (inputs["h_0"], inputs["c_0"])
-        else:
-            st = inputs.get("h_0")
-        y2, sn2 = lay(inputs["x"], st, lengths, backend="numpy")
-        return loss_value(y2, sn2, R, W)
-
-    errs = {}
-    for name, arr in inputs.items():
-        flat = np.arange(arr.size)
-        if name.startswith("param:") and arr.size > n_param_entries:
-            flat = rng.choice(arr.size, n_param_entries, replace=False)
-        num, ana = [], []
-        for f in flat:
-            idx = np.unravel_index(f, arr.shape)
-            old = arr[idx]
-            arr[idx] = old + EPS
-            lp = loss()
-            arr[idx] = old - EPS
-            lm = loss()
-            arr[idx] = old
-            num.append((lp - lm) / (2 * EPS))
-            ana.append(analytic[name][idx])
-        assert np.linalg.norm(ana) > 0, f"{name}: analytic gradient is zero on the checked entries"
-        errs[name] = rel_err(ana, num)
-    return errs
 
 
 def build(kind, opts, cfg_opts, seed, eval_mode):
@@ -116,7 +58,7 @@ def test_gradcheck(kind, opts, _id, config):
     lengths = None if lengths is None else np.array(lengths)
     errs = gradcheck(fresh, x, state, lengths)
     n_params = len(fresh().params)
-    assert len(errs) == 1 + (0 if state is None else (2 if isinstance(state, tuple) else 1)) + n_params
+    assert len(errs) == 1 + (0 if state is None else len(state_list(state))) + n_params
     bad = {k: v for k, v in errs.items() if not v < TOL}
     assert not bad, f"relative errors above {TOL}: {bad}"
 

@@ -7,10 +7,11 @@ lower floor to a higher one and on any cycle between modules. Floors, from the t
     7  rnnlab (the package face), rnnlab.__main__, rnnlab.torch, rnnlab.app
     6  rnnlab.experiments
     5  rnnlab.viz, rnnlab.interop
-    4  rnnlab.train, rnnlab.inference, rnnlab.runs
+    4  rnnlab.train, rnnlab.trainer, rnnlab.train_hooks, rnnlab.inference, rnnlab.runs,
+       rnnlab.backtesting
     3  rnnlab.tasks
     2  rnnlab.nn, rnnlab.data            (the engine; file formats)
-    1  rnnlab.fileio
+    1  rnnlab.fileio, rnnlab.interrupt
     0  rnnlab.errors, rnnlab._version    (leaves)
 
 Inside the engine the same rule holds one level down: the layers may import the cells and the
@@ -27,10 +28,11 @@ FLOORS = [  # (module prefix, floor); the longest matching prefix wins
     ("rnnlab", 7), ("rnnlab.__main__", 7), ("rnnlab.torch", 7), ("rnnlab.app", 7),
     ("rnnlab.experiments", 6),
     ("rnnlab.viz", 5), ("rnnlab.interop", 5),
-    ("rnnlab.train", 4), ("rnnlab.inference", 4), ("rnnlab.runs", 4),
+    ("rnnlab.train", 4), ("rnnlab.trainer", 4), ("rnnlab.train_hooks", 4),
+    ("rnnlab.inference", 4), ("rnnlab.runs", 4), ("rnnlab.backtesting", 4),
     ("rnnlab.tasks", 3),
     ("rnnlab.nn", 2), ("rnnlab.data", 2),
-    ("rnnlab.fileio", 1),
+    ("rnnlab.fileio", 1), ("rnnlab.interrupt", 1),
     ("rnnlab.errors", 0), ("rnnlab._version", 0),
 ]
 ENGINE = [  # floors inside rnnlab.nn

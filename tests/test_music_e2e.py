@@ -1,6 +1,7 @@
 """Music end to end on generated chorales: train (JSON and MIDI), sample to MIDI, evaluate
 against the independent-pitch baseline, resume, and bad input."""
 import json
+import shutil
 
 import mido
 import numpy as np
@@ -11,7 +12,7 @@ from rnnlab.app.cli import main
 from rnnlab.data.music import load_midi, to_piano_roll, write_midi
 from rnnlab.data.synthetic import chorales
 from rnnlab.tasks.music import independent_nll, roll_scores
-from rnnlab.runs import load_tensors
+from rnnlab.runs import load_tensors, save_tensors
 
 TINY = ["--cell", "gru", "--hidden", "16", "--layers", "1", "--batch", "8", "--seq-len", "16",
         "--eval-every", "60", "--lr", "0.02", "--transpose", "0", "--output-dropout", "0"]
@@ -99,6 +100,46 @@ def test_train_on_midi_folder_and_resume(notes, tmp_path):
     cfg = json.loads((a / "config.json").read_text())
     assert cfg["model"]["task"] == "music" and cfg["data"]["grid"] == "16th"
     assert main(["sample", str(a), "-o", str(tmp_path / "x.mid"), "--length", "8"]) == 0
+
+
+def test_a_held_out_file_without_splits_is_labelled_all(run, notes, tmp_path, capsys):
+    held = json.loads(notes.read_text())["test"][:3]
+    folder = tmp_path / "held"
+    folder.mkdir()
+    for i, seq in enumerate(held):
+        write_midi(seq, folder / f"h{i}.mid")
+    (tmp_path / "held.json").write_text(json.dumps(held))          # a bare list of sequences
+    for path in (folder, tmp_path / "held.json"):
+        capsys.readouterr()
+        assert main(["evaluate", str(run), str(path), "--json"]) == 0
+        res = json.loads(capsys.readouterr().out)
+        assert res["split"] == "all" and res["sequences"] == 3 and res["steps"] == 3 * 32
+    assert main(["evaluate", str(run), str(folder)]) == 0
+    out = capsys.readouterr().out
+    assert "over 96 steps of 3 sequences (every sequence of the file)" in out
+    assert "train" not in out
+    assert main(["evaluate", str(run), str(notes)]) == 0
+    assert "of 8 sequences (its 'test' split)" in capsys.readouterr().out
+
+
+def test_an_all_silent_sample_says_so(run, tmp_path, capsys):
+    silent = tmp_path / "silent"
+    shutil.copytree(run, silent)
+    for name in ("best", "model"):               # a model that gives every pitch p < 0.5
+        w = load_tensors(silent / f"{name}.safetensors")
+        w["head.bias"][:] = -30
+        save_tensors(silent / f"{name}.safetensors", w)
+    capsys.readouterr()
+    assert main(["sample", str(silent), "--temperature", "0", "--length", "16", "-o",
+                 str(tmp_path / "s.mid")]) == 0
+    assert capsys.readouterr().err.splitlines() == [
+        "rnnlab: warning: all 16 sampled steps are silent (no notes): at temperature 0 each "
+        "step holds the round(sum p) most likely pitches, and this model expects less than half "
+        "a note at every step; sample at a temperature above 0, e.g. --temperature 1",
+        f"wrote 16 steps (0 pitch-steps sounding) to {tmp_path / 's.mid'}"]
+    assert main(["sample", str(run), "--length", "16", "-o", str(tmp_path / "t.mid"),
+                 "--seed", "1"]) == 0
+    assert "warning" not in capsys.readouterr().err            # the trained model plays notes
 
 
 def _bad_files(d):

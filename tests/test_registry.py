@@ -13,11 +13,19 @@ from rnnlab.tasks.model import ModelConfig, SequenceModel
 @pytest.mark.parametrize("name", list(registry.CELLS))
 def test_every_entry_is_complete(name):
     spec = registry.get(name)
-    assert spec.name == name == spec.layer(2, 3).cell
+    layer = spec.layer(2, 3)
+    assert spec.name == name == layer.cell
     ref = spec.reference
     for fn in ("forward", "backward"):
         assert callable(getattr(ref, fn)), fn
-    assert set(spec.state) <= set(spec.gates), "the state parts must be among the cached gates"
+    parts = layer.state_shapes()
+    assert tuple(parts) == spec.state
+    # every state part that is (H,) per row is cached after each step (a matrix memory or a
+    # per-head stabiliser is not (T, B, H) and cannot be); the RNN's, LSTM's and GRU's all are
+    per_unit = {p for p, shape in parts.items() if shape == (3,)}
+    assert per_unit <= set(spec.gates), "the (H,) state parts must be among the cached gates"
+    if spec.layer.__module__.rsplit(".", 1)[-1] in ("rnn", "lstm", "gru"):
+        assert per_unit == set(spec.state)
     assert set(spec.plotted) <= set(spec.gates) and set(spec.bounds) <= set(spec.gates)
     assert set(spec.legend) <= set(spec.gates) and "h" in spec.legend
     if spec.kernel is not None:
@@ -59,3 +67,22 @@ def test_cell_options_are_checked_against_the_cell():
     with pytest.raises(RnnlabError, match="not an option of the gru cell"):
         ModelConfig(task="series", cell="gru", input_size=1, output_size=1,
                     cell_options={"proj_size": 2}).validate()
+
+
+def test_every_cell_option_is_a_train_flag_and_a_layer_keyword():
+    """Each CellOption is offered by `rnnlab train`, named by its help line, accepted by the
+    layer at its default (which is off), and saved in a ModelConfig that builds a model."""
+    train = build_parser()._subparsers._group_actions[0].choices["train"]
+    actions = {a.dest: a for a in train._actions}
+    for spec in registry.CELLS.values():
+        for o in spec.options:
+            assert o.name in actions and o.help and "--" + o.name.replace("_", "-") in \
+                actions[o.name].option_strings
+            assert spec.name in actions[o.name].help          # names the cells that take it
+            assert not o.is_on(o.default)
+            spec.layer(2, 3, **{o.name: o.default})
+    cfg = ModelConfig(task="series", cell="lstm", input_size=2, output_size=1, hidden=4,
+                      cell_options={"proj_size": 2, "recurrent_dropout": 0.1}).validate()
+    out, _ = SequenceModel(cfg).forward(np.zeros((3, 1, 2), np.float32))
+    assert out.shape == (3, 1, 1)
+    assert ModelConfig.from_json(cfg.to_json()).cell_options == cfg.cell_options

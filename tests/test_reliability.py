@@ -130,6 +130,21 @@ def test_resume_is_exact(tmp_path, text, dtype, cell):
     assert [r["step"] for r in ha] == [3, 6, 9, 12, 15]
 
 
+@pytest.mark.parametrize("cell,options", [
+    ("lstm", {"proj_size": 4, "layer_norm": True, "zoneout": (0.2, 0.1),
+              "recurrent_dropout": 0.3}),
+    ("gru", {"recurrent_dropout": 0.3})])
+def test_resume_is_exact_with_the_cells_random_options(tmp_path, text, cell, options):
+    """Zoneout and recurrent dropout draw from the model's generator, which --resume restores."""
+    opts = api_opts(dtype="float64", cell=cell, eval_every=3, cell_options=options)
+    train(str(text), out=str(tmp_path / "a"), steps=12, **opts)
+    train(str(text), out=str(tmp_path / "b"), steps=6, **opts)
+    train(str(text), out=str(tmp_path / "b"), resume=True, steps=12, **QUIET)
+    a = load_tensors(tmp_path / "a" / "model.safetensors")
+    b = load_tensors(tmp_path / "b" / "model.safetensors")
+    assert all(np.array_equal(a[k], b[k]) for k in a)
+
+
 # ------------------------------------------------------------------ 3. divergence
 
 DIVERGE = ["--cell", "rnn-relu", "--hidden", "8", "--layers", "1", "--batch", "4", "--seq-len",

@@ -20,14 +20,28 @@ from rnnlab.runs import RunFolder  # noqa: E402
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "scale_out_ddp.py"
 
 
-def test_ddp_example_two_processes(tmp_path):
+# the LSTM as torch has it; with every option (the twin of interop/torch_lstm.py computes what
+# nn.LSTM lacks; zoneout and recurrent dropout draw torch's own masks in training, so the first
+# training loss is not rnnlab's there, but evaluation agrees exactly); and cells torch lacks
+# (rnnlab's own torch modules: interop/torch_min.py, interop/torch_xlstm.py)
+CASES = {"lstm": ("lstm", {}),
+         "lstm-options": ("lstm", {"proj_size": 5, "layer_norm": True, "zoneout": (0.1, 0.05),
+                                   "recurrent_dropout": 0.25}),
+         "minlstm": ("minlstm", {}),
+         "slstm": ("slstm", {"num_heads": 2}), "mlstm": ("mlstm", {"num_heads": 2})}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_ddp_example_two_processes(tmp_path, case):
+    cell, options = CASES[case]
     data = tmp_path / "t.txt"
     rng = np.random.default_rng(0)
     words = "the cat sat on a mat and the dog ran to it".split()
     data.write_text(" ".join(rng.choice(words, 1500)))
     run = tmp_path / "run"
-    train(str(data), out=str(run), cell="lstm", hidden=8, layers=2, embed=6, steps=4,
-          eval_every=2, batch=4, seq_len=12, progress=False, log=lambda m: None)
+    train(str(data), out=str(run), cell=cell, hidden=8, layers=2, embed=6, steps=4,
+          eval_every=2, batch=4, seq_len=12, progress=False, log=lambda m: None,
+          **({"cell_options": options} if options else {}))
     out = tmp_path / "ddp"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     res = subprocess.run([sys.executable, str(EXAMPLE), str(run), "--out", str(out),
@@ -51,7 +65,10 @@ def test_ddp_example_two_processes(tmp_path):
     before = load(str(run)).model
     inputs, targets, _ = task.batch(0)
     loss0, _ = before.loss(before.forward(inputs)[0], targets)
-    assert abs(report["train_losses"][0] - loss0) < 1e-5
+    if not {"zoneout", "recurrent_dropout"} & set(options):
+        assert abs(report["train_losses"][0] - loss0) < 1e-5
+    else:
+        assert abs(report["train_losses"][0] - loss0) < 0.5      # the same model, other masks
 
     # the imported run evaluates to what torch reported
     after = load(str(out)).evaluate(report["eval_file"])

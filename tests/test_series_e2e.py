@@ -1,4 +1,7 @@
-"""Time series end to end on small generated data: train, forecast, evaluate, resume, bad input."""
+"""Time series end to end on small generated data: train, forecast, evaluate, resume, bad input.
+
+These runs pin the recursive strategy, one model and no transform (TINY), the pipeline as it
+was before the defaults were chosen from the data; test_series_forecasting.py covers those."""
 import json
 
 import numpy as np
@@ -11,7 +14,8 @@ from rnnlab.runs import load_tensors
 
 TINY = ["--hidden", "8", "--layers", "1", "--batch", "16", "--eval-every", "10",
         "--lookback", "12", "--horizon", "6", "--val-fraction", "0.2", "--lr", "0.01",
-        "--dtype", "float64"]
+        "--dtype", "float64", "--strategy", "recursive", "--ensemble", "1", "--no-log",
+        "--no-difference", "--patience", "0"]
 
 
 @pytest.fixture(scope="module")

@@ -37,27 +37,31 @@ def _umask():
 
 def atomic_write_bytes(path, data):
     """Write `data` to `path` via a temp file in the same folder + fsync + os.replace. On any
-    failure the temp file is removed and `path` is left as it was."""
+    failure (a full disk, a permission, a signal) the temp file is removed and `path` is left
+    as it was; an OSError names `path` (its .filename), so the one line the command line
+    prints says which file could not be written."""
     path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise RnnlabError(f"cannot write {path}: the folder {folder} does not exist; create it "
                           "or choose another path")
+    tmp = None
     try:
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as e:
-        raise RnnlabError(f"cannot write {path}: {e.strerror}; check that the folder {folder} "
-                          "is writable") from None
-    try:
         with os.fdopen(fd, "wb") as f:
             os.fchmod(f.fileno(), 0o666 & ~_umask())
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    except BaseException as e:
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+        if isinstance(e, OSError):
+            raise OSError(e.errno, e.strerror or str(e), str(path)) from None
         raise
     _fsync_dir(folder)
 

@@ -5,8 +5,8 @@
 
 `load` rebuilds the SequenceModel from config.json and wraps it in the trained-model class
 that the task registry names for the run (by its task, or by its data kind: a melody), so
-that nothing here knows about any one task. Loading reads JSON and safetensors only: a model file never runs
-code.
+that nothing here knows about any one task. Loading reads JSON and safetensors only: a model
+file never runs code.
 """
 from .errors import RnnlabError
 from .runs import RunFolder
@@ -16,16 +16,31 @@ from .tasks.model import ModelConfig, SequenceModel
 
 def load(path, which="best"):
     """Load a run folder: rebuild the model from config.json and its weights.
-    which: 'best' (the best on validation; the last when there is no best) or 'model'."""
+    which: 'best' (the best on validation; the last when there is no best) or 'model'.
+    An ensemble run (config.json "members": its member run folders) loads every member."""
     run = RunFolder(path)
     cfg = run.read_config()
     for key in ("model", "data"):
         if key not in cfg:
             raise RnnlabError(f"{path}/config.json lacks {key!r}; it is not a complete rnnlab run")
+    model = _load_model(run, cfg, which)
+    members = []
+    for sub in cfg.get("members") or []:
+        member = RunFolder(run.path / sub)
+        if not member.exists():
+            raise RnnlabError(f"{path} is an ensemble run but its member {sub} has no "
+                              f"config.json (training was interrupted?); resume it with "
+                              f"rnnlab train DATA --out {path} --resume")
+        members.append(_load_model(member, member.read_config(), which))
+    extra = {"members": members} if members else {}
+    cls = registry.trained_model_class(model.cfg.task, cfg["data"])
+    return cls(model, cfg["data"], cfg.get("train"), str(path), **extra)
+
+
+def _load_model(run, cfg, which):
     model = SequenceModel(ModelConfig.from_json(cfg["model"]))
     weights_file = run.path / f"{which}.safetensors"
     if which == "best" and not weights_file.exists():
         which = "model"
-    model.load_state_dict(run.load_weights(which), source=f"{path}/{which}.safetensors")
-    cls = registry.trained_model_class(model.cfg.task, cfg["data"])
-    return cls(model, cfg["data"], cfg.get("train"), str(path))
+    model.load_state_dict(run.load_weights(which), source=f"{run.path}/{which}.safetensors")
+    return model

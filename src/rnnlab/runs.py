@@ -159,6 +159,10 @@ class RunFolder:
         atomic_write_json(self.path / "history.json", self.read_history() + [record])
 
     # ---- resume state
+    def has_state(self):
+        """True when a checkpoint (training state) has been saved."""
+        return (self.path / "state.safetensors").is_file() or (self.path / "state.json").is_file()
+
     def save_state(self, arrays, meta):
         """Write state.safetensors then state.json; a shared id ties the pair together."""
         if not isinstance(meta, dict):

@@ -156,6 +156,13 @@ def main(argv=None):
     repeats = a.repeats or (3 if a.quick else 7)
     grid = QUICK_GRID if a.quick else GRID
     cells = [c for c in a.cells.split(",") if c]
+    from ..nn import registry
+    for cell in cells:
+        if registry.get(cell).torch_layer is None:    # the sLSTM, mLSTM: torch has no layer
+            both = ", ".join(c for c, s in registry.CELLS.items() if s.torch_layer)
+            print(f"rnnlab bench: torch has no {cell} layer to time the kernel against; bench "
+                  f"compares cells torch also has ({both})", file=sys.stderr)
+            return 2
     try:
         import torch                             # noqa: F401  (version for the header)
     except ImportError:
@@ -172,8 +179,8 @@ def main(argv=None):
     for cell in cells:
         _run_worker("rnnlab", cell, 8, 1, 1)
         _run_worker("rnnlab", cell, 8, 0, 1)
-    hdr = (f"| cell | H | B | inference torch ms | rnnlab ms | ratio | train torch ms | rnnlab ms "
-           f"| ratio | RSS growth MB torch / rnnlab | rnnlab arrays MB |")
+    hdr = ("| cell | H | B | inference torch ms | rnnlab ms | ratio | train torch ms | rnnlab ms "
+           "| ratio | RSS growth MB torch / rnnlab | rnnlab arrays MB |")
     print(hdr)
     print("|" + "---|" * 11)
     rows = []

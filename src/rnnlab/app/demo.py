@@ -1,210 +1,135 @@
-"""`rnnlab demo`: the seed note's examples, run end to end.
+"""`rnnlab demo`: the seed note's examples, run end to end, and taught.
 
-1. Dinner. The roommate cooks pizza, sushi and waffles in a fixed rotation; dinners are one-hot
-   vectors. A plain RNN and an LSTM learn to predict today's dinner from yesterday's. When you
-   are away, each predicts from its own predictions: the prediction for yesterday is fed back
-   in, day after day, for two weeks.
-2. The children's book. Vocabulary {Doug, Jane, Spot, saw, .}, sentences like "Doug saw Jane.".
-   An RNN and an LSTM learn it; 1,000 sampled sentences from each are judged for grammar
-   ("Doug saw Doug." and "Doug saw Jane saw Spot" are the classic mistakes).
-3. Long memory, short version: the adding problem at one T, RNN against LSTM.
+1. Dinner (demo_dinner.py). The roommate cooks pizza, sushi and waffles in a fixed rotation;
+   dinners are one-hot vectors. A plain RNN and an LSTM learn to predict today's dinner from
+   yesterday's; when yesterday is unknown, from the day before; and, fed their own
+   predictions, two weeks ahead.
+2. The children's book (demo_book.py). Vocabulary {Doug, Jane, Spot, saw, .}, sentences like
+   "Doug saw Jane.". A model with no memory (the next word from this word alone), an RNN and
+   an LSTM learn it; 1,000 sampled sentences from each are judged for every kind of mistake.
+3. Long memory, short version: the adding problem at one T, RNN against LSTM, with the
+   gradient norm through time of both.
 
-Everything lands in the output folder: summary.json, plots and report.html.
+Everything lands in the output folder: lesson.html (the page that teaches the note with these
+models' own numbers) and lesson.json (its data), summary.json, plots, explain pages and
+report.html. What is printed and the pages' words follow --lang (rnnlab.viz.i18n).
 """
 import json
 import os
 import time
 
-import numpy as np
-
-from ..data.synthetic import BOOK_WORDS, DINNERS, book_corpus, dinner_days, judge_sentences
-from ..data.text import Vocab
+from ..data.synthetic import dinner_days
 from ..fileio import atomic_write_json
-from ..tasks.model import ModelConfig, SequenceModel
-from ..tasks.stream import streaming_model
-from ..tasks.text import TextTask, pick_token
-from ..train import TrainConfig, Trainer
+from ..viz.i18n import strings
+from .demo_book import MODELS, compare_grammar, run_book, two_proportion_p, wilson  # noqa: F401
+from .demo_dinner import run_dinner, train_in_memory  # noqa: F401  (the demo's API)
+from .demo_text import say_book, say_dinner, say_long_memory, say_two_step
+
+BOOK_TEXT = "Doug saw Jane . Jane saw Spot . Spot saw Doug . Jane saw Doug ."
 
 
-def train_in_memory(ids, vocab, cell, hidden, steps, seed, batch=8, seq_len=12, lr=0.05):
-    """Train a one-layer token model on an id sequence; returns the trained SequenceModel."""
-    task = TextTask(np.asarray(ids), vocab, batch=batch, seq_len=seq_len, val_fraction=0.0)
-    cfg = ModelConfig(task="text", cell=cell, input_size=vocab.size, output_size=vocab.size,
-                      hidden=hidden, layers=1, seed=seed)
-    tcfg = TrainConfig(steps=steps, lr=lr, batch=batch, seq_len=seq_len, eval_every=steps,
-                       seed=seed)
-    model = SequenceModel(cfg)
-    Trainer(model, task, tcfg, run=None, log=lambda msg: None).fit(progress=False)
-    return model.eval()
+def run_parts(seed, say, tr, long_memory_dir=None, n_sentences=1000):
+    """Train and measure every model of the demo, saying each result as it comes. Returns
+    (models, summary): models {"dinner_rnn", "dinner_lstm", "book_rnn", "book_lstm": TextModel,
+    "book_memoryless": Memoryless}, summary the numbers (see summary.json)."""
+    from ..experiments import run_quick_demo
+    summary = {"seed": seed, "dinner": {}, "book": {}}
+    models = {}
+    say(tr("demo.dinner_intro"))
+    for cell in ("rnn", "lstm"):
+        models[f"dinner_{cell}"], summary["dinner"][cell] = run_dinner(cell, seed)
+        say_dinner(cell, summary["dinner"][cell], tr, say)
+    say(tr("demo.two_step_intro"))
+    say_two_step(summary["dinner"]["rnn"], tr, say)
+    say("\n" + tr("demo.book_intro", n=f"{n_sentences:,}"))
+    for cell in MODELS:
+        models[f"book_{cell}"], _, summary["book"][cell] = run_book(cell, seed, n_sentences)
+        say_book(cell, summary["book"][cell], tr, say)
+    summary["book"]["comparison"] = compare_grammar(summary["book"], say, tr)
+    summary["book"]["comparison_memory"] = compare_grammar(summary["book"], say, tr,
+                                                           pair=("rnn", "memoryless"))
+    say("\n" + tr("demo.long_intro"))
+    quick = run_quick_demo(long_memory_dir, progress=lambda msg: None)
+    say_long_memory(quick["records"], tr, say)
+    summary["long_memory"] = [{k: r[k] for k in ("task", "T", "cell", "seed", "test_metric",
+                                                 "baseline", "solved", "steps_to_solve",
+                                                 "steps")}
+                              for r in quick["records"]]
+    summary["grad_norms"] = quick["grad_norms"]
+    return models, summary
 
 
-# ----- dinner ---------------------------------------------------------------------------------
-def dinner_scores(model, n_test=30, horizon=14):
-    """next-day accuracy with the true yesterday, and the 14-day rollout that feeds each
-    prediction back in, from every starting dinner."""
-    days = dinner_days(n_test + 1, start=1)
-    logits, _ = model.forward(days[:-1, None].astype(np.int64))
-    next_day = float(np.mean(logits[:, 0].argmax(-1) == days[1:]))
-    correct = 0
-    for start in range(3):
-        truth = dinner_days(horizon + 1, start=start)
-        state, today = None, start
-        for day in range(1, horizon + 1):           # yesterday's prediction is today's input
-            logits, state = model.forward(np.array([[today]], np.int64), state)
-            today = int(logits[0, 0].argmax())
-            correct += today == truth[day]
-    return next_day, correct / (3 * horizon)
-
-
-def explain_dinner_weights(model):
-    """The learned matrices and one line each on how they encode the rotation."""
-    p = model.params
-    W_ih = p["rnn.weight_ih_l0"]
-    H = model.cfg.hidden
-    lines = []
-    if model.cfg.cell == "rnn":
-        lines.append(("W_ih (hidden x dinner)", W_ih,
-                      "column j is the memory that seeing dinner j writes: one distinct pattern per dinner"))
-        W_hh = p["rnn.weight_hh_l0"]
-        lines.append(("W_hh (hidden x hidden)", W_hh,
-                      f"carries the day before's memory into today (largest |entry| "
-                      f"{np.abs(W_hh).max():.2f} vs W_ih's {np.abs(W_ih).max():.2f})"))
-    else:
-        g = W_ih[2 * H:3 * H]                       # the candidate g's block (gate order i, f, g, o)
-        lines.append(("W_ig, candidate g (hidden x dinner)", g,
-                      "column j is the new memory written when yesterday was dinner j"))
-    lines.append(("W_out (dinner x hidden)", p["head.weight"],
-                  "reads the memory: row k lights up for the pattern that dinner k-1 wrote"))
-    # the whole chain, dinner -> memory -> tomorrow, as one 3x3 table of probabilities
-    logits, _ = model.forward(np.arange(3, dtype=np.int64)[None, :])   # T=1, B=3 dinners
-    z = logits[0] - logits[0].max(-1, keepdims=True)
-    probs = np.exp(z) / np.exp(z).sum(-1, keepdims=True)
-    lines.append(("P(today | yesterday), rows = yesterday", probs,
-                  "the rotation itself: each row puts its mass on the next dinner"))
-    return lines
-
-
-def run_dinner(cell, seed, say):
-    vocab = Vocab(list(DINNERS), level="word")
-    days = dinner_days(400, start=0)
-    hidden = 3 if cell == "rnn" else 4
-    model = train_in_memory(days, vocab, cell, hidden, steps=150, seed=seed)
-    next_day, rollout = dinner_scores(model)
-    say(f"  {cell.upper():4s} next-day accuracy {next_day:.2f}   14-day rollout (own predictions "
-        f"fed back) {rollout:.2f}")
-    weights = explain_dinner_weights(model)
-    for name, M, why in weights:
-        say(f"    {name}: {why}")
-        for row in np.atleast_2d(M):
-            say("      " + " ".join(f"{v:+.2f}" for v in row))
-    probs = weights[-1][1]
-    say("    so: " + ", ".join(f"after {DINNERS[j]} -> {DINNERS[int(probs[j].argmax())]}"
-                              for j in range(3)))
-    return model, {"next_day_accuracy": next_day, "rollout_14_accuracy": rollout,
-                   "hidden": hidden, "weights": {n: np.round(M, 3).tolist() for n, M, _ in weights}}
-
-
-# ----- the children's book ---------------------------------------------------------------------
-def sample_sentences(model, vocab, n_sentences, seed, max_tokens=20000):
-    """Sample tokens (temperature 1) until n_sentences full stops, starting after a '.'."""
-    rng = np.random.default_rng(seed)
-    dot = vocab.tokens.index(".")
-    out, state, tok, stops = [], None, dot, 0
-    stream = streaming_model(model)                # the fused B=1 path, when numba is here
-    if stream is not None:
-        stream.reset()
-    while stops < n_sentences and len(out) < max_tokens:
-        if stream is not None:
-            logits = stream.step(tok)
-        else:
-            logits, state = model.forward(np.array([[tok]], np.int64), state)
-            logits = logits[0, 0]
-        tok = pick_token(logits, 1.0, 0, rng)
-        out.append(vocab.tokens[tok])
-        stops += tok == dot
-    return out
-
-
-def run_book(cell, seed, say, n_sentences=1000):
-    vocab = Vocab(sorted(BOOK_WORDS), level="word")
-    corpus = np.array([vocab.tokens.index(w) for w in book_corpus(600, seed=seed)])
-    model = train_in_memory(corpus, vocab, cell, hidden=16, steps=300, seed=seed, lr=0.02)
-    counts = judge_sentences(sample_sentences(model, vocab, n_sentences, seed))
-    total = max(counts["total"], 1)
-    shares = {k: counts[k] / total for k in ("grammatical", "self_reference", "run_on", "other")}
-    say(f"  {cell.upper():4s} {counts['total']} sentences: {shares['grammatical']:.1%} grammatical, "
-        f"{shares['self_reference']:.1%} 'Doug saw Doug.', {shares['run_on']:.1%} run-on, "
-        f"{shares['other']:.1%} other")
-    return model, vocab, {"sentences": counts["total"], "counts": counts,
-                          **{f"{k}_share": v for k, v in shares.items()}}
-
-
-def run_demo(out="rnnlab-demo", seed=0, say=print):
-    """Run the whole demo; returns the summary dict (also written to OUT/summary.json)."""
+def run_demo(out="rnnlab-demo", seed=0, say=print, lang="en"):
+    """Run the whole demo; returns the summary dict (also written to OUT/summary.json). lang:
+    the language of what is printed and of the pages (rnnlab.viz.i18n.languages())."""
+    tr = strings(lang)                      # an unknown language fails before any work
     t0 = time.time()
     os.makedirs(out, exist_ok=True)
-    summary = {"seed": seed, "dinner": {}, "book": {}}
-    say("Dinner: pizza -> sushi -> waffles -> pizza ... Predict today from yesterday.")
-    models = {}
-    for cell in ("rnn", "lstm"):
-        models[f"dinner_{cell}"], summary["dinner"][cell] = run_dinner(cell, seed, say)
-    say("\nThe children's book: Doug, Jane, Spot, saw, '.'  Sampling 1,000 sentences each.")
-    for cell in ("rnn", "lstm"):
-        m, vocab, summary["book"][cell] = run_book(cell, seed, say)
-        models[f"book_{cell}"] = (m, vocab)
-    r, l = summary["book"]["rnn"]["grammatical_share"], summary["book"]["lstm"]["grammatical_share"]
-    say(f"  -> measured: {'LSTM' if l > r else 'RNN' if r > l else 'neither'} writes more "
-        f"grammatical sentences ({l:.1%} vs {r:.1%})")
-    summary.update(extras(models, out, seed, say))
+    models, summary = run_parts(seed, say, tr, os.path.join(out, "long-memory"))
+    summary["lang"] = lang
+    have_plots = _have_matplotlib()
+    links = {"book_explain": "book_lstm.html", "dinner_explain": "dinner_lstm.html"}
+    lesson = write_lesson_files(models, summary, out, lang, links)
+    say("\n" + tr("demo.wrote_lesson", path=lesson))
+    if have_plots:
+        summary["report"] = write_pages(models, out, tr)
+        say(tr("demo.wrote_report", path=summary["report"]))
+    else:
+        write_pages(models, out, tr, plots=False)
+        say(tr("demo.no_matplotlib"))
     summary["elapsed_s"] = round(time.time() - t0, 2)
     atomic_write_json(os.path.join(out, "summary.json"), summary)
-    say(f"\nWrote {out}/summary.json ({summary['elapsed_s']:.1f} s)")
+    say(tr("demo.wrote_summary", path=f"{out}/summary.json", seconds=f"{summary['elapsed_s']:.1f}"))
     return summary
 
 
-def extras(models, out, seed, say):
-    """The short long-memory experiment, the plots and report.html for the demo's models."""
-    from ..experiments import run_quick_demo
-    result = {}
-    say("\nLong memory, short version: the adding problem at T=50, one seed each.")
-    quick = run_quick_demo(os.path.join(out, "long-memory"), progress=lambda msg: None)
-    say(quick["table"])
-    result["long_memory"] = [{k: r[k] for k in ("task", "T", "cell", "seed", "test_metric",
-                                                "baseline", "solved", "steps_to_solve")}
-                             for r in quick["records"]]
+def lesson_payload(models, summary, links=None):
+    """The lesson page's data (rnnlab.viz.lesson's schema) from the demo's models and numbers."""
+    from ..viz.lesson import lesson_payload as build
+    return build(models["dinner_rnn"], models["dinner_lstm"], summary, links=links)
+
+
+def write_lesson_files(models, summary, out, lang, links):
+    """OUT/lesson.json (the numbers, any language) and OUT/lesson.html (in `lang`)."""
+    from ..viz.lesson import write_lesson
+    payload = lesson_payload(models, summary, links)
+    atomic_write_json(os.path.join(out, "lesson.json"), payload)
+    return write_lesson(payload, os.path.join(out, "lesson.html"), lang=lang)
+
+
+def write_pages(models, out, tr, plots=True):
+    """The explain page of every neural model (in the language of `tr`) and, with plots, the
+    PNGs and report.html. Returns the report's path (None without plots)."""
+    from ..viz.inspect import write_explain
+    sections = []
+    inputs = {"dinner": dinner_days(9, start=0), "book": BOOK_TEXT}   # nine days; four sentences
+    for part in ("dinner", "book"):
+        for cell in ("rnn", "lstm"):
+            name = f"{part}_{cell}"
+            title = tr(f"demo.title_{part}", model=tr(f"demo.model_{cell}"))
+            write_explain(models[name], inputs[part], os.path.join(out, f"{name}.html"),
+                          title=title, lang=tr.lang)
+            if plots:
+                from ..viz.report import plot_run
+                paths = plot_run(models[name], inputs[part], out, prefix=f"{name}_")
+                sections.append({"title": title, "images": paths,
+                                 "text": tr("demo.report_section", page=f"{name}.html")})
+    if not plots:
+        return None
+    from ..viz.report import write_report
+    lm = os.path.join(out, "long-memory")
+    sections.append({"title": tr("demo.report_long"),
+                     "images": [os.path.join(lm, f) for f in sorted(os.listdir(lm))
+                                if f.endswith(".png")]})
+    return write_report(out, sections, title=tr("demo.report_title"))
+
+
+def _have_matplotlib():
     try:
         import matplotlib  # noqa: F401  (plots are optional: pip install rnnlab[viz])
     except ImportError:
-        say("(matplotlib is not installed: skipping the plots; pip install 'rnnlab[viz]')")
-        return result
-    from ..viz.inspect import write_explain
-    from ..viz.report import plot_run, write_report
-    sections = []
-    dinner_text = dinner_days(9, start=0)                    # token ids: nine days of dinners
-    for cell in ("rnn", "lstm"):
-        vocab = list(DINNERS)
-        paths = plot_run(models[f"dinner_{cell}"], dinner_text, out, prefix=f"dinner_{cell}_",
-                         vocab=vocab)
-        write_explain(models[f"dinner_{cell}"], dinner_text, os.path.join(out, f"dinner_{cell}.html"),
-                      vocab=vocab, title=f"Dinner rotation, {cell.upper()}")
-        sections.append({"title": f"Dinner, {cell.upper()}", "images": paths,
-                         "text": f"Gates over nine days of dinners; dinner_{cell}.html shows every "
-                                 f"gate interactively."})
-    book_words = "Doug saw Jane . Jane saw Spot . Spot saw Doug . Jane saw Doug .".split()
-    for cell in ("rnn", "lstm"):
-        model, vocab = models[f"book_{cell}"]
-        book_text = [vocab.tokens.index(w) for w in book_words]
-        paths = plot_run(model, book_text, out, prefix=f"book_{cell}_", vocab=vocab.tokens)
-        write_explain(model, book_text, os.path.join(out, f"book_{cell}.html"),
-                      vocab=vocab.tokens, title=f"Children's book, {cell.upper()}")
-        sections.append({"title": f"Children's book, {cell.upper()}", "images": paths})
-    lm = os.path.join(out, "long-memory")
-    sections.append({"title": "Long memory: adding problem, T=50",
-                     "images": [os.path.join(lm, f) for f in sorted(os.listdir(lm))
-                                if f.endswith(".png")]})
-    result["report"] = write_report(out, sections, title="rnnlab demo: the seed note, run")
-    say(f"Plots, explain pages and {result['report']} written.")
-    return result
+        return False
+    return True
 
 
 if __name__ == "__main__":

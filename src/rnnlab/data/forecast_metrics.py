@@ -65,3 +65,20 @@ def mase(actual, forecast, train_history, season: int = 1) -> float:
     if scale == 0:
         raise RnnlabError("mase is undefined: the training history's naive error is 0")
     return mae(actual, forecast) / float(scale)
+
+
+def smape(actual, forecast) -> float:
+    """Symmetric MAPE in percent: mean of 200 |a - f| / (|a| + |f|) (0 where both are 0)."""
+    a, f = np.asarray(actual, float), np.asarray(forecast, float)
+    den = np.abs(a) + np.abs(f)
+    return float(np.mean(np.where(den > 0, 200 * np.abs(a - f) / np.where(den > 0, den, 1), 0)))
+
+
+def naive_scale(train_history, season: int = 1) -> float:
+    """MASE's denominator: the in-sample MAE of the (seasonal) naive forecast, or NaN when
+    the history is too short or never moves."""
+    h = np.asarray(train_history, np.float64)
+    if len(h) <= season:
+        return math.nan
+    scale = float(np.mean(np.abs(h[season:] - h[:-season])))
+    return scale if scale > 0 else math.nan

@@ -62,9 +62,10 @@ def check_sequences(seqs, where: str) -> list:
     return out
 
 
-def load_notes_json(path) -> dict:
-    """Read note sequences from JSON: a list of sequences (-> {"train": ...}) or an object with
-    any of "train"/"valid"/"test". Pitches in each step come back sorted and unique."""
+def load_notes_json(path, bare_key: str = "train") -> dict:
+    """Read note sequences from JSON: a list of sequences (-> {bare_key: ...}: "train" for
+    training, "all" when evaluating) or an object with "train" and optionally "valid"/"test".
+    Pitches in each step come back sorted and unique."""
     path = os.fspath(path)
     name = os.path.basename(path)
     if not os.path.isfile(path):
@@ -75,7 +76,10 @@ def load_notes_json(path) -> dict:
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise RnnlabError(f"{name} is not valid JSON ({e}); expected note sequences") from None
     if isinstance(data, list):
-        data = {"train": data}
+        seqs = check_sequences(data, f"{name}: {bare_key}")
+        if not any(seqs):
+            raise RnnlabError(f"{name}: {bare_key} has no time steps; nothing to learn")
+        return {bare_key: seqs}
     if not isinstance(data, dict):
         raise RnnlabError(f"{name} holds a {type(data).__name__}, expected a list or an object")
     unknown = [k for k in data if k not in _SPLITS]

@@ -15,6 +15,7 @@ re-exported here.
 from __future__ import annotations
 
 import csv
+import io
 import math
 import os
 from dataclasses import dataclass
@@ -26,9 +27,10 @@ from rnnlab.data.forecast_metrics import (  # noqa: F401  (re-exported: series' 
     detect_season, mae, mase, naive_forecast, rmse, seasonal_naive_forecast,
 )
 from rnnlab.errors import RnnlabError
+from rnnlab.fileio import atomic_write_bytes
 
 _MISSING = {"", "nan", "na", "n/a", "null", "none"}
-_TIME_NAMES = {"date", "time", "timestamp", "datetime"}
+_TIME_NAMES = {"date", "time", "timestamp", "datetime", "year"}
 _DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%d/%m/%Y", "%m/%d/%Y", "%Y-%m", "%Y%m%d", "%d.%m.%Y")
 _FILLS = (None, "ffill", "interpolate")
 
@@ -221,12 +223,13 @@ def write_csv(path, columns: dict, time=None) -> None:
     n = len(arrays[0]) if arrays else 0
     if any(len(a) != n for a in arrays) or (time is not None and len(time) != n):
         raise RnnlabError("write_csv columns (and time) must all have the same length")
-    with open(os.fspath(path), "w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
-        w.writerow((["date"] if time is not None else []) + names)
-        for i in range(n):
-            cells = ["" if math.isnan(a[i]) else repr(float(a[i])) for a in arrays]
-            w.writerow(([time[i]] if time is not None else []) + cells)
+    buf = io.StringIO(newline="")
+    w = csv.writer(buf)
+    w.writerow((["date"] if time is not None else []) + names)
+    for i in range(n):
+        cells = ["" if math.isnan(a[i]) else repr(float(a[i])) for a in arrays]
+        w.writerow(([time[i]] if time is not None else []) + cells)
+    atomic_write_bytes(os.fspath(path), buf.getvalue().encode("utf-8"))
 
 
 class Scaler:
@@ -324,16 +327,29 @@ def make_windows(values, lookback: int, target_col: int = 0):
 
 
 def generate_series(kind: str, n: int, seed=0) -> np.ndarray:
-    """Synthetic series (n,) float64. 'seasonal': trend + period-12 seasonality + noise;
+    """Synthetic series (n,) float64 of known structure.
+
+    'seasonal': 10 + 0.05 t + 3 sin(2 pi t / 12) + N(0, 0.5) noise (additive);
+    'multiplicative': a level growing 1% a step times a period-12 season of +-30%, times
+        lognormal noise of 3%, so the swing grows with the level (like airline passengers);
+    'pure_seasonal': one fixed 12-step pattern repeated, no trend, no noise (seasonal naive
+        forecasts it exactly);
     'ar': the AR(2) process x_t = 0.6 x_{t-1} - 0.3 x_{t-2} + e_t (after a 100-step burn-in)."""
     rng = np.random.default_rng(seed)
     t = np.arange(n)
     if kind == "seasonal":
         return 10 + 0.05 * t + 3 * np.sin(2 * np.pi * t / 12) + rng.normal(0, 0.5, n)
+    if kind == "multiplicative":
+        season = 1 + 0.3 * np.sin(2 * np.pi * t / 12) + 0.1 * np.cos(4 * np.pi * t / 12)
+        return 100 * 1.01 ** t * season * np.exp(rng.normal(0, 0.03, n))
+    if kind == "pure_seasonal":
+        pattern = np.array([3.0, 5, 9, 4, 6, 8, 12, 7, 2, 4, 6, 5])
+        return pattern[t % 12]
     if kind == "ar":
         e = rng.normal(0, 1, n + 100)
         x = np.zeros(n + 100)
         for i in range(2, n + 100):
             x[i] = 0.6 * x[i - 1] - 0.3 * x[i - 2] + e[i]
         return x[100:]
-    raise RnnlabError(f"series kind {kind!r} is not known; use 'seasonal' or 'ar'")
+    raise RnnlabError(f"series kind {kind!r} is not known; use 'seasonal', 'multiplicative', "
+                      f"'pure_seasonal' or 'ar'")

@@ -63,31 +63,48 @@ def _is_chain(s) -> bool:
     )
 
 
+# What judge_sentences counts, in the order the lesson shows them: the grammatical sentences,
+# then the mistakes a model without enough memory makes.
+SENTENCE_KINDS = ("grammatical", "self_reference", "run_on", "missing_period", "fragment",
+                  "other")
+
+
+def sentence_kind(s) -> str:
+    """The kind of one sentence (its words, without the '.'); see judge_sentences."""
+    if _is_chain(s) and len(s) == 3:
+        return "grammatical" if s[0] != s[2] else "self_reference"
+    if _is_chain(s) and len(s) > 3:
+        return "run_on"
+    if len(s) > 3 and _is_chain(s[:3]) and s[3] in BOOK_NAMES:
+        return "missing_period"
+    if 1 <= len(s) < 3 and _is_chain(s[:1]) and s[1:] in ([], ["saw"]):
+        return "fragment"
+    return "other"
+
+
 def judge_sentences(tokens) -> dict:
     """Split a token stream at '.' and classify each finished sentence.
 
     The grammar has one rule: Sentence -> Name 'saw' OtherName '.', Name in BOOK_NAMES and the
-    object different from the subject. Mistake kinds:
-      self_reference  Name saw Name .            (e.g. "Doug saw Doug .")
-      run_on          Name saw Name saw Name ... (a chain longer than one clause)
+    object different from the subject. Mistake kinds (SENTENCE_KINDS):
+      self_reference  Name saw Name .             ("Doug saw Doug .")
+      run_on          Name saw Name saw Name ...  (a chain longer than one clause: the period
+                                                   after the object never came)
+      missing_period  Name saw Name Name ...      ("Doug saw Jane Spot saw Doug .": the next
+                                                   sentence starts without the period)
+      fragment        Name .  or  Name saw .      (the period came too early)
       other           anything else (wrong word order, empty sentence, "saw saw", ...)
     Tokens after the last '.' are an unfinished sentence, counted in 'unfinished' only.
-    Returns {'total', 'grammatical', 'self_reference', 'run_on', 'other', 'unfinished'}.
+    Returns {'total', <each of SENTENCE_KINDS>, 'unfinished'}.
     """
-    counts = dict(total=0, grammatical=0, self_reference=0, run_on=0, other=0, unfinished=0)
+    counts = dict(total=0, **dict.fromkeys(SENTENCE_KINDS, 0), unfinished=0)
     sentence = []
     for tok in tokens:
         if tok != ".":
             sentence.append(tok)
             continue
         counts["total"] += 1
-        if _is_chain(sentence) and len(sentence) == 3:
-            kind = "grammatical" if sentence[0] != sentence[2] else "self_reference"
-        elif _is_chain(sentence) and len(sentence) > 3:
-            kind = "run_on"
-        else:
-            kind = "other"
-        counts[kind] += 1
+        counts[sentence_kind(sentence)] += 1
         sentence = []
     counts["unfinished"] = int(bool(sentence))
     return counts

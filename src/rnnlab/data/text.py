@@ -3,7 +3,7 @@
 The pipeline for a text model is::
 
     text = read_text("input.txt")
-    vocab = Vocab.build(text, level="char")        # or level="word"
+    vocab = Vocab.build(text, level="char")        # or level="word"; plus <unk> (vocab.py)
     ids = vocab.encode(text)                        # (N,) uint8/uint16/uint32
     train_ids, val_ids = split_ids(ids, 0.1)        # validation = the end of the text
     stream = TokenStream(train_ids, batch=32, seq_len=64)
@@ -15,18 +15,31 @@ The ids of a large corpus (100 MB) are kept as one array; the batcher only takes
 from __future__ import annotations
 
 import os
-import re
 
 import numpy as np
 
+from rnnlab.data.vocab import UNK, Unknown, Vocab, keep_tokens  # noqa: F401  (the text API)
 from rnnlab.errors import RnnlabError
 
-# Words, whitespace runs and single punctuation marks: together they cover every character, so
-# "".join(tokens) gives the text back exactly (decode(encode(t)) == t).
-_WORD_RE = re.compile(r"\w+|\s+|[^\w\s]")
-_LEVELS = ("char", "word")
-# Char-level encoding works on this many characters at a time, to bound temporary memory.
-_CHUNK = 1 << 20
+# Bytes that no text file holds (controls other than tab, newline, form feed, carriage
+# return, escape and backspace); a file where many of them are is binary.
+_CONTROL = np.zeros(256, bool)
+_CONTROL[[b for b in range(32) if b not in (8, 9, 10, 12, 13, 27)] + [127]] = True
+
+
+def _binary(path, raw: bytes, encoding: str) -> RnnlabError | None:
+    """An error when `raw` looks like a binary file (a NUL byte, or over 10% control bytes in
+    its first 8 kB), else None. Wide encodings (utf-16/32) hold NULs and are not checked."""
+    if str(encoding).lower().replace("-", "").replace("_", "").startswith(("utf16", "utf32")):
+        return None
+    nul = raw.find(b"\x00")
+    head = np.frombuffer(raw[:8192], np.uint8)
+    if nul < 0 and (head.size == 0 or _CONTROL[head].mean() <= 0.1):
+        return None
+    why = f"a NUL byte at offset {nul}" if nul >= 0 else \
+        f"{_CONTROL[head].mean():.0%} control bytes in its first {head.size} bytes"
+    return RnnlabError(f"{path} looks binary, not text ({why}); pass a text file (.txt), a CSV, "
+                       f"notes JSON or MIDI")
 
 
 def read_text(path, encoding: str = "utf-8") -> str:
@@ -40,6 +53,9 @@ def read_text(path, encoding: str = "utf-8") -> str:
         raw = f.read()
     if not raw:
         raise RnnlabError(f"text file {path} is empty; a model needs text to learn from")
+    binary = _binary(path, raw, encoding)
+    if binary is not None:
+        raise binary
     try:
         text = raw.decode(encoding)
     except UnicodeDecodeError as e:
@@ -54,131 +70,6 @@ def read_text(path, encoding: str = "utf-8") -> str:
     if not text:
         raise RnnlabError(f"text file {path} is empty; a model needs text to learn from")
     return text
-
-
-def _id_dtype(size: int):
-    """The smallest unsigned dtype that holds ids 0..size-1."""
-    if size <= 1 << 8:
-        return np.uint8
-    if size <= 1 << 16:
-        return np.uint16
-    return np.uint32
-
-
-class Vocab:
-    """Token <-> id table. `tokens[i]` is the token with id i (tokens sorted, so deterministic).
-
-    Char level: every distinct character. Word level: words (`\\w+`), whitespace runs and single
-    punctuation characters, so spaces and newlines are tokens too and decoding is exact.
-    """
-
-    def __init__(self, tokens, level: str = "char"):
-        if level not in _LEVELS:
-            raise RnnlabError(f"vocab level {level!r} is not known; use 'char' or 'word'")
-        tokens = list(tokens)
-        if not all(isinstance(t, str) and t for t in tokens):
-            raise RnnlabError("vocab tokens must be non-empty strings; rebuild the vocab")
-        if len(set(tokens)) != len(tokens):
-            raise RnnlabError("vocab tokens contain duplicates; rebuild the vocab")
-        if level == "char" and any(len(t) != 1 for t in tokens):
-            raise RnnlabError("a char-level vocab holds single characters; rebuild the vocab")
-        self.level = level
-        self.tokens = tokens
-        self._index = {t: i for i, t in enumerate(tokens)}
-        self.dtype = _id_dtype(len(tokens))
-        # Sorted code points for fast char-level encoding (tokens are sorted by code point).
-        self._codes = np.array(sorted(ord(t) for t in tokens), np.uint32) if level == "char" else None
-        self._code_ids = (
-            np.array([self._index[chr(c)] for c in self._codes], np.int64)
-            if level == "char" else None
-        )
-
-    @classmethod
-    def build(cls, text: str, level: str = "char") -> "Vocab":
-        """All distinct tokens of `text`, sorted. One distinct token is an error."""
-        if level not in _LEVELS:
-            raise RnnlabError(f"vocab level {level!r} is not known; use 'char' or 'word'")
-        tokens = sorted(set(text) if level == "char" else  # finditer: no list of every token
-                        {m.group() for m in _WORD_RE.finditer(text)})
-        if len(tokens) < 2:
-            got = "no tokens" if not tokens else f"only the token {tokens[0]!r}"
-            raise RnnlabError(
-                f"the text has {got}; a model needs at least 2 distinct {level} tokens to learn"
-            )
-        return cls(tokens, level)
-
-    @property
-    def size(self) -> int:
-        """V, the number of tokens."""
-        return len(self.tokens)
-
-    def __len__(self) -> int:
-        return len(self.tokens)
-
-    def __eq__(self, other) -> bool:
-        return isinstance(other, Vocab) and (self.level, self.tokens) == (other.level, other.tokens)
-
-    def encode(self, text: str) -> np.ndarray:
-        """text -> ids `(N,)` in `self.dtype`. An unknown token raises, naming it and where."""
-        if self.level == "char":
-            return self._encode_chars(text)
-        ids = np.empty(len(text), self.dtype)  # upper bound on the token count
-        n = 0
-        index = self._index
-        for m in _WORD_RE.finditer(text):
-            i = index.get(m.group())
-            if i is None:
-                self._unknown(m.group(), m.start())
-            ids[n] = i
-            n += 1
-        return ids[:n].copy()
-
-    def _encode_chars(self, text: str) -> np.ndarray:
-        # Code points via UTF-32 and a binary search: ~100x faster than a dict lookup per char.
-        out = np.empty(len(text), self.dtype)
-        for start in range(0, len(text), _CHUNK):
-            part = text[start:start + _CHUNK]
-            cps = np.frombuffer(part.encode("utf-32-le"), np.uint32)
-            pos = np.searchsorted(self._codes, cps)
-            pos = np.minimum(pos, len(self._codes) - 1)
-            bad = np.flatnonzero(self._codes[pos] != cps)
-            if bad.size:
-                self._unknown(part[bad[0]], start + int(bad[0]))
-            out[start:start + len(part)] = self._code_ids[pos]
-        return out
-
-    def _unknown(self, token: str, offset: int):
-        raise RnnlabError(
-            f"{token!r} at character {offset} is not in the model's {self.level} vocabulary "
-            f"({self.size} tokens); use only tokens seen in training"
-        )
-
-    def decode(self, ids) -> str:
-        """ids (any int array or list) -> text."""
-        ids = np.asarray(ids).reshape(-1)
-        if ids.size and (ids.min() < 0 or ids.max() >= self.size):
-            raise RnnlabError(
-                f"token id {int(ids.max() if ids.max() >= self.size else ids.min())} is outside "
-                f"the vocabulary 0..{self.size - 1}; check the model and vocab belong together"
-            )
-        tokens = self.tokens
-        return "".join(tokens[i] for i in ids.tolist())
-
-    def to_json(self) -> dict:
-        return {"level": self.level, "tokens": list(self.tokens)}
-
-    @classmethod
-    def from_json(cls, d) -> "Vocab":
-        if not isinstance(d, dict) or "tokens" not in d or "level" not in d:
-            raise RnnlabError(
-                "vocab JSON must be an object with 'level' and 'tokens'; the run folder is damaged"
-            )
-        if not isinstance(d["tokens"], list):
-            raise RnnlabError("vocab JSON 'tokens' must be a list of strings; the run is damaged")
-        return cls(d["tokens"], d["level"])
-
-    def __repr__(self) -> str:
-        return f"Vocab(level={self.level!r}, size={self.size})"
 
 
 def _check_ids(ids, what="ids") -> np.ndarray:
@@ -249,14 +140,16 @@ _ASCII_COMPATIBLE = {"utf-8", "utf8", "utf_8", "ascii", "us-ascii", "latin-1", "
 
 
 def read_ascii_char_ids(path, encoding: str = "utf-8", vocab: "Vocab | None" = None,
-                        chunk: int = 1 << 22):
+                        chunk: int = 1 << 22, min_count: int = 1, max_vocab: int = 0):
     """Char-level fast path for large files: -> (vocab, ids) without ever holding the text as
     a str. Reads the file twice in `chunk`-byte pieces (a bincount for the vocabulary, then a
     table lookup into one preallocated id array), so the only large allocation is the ids
-    (1 byte per char for up to 256 distinct chars). Returns None when the file is not pure
-    ASCII in an ASCII-compatible encoding, is empty, has fewer than 2 distinct chars, or holds
-    a char outside `vocab`: the caller then takes the general path (read_text +
-    Vocab.build/encode), which also produces the usual located error messages."""
+    (1 byte per char for up to 256 distinct chars). Without `vocab` it builds one as
+    Vocab.build(text, "char", min_count, max_vocab) would (rare chars -> <unk>); with one, chars
+    outside it map to its <unk>. Returns None when the file is not pure ASCII in an
+    ASCII-compatible encoding, is empty, looks binary, has fewer than 2 kept chars, or holds a
+    char outside a `vocab` without <unk>: the caller then takes the general path (read_text +
+    Vocab.build/encode), which gives the same result or the usual located error message."""
     if str(encoding).lower().replace(" ", "") not in _ASCII_COMPATIBLE:
         return None
     path = os.fspath(path)
@@ -272,14 +165,17 @@ def read_ascii_char_ids(path, encoding: str = "utf-8", vocab: "Vocab | None" = N
                 break
             counts += np.bincount(buf[:k], minlength=256)
     codes = np.flatnonzero(counts)
-    if codes.size < 2 or codes[-1] >= 128:
-        return None
+    if codes[-1] >= 128 or counts[0] or counts[_CONTROL].sum() > 0.1 * n:
+        return None                         # not ASCII, or binary: read_text says which
     if vocab is None:
-        vocab = Vocab([chr(c) for c in codes], "char")
-    elif vocab.level != "char" or any(chr(c) not in vocab._index for c in codes):
+        kept = keep_tokens({chr(c): int(counts[c]) for c in codes}, min_count, max_vocab)
+        if len(kept) < 2:
+            return None
+        vocab = Vocab(sorted(kept + [UNK]), "char")
+    elif vocab.level != "char" or (not vocab.has_unk and any(chr(c) not in vocab for c in codes)):
         return None
     table = np.zeros(128, vocab.dtype)
-    table[codes] = [vocab._index[chr(c)] for c in codes]
+    table[codes] = [vocab.encode(chr(c), "map" if vocab.has_unk else "error")[0] for c in codes]
     ids = np.empty(n, vocab.dtype)
     pos = 0
     with open(path, "rb") as f:

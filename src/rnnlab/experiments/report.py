@@ -9,6 +9,7 @@ import os
 import numpy as np
 
 from ..fileio import atomic_write_bytes
+from ..nn import registry
 
 
 def _describe(r):
@@ -78,8 +79,10 @@ def write_outputs(out_dir, meta, records, grad):
         written.append(p)
     curves = {}
     for cell, g in grad.items():
-        curves[f"{cell} init"] = g["init"]
-        curves[f"{cell} trained"] = g["trained"]
+        # a cell whose state has no h (the mLSTM) reports its memory's gradient instead
+        what = "" if "h" in registry.choices()[cell][0].state else " (\u2202L/\u2202C, n)"
+        curves[f"{cell} init{what}"] = g["init"]
+        curves[f"{cell} trained{what}"] = g["trained"]
     if curves:
         T = next(iter(grad.values()))["T"]
         p = os.path.join(out_dir, "grad_norms.png")

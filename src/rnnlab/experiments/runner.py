@@ -19,7 +19,8 @@ import time
 
 from ..nn import backend as _backend
 from ..tasks.model import SequenceModel
-from ..train import Diverged, TrainConfig, Trainer
+from ..train import TrainConfig
+from ..trainer import Diverged, Trainer
 from ..viz.gradients import loss_grad_norms
 from .options import DEFAULTS, check_grid
 from .report import _describe, format_table, write_outputs
@@ -87,7 +88,7 @@ def _stop_when_solved(task, solved_at):
 def run_experiments(task, Ts, cells, hidden, seeds, steps=None, time_budget=None, lr=0.01,
                     clip=1.0, batch=64, optimizer="adam", out_dir=None, json_lines=False,
                     progress=print, forget_bias=1.0, eval_every=100, test_size=1000,
-                    backend=None, grad_norm_batch=64):
+                    backend=None, grad_norm_batch=64, grad_norms=None):
     """Run every (T, cell, seed) and return the records, in that order.
 
     Ts: list of ints or '50,100'; cells: list or 'rnn,lstm' (the cell registry's names);
@@ -95,13 +96,14 @@ def run_experiments(task, Ts, cells, hidden, seeds, steps=None, time_budget=None
     run (default 1000 steps); clip 0 or None disables clipping. json_lines prints each record
     as one JSON line on stdout as it finishes. out_dir: writes results.json, metric_vs_T.png
     and grad_norms.png there. The gradient norms are measured for the first seed of each cell
-    at the largest T."""
+    at the largest T; pass a dict as grad_norms to receive them ({cell: {'T', 'seed', 'init',
+    'trained'}}, the norms indexed by the distance from the last step)."""
     o = check_grid(task, Ts, cells, hidden, seeds, steps, time_budget, lr, clip, batch,
                    optimizer, eval_every, test_size, backend)
     progress = progress or (lambda *a, **k: None)
     settings = {k: o[k] for k in ("hidden", "steps", "time_budget", "lr", "clip", "batch",
                                   "optimizer", "eval_every", "test_size", "backend")}
-    records, grad = [], {}
+    records, grad = [], {} if grad_norms is None else grad_norms
     runs = [(T, c, s) for T in o["Ts"] for c in o["cells"] for s in o["seeds"]]
     started = time.perf_counter()
     for i, (T, cell, seed) in enumerate(runs, 1):
@@ -127,8 +129,11 @@ def run_experiments(task, Ts, cells, hidden, seeds, steps=None, time_budget=None
 def run_quick_demo(out_dir=None, progress=print):
     """Adding problem at T=50, one seed, RNN and LSTM, hidden 32, a 1000-step budget, stopping
     once solved (a few seconds of CPU: the LSTM solves it, the RNN does not).
-    Returns {'records': [...], 'table': str, 'out_dir': ...}."""
+    Returns {'records': [...], 'table': str, 'out_dir': ..., 'grad_norms': {cell: {'T', 'seed',
+    'init', 'trained'}}} (||dL/dh_t|| on 32 test sequences, indexed by distance)."""
+    grad = {}
     recs = run_experiments("adding", [50], ["rnn", "lstm"], hidden=32, seeds=1, steps=1000,
                            lr=0.01, clip=1.0, batch=32, eval_every=50, test_size=500,
-                           out_dir=out_dir, progress=progress, grad_norm_batch=32)
-    return {"records": recs, "table": format_table(recs), "out_dir": out_dir}
+                           out_dir=out_dir, progress=progress, grad_norm_batch=32,
+                           grad_norms=grad)
+    return {"records": recs, "table": format_table(recs), "out_dir": out_dir, "grad_norms": grad}

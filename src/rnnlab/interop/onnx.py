@@ -22,6 +22,8 @@ Parameter mapping (torch layout -> ONNX layout):
   LSTM gates i, f, g, o -> i, o, f, c;  GRU r, z, n -> z, r, h with linear_before_reset=1
   (torch's GRU); RNN: activations Tanh or Relu. B = [W_b, R_b] per direction.
   Peephole weight_pi, weight_pf, weight_po -> P = [p_i, p_o, p_f].
+  The LSTM's proj_size, layer_norm and zoneout have no ONNX operator: exporting them is an
+  error that names the torch export; recurrent dropout is the identity in evaluation.
   Coupled LSTM (c = f*c + (1-f)*g): ONNX's input_forget=1 couples the gates as f = 1 - i, so
   the ONNX input gate gets -W_f, -b_f (sigmoid(-a) = 1 - sigmoid(a)) and its forget-gate rows
   are zero (unused). Checked against onnxruntime in tests/test_onnx.py.
@@ -57,11 +59,21 @@ def _blocks(a, G):
 
 
 def _onnx_op(layer):
-    """The ONNX operator of a layer's cell (the registry's), or a clear error."""
-    op = registry.get(layer.cell).onnx_op
+    """The ONNX operator of a layer's cell (the registry's), or a clear error: for a cell
+    without one, and for an option the operator cannot express (the LSTM's proj_size,
+    layer_norm, zoneout; recurrent dropout does nothing in evaluation, so it exports)."""
+    spec = registry.get(layer.cell)
+    op = spec.onnx_op
     if op is None:
-        raise RnnlabError(f"the {layer.cell} cell has no ONNX operator; export the run with "
-                          "--format torch instead")
+        raise RnnlabError(f"the {layer.cell} cell has no ONNX operator (ONNX has RNN, LSTM and "
+                          "GRU only); export the run with `rnnlab export RUN --format torch` "
+                          "instead")
+    values = {o.name: getattr(layer, o.name) for o in spec.options if hasattr(layer, o.name)}
+    for option, value in spec.options_on(values):
+        if not option.onnx:
+            raise RnnlabError(f"ONNX's {op} operator cannot express the {layer.cell.upper()}'s "
+                              f"{option.name}={value!r}; export the run with --format torch "
+                              "instead (rnnlab export RUN --format torch -o model.pt)")
     return op
 
 

@@ -15,9 +15,18 @@ the state dict maps one to one. The twin's forward is the SequenceModel's:
 or x (T, B, D), time-major. The peephole and coupled LSTM have no torch layer: building their
 twin raises RnnlabError (their weights still export to ONNX).
 
+A cell torch has no layer for (minGRU, minLSTM: interop/torch_min.py; sLSTM, mLSTM:
+interop/torch_xlstm.py), and a configuration whose options
+torch's layer lacks (the LSTM's layer norm, zoneout, recurrent dropout; proj_size is nn.LSTM's
+own), gets its twin from the module the registry names (`CellSpec.torch_twin`, e.g.
+interop/torch_lstm.py, imported on first use), whose `build(mcfg, input_size, **torch_kw)`
+makes the recurrent module. Its parameters have rnnlab's names, so the state dicts map one to
+one.
+
 Import never unpickles arbitrary objects: files are read with torch.load(weights_only=True),
 and must hold a flat dict of tensors whose names and shapes match the config's model.
 """
+import importlib
 import io
 import json
 from pathlib import Path
@@ -67,12 +76,32 @@ def _model_config(cfg):
 
 
 def _check_twinnable(mcfg):
-    problem = registry.get(mcfg.cell).torch_problem(mcfg)
+    spec = registry.get(mcfg.cell)
+    if spec.torch_layer is None and spec.torch_twin is not None:
+        return
+    problem = spec.torch_problem(mcfg)
     if problem is not None:
         raise RnnlabError(f"{problem}; train it with rnnlab, or export it with --format onnx")
 
 
 # ----------------------------------------------------------------------------- the twin
+
+def _recurrent_module(mcfg, input_size, kw):
+    """torch's own layer (the registry's torch_layer) when it computes the configuration, the
+    options that are on passed as its keywords (CellOption.torch_kw: proj_size); else the
+    twin module the registry names (torch_twin)."""
+    spec = registry.get(mcfg.cell)
+    on = spec.options_on(getattr(mcfg, "cell_options", None) or {})
+    lacking = [o.name for o, _ in on if o.torch_kw is None]
+    if spec.torch_layer is not None and not lacking:
+        kw = dict(kw, **{o.torch_kw: value for o, value in on})
+        return getattr(_torch().nn, spec.torch_layer)(input_size, mcfg.hidden, **kw)
+    if spec.torch_twin is None:
+        raise RnnlabError(f"torch's nn.{spec.torch_layer} has no {lacking[0]} and rnnlab has no "
+                          f"twin for it; train this {mcfg.cell} with rnnlab")
+    module = importlib.import_module(f"{__package__}.{spec.torch_twin}")
+    return module.build(mcfg, input_size, **kw)
+
 
 _TWIN = None
 
@@ -99,12 +128,12 @@ def _twin_class():
                 E = mcfg.embed
             kw = dict(num_layers=mcfg.layers, dropout=mcfg.dropout if mcfg.layers > 1 else 0.0,
                       bidirectional=bidirectional, dtype=dtype)
-            spec = registry.get(mcfg.cell)
-            if "nonlinearity" in spec.config_options:
+            if "nonlinearity" in registry.get(mcfg.cell).config_options:
                 kw["nonlinearity"] = mcfg.nonlinearity
-            self.rnn = getattr(nn, spec.torch_layer)(E, mcfg.hidden, **kw)
+            self.rnn = _recurrent_module(mcfg, E, kw)
             dirs = 2 if bidirectional else 1
-            self.head = nn.Linear(mcfg.hidden * dirs, mcfg.output_size, dtype=dtype)
+            width = getattr(self.rnn, "proj_size", 0) or mcfg.hidden     # y's, per direction
+            self.head = nn.Linear(width * dirs, mcfg.output_size, dtype=dtype)
             # rnnlab's non-recurrent dropout on x and on the top layer's h (no parameters)
             self.in_drop = nn.Dropout(getattr(mcfg, "input_dropout", 0.0))
             self.out_drop = nn.Dropout(getattr(mcfg, "output_dropout", 0.0))

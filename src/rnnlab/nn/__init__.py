@@ -7,6 +7,6 @@
     blocks, losses, functional, optim, module, backend, checks
 """
 from . import registry
-from .layers import GRU, LSTM, RNN
+from .layers import GRU, LSTM, MLSTM, RNN, SLSTM
 
-__all__ = ["RNN", "LSTM", "GRU", "registry"]
+__all__ = ["RNN", "LSTM", "GRU", "SLSTM", "MLSTM", "registry"]

@@ -14,6 +14,9 @@ talks to every task through the same small interface:
                                       a pure function of k, so a resumed run sees the same data
     task.validation_loss(model)    -> mean loss over the validation part (eval mode), or None
     task.meta()                    -> JSON-ready dict saved in config.json["data"]
+    task.default_steps()           -> (steps, sentence): how long to train when no --steps,
+                                      --epochs or --time-budget is given (STOP_RULE says how)
+    task.describe()                -> one line about the data, printed when training starts
     Task.from_config(tcfg, meta)   -> the task of a TrainConfig (meta: when reloading a run)
     Task.OPTIONS                   the task's own command-line options (TaskOption)
 
@@ -40,6 +43,49 @@ class TaskOption:
     flag: bool = False         # a switch (store_true)
 
 
+# The default stopping rule: this many passes over the training data, kept within bounds that
+# each task sets for its kind of data (STOP_RULE, shown in `rnnlab train --help`).
+DEFAULT_EPOCHS = 10
+
+
+def default_steps(batches_per_epoch, min_steps, max_steps, what, cap=None):
+    """(steps, sentence) of the default stopping rule: DEFAULT_EPOCHS passes over the training
+    data (`what`, e.g. 'the 903,468 training tokens'), raised to `min_steps` or lowered to
+    `max_steps` (`cap` says what that maximum stands for, e.g. '20 million tokens')."""
+    steps = max(1, int(round(DEFAULT_EPOCHS * batches_per_epoch)))
+    why = f"{DEFAULT_EPOCHS} passes over {what} ({_steps(batches_per_epoch)} a pass)"
+    if steps < min_steps:
+        steps, why = min_steps, why + f", raised to the minimum of {min_steps:,} steps"
+    elif steps > max_steps:
+        steps, why = max_steps, why + f", capped at {cap or f'{max_steps:,} steps'}"
+    return steps, why
+
+
+def _steps(n):
+    return f"{n:,} step" + ("" if n == 1 else "s")
+
+
+def stop_rule(tcfg, task):
+    """(total steps or None, a sentence saying why) for a TrainConfig: --steps, --epochs, a
+    --time-budget alone, or the task's default (task.default_steps(): per task and data
+    size). A --time-budget with --steps or --epochs stops at whichever comes first."""
+    c, per_pass = tcfg, task.batches_per_epoch
+    budget = f", or --time-budget {c.time_budget:g} s if sooner" if c.time_budget else ""
+    if c.steps:
+        return int(c.steps), f"{_steps(int(c.steps))} (--steps){budget}"
+    if c.epochs:
+        n = max(1, int(round(c.epochs * per_pass)))
+        return n, f"{_steps(n)}: --epochs {c.epochs:g} x {_steps(per_pass)} a pass{budget}"
+    if c.time_budget:
+        return None, f"--time-budget {c.time_budget:g} s"
+    if hasattr(task, "default_steps"):
+        n, why = task.default_steps()
+    else:
+        n, why = per_pass * DEFAULT_EPOCHS, f"{DEFAULT_EPOCHS} passes ({_steps(per_pass)} a pass)"
+    return n, (f"{_steps(n)}: {why} (the default for this task and data size; --steps, "
+               f"--epochs or --time-budget set another)")
+
+
 def task_options(tcfg, task_cls):
     """tcfg.task_options checked against the task's OPTIONS: an option of another task is an
     error naming the options this task takes. Returns {name: value} with the defaults filled."""
@@ -61,16 +107,43 @@ def positive_int(name, v):
     return int(v)
 
 
+# The explain page lives upstairs (rnnlab.viz, floor 5), which nothing here may import; the
+# viz package hands its builder down on import (rnnlab.viz.__init__ calls set_explainer, and
+# `import rnnlab` imports rnnlab.viz), so every model still offers `model.explain(text)`.
+_explainer = None
+
+
+def set_explainer(fn):
+    """Install the function behind TrainedModel.explain: fn(model, inputs, **options) -> a
+    page object (rnnlab.viz.page.HtmlPage)."""
+    global _explainer
+    _explainer = fn
+
+
 class TrainedModel:
     """A SequenceModel plus what its task needs to read and write data. Subclasses add the
-    task's verbs; `rnnlab.load` picks the subclass from the task registry."""
+    task's verbs; `rnnlab.load` picks the subclass from the task registry. `members`: the
+    other models of an ensemble run (config.json "members"); `self.members` lists them all,
+    `model` first."""
     kind = None
     vocab = None
 
-    def __init__(self, model, data_meta, train_cfg=None, path=None):
+    def explain(self, inputs, *, lang=None, title=None, **options):
+        """This model's explain page on `inputs` (text: a str or token ids; series and music:
+        an array (T, D)): an HtmlPage that Jupyter shows inline and `.save(path)` writes as one
+        self-contained file, the same file as `rnnlab explain`. lang: the page's language
+        (default English; rnnlab.viz.i18n.languages() lists them)."""
+        if _explainer is None:
+            raise RnnlabError("the explain page needs rnnlab.viz: import rnnlab (or rnnlab.viz) "
+                              "first")
+        return _explainer(self, inputs, lang=lang, title=title, **options)
+
+    def __init__(self, model, data_meta, train_cfg=None, path=None, members=()):
         self.model, self.meta, self.train_cfg, self.path = model, data_meta, train_cfg or {}, path
+        self.members = [model, *members]
         self.cfg = model.cfg
-        model.eval()
+        for m in self.members:
+            m.eval()
 
     def labels(self):
         """A label for each output unit (tokens, pitches, or indices)."""

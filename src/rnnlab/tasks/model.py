@@ -106,7 +106,9 @@ class SequenceModel(Module):
         # a resumed run restores its state (rng.bit_generator.state)
         self.rng = np.random.default_rng(cfg.seed)
         self.rnn = make_layer(cfg, self.rng)
-        self.head = Linear(cfg.hidden, cfg.output_size, dtype=self.dtype, seed=cfg.seed + 2)
+        # the head reads y: H per direction, or P for a projected LSTM (rnn.output_size)
+        self.head = Linear(self.rnn.output_size, cfg.output_size, dtype=self.dtype,
+                           seed=cfg.seed + 2)
         self.children = {"rnn": self.rnn, "head": self.head}
         if self.embed is not None:
             self.children = {"embed": self.embed, **self.children}

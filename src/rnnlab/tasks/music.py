@@ -27,18 +27,21 @@ from ..errors import RnnlabError, RnnlabWarning
 from ..fileio import atomic_write_json
 from ..nn.functional import sigmoid
 from ..nn.losses import sigmoid_bce
-from .base import TaskOption, TrainedModel, task_options
+from .base import TaskOption, TrainedModel, default_steps, task_options
 from .melody import MelodyTask
 
 MODES = ("roll", "melody")
+MIN_STEPS, MAX_STEPS = 500, 5000     # the default stopping rule's bounds
 
 
-def load_sequences(path, grid="16th"):
-    """{"train": [...], optional "valid"/"test"} from notes JSON, a MIDI file or a folder."""
+def load_sequences(path, grid="16th", bare_key="train"):
+    """{"train": [...], optional "valid"/"test"} from notes JSON, a MIDI file or a folder. A
+    file without splits (MIDI, a JSON list) comes back under `bare_key`: "train" for training,
+    "all" for a held-out file."""
     p = os.fspath(path)
     if p.lower().endswith(".json"):
-        return load_notes_json(p)
-    return {"train": load_midi(p, grid)}
+        return load_notes_json(p, bare_key)
+    return {bare_key: load_midi(p, grid)}
 
 
 def _rolls(seqs, lo, hi):
@@ -111,6 +114,9 @@ class MusicTask:
                    "semitones in -K..K, a new shift each epoch (data augmentation; 0 = off; "
                    "default: 3, one of the roll mode's defaults)", type=int),
     )
+    STOP_RULE = (f"music (piano roll): 10 passes over the training steps (in windows of "
+                 f"--seq-len), at least {MIN_STEPS:,} and at most {MAX_STEPS:,} steps; music in "
+                 f"melody mode: 100 passes over the tokens (its default --epochs)")
 
     # The defaults of `rnnlab train notes.json` in each mode, measured on Bach's chorales
     # (docs/series-and-music.md); the task options among them go into task_options.
@@ -156,6 +162,8 @@ class MusicTask:
         mean_len = np.mean([min(self.seq_len, len(self.train_rolls[i]) - s)
                             for i, s in self.windows])
         self.tokens_per_batch = int(min(self.batch_size, len(self.windows)) * mean_len)
+        self.eval_tokens = min(32, len(self.valid_rolls)) * max(
+            (len(r) for r in self.valid_rolls), default=0)   # roll_scores: 32 sequences a batch
         self._perm_epoch, self._perm, self._shifts = None, None, None
         self.n_pitches = P
 
@@ -169,6 +177,16 @@ class MusicTask:
         return cls(tcfg.data, opts["grid"] or "16th", opts["music_mode"] or "roll",
                    tcfg.seq_len, tcfg.batch, tcfg.val_fraction, tcfg.seed,
                    getattr(tcfg, "dtype", "float32"), opts["transpose"] or 0)
+
+    def default_steps(self):
+        frames = sum(len(r) for r in self.train_rolls)
+        return default_steps(self.batches_per_epoch, MIN_STEPS, MAX_STEPS,
+                             f"the {frames:,} training steps ({len(self.windows):,} windows)")
+
+    def describe(self):
+        return (f"data: {len(self.train_rolls):,} training and {len(self.valid_rolls):,} "
+                f"validation sequences, {sum(len(r) for r in self.train_rolls):,} training "
+                f"steps, pitches {self.lo}-{self.hi} ({self.n_pitches} outputs)")
 
     def batch(self, k):
         epoch, i = divmod(int(k), self.batches_per_epoch)
@@ -304,9 +322,13 @@ class MusicModel(TrainedModel):
             raise RnnlabError(f"-o/--output must be a .mid file, got {output}")
         steps = self.generate(length, temperature, seed)
         if not any(steps):
-            warnings.warn(f"all {len(steps)} sampled steps are silent: the model gives every "
-                          f"pitch a low probability from the start; train longer (or check the "
-                          f"training data has notes)", RnnlabWarning, stacklevel=2)
+            why = ("at temperature 0 each step holds the round(sum p) most likely pitches, and "
+                   "this model expects less than half a note at every step; sample at a "
+                   "temperature above 0, e.g. --temperature 1" if temperature == 0 else
+                   "the model gives every pitch a low probability from the start; train longer "
+                   "(or check the training data has notes)")
+            warnings.warn(f"all {len(steps)} sampled steps are silent (no notes): {why}",
+                          RnnlabWarning, stacklevel=2)
         if output is not None:
             write_midi(steps, output, grid=self.grid)
         if json_out is not None:
@@ -316,9 +338,10 @@ class MusicModel(TrainedModel):
     def evaluate(self, path, encoding=None):
         """nll_per_step (nats per step, summed over the pitch range), frame_accuracy, and the
         independent-pitch baseline's nll_per_step, over a notes JSON ('test', else 'valid',
-        else 'train' sequences) or MIDI file/folder."""
-        splits = load_sequences(path, self.grid)
-        split = next(k for k in ("test", "valid", "train") if k in splits)
+        else 'train' sequences) or over every sequence of a MIDI file/folder or a JSON list
+        (split 'all')."""
+        splits = load_sequences(path, self.grid, bare_key="all")
+        split = next(k for k in ("test", "valid", "train", "all") if k in splits)
         seqs = check_sequences(splits[split], split)
         rolls, dropped = _rolls(seqs, self.lo, self.hi)
         if not rolls:
@@ -326,5 +349,20 @@ class MusicModel(TrainedModel):
         nll, acc, steps = roll_scores(self.model, rolls)
         base = independent_nll(self.meta["pitch_freq"], rolls)
         return {"nll_per_step": nll, "frame_accuracy": acc, "baseline_nll_per_step": base,
-                "steps": steps, "split": split, "notes_outside_range": dropped,
-                "pitch_range": [self.lo, self.hi]}
+                "steps": steps, "split": split, "sequences": len(rolls),
+                "notes_outside_range": dropped, "pitch_range": [self.lo, self.hi]}
+
+    @staticmethod
+    def report_lines(res):
+        """evaluate()'s result as text lines for the CLI."""
+        which = ("every sequence of the file" if res["split"] == "all" else
+                 f"its {res['split']!r} split")
+        lines = [f"nll {res['nll_per_step']:.4f} nats per step (independent-pitch baseline "
+                 f"{res['baseline_nll_per_step']:.4f}), frame accuracy "
+                 f"{res['frame_accuracy']:.4f}",
+                 f"over {res['steps']:,} steps of {res['sequences']:,} sequences ({which})"]
+        if res["notes_outside_range"]:
+            lo, hi = res["pitch_range"]
+            lines.append(f"{res['notes_outside_range']:,} notes outside the trained pitch range "
+                         f"{lo}-{hi} were left out")
+        return lines

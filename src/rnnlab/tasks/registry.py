@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from ..errors import RnnlabError
 from .melody import MelodyModel
 from .music import MusicModel, MusicTask
-from .series import SeriesModel, SeriesTask
+from .series import SeriesTask
+from .series_model import SeriesModel
 from .text import TextModel, TextTask
 
 

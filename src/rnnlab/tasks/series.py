@@ -1,266 +1,252 @@
-"""Time series: the training task (CSV -> scaled windows) and the trained forecaster.
+"""Time series: the training task (CSV -> transformed, scaled windows).
 
-    rnnlab train sales.csv --out run --target sales --lookback 24 --horizon 12
-    rnnlab forecast run --horizon 12 --json
-    rnnlab evaluate run holdout.csv --json
+    rnnlab train sales.csv --out run --target sales          # defaults chosen from the data
+    rnnlab forecast run --horizon 12 --json                  # with "dates" when the CSV has them
+    rnnlab backtest sales.csv --target sales --horizon 12 --folds 4
 
 Pipeline (column 0 is always the target, the other columns are input features):
 
-    rows (N, F) --[difference]--> z (N', F) --chrono split--> train | val (last val_fraction)
-    Scaler fit on the TRAIN part only; training windows of `lookback` steps, every step
-    predicts the next target value (MSE, scaled units).
+    rows (N, F) --[log of the target]--[difference]--> z (N', F) --chrono split--> train | val
+    Scaler fit on the TRAIN part only; windows of `lookback` rows. Every step of a window
+    predicts what follows it: the next target value (strategy 'recursive') or the next
+    `horizon` values at once (strategy 'direct', a multi-output head), MSE in scaled units,
+    targets past the training part masked out.
 
-Forecasting is recursive: the last `lookback` rows go in, the predicted target is appended as
-the next row and fed back in, `horizon` times. Every prediction sees exactly the window of
-`lookback` rows it saw in training (the window slides; the state starts at zero each time).
-Other features are held at their last observed value (with --difference: their change is 0),
-i.e. the features get the naive forecast. The prediction interval comes from the validation
-part: the h-step-ahead errors of forecasts started at every validation point (see
-docs/series-and-music.md).
+Every option left unset is chosen from the data (tasks/series_defaults.py), printed at the
+start of training and saved in config.json. The validation loss is the MSE of the
+`horizon`-step forecast started at every validation row (what the forecast will be used for),
+so early stopping picks the model that forecasts best. The trained model (forecast, interval,
+evaluate, ensemble) is in series_model.py.
 """
 import math
 
 import numpy as np
 
-from ..data.series import (Scaler, chrono_split, detect_season, load_csv, mae, make_windows,
-                           mase, naive_forecast, read_target_column, rmse,
-                           seasonal_naive_forecast)
-from ..data.series import difference as diff_rows
+from ..data.dates import infer_frequency, parse_times
+from ..data.series import Scaler, detect_season, load_csv
+from ..data.transforms import SeriesTransform
 from ..errors import RnnlabError
-from ..nn.losses import mse
-from .base import TaskOption, TrainedModel, positive_int, task_options
+from . import series_defaults
+from .base import TaskOption, default_steps, positive_int, task_options
+from .series_forecast import held_features, predict_scaled
+from .series_model import SeriesModel
 
-LEVEL = 0.9                # the prediction interval's coverage
-Z90 = 1.6448536269514722   # normal quantile for a central 90% interval
-MIN_EMPIRICAL = 20         # errors needed at a horizon step for empirical quantiles
-
-
-def _rows_needed(lookback, horizon, val_fraction, diff):
-    """Fewest rows that leave lookback+1 rows to train on and horizon rows to validate on."""
-    for n in range(lookback + horizon + 1, 10 ** 7):
-        m = n - diff
-        n_val = int(m * val_fraction)
-        if n_val >= horizon and m - n_val >= lookback + 1:
-            return n
-    return None
+STRATEGIES = ("direct", "recursive")
+# the TrainConfig / ModelConfig fields this task chooses from the data when not given
+CHOSEN = ("hidden", "layers", "batch", "lr", "steps", "eval_every", "patience", "val_fraction")
+MIN_STEPS, MAX_STEPS = 1000, 5000   # the trainer's default stopping rule's bounds, for a run
+                                    # whose steps were not chosen (an old run resumed)
 
 
 class SeriesTask:
     kind = "series"
     carries_state = False
+    CHOSEN = CHOSEN
     OPTIONS = (
         TaskOption("target", "the column to forecast (default: the first numeric column)"),
         TaskOption("features", "input columns besides the target, 'a,b,c' (default: none)"),
         TaskOption("fill", "fill missing cells (default: a missing cell is an error)",
                    choices=("ffill", "interpolate")),
-        TaskOption("lookback", "window length in rows", int, 24),
-        TaskOption("horizon", "forecast steps validated for the interval", int, 12),
-        TaskOption("difference", "model the first differences", bool, False, flag=True),
+        TaskOption("lookback", "window length in rows (default: two seasons or two horizons, "
+                   "chosen from the data)", int),
+        TaskOption("horizon", "forecast steps trained for and validated (default: one season, "
+                   "else 12)", int),
+        TaskOption("difference", "model the first differences (default: when a KPSS test "
+                   "says the level wanders)", bool, flag=True),
+        TaskOption("log", "model the log of the target (default: when the series is positive "
+                   "and its swing grows with its level)", bool, flag=True),
+        TaskOption("season", "season length in rows, 1 = none (default: detected)", int),
+        TaskOption("seasonal_difference", "model the differences at the season's lag (default: "
+                   "off; the season enters as lags: a lookback of two seasons)", bool,
+                   flag=True),
+        TaskOption("strategy", "direct: one head predicts the whole horizon; recursive: one "
+                   "step fed back (default: direct)", choices=STRATEGIES),
+        TaskOption("ensemble", "train N models (seeds seed..seed+N-1) and forecast their "
+                   "median (default: 3)", int),
+        TaskOption("until", "train on the first N rows only (a backtest's origin; default: "
+                   "all rows)", int),
     )
+    STOP_RULE = ("series: chosen from the series with the other defaults: 60 passes over the "
+                 "training windows, 400 to 3,000 steps, validated every 20 steps with early "
+                 "stopping after 10 validations without improvement (printed at the start)")
 
-    def __init__(self, path, target=None, features=None, fill=None, lookback=24, horizon=12,
-                 difference=False, batch=50, val_fraction=0.1, seed=0):
-        self.lookback = L = positive_int("lookback", lookback)
-        self.horizon = H = positive_int("horizon", horizon)
-        self.difference = bool(difference)
-        self.fill, self.batch_size, self.seed = fill, int(batch), int(seed)
-        data = load_csv(path, target, features, fill)
-        raw = data.values
-        d = int(self.difference)
+    def __init__(self, path, target=None, features=None, fill=None, lookback=None, horizon=None,
+                 difference=None, log=None, season=None, seasonal_difference=None,
+                 strategy=None, ensemble=None, until=None, batch=50, val_fraction=0.1, seed=0):
         if not 0 < val_fraction <= 0.5:
             raise RnnlabError(f"--val-fraction must be in (0, 0.5] for a series (the validation "
                               f"part gives the forecast interval), got {val_fraction}")
-        need = _rows_needed(L, H, val_fraction, d)
-        n = len(raw) - d
+        data, raw, times = read_series(path, target, features, fill, until)
+        given = dict(lookback=lookback, horizon=horizon, difference=difference, log=log,
+                     season=season, seasonal_difference=seasonal_difference,
+                     strategy=strategy, ensemble=ensemble, val_fraction=val_fraction)
+        if any(v is None for v in given.values()):       # built without train(): decide here
+            chosen = series_defaults.plan(raw[:, 0], given)
+            given = {k: chosen[k][0] for k in given}
+        self.lookback = L = positive_int("lookback", given["lookback"])
+        self.horizon = H = positive_int("horizon", given["horizon"])
+        self.season = positive_int("season", given["season"])
+        self.ensemble = positive_int("ensemble", given["ensemble"])
+        self.strategy = given["strategy"]
+        if self.strategy not in STRATEGIES:
+            raise RnnlabError(f"--strategy must be direct or recursive, got {self.strategy!r}")
+        seasonal = self.season if given["seasonal_difference"] and self.season > 1 else 0
+        self.transform = SeriesTransform(given["log"], given["difference"], seasonal)
+        self.difference = self.transform.difference
+        self.fill, self.batch_size, self.seed = fill, int(batch), int(seed)
+        self.frequency = infer_frequency(times)
+        self._check_rows(path, len(raw), val_fraction)
+        z_raw = self.transform.forward(raw)
+        self.n_val = int(len(z_raw) * val_fraction)
+        self.n_train = len(z_raw) - self.n_val
+        self.scaler = fit_scaler(z_raw[:self.n_train], data.columns)
+        self.z = self.scaler.transform(z_raw)                          # (N', F)
+        self.data, self.raw, self.times = data, raw, times
+        self.input_size = raw.shape[1]
+        self.output_size = H if self.strategy == "direct" else 1
+        self.val_steps = H                 # the validation loss's forecast steps
+        self.starts = np.arange(self.n_train - L)      # window w: rows starts[w] .. + L - 1
+        W = len(self.starts)
+        self.batches_per_epoch = max(1, math.ceil(W / self.batch_size))
+        self.tokens_per_batch = min(self.batch_size, W) * L
+        self.eval_tokens = L * max(self.n_val, 1)   # validation: a window at every validation row
+        self._perm_epoch, self._perm = None, None
+
+    def _check_rows(self, path, n_rows, val_fraction):
+        L, H, d = self.lookback, self.horizon, self.transform.rows_lost
+        n = n_rows - d
         n_val = int(max(n, 0) * val_fraction)
         if n_val < H or n - n_val < L + 1:
+            need = next(m for m in range(L + H + 1 + d, 10 ** 8)
+                        if int((m - d) * val_fraction) >= H
+                        and m - d - int((m - d) * val_fraction) >= L + 1)
             raise RnnlabError(
-                f"{path} has {len(raw)} rows: too few for --lookback {L} and --horizon {H} with "
+                f"{path} has {n_rows} rows: too few for --lookback {L} and --horizon {H} with "
                 f"--val-fraction {val_fraction} (need at least {need}: lookback+1 rows to train "
                 f"on and horizon rows to validate on); use a smaller --lookback/--horizon or "
                 f"more data")
-        z_raw = diff_rows(raw)[0] if d else raw
-        train, _ = chrono_split(z_raw, val_fraction)
-        self.n_train, self.n_val = len(train), n_val
-        self.scaler = Scaler().fit(train, data.columns)
-        z = self.scaler.transform(z_raw)
-        self.X, self.Y = make_windows(z[:self.n_train], L)               # (L, W, F), (L, W, 1)
-        self.Xv, self.Yv = make_windows(z[self.n_train - L:], L)         # one window per val row
-        self.data, self.raw = data, raw
-        self.input_size, self.output_size = raw.shape[1], 1
-        W = self.X.shape[1]
-        self.batches_per_epoch = max(1, math.ceil(W / self.batch_size))
-        self.tokens_per_batch = min(self.batch_size, W) * L
-        self._perm_epoch, self._perm = None, None
 
     @classmethod
     def from_config(cls, tcfg, meta=None):
-        return cls(tcfg.data, batch=tcfg.batch, val_fraction=tcfg.val_fraction, seed=tcfg.seed,
-                   **task_options(tcfg, cls))
+        opts = task_options(tcfg, cls)
+        legacy = meta is not None and "transform" not in meta
+        if legacy:
+            # a run from before the chosen defaults: it was what its meta says, and recursive
+            season = detect_season(meta["target_history"]) or 1
+            opts.update(lookback=meta["lookback"], horizon=meta["horizon"], log=False,
+                        difference=bool(meta["difference"]), strategy="recursive",
+                        ensemble=1, season=season, seasonal_difference=False)
+        task = cls(tcfg.data, batch=tcfg.batch, val_fraction=tcfg.val_fraction, seed=tcfg.seed,
+                   **opts)
+        if legacy:
+            task.val_steps = 1      # its best loss so far is a one-step loss: keep comparing so
+        return task
 
+    def default_steps(self):
+        return default_steps(self.batches_per_epoch, MIN_STEPS, MAX_STEPS,
+                             f"the {len(self.starts):,} training windows")
+
+    def describe(self):
+        feats = f" and {len(self.data.columns) - 1} feature column(s)" \
+            if len(self.data.columns) > 1 else ""
+        return (f"data: {len(self.raw):,} rows of {self.data.target!r}{feats}: "
+                f"{len(self.starts):,} training windows of {self.lookback} rows, "
+                f"{self.n_val:,} validation rows")
+
+
+    @classmethod
+    def choose_defaults(cls, tcfg, given):
+        """The trainer's hook: {option: (value, why)} for this task's options and the trainer
+        and model fields in CHOSEN, decided from the data (given ones are kept)."""
+        opts = task_options(tcfg, cls)
+        _, raw, _ = read_series(tcfg.data, opts["target"], opts["features"], opts["fill"],
+                                opts["until"])
+        return series_defaults.plan(raw[:, 0], {**opts, **given})
+
+    # ----- training -----------------------------------------------------------------------
     def batch(self, k):
-        """A shuffled minibatch of training windows; the order depends on (seed, epoch) only,
-        so a resumed run sees the same batches."""
+        """A shuffled minibatch of training windows (inputs (L, B, F), targets (L, B, Ho),
+        mask or None); the order depends on (seed, epoch) only, so a resumed run sees the same
+        batches. Targets past the training part are masked out."""
         epoch, i = divmod(int(k), self.batches_per_epoch)
         if self._perm_epoch != epoch:
             rng = np.random.default_rng([self.seed, epoch])
-            self._perm, self._perm_epoch = rng.permutation(self.X.shape[1]), epoch
-        idx = self._perm[i * self.batch_size:(i + 1) * self.batch_size]
-        return self.X[:, idx], self.Y[:, idx], None
+            self._perm, self._perm_epoch = rng.permutation(len(self.starts)), epoch
+        idx = self.starts[self._perm[i * self.batch_size:(i + 1) * self.batch_size]]
+        return self.windows(idx)
+
+    def windows(self, starts):
+        """Windows starting at rows `starts` (B,): X (L, B, F), Y (L, B, Ho), mask or None.
+        Y[t, b, h] is the target h+1 rows after X[t, b]."""
+        L, Ho = self.lookback, self.output_size
+        rows = starts[None, :] + np.arange(L)[:, None]                          # (L, B)
+        X = self.z[rows]
+        ahead = rows[:, :, None] + 1 + np.arange(Ho)                            # (L, B, Ho)
+        inside = ahead < self.n_train
+        Y = self.z[np.minimum(ahead, self.n_train - 1), 0]
+        if inside.all():
+            return X, Y, None
+        return X, np.where(inside, Y, 0.0), inside.astype(X.dtype)
+
+    def validation_targets(self):
+        """Contexts (n_val, L, F) ending before each validation row and that row's next
+        `val_steps` (the horizon) scaled targets (n_val, H), NaN past the data."""
+        L, H, n = self.lookback, self.val_steps, len(self.z)
+        origins = np.arange(self.n_train, n)
+        ctx = np.stack([self.z[o - L:o] for o in origins])
+        ahead = origins[:, None] + np.arange(H)
+        y = np.where(ahead < n, self.z[np.minimum(ahead, n - 1), 0], np.nan)
+        return ctx, y
 
     def validation_loss(self, model):
-        """One-step-ahead MSE (scaled units) at every validation row, with full lookback."""
-        model.eval()
-        out, _ = model.forward(self.Xv)
-        return mse(out[-1], self.Yv[-1])[0]
+        """MSE (scaled units) of the horizon-step forecast from every validation row."""
+        ctx, y = self.validation_targets()
+        held = held_features(self.scaler, ctx[:, -1], self.difference)
+        p = predict_scaled(model, ctx, y.shape[1], held)
+        ok = ~np.isnan(y)
+        return float(np.mean((p[ok] - y[ok]) ** 2))
+
+    def review(self, models):
+        """Lines of warning after training: the forecast against seasonal naive on the
+        validation part (models: the trained SequenceModels, the ensemble's members)."""
+        fitted = SeriesModel(models[0], self.meta(), members=models[1:])
+        return fitted.validation_warnings()
 
     def meta(self):
-        L, d = self.lookback, int(self.difference)
+        L, d = self.lookback, self.transform.rows_lost
         tail = self.raw[len(self.raw) - (self.n_val + L + d):]
         return {"kind": "series", "target": self.data.target, "columns": self.data.columns,
                 "features": self.data.columns[1:], "fill": self.fill, "lookback": L,
                 "horizon": self.horizon, "difference": self.difference,
+                "transform": self.transform.to_json(), "strategy": self.strategy,
+                "season": self.season, "ensemble": self.ensemble,
                 "scaler": self.scaler.to_json(), "n_rows": int(len(self.raw)),
-                "n_val": int(self.n_val),
-                "last_time": self.data.time[-1] if self.data.time else None,
+                "n_val": int(self.n_val), "frequency": self.frequency,
+                "last_time": self.data.time[len(self.raw) - 1] if self.data.time else None,
                 "target_history": self.raw[:, 0].tolist(), "tail": tail.tolist()}
 
 
-class SeriesModel(TrainedModel):
-    """A trained forecaster: `forecast(horizon)`, `evaluate(holdout.csv, season=None)`."""
-    kind = "series"
+def read_series(path, target, features, fill, until):
+    """(SeriesData, rows (N, F), datetimes or None): the CSV's first `until` rows."""
+    data = load_csv(path, target, features, fill)
+    n = len(data.values)
+    if until is not None:
+        until = positive_int("until", until)
+        if until > n:
+            raise RnnlabError(f"--until {until} is past the end of {path} ({n} rows); give at "
+                              f"most {n}")
+        n = until
+    times = parse_times(data.time[:n]) if data.time else None
+    return data, data.values[:n], times
 
-    def __init__(self, model, data_meta, train_cfg=None, path=None):
-        super().__init__(model, data_meta, train_cfg, path)
-        m = data_meta
-        self.scaler = Scaler.from_json(m["scaler"])
-        self.lookback, self.diff = int(m["lookback"]), bool(m["difference"])
-        self.target, self.features = m["target"], list(m["features"])
-        self.history = np.asarray(m["target_history"], np.float64)
-        self.tail = np.asarray(m["tail"], np.float64).reshape(-1, len(m["columns"]))
-        self.n_val = int(m["n_val"])
-        self._errors = None       # validation errors (origins, steps), computed on demand
 
-    # ----- the recursion ------------------------------------------------------------------
-    def scale_rows(self, rows):
-        """Raw rows (N, F) as the model reads them: differenced (when trained so), scaled."""
-        return self.scaler.transform(diff_rows(rows)[0] if self.diff else rows)
-
-    def _forecast_z(self, ctx, horizon):
-        """ctx (B, L, F) scaled rows -> (B, horizon) scaled target predictions."""
-        L = self.lookback
-        buf = np.array(ctx, np.float64)
-        B, F = buf.shape[0], buf.shape[2]
-        if self.diff:     # features held at their level: their change is 0
-            held = np.broadcast_to(-self.scaler.mean[1:] / self.scaler.std[1:], (B, F - 1))
-        else:
-            held = buf[:, -1, 1:].copy()
-        preds = np.empty((B, horizon))
-        self.model.eval()
-        for h in range(horizon):
-            out, _ = self.model.forward(np.ascontiguousarray(buf[:, -L:].transpose(1, 0, 2)))
-            preds[:, h] = out[-1, :, 0]
-            new = np.empty((B, 1, F))
-            new[:, 0, 0], new[:, 0, 1:] = preds[:, h], held
-            buf = np.concatenate([buf[:, 1:], new], axis=1)
-        return preds
-
-    def _to_levels(self, preds, last_level):
-        y = preds * self.scaler.std[0] + self.scaler.mean[0]
-        return np.asarray(last_level)[:, None] + np.cumsum(y, axis=1) if self.diff else y
-
-    def _validation_errors(self, steps):
-        """errors[j, h] = actual - forecast, h+1 steps after validation origin j (NaN past the
-        data). Origins: every validation row; the context is the lookback rows before it."""
-        if self._errors is not None and self._errors.shape[1] >= steps:
-            return self._errors[:, :steps]
-        L, d, n_val = self.lookback, int(self.diff), self.n_val
-        z = self.scale_rows(self.tail)                                   # (L + n_val, F)
-        ctx = np.stack([z[j:j + L] for j in range(n_val)])
-        H = min(steps, n_val)
-        levels = self._to_levels(self._forecast_z(ctx, H), self.tail[L + d - 1:L + d - 1 + n_val, 0])
-        err = np.full((n_val, steps), np.nan)
-        for j in range(n_val):
-            k = min(H, n_val - j)
-            err[j, :k] = self.tail[j + L + d:j + L + d + k, 0] - levels[j, :k]
-        self._errors = err
-        return err
-
-    def forecast(self, horizon=None):
-        """Forecast the target `horizon` steps past the end of the training data.
-        Returns {"forecast", "lower", "upper", "level", "target", "held_features", "interval"}."""
-        horizon = self.meta["horizon"] if horizon is None else horizon
-        if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) or horizon < 1:
-            raise RnnlabError(f"--horizon must be a positive integer, got {horizon!r}")
-        horizon = int(horizon)
-        z = self.scale_rows(self.tail)
-        fc = self._to_levels(self._forecast_z(z[None, -self.lookback:], horizon),
-                             self.tail[-1:, 0])[0]
-        err = self._validation_errors(horizon)
-        s1 = math.sqrt(np.nanmean(err[:, 0] ** 2))
-        lower, upper, kinds = np.empty(horizon), np.empty(horizon), set()
-        for h in range(horizon):
-            e = err[:, h][~np.isnan(err[:, h])]
-            if len(e) >= MIN_EMPIRICAL:
-                lo, hi = np.quantile(e, [(1 - LEVEL) / 2, (1 + LEVEL) / 2])
-                kinds.add("empirical")
-            else:
-                lo = -Z90 * s1 * math.sqrt(h + 1)
-                hi = -lo
-                kinds.add("normal")
-            lower[h], upper[h] = fc[h] + lo, fc[h] + hi
-        return {"forecast": fc.tolist(), "lower": lower.tolist(), "upper": upper.tolist(),
-                "level": LEVEL, "target": self.target,
-                "held_features": {f: float(v) for f, v in zip(self.features, self.tail[-1, 1:])},
-                "interval": "+".join(sorted(kinds))}
-
-    def evaluate(self, path, season=None):
-        """Forecast len(holdout) steps from the end of the training data and score it against
-        the holdout file's target column, beside the naive and seasonal-naive baselines."""
-        actual = self._read_target(path)
-        H = len(actual)
-        hist = self.history
-        detected = season is None
-        if season is None:
-            season = detect_season(hist)
-        elif isinstance(season, bool) or not isinstance(season, (int, np.integer)) \
-                or not 1 <= season < len(hist):
-            raise RnnlabError(f"--season must be an integer in [1, {len(hist) - 1}] (the length "
-                              f"of one cycle in rows), got {season!r}")
-        fc = np.asarray(self.forecast(H)["forecast"])
-
-        def scores(f):
-            return {"rmse": rmse(actual, f), "mae": mae(actual, f), "mase": mase(actual, f, hist)}
-
-        res = {"horizon": H, **scores(fc), "naive": scores(naive_forecast(hist, H)),
-               "season": None if season is None else int(season), "season_detected": detected,
-               "seasonal_naive": None}
-        res["beats_naive"] = res["mae"] < res["naive"]["mae"]
-        res["beats_seasonal_naive"] = None
-        if season is not None:
-            res["seasonal_naive"] = scores(seasonal_naive_forecast(hist, H, int(season)))
-            res["beats_seasonal_naive"] = res["mae"] < res["seasonal_naive"]["mae"]
-        return res
-
-    def _read_target(self, path):
-        """The holdout's target column (missing cells filled as in training)."""
-        return read_target_column(path, self.target, self.meta.get("fill"))
-
-    @staticmethod
-    def report_lines(res):
-        """evaluate()'s result as text lines for the CLI."""
-        def row(name, s):
-            return f"{name:15s} rmse {s['rmse']:.4f}  mae {s['mae']:.4f}  mase {s['mase']:.4f}"
-        lines = [f"holdout: {res['horizon']} steps",
-                 row("model", res), row("naive", res["naive"])]
-        if res["seasonal_naive"] is not None:
-            how = "detected" if res["season_detected"] else "given"
-            lines.append(row("seasonal naive", res["seasonal_naive"]) +
-                         f"  (season {res['season']}, {how})")
-        else:
-            lines.append("seasonal naive: no season detected (pass --season N)")
-        if res["beats_seasonal_naive"] is False:
-            lines.append("WARNING: the model does NOT beat the seasonal naive forecast")
-        if not res["beats_naive"]:
-            lines.append("WARNING: the model does NOT beat the naive forecast")
-        return lines
+def fit_scaler(train, columns):
+    """The Scaler of the training part; a target that does not move there (a pure trend,
+    differenced) keeps unit scale instead of failing: it is what is forecast, not a feature."""
+    train = np.asarray(train, np.float64)
+    if np.std(train[:, 0]) == 0:
+        rest = Scaler().fit(train[:, 1:], columns[1:]) if train.shape[1] > 1 else None
+        mean = np.r_[train[0, 0], rest.mean if rest else []]
+        std = np.r_[1.0, rest.std if rest else []]
+        return Scaler(mean, std)
+    return Scaler().fit(train, columns)

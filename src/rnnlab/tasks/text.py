@@ -3,24 +3,61 @@
     rnnlab train input.txt --out run              # char-level; --tokens word
     model = rnnlab.load("run")
     print(model.sample(200, temperature=0.8, prime="The "))
-    print(model.evaluate("valid.txt"))           # {'loss': nats/token, 'bits_per_token', 'tokens'}
+    print(model.evaluate("valid.txt"))           # {'loss': nats/token, 'bits_per_token', 'tokens', ...}
 
 Training follows char-rnn's scheme. The token ids are cut into B contiguous streams; batch k
 is the k-th window of T tokens of every stream, so the state is carried from one batch to the
 next (truncated BPTT). Evaluation is exact: every token after the first is predicted once,
 with the state carried through the whole file. Sampling feeds each token back in, one step at
 a time, on the kernels' B=1 steppers (stream.py).
+
+The vocabulary has an unknown token, <unk> (data/vocab.py): tokens seen fewer than
+--min-count times in the training text (default: 2 for words, 1 for characters) and, with
+--max-vocab N, all but the N-1 most frequent map to it and train it. A token that `evaluate`
+or `sample --prime` meets and the vocabulary lacks is read as <unk>, counted and reported. A
+run saved before <unk> existed has none: there such tokens are skipped, and counted.
 """
 import math
+import warnings
 
 import numpy as np
 
 from ..data.text import TokenStream, Vocab, read_ascii_char_ids, read_text, split_ids
-from ..errors import RnnlabError
+from ..data.vocab import count_tokens
+from ..errors import RnnlabError, RnnlabWarning
 from ..nn.functional import softmax
-from .base import TrainedModel
+from .base import TaskOption, TrainedModel, default_steps, task_options
 from .model import detach_state
 from .stream import streaming_model
+
+MIN_COUNT = {"char": 1, "word": 2}      # --min-count's default for each token level
+MAX_TOKENS = 20_000_000                 # the default stopping rule's cap, in training tokens
+MIN_STEPS = 200
+
+
+def _count(ids, value, chunk=1 << 22):
+    """How often `value` occurs in `ids`, in pieces (no temporary as large as the corpus)."""
+    return sum(int(np.count_nonzero(ids[k:k + chunk] == value))
+               for k in range(0, len(ids), chunk))
+
+
+def unknown_policy(vocab):
+    """How a vocabulary reads a token it lacks: 'map' to <unk>, or 'skip' (no <unk>: a run
+    saved before rnnlab had one)."""
+    return "map" if vocab.has_unk else "skip"
+
+
+def describe_unknown(vocab, unknown, what):
+    """One sentence on the unknown tokens `what` (e.g. 'the prime') held, or None."""
+    if not unknown.count:
+        return None
+    unit = "character" if vocab.level == "char" else "token"
+    s = "" if unknown.count == 1 else "s"
+    head = (f"{what} has {unknown.count:,} {unit}{s} not in the model's vocabulary "
+            f"({len(unknown.tokens):,} distinct: {', '.join(unknown.examples())})")
+    if vocab.has_unk:
+        return head + ": read as <unk>"
+    return head + ": skipped (this model was saved before rnnlab had <unk>)"
 
 
 def run_stream_loss(model, ids, chunk=1000, batch=1):
@@ -48,34 +85,73 @@ def run_stream_loss(model, ids, chunk=1000, batch=1):
 class TextTask:
     kind = "text"
     carries_state = True
-    OPTIONS = ()       # the text options (--tokens, --encoding) are TrainConfig fields
+    # --tokens and --encoding are TrainConfig fields; these shape the vocabulary
+    OPTIONS = (
+        TaskOption("min_count", "tokens seen fewer times than this in the training text become "
+                   "<unk> (default: 2 for --tokens word, 1 for char)", int),
+        TaskOption("max_vocab", "keep only the N-1 most frequent tokens, the rest become <unk> "
+                   "(default: 0, no limit)", int),
+    )
+    STOP_RULE = (f"text: 10 passes over the training tokens, at least {MIN_STEPS} steps and at "
+                 f"most {MAX_TOKENS // 1_000_000} million tokens")
 
-    def __init__(self, ids, vocab, batch=50, seq_len=50, val_fraction=0.1):
+    def __init__(self, ids, vocab, batch=50, seq_len=50, val_fraction=0.1, min_count=None,
+                 max_vocab=0):
         """ids: (N,) token ids of the whole text, vocab: the Vocab that made them."""
         self.vocab = vocab
+        self.min_count, self.max_vocab = min_count, max_vocab
         self.train_ids, self.val_ids = split_ids(ids, val_fraction)
         self.stream = TokenStream(self.train_ids, batch, seq_len)
         self.input_size = self.output_size = vocab.size
         self.batches_per_epoch = self.stream.batches_per_epoch
         self.tokens_per_batch = batch * seq_len
         self.initial_loss = float(np.log(vocab.size))   # uniform guessing: ln V
+        self.unk_count = _count(self.train_ids, vocab.unk_id) if vocab.has_unk else 0
+        n_val = len(self.val_ids)       # validation reads chunks of up to 1000 x val_batch
+        self.val_batch = min(16, max(1, n_val // 200))
+        self.eval_tokens = min(1000, (n_val - 1) // self.val_batch) * self.val_batch \
+            if n_val >= 2 else 0
 
     @classmethod
     def from_file(cls, path, tokens="char", encoding="utf-8", batch=50, seq_len=50,
-                  val_fraction=0.1, vocab=None):
+                  val_fraction=0.1, vocab=None, min_count=None, max_vocab=0):
+        """The task of a text file; `vocab` (a resumed run's) or one built from the file."""
+        min_count = MIN_COUNT.get(tokens, 1) if min_count is None else min_count
+        max_vocab = max_vocab or 0
+        args = (batch, seq_len, val_fraction, min_count, max_vocab)
         if tokens == "char":        # large ASCII files: ids only, never the text as a str
-            fast = read_ascii_char_ids(path, encoding, vocab)
+            fast = read_ascii_char_ids(path, encoding, vocab, min_count=min_count,
+                                       max_vocab=max_vocab)
             if fast is not None:
-                return cls(fast[1], fast[0], batch, seq_len, val_fraction)
+                return cls(fast[1], fast[0], *args)
         text = read_text(path, encoding)
-        vocab = vocab or Vocab.build(text, tokens)
-        return cls(vocab.encode(text), vocab, batch, seq_len, val_fraction)
+        if vocab is None:
+            vocab = Vocab.from_counts(count_tokens(text, tokens), tokens, min_count, max_vocab)
+        return cls(vocab.encode(text, unknown_policy(vocab)), vocab, *args)
 
     @classmethod
     def from_config(cls, tcfg, meta=None):
         vocab = Vocab.from_json(meta["vocab"]) if meta else None
         return cls.from_file(tcfg.data, tcfg.tokens, tcfg.encoding, tcfg.batch, tcfg.seq_len,
-                             tcfg.val_fraction, vocab=vocab)
+                             tcfg.val_fraction, vocab=vocab, **task_options(tcfg, cls))
+
+    def default_steps(self):
+        cap = max(1, MAX_TOKENS // self.tokens_per_batch)
+        return default_steps(self.batches_per_epoch, MIN_STEPS, cap,
+                             f"the {len(self.train_ids):,} training tokens",
+                             cap=f"{MAX_TOKENS // 1_000_000} million tokens ({cap:,} steps)")
+
+    def describe(self):
+        v, unit = self.vocab, "chars" if self.vocab.level == "char" else "tokens"
+        line = (f"data: {len(self.train_ids) + len(self.val_ids):,} {unit} "
+                f"({len(self.train_ids):,} train, {len(self.val_ids):,} validation); vocabulary "
+                f"{v.size - v.has_unk:,} {unit}")
+        if not v.has_unk:
+            return line + " (no <unk>: a run saved before rnnlab had one)"
+        rule = f"--min-count {self.min_count}" + (f", --max-vocab {self.max_vocab}"
+                                                   if self.max_vocab else "")
+        return line + (f" + <unk>, which stands for {self.unk_count:,} training tokens "
+                       f"({rule})")
 
     def batch(self, k):
         x, y = self.stream.get(k)
@@ -84,10 +160,10 @@ class TextTask:
     def validation_loss(self, model):
         if len(self.val_ids) < 2:
             return None
-        return run_stream_loss(model, self.val_ids, batch=min(16, max(1, len(self.val_ids) // 200)))[0]
+        return run_stream_loss(model, self.val_ids, batch=self.val_batch)[0]
 
     def meta(self):
-        return {"kind": "text", "vocab": self.vocab.to_json()}
+        return {"kind": "text", "vocab": self.vocab.to_json(), "unk_in_training": self.unk_count}
 
 
 class TextModel(TrainedModel):
@@ -103,7 +179,8 @@ class TextModel(TrainedModel):
 
     def sample_ids(self, length, temperature=1.0, top_k=0, prime_ids=(), seed=None):
         """Generate `length` token ids, one step at a time (B=1), feeding each back in.
-        Yields ids as they are produced. temperature 0 means argmax."""
+        Yields ids as they are produced. temperature 0 means argmax. <unk> is never sampled
+        (it stands for no token in particular): its probability goes to the known tokens."""
         if length < 0:
             raise RnnlabError(f"--length must be >= 0, got {length}")
         if temperature < 0:
@@ -112,15 +189,18 @@ class TextModel(TrainedModel):
             raise RnnlabError(f"--top-k must be >= 0 (0 = off), got {top_k}")
         rng = np.random.default_rng(seed)
         V, state = self.cfg.output_size, None
-        prime = list(prime_ids)
-        if not prime:
-            prime = [int(rng.integers(V))]          # no prime: start from a random token
+        prime, unk = list(prime_ids), self.vocab.unk_id
+        if not prime:                               # no prime: start from a random token
+            first = int(rng.integers(V - (unk is not None)))
+            prime = [first + (unk is not None and first >= unk)]
         logits, state = self.model.forward(np.asarray(prime, np.int64)[:, None], state)
         last = logits[-1, 0]
         stream = streaming_model(self.model)       # fused B=1 steppers: no per-step overhead
         if stream is not None:
             stream.reset(state)
         for _ in range(length):
+            if unk is not None:
+                last[unk] = -np.inf
             tok = pick_token(last, temperature, top_k, rng)
             yield tok
             if stream is not None:
@@ -132,12 +212,18 @@ class TextModel(TrainedModel):
     def sample(self, length=200, temperature=1.0, top_k=0, prime="", seed=None, stream=None):
         """Sampled text (with the prime in front). With `stream`, each piece is written as soon
         as it is generated."""
-        prime_ids = self.vocab.encode(prime).tolist() if prime else []
-        pieces = [prime]
+        prime_ids = []
+        if prime:
+            ids, unknown = self.vocab.encode_counted(prime, unknown_policy(self.vocab))
+            note = describe_unknown(self.vocab, unknown, "--prime")
+            if note:
+                warnings.warn(note, RnnlabWarning, stacklevel=2)
+            prime_ids = ids.tolist()
+        pieces, sep = [prime], self.vocab.separator      # " " between hand-made words
         if stream is not None and prime:
             stream.write(prime)
         for tok in self.sample_ids(length, temperature, top_k, prime_ids, seed):
-            piece = self.vocab.tokens[tok]
+            piece = (sep if prime or len(pieces) > 1 else "") + self.vocab.tokens[tok]
             pieces.append(piece)
             if stream is not None:
                 stream.write(piece)
@@ -146,11 +232,35 @@ class TextModel(TrainedModel):
 
     def evaluate(self, path, encoding="utf-8"):
         """Mean next-token cross-entropy over a file, exactly: every token after the first is
-        predicted once, with the state carried through the whole file."""
-        ids = self.vocab.encode(read_text(path, encoding))
+        predicted once, with the state carried through the whole file. Tokens the vocabulary
+        lacks are read as <unk> and scored as <unk> (or, in a run saved before rnnlab had
+        <unk>, skipped); `unknown_tokens` counts them and `unknown_scored` says which."""
+        ids, unknown = self.vocab.encode_counted(read_text(path, encoding),
+                                                 unknown_policy(self.vocab))
         loss, n = run_stream_loss(self.model, ids, batch=1)
         return {"loss": loss, "bits_per_token": loss / math.log(2), "tokens": n,
-                "perplexity": math.exp(loss)}
+                "perplexity": math.exp(loss), "unknown_tokens": unknown.count,
+                "unknown_scored": self.vocab.has_unk,
+                "unknown_examples": [t for t, _ in unknown.tokens.most_common(5)],
+                "unk_in_training": self.meta.get("unk_in_training")}
+
+    def report_lines(self, res):
+        """evaluate()'s result as text lines for the CLI."""
+        lines = [f"loss {res['loss']:.4f} nats/token  ({res['bits_per_token']:.4f} bits/token, "
+                 f"perplexity {res['perplexity']:.3f}) over {res['tokens']:,} predicted tokens"]
+        n = res["unknown_tokens"]
+        if not n:
+            return lines + ["unknown tokens: none (every token is in the model's vocabulary)"]
+        examples = ", ".join(repr(t) for t in res["unknown_examples"])
+        if not res["unknown_scored"]:
+            return lines + [f"unknown tokens: {n:,} ({examples}), skipped, not scored: this "
+                            f"model was saved before rnnlab had <unk>; the loss covers the "
+                            f"other tokens"]
+        line = f"unknown tokens: {n:,} ({examples}), read as <unk> and scored as <unk>"
+        if res.get("unk_in_training") == 0:
+            line += ("; <unk> never occurred in training, so the model gives it little "
+                     "probability (retrain with a higher --min-count to train it)")
+        return lines + [line]
 
 
 def pick_token(logits, temperature, top_k, rng):

@@ -16,7 +16,7 @@ from rnnlab.viz.subject import Subject
 
 
 def explain_command(run, text=None, input_file=None, out="explain.html", title=None, bits=8,
-                    max_conn_steps=MAX_CONN_STEPS) -> str:
+                    max_conn_steps=MAX_CONN_STEPS, lang=None) -> str:
     """`rnnlab explain`: load the run, explain the input, write the page. Returns the path."""
     trained, inputs = _load_input(run, text, input_file)
     if inputs is None:
@@ -26,7 +26,7 @@ def explain_command(run, text=None, input_file=None, out="explain.html", title=N
         print(f"rnnlab: note: the page shows the first {MAX_TOKENS} tokens of the input",
               file=sys.stderr)
     return write_explain(trained, inputs, out, title=title, bits=bits,
-                         max_conn_steps=max_conn_steps)
+                         max_conn_steps=max_conn_steps, lang=lang)
 
 
 def plot_command(run, text=None, input_file=None, out_dir=None) -> list:

@@ -43,8 +43,12 @@ of numbers is expected):
                  dropped and each row keeps its last `CONN_WINDOW` values.
     history      optional [{"step": int, "train_loss": float, "val_loss": float|null}]
     ln_v         optional float|null     ln(V): the loss of a uniform guess over V tokens
-    legend       optional {name: str}    one line per quantity; default: the cell's LEGEND (the
-                                         seed note's words for the LSTM)
+    legend       optional {name: str}    one line per quantity; default: the cell's legend in the
+                                         page's language (rnnlab.viz.i18n: the catalogue's line,
+                                         else the cell's English LEGEND, the seed note's words)
+    lang         optional str            the page's language, a catalogue of rnnlab.viz.i18n
+                                         ("en", the default, or "zh-TW"); the page's labels
+                                         come from its "explain" section (embedded as strings)
 
 Embedded form (what the page reads; `read_explain_payload` turns it back into lists): the same
 dict, where each quantity and each connectivity row is replaced by
@@ -67,6 +71,7 @@ import numpy as np
 from rnnlab.errors import RnnlabError
 from rnnlab.fileio import atomic_write_bytes
 from rnnlab.nn import registry
+from rnnlab.viz.i18n import strings
 from rnnlab.viz.limits import CONN_WINDOW, MAX_TOKENS
 
 TASKS = ("text", "series", "music")
@@ -151,7 +156,10 @@ def _clean(payload: dict, bits: int) -> dict:
         out["connectivity"] = _clean_connectivity(payload["connectivity"], T, bits)
     out["history"] = _clean_history(payload.get("history") or [])
     out["ln_v"] = _sig(payload.get("ln_v"))
-    out["legend"] = _legend(out["cell"], payload.get("legend"), names)
+    tr = strings(str(payload.get("lang") or "en"))
+    out["lang"], out["strings"] = tr.lang, tr.section("explain")
+    out["legend"] = _legend(out["cell"], payload.get("legend"), names, tr)
+    out["order"] = list(registry.get(out["cell"]).gates)     # the menu's order (GATES)
     return out
 
 
@@ -277,10 +285,11 @@ def _clean_history(history) -> list:
     return out
 
 
-def _legend(cell, given, names) -> dict:
-    """One line per quantity on the page: the cell's legend (the registry's, in the seed
-    note's words for the LSTM), overridden by the payload's own lines."""
-    legend = dict(registry.get(cell).legend)
+def _legend(cell, given, names, tr) -> dict:
+    """One line per quantity on the page: the cell's legend in the page's language (`tr`, an
+    i18n Strings: its catalogue's line, else the registry's English one, in the seed note's
+    words for the LSTM), overridden by the payload's own lines."""
+    legend = tr.legend(cell)
     legend.update({str(k): str(v) for k, v in (given or {}).items()})
     shown = set(names) | ({"tanh_c"} if "c" in names else set())
     return {k: v for k, v in legend.items() if k in shown}

@@ -13,7 +13,11 @@ layer's `backward`, never a second implementation):
   `grad_norms`: one input, L the loss of its last prediction, ||dL/dh_t|| and ||dL/dc_t||
   against the distance from it (the explain page, `rnnlab plot`). `loss_grad_norms`: a batch
   of sequences, L the model's own loss (its kind, its mask), ||dL/dh_t|| over batch and hidden
-  units for every t (the long-memory experiments).
+  units for every t (the long-memory experiments). A cell with more state parts (the xLSTM
+  cells' h, c, n) reports every part but its stabiliser (the cell's STABILISER, m).
+
+The real states come from the reference forward's cache; a cell that does not keep a part per
+step (the mLSTM's matrix memory) has its states recorded by running the layer step by step.
 
 Everything runs on a copy of the model (the Subject's, or `Module.clone`): the model itself is
 never disturbed.
@@ -54,7 +58,8 @@ def connectivity_from(sm, subject, ids, x, states, steps, max_steps, window):
         # one shared start, a window before the chunk's earliest target: exact in the window
         start = min(s for s, _ in chunk)
         rows = [(start, e) for _, e in chunk]
-        dx, _ = _rows_backward(sm, x, states, rows, targets[[e - 1 for _, e in rows]])
+        dx, _ = _rows_backward(sm, x, _all_states(sm, x, states), rows,
+                               targets[[e - 1 for _, e in rows]])
         norms = np.linalg.norm(dx.astype(np.float64), axis=2)      # (Tm, K)
         for k, (s, e) in enumerate(rows):
             result[e - 1] = norms[:e - s, k][-window:]
@@ -88,21 +93,45 @@ def grad_norms_from(sm, subject, ids, x, gates, max_distance):
     dh_last = sm.head.backward(_dloss(sm, logits, target).astype(x.dtype))[0]
     dy = np.zeros((tl + 1, 1, dh_last.shape[-1]), x.dtype)
     dy[tl, 0] = dh_last
-    dh, dc = backprop_states(sm.rnn, x[:tl + 1], dy)
+    grads = backprop_states(sm.rnn, x[:tl + 1], dy)
     rows = tl + 1 - np.arange(dmax + 1)                   # row of the state d steps back
-    label = (lambda s: s + (f" (layer {L})" if L > 1 else ""))
-    out = {label("\u2016\u2202L/\u2202h_t\u2016"): np.linalg.norm(dh[rows, 0], axis=-1)}
-    if dc is not None:
-        c_norm = np.linalg.norm(dc[rows, 0], axis=-1)
-        o, tc = gates[(L - 1, 0, "o")][tl], gates[(L - 1, 0, "tanh_c")][tl]
-        c_norm[0] = np.linalg.norm(dh_last.astype(np.float64) * o * (1 - tc ** 2))
-        out[label("\u2016\u2202L/\u2202c_t\u2016")] = c_norm
+    label = (lambda s: s + (f" (layer {L - 1})" if L > 1 else ""))   # layers count from 0
+    out = {}
+    for part in _reported_parts(sm.rnn):
+        g = grads[part][rows, 0]
+        norm = np.linalg.norm(g.reshape(len(rows), -1), axis=-1)
+        if part == "c":
+            norm[0] = _dc_norm_at_output(gates, L - 1, tl, dh_last.astype(np.float64))
+        elif part != "h":
+            norm[0] = np.nan           # the loss reads h only: the other parts start at d = 1
+        out[label(f"\u2016\u2202L/\u2202{part}_t\u2016")] = norm
     return out
 
 
+def _reported_parts(layer):
+    """The state parts whose gradient norms are reported: all but a stabiliser (the xLSTM
+    cells' m, which only rescales the others)."""
+    return [p for p in layer.state_names if p != getattr(layer.reference, "STABILISER", None)]
+
+
+def _dc_norm_at_output(gates, k, t, dh):
+    """||dL/dc_t|| at distance 0, where the loss reads h_t = o_t * tanh(c_t): dh * o * (1 -
+    tanh(c_t)^2). That premise is checked on the cached values; where it fails (a projected
+    or layer-normalised LSTM, zoneout, another cell) distance 0 is left out (NaN), and the
+    curve starts at distance 1, which the layer's own backward measures for every cell."""
+    need = [(k, 0, n) for n in ("o", "tanh_c", "c", "h")]
+    if not all(key in gates for key in need):
+        return np.nan
+    o, tc, c, h = (gates[key][t] for key in need)
+    if h.shape != o.shape or not (np.allclose(h, o * tc, rtol=1e-5, atol=1e-6)
+                                  and np.allclose(tc, np.tanh(c), rtol=1e-5, atol=1e-6)):
+        return np.nan
+    return np.linalg.norm(dh * o * (1 - tc ** 2))
+
+
 def loss_grad_norms(model, inputs, targets, mask=None):
-    """||dL/dh_t|| of the top layer (Frobenius norm over the batch and the hidden units) for
-    every step t of a batch, L the model's own loss on it (`SequenceModel.loss`: the batch mean
+    """||dL/dh_t|| of the top layer (Frobenius norm over the batch and the hidden units; for a
+    cell whose output is not a state part, the mLSTM, its memory C's) for every step t of a batch, L the model's own loss on it (`SequenceModel.loss`: the batch mean
     over the unmasked targets), indexed by the distance d = T - 1 - t from the last step.
     inputs, targets, mask: as the model's forward and loss take them. Runs on a copy of the
     model, so its parameters and gradients are left as they were."""
@@ -112,54 +141,72 @@ def loss_grad_norms(model, inputs, targets, mask=None):
     x = sm.encode(inputs)
     y, _ = sm.rnn(x, backend="numpy")
     _, dout = sm.loss(sm.head.forward(y), targets, mask)
-    dh, _ = backprop_states(sm.rnn, x, sm.head.backward(dout.astype(y.dtype)))
-    return np.linalg.norm(dh[1:], axis=(1, 2))[::-1].copy()
+    grads = backprop_states(sm.rnn, x, sm.head.backward(dout.astype(y.dtype)))
+    # h, or for a cell whose output is not a state part (the mLSTM) its first reported part
+    g = grads["h"] if "h" in grads else grads[_reported_parts(sm.rnn)[0]]
+    return np.linalg.norm(g[1:].reshape(g.shape[0] - 1, -1), axis=1)[::-1].copy()
 
 
 def backprop_states(rnn, x, dy):
     """The loss gradient on the top layer's state after every step, carried back one step at a
     time through the layer's own forward and backward (the NumPy reference cells).
 
-    x (T, B, D): the stack's input; dy (T, B, H): dL/dy_t on the top layer's outputs. The state
+    x (T, B, D): the stack's input; dy (T, B, W): dL/dy_t on the top layer's outputs. The state
     before every step is recorded in a forward pass; then, from the last step back, step t is
     re-run from its state and its backward, given dy_t and the gradient carried from the steps
     after it, returns dL/dstate_{t-1} (the part through the recurrence, every layer).
-    Returns (dh, dc), float64 (T + 1, B, H), row t + 1 for the state after step t, row 0 for the
-    initial state; dc is None for a cell without a cell state:
+    Returns {part: float64 (T + 1, B) + the part's shape}, row t + 1 for the state after step t,
+    row 0 for the initial state:
 
-        dh[t + 1] = dL/dh_t = dy_t + what step t + 1 sends back   (h_t is also the output y_t)
-        dc[t + 1] = what step t + 1 sends back to c_t              (the path along the cell)
+        ["h"][t + 1] = dL/dh_t = dy_t + what step t + 1 sends back   (h_t is also y_t)
+        ["c"][t + 1] = what step t + 1 sends back to c_t             (the path along the cell)
 
     The layer's parameter gradients are added to: run it on a copy (`Module.clone`)."""
     if rnn.num_directions != 1:
         raise RnnlabError("gradients through time need a one-directional layer")
-    T, top = x.shape[0], rnn.num_layers - 1
+    T, top, B = x.shape[0], rnn.num_layers - 1, x.shape[1]
     states, s = [], None
     for t in range(T):                           # the state before step t (None: zeros)
         states.append(s)
         _, s = rnn(x[t:t + 1], s, backend="numpy")
-    dh = np.zeros((T + 1,) + dy.shape[1:])
-    dc = np.zeros_like(dh) if rnn.has_cell_state else None
+    grads = {part: np.zeros((T + 1, B) + tuple(shape))
+             for part, shape in rnn.state_shapes().items()}
     carried = None                               # dL/dstate_t through the steps after t
     for t in range(T, -1, -1):                   # row t: the state after step t - 1
         if carried is not None:
-            parts = carried if isinstance(carried, tuple) else (carried,)
-            dh[t] = parts[0][top]
-            if dc is not None:
-                dc[t] = parts[1][top]
+            for part, value in zip(rnn.state_names, carried if isinstance(carried, tuple)
+                                   else (carried,)):
+                grads[part][t] = value[top]
         if t == 0:
             break
-        dh[t] += dy[t - 1]
+        if "h" in grads:                         # h_t is also the output y_t
+            grads["h"][t] += dy[t - 1]
         rnn(x[t - 1:t], states[t - 1], backend="numpy")
         _, carried = rnn.backward(np.ascontiguousarray(dy[t - 1:t]), carried)
-    return dh, dc
+    return grads
+
+
+def _all_states(sm, x, states):
+    """states with every part of the layer's state after each step, (L, T) + the part's shape:
+    the parts the reference cache does not keep are recorded by running the layer step by
+    step (the mLSTM's C and m)."""
+    missing = [p for p in sm.rnn.state_names if p not in states]
+    if not missing:
+        return states
+    recorded, s = {p: [] for p in sm.rnn.state_names}, None
+    for t in range(x.shape[0]):
+        _, s = sm.rnn(x[t:t + 1], s, backend="numpy")
+        for p, a in zip(sm.rnn.state_names, s if isinstance(s, tuple) else (s,)):
+            recorded[p].append(a[:, 0].copy())
+    return {**states, **{p: np.stack(recorded[p], axis=1) for p in missing}}
 
 
 # ---- batched rows ------------------------------------------------------------------------------
 def _rows_backward(sm, x, states, rows, targets):
     """Rows (start, end): each runs x[start:end] from the real state after step start-1, and the
     loss of the prediction after step end-1 (target targets[k]) is backpropagated through the
-    layer. Returns (dx (Tm, K, D), dstate0 like the state: (LD, K, H) or a pair)."""
+    layer. states: every part of the state after each step (`_all_states`). Returns
+    (dx (Tm, K, D), dstate0 like the state: (LD, K, H) or a tuple of parts)."""
     K = len(rows)
     n = np.array([e - s for s, e in rows], np.int64)
     Tm, D = int(n.max()), x.shape[2]
@@ -168,12 +215,14 @@ def _rows_backward(sm, x, states, rows, targets):
         xb[:e - s, k] = x[s:e, 0]
 
     def init(name):
-        st = np.zeros((states[name].shape[0], K, states[name].shape[2]), x.dtype)
+        a = states[name]                                        # (L, T) + the part's shape
+        st = np.zeros((a.shape[0], K) + a.shape[2:], x.dtype)
         for k, (s, _) in enumerate(rows):
             if s > 0:
-                st[:, k] = states[name][:, s - 1]
+                st[:, k] = a[:, s - 1]
         return st
-    state = (init("h"), init("c")) if "c" in states else init("h")
+    parts = [init(p) for p in sm.rnn.state_names]
+    state = tuple(parts) if len(parts) > 1 else parts[0]
     y, _ = sm.rnn(xb, state, n, backend="numpy")
     last = y[n - 1, np.arange(K)]                              # (K, dirs*H)
     logits = sm.head.forward(last)

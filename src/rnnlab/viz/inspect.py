@@ -51,15 +51,18 @@ def explain_payload(model, text_or_tokens, history=None, title=None, *, vocab=No
     if sm.rnn.num_directions == 1 and cfg.task == "text" and max_conn_steps:
         conn = connectivity_from(sm, subject, ids, x, states, None, max_conn_steps, CONN_WINDOW)
     cell = cfg.cell
-    variant = cfg.variant if cell == "lstm" else (cfg.nonlinearity if cell == "rnn" else "")
+    variant = cfg.variant if cell == "lstm" else (cfg.nonlinearity if cell == "rnn" else
+                                                  sm.rnn.cell_options().get("mode", ""))
     payload = {
         "title": title or f"{cell.upper()} {cfg.layers}\u00d7{cfg.hidden} on {cfg.task}"
                           + (f" ({os.path.basename(os.path.normpath(subject.path))})"
                              if subject.path else ""),
         "task": cfg.task, "cell": cell, "variant": variant, "tokens": labels,
-        "join": getattr(subject.trained, "token_join", "" if cfg.task == "text" else " "),
+        "join": getattr(subject.trained, "token_join",
+                        subject.vocab.separator if cfg.task == "text" else " "),
         "layers": cfg.layers, "directions": sm.rnn.num_directions, "hidden": cfg.hidden,
-        "quantities": {k: a.tolist() for k, a in _choose(gates, cell, T, max_values).items()},
+        "quantities": {k: a.tolist()
+                       for k, a in _choose(gates, cell, T, max_values, cfg.hidden).items()},
     }
     probs = _output_probs(subject, out)
     if probs is not None:
@@ -82,17 +85,26 @@ def explain_payload(model, text_or_tokens, history=None, title=None, *, vocab=No
 
 
 def write_explain(model, text, path, history=None, title=None, *, vocab=None, bits=8,
-                  **kw) -> str:
-    """Write the explain page of `model` on `text` to `path` (atomically). Returns the path."""
-    return write_explain_html(explain_payload(model, text, history, title, vocab=vocab, **kw),
-                              path, bits=bits)
+                  lang=None, **kw) -> str:
+    """Write the explain page of `model` on `text` to `path` (atomically), its labels in `lang`
+    (rnnlab.viz.i18n; default English). Returns the path."""
+    payload = explain_payload(model, text, history, title, vocab=vocab, **kw)
+    if lang:
+        payload["lang"] = lang
+    return write_explain_html(payload, path, bits=bits)
 
 
-def _choose(gates, cell, T, budget):
+def _choose(gates, cell, T, budget, H):
     """The quantities to put on the page: in the order of the cell's GATES (most telling
-    first; the page derives tanh_c from c, so it comes last), while the values fit the budget."""
-    names = {n for (_, _, n) in gates}
+    first; the page derives tanh_c from c, so it comes last), while the values fit the budget.
+    The page shows H units per quantity: a projected LSTM's h (P units) stays off it, its
+    H-wide m = o * tanh(c) stands for it. A layer-normalised cell's tanh_c is tanh(LN(c)),
+    which the page cannot derive from c, so it is kept next to c."""
+    names = {n for (_, _, n), a in gates.items() if a.shape[-1] == H}
     order = [n for n in registry.get(cell).gates if n in names]
+    if "c_norm" in names and "tanh_c" in order and "c" in order:
+        order.remove("tanh_c")
+        order.insert(order.index("c") + 1, "tanh_c")
     per_name = {n: sum(a.size for (_, _, m), a in gates.items() if m == n) for n in order}
     keep, total = [], 0
     for n in order:
@@ -120,7 +132,7 @@ def _series_lines(subject, x, out):
     actual = np.append(x[1:, 0, 0].astype(np.float64), out[-1, 0])  # last: no next value
     pred = out[:, 0]
     scaler = getattr(subject.trained, "scaler", None)
-    if scaler is not None:            # back to the data's units (changes, if differenced)
+    if scaler is not None:   # back to the data's units (changes or log changes, if transformed)
         mean, std = np.atleast_1d(scaler.mean)[0], np.atleast_1d(scaler.std)[0]
         actual, pred = actual * std + mean, pred * std + mean
     return {"prediction": pred.tolist(), "actual": actual.tolist()}

@@ -155,7 +155,9 @@ def grad_norms_figure(curves: dict, title=None):
         a = _series(c, f"plot_grad_norms: curves[{label!r}]")
         ax.plot(np.arange(a.size), np.where(a > 0, a, np.nan), label=str(label))  # log: no zeros
     ax.set_yscale("log")
-    ax.set(xlabel="distance from the loss (steps)", ylabel="\u2016\u2202L/\u2202h_t\u2016",
+    has_h = any("\u2202h_t" in str(label) for label in curves)   # the mLSTM's state has no h
+    ax.set(xlabel="distance from the loss (steps)",
+           ylabel="\u2016\u2202L/\u2202h_t\u2016" if has_h else "gradient norm",
            title=title or "How far back the gradient reaches")
     ax.grid(alpha=0.3, which="both")
     ax.legend()
@@ -195,35 +197,101 @@ def plot_metric_vs_T(records: list[dict], path, metric: str = "test metric", tit
 
 
 # ---- series -----------------------------------------------------------------------------------------
-def forecast_figure(history, forecast, lower=None, upper=None, actual=None, title=None):
+def history_window(n_history: int, horizon: int, season: int | None = None) -> int:
+    """How much history a forecast plot shows: enough to see the pattern the forecast
+    continues (three horizons, two seasons, 36 rows at least), not all of it."""
+    return min(n_history, max(3 * horizon, 2 * (season or 0), 36))
+
+
+def forecast_figure(history, forecast, lower=None, upper=None, actual=None, title=None,
+                    dates=None, ylabel="value"):
     """The observed series, then the forecast after it with its [lower, upper] band (and the
-    real continuation `actual`, when known)."""
+    real continuation `actual`, when known). dates: ISO strings for the history shown and then
+    the forecast steps (len(history) + len(forecast)); the x-axis is then calendar time,
+    else the step. Pass only the window of history to show (history_window)."""
     hist = _series(history, "plot_forecast: history")
     fc = _series(forecast, "plot_forecast: forecast")
-    x = np.arange(hist.size, hist.size + fc.size)
+    if dates is not None:
+        from datetime import datetime
+        if len(dates) != hist.size + fc.size:
+            raise RnnlabError(f"plot_forecast: {len(dates)} dates for {hist.size} history and "
+                              f"{fc.size} forecast values")
+        t = np.array([datetime.fromisoformat(d) for d in dates])
+        xh, xf = t[:hist.size], t[hist.size:]
+        cut = xh[-1] + (xf[0] - xh[-1]) / 2
+    else:
+        xh, xf = np.arange(hist.size), np.arange(hist.size, hist.size + fc.size)
+        cut = hist.size - 0.5
     fig = _figure((8, 4))
     ax = fig.add_subplot()
-    ax.plot(np.arange(hist.size), hist, c="k", lw=1.2, label="history")
+    ax.plot(xh, hist, c="k", lw=1.2, label="history")
     if (lower is None) != (upper is None):
         raise RnnlabError("plot_forecast: pass both lower and upper, or neither")
     if lower is not None:
         lo, hi = _series(lower, "plot_forecast: lower"), _series(upper, "plot_forecast: upper")
         if lo.size != fc.size or hi.size != fc.size:
             raise RnnlabError(f"plot_forecast: lower/upper need {fc.size} values like forecast")
-        ax.fill_between(x, lo, hi, color="C1", alpha=0.25, label="interval")
+        ax.fill_between(xf, lo, hi, color="C1", alpha=0.25, label="interval")
     if actual is not None:
-        ax.plot(x, _series(actual, "plot_forecast: actual")[: fc.size], c="k", ls=":",
+        ax.plot(xf, _series(actual, "plot_forecast: actual")[: fc.size], c="k", ls=":",
                 label="actual")
-    ax.plot(x, fc, c="C1", lw=1.6, label="forecast")
-    ax.axvline(hist.size - 0.5, c="grey", lw=0.8)
-    ax.set(xlabel="step", ylabel="value", title=title or "Forecast")
+    ax.plot(xf, fc, c="C1", lw=1.6, marker="." if fc.size <= 60 else None, label="forecast")
+    ax.axvline(cut, c="grey", lw=0.8)
+    if dates is not None:
+        from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+        locator = AutoDateLocator()
+        ax.xaxis.set_major_locator(locator)
+        ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
+    ax.set(xlabel="date" if dates is not None else "step", ylabel=ylabel,
+           title=title or "Forecast")
     ax.grid(alpha=0.3)
-    ax.legend()
+    ax.legend(loc="upper left")
     return fig
 
 
-def plot_forecast(history, forecast, lower, upper, path, actual=None, title=None) -> str:
-    return _save(forecast_figure(history, forecast, lower, upper, actual, title), path)
+def plot_forecast(history, forecast, lower, upper, path, actual=None, title=None,
+                  dates=None, ylabel="value") -> str:
+    return _save(forecast_figure(history, forecast, lower, upper, actual, title, dates,
+                                 ylabel), path)
+
+
+def backtest_figure(res: dict):
+    """A backtest (rnnlab.backtest's result): above, the test windows with each method's
+    forecast over the actual values; below, MASE per horizon step, one line per method."""
+    methods = res.get("methods") or {}
+    if "rnnlab" not in methods:
+        raise RnnlabError("plot_backtest: expected the result of rnnlab.backtest")
+    actual = np.asarray(res["actual"], np.float64)                    # (K, H)
+    K, H = actual.shape
+    fig = _figure((9, 6.5))
+    top, bottom = fig.subplots(2, 1, height_ratios=[3, 2])
+    if res.get("dates"):                                               # calendar time
+        from datetime import datetime
+        x = np.array([[datetime.fromisoformat(d) for d in row] for row in res["dates"]])
+    else:                                                              # rows of the windows
+        x = np.asarray(res["origins"])[:, None] + np.arange(H)
+    for k in range(K):
+        top.plot(x[k], actual[k], c="k", lw=1.4, label="actual" if k == 0 else None)
+        top.axvline(x[k, 0], c="grey", lw=0.6)
+    for i, (name, v) in enumerate(methods.items()):
+        f = np.asarray(v["forecasts"], np.float64)
+        style = dict(lw=1.8, c="C1") if name == "rnnlab" else dict(lw=1.0, ls="--", c=f"C{i + 2}")
+        for k in range(K):
+            top.plot(x[k], f[k], label=v["label"] if k == 0 else None, **style)
+        bottom.plot(np.arange(1, H + 1), v["per_step"]["mase"], marker=".",
+                    label=v["label"], **style)
+    top.set(xlabel="date" if res.get("dates") else "row", ylabel=res["target"],
+            title=f"Backtest: {K} folds of {H} steps, a model refit at each origin")
+    top.grid(alpha=0.3)
+    top.legend(fontsize=8, ncols=3)
+    bottom.set(xlabel="horizon step", ylabel="MASE (mean over folds)")
+    bottom.grid(alpha=0.3)
+    bottom.legend(fontsize=8, ncols=3)
+    return fig
+
+
+def plot_backtest(res: dict, path) -> str:
+    return _save(backtest_figure(res), path)
 
 
 # ---- music ----------------------------------------------------------------------------------

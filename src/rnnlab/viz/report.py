@@ -41,8 +41,10 @@ def plot_run(model, text, out_dir, history=None, prefix="", *, vocab=None) -> li
     for k in range(cfg.layers):
         for d in range(dirs):
             chosen = {n: gates[(k, d, n)] for n in spec.plotted if (k, d, n) in gates}
-            where = f"layer {k + 1}" + (" (reverse)" if d else "")
-            name = f"{prefix}gates_layer{k + 1}" + ("_reverse" if d else "") + ".png"
+            # layers count from 0, as in the parameter names (weight_ih_l0) and on the
+            # explain page
+            where = f"layer {k}" + (" (reverse)" if d else "")
+            name = f"{prefix}gates_layer{k}" + ("_reverse" if d else "") + ".png"
             paths.append(plots.plot_gate_heatmaps(
                 chosen, out_dir / name, tokens=labels, bounds=spec.bounds,
                 title=f"{cfg.cell.upper()} {where}: gates over the input"))

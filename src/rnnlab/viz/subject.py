@@ -9,10 +9,13 @@ changes its parameters, gradients, training mode or the context its next backwar
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
-from rnnlab.errors import RnnlabError
+from rnnlab.errors import RnnlabError, RnnlabWarning
 from rnnlab.tasks.model import SequenceModel
+from rnnlab.tasks.text import describe_unknown, unknown_policy
 from rnnlab.viz.limits import MAX_TOKENS
 
 
@@ -87,7 +90,11 @@ def _read_text(subject, inputs):
         if not inputs:
             raise RnnlabError("the text is empty; pass at least 2 characters, e.g. "
                               "--text 'The cat'")
-        ids = subject.vocab.encode(inputs).astype(np.int64)
+        ids, unknown = subject.vocab.encode_counted(inputs, unknown_policy(subject.vocab))
+        note = describe_unknown(subject.vocab, unknown, "the text")
+        if note:
+            warnings.warn(note, RnnlabWarning, stacklevel=3)
+        ids = ids.astype(np.int64)
     else:
         ids = np.asarray(inputs)
         if ids.ndim != 1 or (ids.size and ids.dtype.kind not in "iu"):
@@ -122,11 +129,12 @@ def _read_features(subject, inputs):
 def reference_forward(sm, x):
     """One forward on x (T, 1, D) with the reference backend. Returns (out (T, O), gates
     {(layer, dir, name): (T, H) float64}, states {part: (L, T, H)}: each state part ('h', 'c')
-    of every layer's forward direction after each step). The reverse direction's gates are in
-    natural time order (row t = step t)."""
+    of every layer's forward direction after each step, for the parts the cell keeps per step
+    (all of them but the mLSTM's matrix memory C and stabiliser m, which are not (T, H); see
+    gradients.py). The reverse direction's gates are in natural time order (row t = step t)."""
     y, _, gates = sm.rnn.forward_with_gates(x)
     out = sm.head.forward(y)[:, 0].astype(np.float64)
     gates = {key: np.array(a[:, 0], dtype=np.float64) for key, a in gates.items()}
     states = {part: np.stack([gates[(k, 0, part)] for k in range(sm.rnn.num_layers)])
-              for part in sm.rnn.state_names}
+              for part in sm.rnn.state_names if (0, 0, part) in gates}
     return out, gates, states

@@ -5,7 +5,7 @@ from ...errors import RnnlabError
 def add_parser(sub):
     x = sub.add_parser("export", help="write a run as ONNX or as a PyTorch state dict")
     x.add_argument("run", help="the run folder to export")
-    x.add_argument("-o", "--output", required=True, help="model.onnx or model.pt")
+    x.add_argument("-o", "--output", required=True, help="model.onnx or model.pt (required, no default)")
     x.add_argument("--format", default=None, choices=["onnx", "torch"],
                    help="the file format (default: from the output's extension)")
     x.add_argument("--which", default="best", choices=["best", "model"],

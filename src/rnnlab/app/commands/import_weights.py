@@ -5,8 +5,8 @@ def add_parser(sub):
     i = sub.add_parser("import", help="bring torch-trained weights (.pt) into a new run folder")
     i.add_argument("file", help="a .pt state dict (read with weights_only=True)")
     i.add_argument("--config", required=True, help="the run folder (or its config.json) the "
-                   "weights were exported from")
-    i.add_argument("--out", required=True, help="new run folder to create")
+                   "weights were exported from (required, no default)")
+    i.add_argument("--out", required=True, help="new run folder to create (required, no default)")
     i.set_defaults(func=run)
 
 

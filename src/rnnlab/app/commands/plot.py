@@ -4,9 +4,11 @@
 def add_parser(sub):
     pl = sub.add_parser("plot", help="PNG plots: loss curves, gate heatmaps, gradient norms")
     pl.add_argument("run", help="the run folder of a trained model")
-    pl.add_argument("--text", default=None, help="the text to run the model on (text models)")
+    pl.add_argument("--text", default=None, help="the text to run the model on (text models) "
+                    "(default: none: the loss curves only)")
     pl.add_argument("--input", default=None, metavar="FILE",
-                    help="a text file, a CSV (series) or notes JSON / MIDI (music)")
+                    help="a text file, a CSV (series) or notes JSON / MIDI (music) "
+                    "(default: none: the loss curves only)")
     pl.add_argument("-o", "--output", default=None, metavar="DIR",
                     help="folder for the PNGs and report.html (default: RUN/plots)")
     pl.set_defaults(func=run)

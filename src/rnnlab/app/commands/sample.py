@@ -18,11 +18,14 @@ def add_parser(sub):
                    "round(sum p) most likely pitches)")
     s.add_argument("--top-k", type=int, default=0,
                    help="sample among the k most likely tokens only; 0 = off")
-    s.add_argument("--prime", default="", help="text to start from (text models)")
+    s.add_argument("--prime", default="", help="text to start from (text models; characters "
+                   "the model has not seen are read as <unk>, with a warning)")
     s.add_argument("--seed", type=int, default=None,
                    help="random seed (default: a fresh one each time)")
-    s.add_argument("-o", "--output", default=None, help="music: write a MIDI file")
-    s.add_argument("--json-out", default=None, help="music: write the notes as JSON")
+    s.add_argument("-o", "--output", default=None, help="music: write a MIDI file (default: "
+                   "none; without -o, --json-out or --plot the notes are printed as JSON)")
+    s.add_argument("--json-out", default=None, help="music: write the notes as JSON "
+                   "(default: none)")
     s.add_argument("--plot", default=None, metavar="PNG",
                    help="music: draw the sample's piano roll to this PNG (default: none)")
     s.set_defaults(func=run)

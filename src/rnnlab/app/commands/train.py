@@ -1,25 +1,55 @@
 """`rnnlab train`: train a model on a text, CSV, notes JSON or MIDI file.
 
 The options are the ModelConfig and TrainConfig fields, plus each task's own (its OPTIONS in
-the task registry); the cell choices come from the cell registry. A task may choose its own
-defaults for some of them (Task.defaults, e.g. the music task's, measured on chorales): those
-options are None here unless given, and each help line shows both defaults.
+the task registry); the cell choices come from the cell registry; the default stopping rule
+of each task (its STOP_RULE) is listed in the help's epilog. A task may choose its own
+defaults for some of them (Task.defaults, e.g. the music task's, measured on chorales; or
+Task.choose_defaults, from the data, e.g. the series task's): those options are None here
+unless given, and each help line shows both defaults.
 """
-# The defaults of the options a task may choose for itself (Task.defaults).
+import argparse
+import sys
+import textwrap
+
+EXIT_SIGNAL = {"SIGINT": 130, "SIGTERM": 143}    # 128 + the signal's number, as shells do
+# The general defaults of the options a task may choose for itself (Task.defaults, CHOSEN).
 DEFAULTS = dict(hidden=128, layers=2, dropout=0.0, input_dropout=0.0, output_dropout=0.0,
                 seq_len=50, batch=50, lr=2e-3, lr_decay=1.0, lr_decay_every=1000,
-                eval_every=100, epochs=None)
+                eval_every=100, epochs=None, patience=0, val_fraction=0.1)
+
+
+def _epilog():
+    from ...tasks import registry
+
+    def wrap(text, indent=""):
+        return textwrap.fill(text, 79, initial_indent=indent, break_on_hyphens=False,
+                             subsequent_indent=indent + "  " if indent else "")
+    rules = [wrap(e.task.STOP_RULE, "  ") for e in registry.TASKS.values()
+             if hasattr(e.task, "STOP_RULE")]
+    return "\n".join([
+        wrap("When no --steps, --epochs or --time-budget is given, the task chooses how long to "
+             "train from the size of its data (a step reads one batch; a pass reads all the "
+             "training data once):"), *rules,
+        wrap("The rule chosen is printed when training starts, with the data, the parameter "
+             "count and a memory estimate; a model that cannot fit in memory is refused."),
+        wrap("Ctrl-C or SIGTERM: the run finishes its step, saves a checkpoint and stops "
+             "(exit 130 or 143); --resume continues it.")])
 
 
 def add_parser(sub):
     t = sub.add_parser("train", help="train a model on a text, CSV, notes JSON or MIDI file",
                        description="The task follows the file type (.txt text, .csv series, "
-                       ".json/.mid music; --task overrides it). Without --steps, --epochs or "
-                       "--time-budget, training runs for 10 epochs.")
+                       ".json/.mid music; --task overrides it). A series chooses the options "
+                       "marked 'series: chosen from the data' from its data, prints them and "
+                       "saves them in config.json; any option given wins.", epilog=_epilog())
     t.add_argument("file", help="the training data")
-    t.add_argument("--out", required=True, help="run folder to create (or continue with --resume)")
+    t.add_argument("--out", required=True,
+                   help="run folder to create (or continue with --resume) (default: none, "
+                   "required)")
     t.add_argument("--resume", action="store_true",
-                   help="continue the run in --out exactly where it stopped")
+                   help="continue the run in --out where its last checkpoint stopped (a folder "
+                   "without one starts at step 0 with its saved config); --steps, --epochs or "
+                   "--time-budget then replace the saved stopping rule")
     _model_options(t)
     _cell_options(t)
     _train_options(t)
@@ -40,7 +70,9 @@ def _model_options(p):
              "output layer (non-recurrent: the state carried in time is never dropped)")
     g.add_argument("--embed", type=int, default=0, help="text: embedding size; 0 = one-hot input")
     g.add_argument("--forget-bias", type=float, default=None,
-                   help="LSTM: initial forget-gate bias (default: torch's uniform init)")
+                   help="LSTM, sLSTM, mLSTM: initial forget-gate bias (default: LSTM torch's "
+                        "uniform init; sLSTM, mLSTM spread so that sigma(b) runs from 0.95 to "
+                        "0.9975)")
     g.add_argument("--dtype", default="float32", choices=["float32", "float64"],
                    help="floating-point precision")
 
@@ -60,7 +92,9 @@ def _defaults_text(name):
             d = registry.task_defaults(entry.name, {"music_mode": mode} if mode else None)
             if name in d and d[name] != DEFAULTS[name]:
                 own.append(f"{entry.name}{' ' + mode if mode else ''}: {d[name]}")
-    general = "as --steps says" if DEFAULTS[name] is None else DEFAULTS[name]
+        if name in getattr(entry.task, "CHOSEN", ()):
+            own.append(f"{entry.name}: chosen from the data")
+    general = "the task's rule below" if DEFAULTS[name] is None else DEFAULTS[name]
     return f"default: {general}" + (f"; {', '.join(own)}" if own else "")
 
 
@@ -90,13 +124,14 @@ def _cell_options(p):
 def _add_option(group, o, text):
     """A registry option (CellOption or TaskOption) as an argparse option; None = not given."""
     flag = "--" + o.name.replace("_", "-")
-    if o.default not in (None, False) and "default" not in text:
+    if o.default is not None and o.default is not False and "default" not in text:
         text += f" (default: {o.default})"
-    if o.flag:
-        group.add_argument(flag, dest=o.name, action="store_true", default=None, help=text)
+    if o.flag:            # --x / --no-x; not given (None): the task's default
+        group.add_argument(flag, dest=o.name, action=argparse.BooleanOptionalAction,
+                           default=None, help=text)
     else:
         group.add_argument(flag, dest=o.name, type=o.type, default=None, choices=o.choices,
-                           help=text)
+                           metavar=getattr(o, "metavar", None), help=text)
 
 
 def _given(a, options):
@@ -110,11 +145,11 @@ def _train_options(p):
     g.add_argument("--tokens", default="char", choices=["char", "word"], help="text: token level")
     g.add_argument("--encoding", default="utf-8", help="text: the file's encoding")
     g.add_argument("--task", default=None, choices=list(registry.TASKS),
-                   help="the task (default: from the file type)")
+                   help="the task (default: from the file type: .txt text, .csv series, "
+                   ".json/.mid music, other files text)")
     _tunable(g, "--seq-len", int, "steps per truncated-BPTT window (T)")
     _tunable(g, "--batch", int, "sequences per batch (B)")
-    g.add_argument("--val-fraction", type=float, default=0.1,
-                   help="the end of the data held out for validation")
+    _tunable(g, "--val-fraction", float, "the end of the data held out for validation")
     g.add_argument("--optimizer", default="adam", choices=list(OPTIMIZERS), help="the optimizer")
     _tunable(g, "--lr", float, "learning rate")
     _tunable(g, "--lr-decay", float,
@@ -123,13 +158,14 @@ def _train_options(p):
     g.add_argument("--clip", type=float, default=5.0, help="global grad-norm clip; 0 = off")
     g.add_argument("--weight-decay", type=float, default=0.0, help="L2 penalty (torch's form)")
     g.add_argument("--steps", type=int, default=None,
-                   help="optimizer steps to train (default: 10 epochs)")
+                   help="optimizer steps to train (default: the task's rule below, from the "
+                   "size of the data; series: chosen from the data)")
     _tunable(g, "--epochs", float, "passes over the training data")
     g.add_argument("--time-budget", type=float, default=None, metavar="SECONDS",
-                   help="stop after this much wall-clock time")
+                   help="stop after this much wall-clock time (default: none)")
     _tunable(g, "--eval-every", int, "steps between validation, history record and checkpoint")
-    g.add_argument("--patience", type=int, default=0,
-                   help="early stopping after this many evaluations without improvement; 0 = off")
+    _tunable(g, "--patience", int,
+             "early stopping after this many evaluations without improvement; 0 = off")
     g.add_argument("--on-nan", default="stop", choices=["stop", "skip"],
                    help="on a NaN loss or gradient: stop, or skip the batch")
     g.add_argument("--seed", type=int, default=0, help="random seed: the same seed, the same run")
@@ -156,10 +192,9 @@ def run(a):
         opts = {k: getattr(a, k) for k in ("steps", "epochs", "time_budget")}
     else:
         opts = dict(embed=a.embed, forget_bias=a.forget_bias, dtype=a.dtype, tokens=a.tokens,
-                    encoding=a.encoding, task=a.task, val_fraction=a.val_fraction,
+                    encoding=a.encoding, task=a.task,
                     optimizer=a.optimizer, clip=a.clip, weight_decay=a.weight_decay,
-                    steps=a.steps, time_budget=a.time_budget, patience=a.patience,
-                    on_nan=a.on_nan, seed=a.seed, backend=a.backend,
+                    steps=a.steps, time_budget=a.time_budget, on_nan=a.on_nan, seed=a.seed, backend=a.backend,
                     **registry.from_choice(a.cell), **{k: getattr(a, k) for k in DEFAULTS})
         task_opts = _given(a, [o for e in tasks.TASKS.values() for o in e.task.OPTIONS])
         if task_opts:
@@ -168,10 +203,20 @@ def run(a):
         if cell_opts:
             opts["cell_options"] = cell_opts
         # what was given, then the task's own defaults, then the general ones
-        opts = tasks.with_task_defaults(tasks.task_for_file(a.file, a.task), opts)
-        opts.update({k: v for k, v in DEFAULTS.items() if opts.get(k) is None})
+        name = tasks.task_for_file(a.file, a.task)
+        opts = tasks.with_task_defaults(name, opts)
+        chosen = getattr(tasks.get(name).task, "CHOSEN", ())     # chosen from the data
+        opts.update({k: v for k, v in DEFAULTS.items()
+                     if opts.get(k) is None and k not in chosen})
     res = train(a.file, out=a.out, resume=a.resume, **opts)
     best = "-" if res.best_val_loss is None else f"{res.best_val_loss:.4f}"
-    print(f"trained {res.steps} steps ({res.stopped}); best val loss {best}; run saved in {a.out}")
+    of = "" if res.total is None else f" of {res.total:,}"
+    if res.interrupted:
+        print(f"interrupted by {res.interrupted}: saved a checkpoint of step {res.steps:,}{of} "
+              f"in {a.out} ({res.steps_run:,} steps this run); continue with: rnnlab train "
+              f"{a.file} --out {a.out} --resume", file=sys.stderr)
+        return EXIT_SIGNAL.get(res.interrupted, 130)
+    steps = f"{res.steps_run:,} step" + ("" if res.steps_run == 1 else "s")
+    print(f"trained {steps} this run, {res.steps:,}{of} in all ({res.stopped}); "
+          f"best val loss {best}; run saved in {a.out}")
     return 0
-

@@ -62,6 +62,12 @@ def input_grad(dax, params):
     return (dax.reshape(T * B, -1) @ params["weight_ih"]).reshape(T, B, -1)
 
 
+def masked(h, mask):
+    """h times a recurrent-dropout mask that is the same at every step (B, H) (broadcast over
+    a leading time axis), or h itself when there is no mask (evaluation, p = 0)."""
+    return h if mask is None else h * mask
+
+
 def zeros_or(a, shape, dtype):
     """An optional state/gradient: the array itself, or zeros when it is None."""
     return np.zeros(shape, dtype) if a is None else a

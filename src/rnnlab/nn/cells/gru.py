@@ -9,6 +9,10 @@ Equations (gate order r, z, n; the reset gate acts after the hidden matmul)::
 
 z plays the LSTM's forget gate and 1 - z its input gate, coupled; h is both memory and output.
 
+Recurrent dropout (Gal & Ghahramani 2016, as Keras): ``recurrent_mask`` (B, H), one inverted-
+dropout mask for the whole sequence, multiplies h_{t-1} where it enters W_hh (all three gates
+read d * h_{t-1}); the update h_t = (1 - z_t) n_t + z_t h_{t-1} keeps the unmasked h_{t-1}.
+
 Shapes: x (T, B, D), h0 (B, H), y (T, B, H).
 params: weight_ih (3H, D), weight_hh (3H, H), bias_ih (3H,), bias_hh (3H,) (biases optional).
 lengths: (B,) or None; past a row's length its state is carried and its y is 0.
@@ -19,7 +23,7 @@ References: Cho et al. (2014); PyTorch's nn.GRU docs.
 import numpy as np
 
 from ..functional import sigmoid
-from ._common import (blend, hidden_projection, input_grad, input_projection,
+from ._common import (blend, hidden_projection, input_grad, input_projection, masked,
                       step_mask, weight_grads, zeros_or)
 
 STATE = ("h",)                  # the state's parts, in order
@@ -35,17 +39,17 @@ LEGEND = {
 }
 
 
-def forward(x, state, params, lengths=None):
+def forward(x, state, params, lengths=None, recurrent_mask=None):
     """Run the GRU over x. Returns (y, h_n, cache)."""
     T, B, _ = x.shape
     H = params["weight_hh"].shape[1]
     h = zeros_or(state, (B, H), x.dtype)
     cache = {name: np.empty((T, B, H), x.dtype) for name in ("r", "z", "n", "h", "hn")}
-    cache.update(x=x, h0=h, lengths=lengths, params=params)
+    cache.update(x=x, h0=h, lengths=lengths, params=params, recurrent_mask=recurrent_mask)
     y = np.zeros((T, B, H), x.dtype)
     ax = input_projection(x, params)               # W_ih x_t + b_ih for all t in one GEMM
     for t in range(T):
-        ah = hidden_projection(h, params)          # W_hh h_{t-1} + b_hh, (B, 3H)
+        ah = hidden_projection(masked(h, recurrent_mask), params)   # W_hh h_{t-1} + b_hh
         r = sigmoid(ax[t, :, :H] + ah[:, :H])
         z = sigmoid(ax[t, :, H:2 * H] + ah[:, H:2 * H])
         hn = ah[:, 2 * H:]
@@ -71,7 +75,7 @@ def backward(dy, dstate_n, cache):
     dax = np.empty((T, B, 3 * H), x.dtype)         # gradient of the input pre-activations
     dah = np.empty((T, B, 3 * H), x.dtype)         # and of the hidden ones (differ in n)
     h_prev = np.concatenate([cache["h0"][None], cache["h"][:-1]])
-    W_hh = params["weight_hh"]
+    W_hh, mask = params["weight_hh"], cache["recurrent_mask"]
     for t in reversed(range(T)):
         r, z, n, hn, hp = cache["r"][t], cache["z"][t], cache["n"][t], cache["hn"][t], h_prev[t]
         m = step_mask(lengths, t, x.dtype)
@@ -84,9 +88,9 @@ def backward(dy, dstate_n, cache):
         da_r, da_z = dr * r * (1 - r), dz * z * (1 - z)
         dax[t] = np.concatenate([da_r, da_z, da_n], axis=1)
         dah[t] = np.concatenate([da_r, da_z, da_n * r], axis=1)
-        dh_prev = dh_new * z + dah[t] @ W_hh
+        dh_prev = dh_new * z + masked(dah[t] @ W_hh, mask)
         if m is not None:                          # padded steps pass the gradient through
             dh_prev += (1 - m) * dh
         dh = dh_prev
-    grads = weight_grads(params, x, h_prev, dax, dah)
+    grads = weight_grads(params, x, masked(h_prev, mask), dax, dah)
     return input_grad(dax, params), dh, grads

@@ -20,6 +20,11 @@ Variants from colah's "Understanding LSTM Networks" that PyTorch lacks:
 - ``coupled``: one gate decides both forgetting and writing. Gates f, g, o (G = 3) and
   c_t = f_t * c_{t-1} + (1 - f_t) * g_t, so i_t = 1 - f_t.
 
+Recurrent dropout (Gal & Ghahramani 2016, as Keras): ``recurrent_mask`` (B, H), one inverted-
+dropout mask (0 or 1/(1-p)) for the whole sequence, multiplies h_{t-1} where it enters W_hh:
+a_t = W_ih x_t + b_ih + W_hh (d * h_{t-1}) + b_hh. The cell state's road is left alone.
+(Projection, layer normalisation and zoneout: cells/lstm_options.py.)
+
 Shapes: x (T, B, D), state (h0, c0) each (B, H), y (T, B, H).
 params: weight_ih (G*H, D), weight_hh (G*H, H), bias_ih (G*H,), bias_hh (G*H,) (biases optional).
 lengths: (B,) or None; past a row's length its state is carried and its y is 0.
@@ -33,7 +38,7 @@ colah, "Understanding LSTM Networks" (2015); PyTorch's nn.LSTM docs for the layo
 import numpy as np
 
 from ..functional import sigmoid
-from ._common import (blend, hidden_projection, input_grad, input_projection,
+from ._common import (blend, hidden_projection, input_grad, input_projection, masked,
                       step_mask, weight_grads, zeros_or)
 
 VARIANTS = ("standard", "peephole", "coupled")
@@ -60,7 +65,7 @@ def num_gates(variant):
     return 3 if variant == "coupled" else 4
 
 
-def forward(x, state, params, lengths=None, variant="standard"):
+def forward(x, state, params, lengths=None, variant="standard", recurrent_mask=None):
     """Run the LSTM over x. Returns (y, (h_n, c_n), cache)."""
     T, B, _ = x.shape
     H = params["weight_hh"].shape[1]
@@ -68,12 +73,13 @@ def forward(x, state, params, lengths=None, variant="standard"):
     h = zeros_or(h0, (B, H), x.dtype)
     c = zeros_or(c0, (B, H), x.dtype)
     cache = {name: np.empty((T, B, H), x.dtype) for name in "i f g o j k c tanh_c h".split()}
-    cache.update(x=x, h0=h, c0=c, lengths=lengths, variant=variant, params=params)
+    cache.update(x=x, h0=h, c0=c, lengths=lengths, variant=variant, params=params,
+                 recurrent_mask=recurrent_mask)
     y = np.zeros((T, B, H), x.dtype)
     ax = input_projection(x, params)               # W_ih x_t + b_ih for all t in one GEMM
     peep = variant == "peephole"
     for t in range(T):
-        a = ax[t] + hidden_projection(h, params)   # (B, G*H)
+        a = ax[t] + hidden_projection(masked(h, recurrent_mask), params)   # (B, G*H)
         if variant == "coupled":
             f = sigmoid(a[:, :H])
             g = np.tanh(a[:, H:2 * H])
@@ -119,7 +125,7 @@ def backward(dy, dstate_n, cache):
     c_prev = np.concatenate([cache["c0"][None], cache["c"][:-1]])
     peep = variant == "peephole"
     dpeep = {name: np.zeros(H, x.dtype) for name in ("weight_pi", "weight_pf", "weight_po")}
-    W_hh = params["weight_hh"]
+    W_hh, mask = params["weight_hh"], cache["recurrent_mask"]
     for t in reversed(range(T)):
         i, f, g, o = (cache[n][t] for n in "ifgo")
         tanh_c, cp = cache["tanh_c"][t], c_prev[t]
@@ -147,12 +153,12 @@ def backward(dy, dstate_n, cache):
                 dpeep["weight_pi"] += (da_i * cp).sum(0)
                 dpeep["weight_pf"] += (da_f * cp).sum(0)
             dA[t] = np.concatenate([da_i, da_f, dg * (1 - g ** 2), da_o], axis=1)
-        dh_prev = dA[t] @ W_hh                     # through W_hh h_{t-1}
+        dh_prev = masked(dA[t] @ W_hh, mask)       # through W_hh (d * h_{t-1})
         if m is not None:
             dh_prev += (1 - m) * dh
             dc_prev = dc_prev + (1 - m) * dc
         dh, dc = dh_prev, dc_prev
-    grads = weight_grads(params, x, h_prev, dA, dA)
+    grads = weight_grads(params, x, masked(h_prev, mask), dA, dA)
     if peep:
         grads.update(dpeep)
     return input_grad(dA, params), (dh, dc), grads

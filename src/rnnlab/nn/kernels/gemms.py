@@ -73,6 +73,13 @@ def _grad(a, da, tiled):
     return np.matmul(da.T, a)
 
 
+def weight_grad(a, da):
+    """da^T a, (N, K) C-contiguous, for a (M, K) and da (M, N) (any row strides): a weight
+    gradient summed over M = T*B rows, tiled or in NumPy's BLAS as ``policy`` says."""
+    return _grad(np.ascontiguousarray(a), np.ascontiguousarray(da),
+                 compiled_gemm(da.shape[1], a.shape[0], a.shape[1]))
+
+
 def weight_grads(params, x2, hprev_t0, y, dax, dah):
     """Weight and bias gradients as GEMMs after the loop.
 

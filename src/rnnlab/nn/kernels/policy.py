@@ -29,6 +29,11 @@ SPLIT_SKIP_MACS = (1 << 23, 1 << 26)
 #   hypothesis, not measured separately: the 1-4 MB of weights exceed a core's L2 there, so
 #   both threads stream them from the shared L3 every step.
 
+# The elementwise scan of minGRU/minLSTM (kernels/minscan.py): rows split over the threads.
+SCAN_SPLIT_MIN_ELEMS = 1 << 18
+# ^ per-row elements T*H from which a thread per block of rows pays (with B >= 16 as above).
+#   Not measured as a crossover; see docs/cells.md for the timings that were taken.
+
 # GEMMs outside the time loop.
 GEMM_MAX_MACS = 1 << 28
 # ^ up to this size the tiled kernel (100-115 GFLOP/s a core), above it NumPy's OpenBLAS
@@ -48,6 +53,15 @@ def batch_split(B, K, N):
     if macs < SPLIT_MIN_MACS or B < 2 * SPLIT_MIN_ROWS:
         return 1
     if SPLIT_SKIP_MACS[0] <= macs < SPLIT_SKIP_MACS[1]:
+        return 1
+    import numba
+    return max(1, min(numba.get_num_threads(), B // SPLIT_MIN_ROWS))
+
+
+def scan_split(B, row_elems):
+    """Into how many row blocks (threads) the minGRU/minLSTM scan splits a batch of B rows of
+    row_elems = T*H elements each; 1: no threads."""
+    if B < 2 * SPLIT_MIN_ROWS or B * row_elems < SCAN_SPLIT_MIN_ELEMS:
         return 1
     import numba
     return max(1, min(numba.get_num_threads(), B // SPLIT_MIN_ROWS))

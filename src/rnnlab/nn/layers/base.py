@@ -11,6 +11,9 @@ Shapes (as torch): x (T, B, D), or (B, T, D) with batch_first, or unbatched (T, 
 y (T, B, dirs*H), read-only (backward reads it; copy it to change it).
 Each part of the state (h_0, c_0, ...) is (L*dirs, B, H), or (L*dirs, H) unbatched; a cell
 with one state part takes and returns an array, a cell with several a tuple in its order.
+A layer whose state parts are not (H,) per row says so in ``state_shapes()``: each part is
+then (L*dirs, B) + its shape (the projected LSTM's h is (P,), so y is (T, B,
+``output_size``); the mLSTM's matrix memory C is (heads, H/heads, H/heads)).
 lengths (B,): each row gets exactly what running it alone would give (y zero past its length,
 h_n from its last real step, the reverse direction starting at its own end), which is what
 torch's pack_padded_sequence gives, without the packing.
@@ -18,7 +21,7 @@ torch's pack_padded_sequence gives, without the packing.
 Parameters use torch's names, shapes and gate order, so a torch state_dict loads as it is:
 ``weight_ih_l{k}`` (G*H, D_k), ``weight_hh_l{k}`` (G*H, H), ``bias_ih_l{k}``, ``bias_hh_l{k}``
 (G*H,), with the suffix ``_reverse`` for the backward direction. Layers above the first read
-dirs*H features. Initialisation: torch's U(-1/sqrt(H), 1/sqrt(H)) for everything;
+``output_size`` = dirs*H features. Initialisation: torch's U(-1/sqrt(H), 1/sqrt(H)) for everything;
 ``recurrent_init='orthogonal'`` makes each gate's block of weight_hh orthogonal.
 
 Public hooks for the rooms above (training, streaming, inspection) so that none of them
@@ -27,6 +30,12 @@ reaches into a layer's private fields:
   ``forward_with_gates``    a forward that also returns every gate the reference cell keeps
   ``steppers()``            one B=1 stepper per layer, for token-at-a-time generation
   ``zero_state(B)``, ``cell_params(k, d)``, ``param_key(name, k, d)``
+  ``state_shapes()``, ``output_size``   the state parts' shapes and y's last dimension
+  ``init_overrides()``      the parameter entries the layer's own initialisation sets
+And hooks for a layer class whose options the plain cell lacks: ``cell_module()`` (the
+reference cell that computes the layer as configured), ``call_options(k, d, T, B)`` (one
+call's keyword options, with the random masks a regulariser draws from ``rng``),
+``kernel_fits()`` and ``recurrent_block()`` (the orthogonal init's block of weight_hh).
 """
 import numpy as np
 
@@ -35,6 +44,7 @@ from .. import backend as _backend
 from ..checks import check_array, check_finite, check_lengths, check_shape
 from ..functional import check_dropout, dropout_mask
 from ..module import Module
+from .state import LayerState
 
 
 def reverse_padded(x, lengths):
@@ -48,16 +58,21 @@ def reverse_padded(x, lengths):
     return x[idx, np.arange(B)]
 
 
-def _positive(name, v):
+def positive_int(name, v):
+    """v as an int, or a one-line error naming `name` when it is not a positive integer."""
     if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
         raise RnnlabError(f"{name} must be a positive integer, got {v!r}")
     return int(v)
 
 
-class RecurrentLayer(Module):
+class RecurrentLayer(LayerState, Module):
     """The shared machinery; use RNN, LSTM or GRU (or any layer of the cell registry)."""
     reference = None     # the reference cell module (rnnlab.nn.cells.<name>): the equations
     kernel = None        # a function returning the fused kernel module, or None
+    # the module whose GATES, LEGEND and BOUNDS name every quantity the layer can cache, when
+    # its options add some to the reference's (the LSTM's layer norm and projection); None:
+    # the reference's (the cell registry reads it)
+    catalogue = None
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
                  dropout=0.0, bidirectional=False, dtype=np.float32, seed=None, rng=None,
@@ -66,9 +81,9 @@ class RecurrentLayer(Module):
             name = sorted(unknown)[0]
             raise RnnlabError(f"{name} is not an option of the {type(self).__name__} layer; "
                               f"remove it (see help(rnnlab.{type(self).__name__}))")
-        self.input_size = _positive("input_size", input_size)
-        self.hidden_size = _positive("hidden_size", hidden_size)
-        self.num_layers = _positive("num_layers", num_layers)
+        self.input_size = positive_int("input_size", input_size)
+        self.hidden_size = positive_int("hidden_size", hidden_size)
+        self.num_layers = positive_int("num_layers", num_layers)
         self.dropout = check_dropout(dropout, "dropout")
         if np.dtype(dtype) not in (np.float32, np.float64):
             raise RnnlabError(f"dtype must be float32 or float64, got {np.dtype(dtype)}")
@@ -97,15 +112,6 @@ class RecurrentLayer(Module):
         """The cell's name in the registry: the reference module's short name ('lstm')."""
         return self.reference.__name__.rsplit(".", 1)[-1]
 
-    @property
-    def state_names(self):
-        """The parts of the state, in order: ('h',) or ('h', 'c') ..."""
-        return self.reference.STATE
-
-    @property
-    def has_cell_state(self):
-        return len(self.state_names) > 1
-
     def num_gates(self):
         raise NotImplementedError
 
@@ -116,6 +122,29 @@ class RecurrentLayer(Module):
     def _extra_params(self):
         """Names of the variant's own per-direction parameters, each (H,)."""
         return ()
+
+    def recurrent_block(self, shape):
+        """(rows, columns) of one block of weight_hh (of `shape`) that recurrent_init=
+        'orthogonal' makes orthonormal: one per gate, H rows by default (its columns: H, or P
+        when projected); a cell with block-diagonal recurrent weights overrides it."""
+        return self.hidden_size, shape[1]
+
+    def init_overrides(self):
+        """{parameter short name: (index, what)}: the entries that the layer's own
+        initialisation sets instead of torch's U(-1/sqrt(H), 1/sqrt(H)) (e.g. a forget-gate
+        bias), with a few words on what they are set to. Empty by default."""
+        return {}
+
+    def _check_state_values(self, name, part, s):
+        """A given initial state part must respect the cell's STATE_MIN (the sLSTM's
+        normaliser n >= 0: a sum of positive weights); parts without one take any finite
+        value. name: 'n_0', part: 'n'."""
+        low = getattr(self.reference, "STATE_MIN", {}).get(part)
+        if low is not None and s.size and s.min() < low:
+            bad = tuple(int(i) for i in np.argwhere(s < low)[0])
+            raise RnnlabError(f"{name} holds {s[bad]:.4g} at {bad}, below {low:g}, the least "
+                              f"the {self.cell}'s {part} can be; pass the {part}_n a previous "
+                              "call returned, or zeros")
 
     # ----- parameters -------------------------------------------------------------------
     def param_key(self, name, k, d=0):
@@ -134,9 +163,25 @@ class RecurrentLayer(Module):
         shapes.update({name: (H,) for name in self._extra_params()})
         return shapes
 
+    @classmethod
+    def parameter_shapes(cls, input_size, hidden_size, num_layers=1, bias=True,
+                         bidirectional=False, **options):
+        """{state_dict key: shape} of the layer these arguments would build, without building
+        it (nothing is allocated: for a memory estimate before a big model is made). The
+        options are the layer's keyword options (variant, ...), read by param_shapes under
+        the same names as the layer's attributes."""
+        shell = cls.__new__(cls)
+        shell.input_size, shell.hidden_size, shell.num_layers = input_size, hidden_size, num_layers
+        shell.bias, shell.num_directions = bias, 2 if bidirectional else 1
+        for name, value in options.items():
+            setattr(shell, name, value)
+        return {shell.param_key(name, k, d): shape
+                for k in range(num_layers) for d in range(shell.num_directions)
+                for name, shape in shell.param_shapes(shell.layer_input_size(k)).items()}
+
     def layer_input_size(self, k):
         """The input width of layer k: the input for the first, the outputs of the one below."""
-        return self.input_size if k == 0 else self.hidden_size * self.num_directions
+        return self.input_size if k == 0 else self.output_size
 
     def _init_params(self):
         """torch's initialisation: U(-1/sqrt(H), 1/sqrt(H)) for every parameter, then the
@@ -150,10 +195,13 @@ class RecurrentLayer(Module):
                     params[self.param_key(name, k, d)] = \
                         self.rng.uniform(-bound, bound, shape).astype(self.dtype)
                 if self.recurrent_init == "orthogonal":
+                    # one block per gate (H rows; its columns orthonormal: R = H, or P
+                    # projected), or per gate and head for block-diagonal recurrent weights
                     w = params[self.param_key("weight_hh", k, d)]
-                    for g in range(w.shape[0] // H):
-                        q, r = np.linalg.qr(self.rng.standard_normal((H, H)))
-                        w[g * H:(g + 1) * H] = q * np.sign(np.diag(r))
+                    rows, cols = self.recurrent_block(w.shape)
+                    for g in range(w.shape[0] // rows):
+                        q, r = np.linalg.qr(self.rng.standard_normal((rows, cols)))
+                        w[g * rows:(g + 1) * rows] = q * np.sign(np.diag(r))
                 self._init_direction(params, k, d)
         return params
 
@@ -171,10 +219,21 @@ class RecurrentLayer(Module):
         cell on every backend."""
         return self.kernel is not None
 
+    def cell_module(self):
+        """The reference cell that computes this layer as configured: `reference`, or the
+        cell module a layer's options need (the LSTM with layer norm runs cells.lstm_options)."""
+        return self.reference
+
+    def call_options(self, k, d, T, B):
+        """The keyword options of one call of the cell's forward, for layer k, direction d on
+        T steps of B sequences: cell_options(), plus the masks a regulariser draws for this
+        call from `rng` in training (recurrent dropout, zoneout)."""
+        return self.cell_options()
+
     def implementation(self, backend=None):
         """The module whose forward/backward runs this layer: the kernel or the reference."""
-        return _backend.implementation(self.reference, self.kernel if self.kernel_fits() else None,
-                                       backend)
+        return _backend.implementation(self.cell_module(),
+                                       self.kernel if self.kernel_fits() else None, backend)
 
     # ----- forward ------------------------------------------------------------------------
     def __call__(self, x, state=None, lengths=None, backend=None):
@@ -186,9 +245,10 @@ class RecurrentLayer(Module):
         T, B, _ = x.shape
         lengths = check_lengths(lengths, T, B)
         state0 = self._check_state(state, B, unbatched)
+        for part, s in zip(self.state_names, state0 or ()):
+            self._check_state_values(f"{part}_0", part, s)
         fn = self.implementation(backend)
-        LD, H = self.num_layers * self.num_directions, self.hidden_size
-        state_n = [np.empty((LD, B, H), self.dtype) for _ in self.state_names]
+        state_n = self._state_arrays(B, np.empty)
         caches, masks, inp = [], [], x
         for k in range(self.num_layers):
             mask = None
@@ -201,7 +261,8 @@ class RecurrentLayer(Module):
                 i = k * self.num_directions + d
                 xin = inp if d == 0 else reverse_padded(inp, lengths)
                 y, sn, cache = fn.forward(np.ascontiguousarray(xin), self._pick(state0, i),
-                                          self.cell_params(k, d), lengths, **self.cell_options())
+                                          self.cell_params(k, d), lengths,
+                                          **self.call_options(k, d, T, B))
                 outs.append(y if d == 0 else reverse_padded(y, lengths))
                 for part, value in zip(state_n, self._parts(sn)):
                     part[i] = value
@@ -217,13 +278,14 @@ class RecurrentLayer(Module):
     def forward_with_gates(self, x, state=None, lengths=None):
         """A forward on the reference cells that also returns what every gate did:
         (y, state_n, gates) with gates {(layer k, direction d, name): (T, B, H)} for each name
-        the cell keeps (its module's GATES), the reverse direction put back in natural time
-        order (row t = step t). backward() works after it, as after forward()."""
+        the cell keeps (those of its module's GATES that its options compute), the reverse
+        direction put back in natural time order (row t = step t). backward() works after it,
+        as after forward()."""
         y, state_n = self.forward(x, state, lengths, backend="numpy")
         lengths, gates = self._ctx["lengths"], {}
         for i, cache in enumerate(self._ctx["caches"]):
             k, d = divmod(i, self.num_directions)
-            for name in self.reference.GATES:
+            for name in (n for n in self.cell_module().GATES if n in cache):
                 a = cache[name]
                 gates[(k, d, name)] = reverse_padded(a, lengths) if d == 1 else a
         return y, state_n, gates
@@ -241,56 +303,6 @@ class RecurrentLayer(Module):
             x = x.transpose(1, 0, 2)
         return x, False
 
-    # ----- the state ----------------------------------------------------------------------
-    def _check_state(self, state, B, unbatched, what="state", suffix="_0", prefix=""):
-        """None, or the list of state parts, each checked and shaped (LD, B, H)."""
-        if state is None:
-            return None
-        names = [f"{prefix}{n}{suffix}" for n in self.state_names]
-        if len(names) == 1:
-            return [self._check_one_state(names[0], state, B, unbatched)]
-        if not (isinstance(state, (tuple, list)) and len(state) == len(names)):
-            got = (f"an array of shape {state.shape}" if isinstance(state, np.ndarray) else
-                   f"{type(state).__name__} of length {len(state)}"
-                   if isinstance(state, (tuple, list)) else type(state).__name__)
-            raise RnnlabError(f"{what} for the {self.cell.upper()} must be a tuple "
-                              f"({', '.join(names)}), got {got}")
-        return [self._check_one_state(n, s, B, unbatched) for n, s in zip(names, state)]
-
-    def _check_one_state(self, name, s, B, unbatched):
-        LD, H = self.num_layers * self.num_directions, self.hidden_size
-        expected = (LD, H) if unbatched else (LD, B, H)
-        check_array(name, s, self.dtype, (len(expected),), str(expected))
-        check_shape(name, s, expected, f"{expected} = (num_layers*num_directions, B, H)")
-        check_finite(name, s)
-        return s[:, None, :] if unbatched else s
-
-    def _pick(self, parts, i):
-        """Layer-direction i's slice of the state parts, in the cell's form (array or tuple)."""
-        if parts is None:
-            return None
-        return parts[0][i] if len(parts) == 1 else tuple(p[i] for p in parts)
-
-    def _parts(self, s):
-        """A cell's state (array or tuple) as a list of parts."""
-        return [s] if len(self.state_names) == 1 else list(s)
-
-    def zero_state(self, B):
-        """Zeros in the layer's state form for a batch of B."""
-        LD, H = self.num_layers * self.num_directions, self.hidden_size
-        parts = [np.zeros((LD, B, H), self.dtype) for _ in self.state_names]
-        return parts[0] if len(parts) == 1 else tuple(parts)
-
-    def _out(self, y, unbatched):
-        if unbatched:
-            return y[:, 0, :]
-        return y.transpose(1, 0, 2) if self.batch_first else y
-
-    def _state_out(self, parts, unbatched):
-        if unbatched:
-            parts = [p[:, 0, :] for p in parts]
-        return parts[0] if len(parts) == 1 else tuple(parts)
-
     # ----- backward -----------------------------------------------------------------------
     def backward(self, dy, dstate_n=None):
         """dy: same shape as y; dstate_n: same structure as the state (or None).
@@ -306,14 +318,14 @@ class RecurrentLayer(Module):
         check_shape("dy", dy, y_shape, f"{y_shape}, the shape of y")
         dy = dy[:, None, :] if unbatched else (dy.transpose(1, 0, 2) if self.batch_first else dy)
         dstate_n = self._check_state(dstate_n, B, unbatched, "dstate_n", "_n", "d")
-        LD, H, lengths = self.num_layers * self.num_directions, self.hidden_size, ctx["lengths"]
-        dstate0 = [np.zeros((LD, B, H), self.dtype) for _ in self.state_names]
+        lengths, W = ctx["lengths"], DH // self.num_directions      # W: one direction's width
+        dstate0 = self._state_arrays(B, np.zeros)
         dinp = dy
         for k in reversed(range(self.num_layers)):
             dx_total = None
             for d in range(self.num_directions):
                 i = k * self.num_directions + d
-                dy_d = dinp[:, :, d * H:(d + 1) * H]
+                dy_d = dinp[:, :, d * W:(d + 1) * W]
                 if d == 1:
                     dy_d = reverse_padded(dy_d, lengths)
                 dx, ds0, g = ctx["fn"].backward(np.ascontiguousarray(dy_d),

@@ -3,6 +3,7 @@ The equations and their backward pass: rnnlab/nn/cells/rnn.py."""
 from ...errors import RnnlabError
 from ..cells import rnn as rnn_cell
 from .base import RecurrentLayer
+from .recurrent_dropout import RecurrentDropout
 
 
 def _kernel():
@@ -11,19 +12,25 @@ def _kernel():
     return rnn
 
 
-class RNN(RecurrentLayer):
+class RNN(RecurrentDropout, RecurrentLayer):
     """Elman RNN in torch's layout (one gate, G = 1). Returns (y, h_n).
 
     RNN(input_size, hidden_size, num_layers=1, nonlinearity='tanh', bias=True,
-        batch_first=False, dropout=0.0, bidirectional=False, dtype=np.float32, seed=None)
+        batch_first=False, dropout=0.0, bidirectional=False, dtype=np.float32, seed=None,
+        recurrent_dropout=0.0)
+
+    recurrent_dropout=p: one dropout mask on h_{t-1} for the whole sequence, in training
+    (Gal & Ghahramani 2016; see rnnlab/nn/layers/recurrent_dropout.py).
     """
     reference = rnn_cell
     kernel = staticmethod(_kernel)
 
-    def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", **kw):
+    def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh",
+                 recurrent_dropout=0.0, **kw):
         if nonlinearity not in rnn_cell.NONLINEARITIES:
             raise RnnlabError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
         self.nonlinearity = nonlinearity
+        self._set_recurrent_dropout(recurrent_dropout)
         super().__init__(input_size, hidden_size, num_layers, **kw)
 
     def num_gates(self):

@@ -1,0 +1,73 @@
+"""What the trainer asks of a task beyond the Task protocol, each optional:
+
+    Task.choose_defaults(tcfg, given) -> {name: (value, why)}   options chosen from the data
+    task.ensemble                     -> N: train N models (seeds seed .. seed+N-1)
+    task.review(models)               -> warning lines about the trained models
+
+The series task uses all three (tasks/series.py); text and music none. Kept out of train.py so
+that the trainer itself stays about one run of one model.
+"""
+from dataclasses import asdict, replace
+
+from .tasks import registry
+
+
+def task_defaults(tcfg, options, field_names):
+    """Let the task choose, from its data, the options not given. The chosen values are
+    written into `options` (TrainConfig / ModelConfig fields, by `field_names`) and into
+    tcfg.task_options (the task's own), and returned as {name: {"value", "why"}} for
+    config.json["chosen"] and log_chosen."""
+    choose = getattr(registry.get(tcfg.task).task, "choose_defaults", None)
+    if choose is None:
+        return {}
+    plan = choose(tcfg, {k: v for k, v in options.items() if k != "task_options"})
+    task_opts = dict(tcfg.task_options or {})
+    chosen = {}
+    for name, (value, why) in plan.items():
+        if why == "given" or value is None:
+            continue
+        chosen[name] = {"value": value, "why": why}
+        if name in field_names:
+            options[name] = value
+        else:
+            task_opts[name] = value
+    options["task_options"] = tcfg.task_options = task_opts
+    return chosen
+
+
+def log_chosen(task, chosen, log):
+    """Print the chosen defaults, one line each (once the configs are known to be valid)."""
+    if chosen:
+        log(f"{task} defaults chosen from the data (give an option to override it):")
+        for name, c in chosen.items():
+            flag, value = name.replace("_", "-"), c["value"]
+            option = (f"--{flag}" if value else f"--no-{flag}") if isinstance(value, bool) \
+                else f"--{flag} {value}"
+            log(f"  {option}: {c['why']}")
+
+
+def member_configs(tcfg, mcfg, k):
+    """Ensemble member k: the run's configs with seed + k (initial weights and batch order)."""
+    return replace(tcfg, seed=tcfg.seed + k), replace(mcfg, seed=mcfg.seed + k)
+
+
+def train_member(trainer, run, resume, progress):
+    """Train one ensemble member in its own run folder `run` (None: not saved); a resumed run
+    continues a member that has a checkpoint and starts one that has none."""
+    if run is not None and resume and (run.path / "state.json").exists():
+        trainer.run = run
+        trainer.restore()
+    elif run is not None:
+        run.create(exist_ok=resume)
+        run.write_config({"model": trainer.model.cfg.to_json(), "train": asdict(trainer.cfg),
+                          "data": trainer.task.meta()})
+        trainer.run = run
+    trainer.fit(progress)
+    return best_model(trainer)
+
+
+def best_model(trainer):
+    """The trained model with its best weights on validation (the last without a run folder)."""
+    if trainer.run is not None and (trainer.run.path / "best.safetensors").exists():
+        trainer.model.load_state_dict(trainer.run.load_weights("best"))
+    return trainer.model
