@@ -19,8 +19,8 @@ every command-line choice (lstm-peephole, rnn-relu, ...).
 Literature (Bai, Kolter & Koltun 2018, "An Empirical Evaluation of Generic Convolutional and
 Recurrent Networks for Sequence Modeling", Table 1, JSB Chorales NLL per step): LSTM 8.45,
 GRU 8.43, RNN 8.91, TCN 8.10. Their split is Boulanger-Lewandowski et al.'s (229/76/77
-chorales, 88 piano keys); ours is music21's 371 chorales split by piece 60/20/20 with the
-seed in the data summary, the NLL summed over the training pitch range: the splits differ, so
+chorales, 88 piano keys); ours is music21's chorales (371 entries, 347 distinct pieces) split
+by piece 60/20/20 with the seed in the data summary, the NLL summed over the training pitch range: the splits differ, so
 the numbers are comparable in scale only.
 """
 import argparse
