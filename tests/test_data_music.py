@@ -4,9 +4,9 @@ import mido
 import numpy as np
 import pytest
 
+from rnnlab.data.melody import melody_tokens, tokens_to_steps
 from rnnlab.data.music import (
-    from_piano_roll, load_midi, load_notes_json, melody_tokens, pitch_range, to_piano_roll,
-    tokens_to_steps, write_midi,
+    from_piano_roll, load_midi, load_notes_json, pitch_range, to_piano_roll, write_midi,
 )
 from rnnlab.errors import RnnlabError
 

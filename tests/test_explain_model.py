@@ -282,10 +282,12 @@ def test_series_and_music_runs(tmp_path):
     (tmp_path / "m.json").write_text(json.dumps({"train": seqs, "valid": seqs[:1]}), "utf-8")
     train(str(tmp_path / "m.json"), out=str(tmp_path / "mrun"), cell="lstm", hidden=4,
           layers=1, steps=2, eval_every=2, seq_len=8, batch=2, progress=False,
-          log=lambda m: None)
+          log=lambda m: None, task_options={"transpose": 0})
     out = tmp_path / "m.html"
     assert main(["explain", str(tmp_path / "mrun"), "--input", str(tmp_path / "m.json"),
                  "-o", str(out)]) == 0
     data = read_explain_payload(out.read_text("utf-8"))
     assert data["tokens"][:3] == ["\u00b7", "60 64 67", "62"]     # input t = frame t-1
+    assert data["roll"]["lo"] == 60 and data["roll"]["pitches"] == 8     # pitches 60-67
+    assert data["roll"]["on"][:3] == [[], [0, 4, 7], [2]]       # the input's piano roll
     assert all(int(d["token"]) in range(60, 68) for row in data["predictions"] for d in row)

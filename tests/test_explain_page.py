@@ -183,6 +183,32 @@ def test_series_gru_bidirectional_page(browser, tmp_path):
     page.close()
 
 
+def test_music_page_draws_the_input_roll_above_the_gates(browser, tmp_path):
+    T, rng = 30, np.random.default_rng(2)
+    on = [sorted(rng.choice(12, size=int(rng.integers(0, 4)), replace=False).tolist())
+          for _ in range(T)]
+    q = {(0, 0, n): rng.random((T, H)) for n in ("f", "i", "o")}
+    q[(0, 0, "h")] = np.tanh(rng.normal(size=(T, H)))
+    p = payload_from_arrays([" ".join(str(60 + j) for j in js) or "-" for js in on], q,
+                            cell="lstm", task="music")
+    p["roll"] = {"lo": 60, "pitches": 12, "on": on}
+    page, url, errors, requests = _open(browser, p, tmp_path)
+    roll = page.locator("#roll canvas")
+    assert roll.count() == 1 and roll.get_attribute("width") == str(T)
+    dark = page.evaluate("""() => { const c = document.querySelector('#roll canvas');
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        let n = 0; for (let k = 0; k < d.length; k += 4) n += d[k] < 100; return n; }""")
+    assert dark == sum(map(len, on))                          # one dark cell per sounding pitch
+    roll.scroll_into_view_if_needed()
+    box = roll.bounding_box()
+    page.mouse.click(box["x"] + (12.5 / T) * box["width"], box["y"] + box["height"] / 2)
+    assert page.get_attribute("#strip .tok.sel", "data-t") == "12"
+    assert errors == [] and requests == [url]
+    with pytest.raises(RnnlabError, match="roll"):
+        render_explain_html({**p, "roll": {"lo": 60, "pitches": 12, "on": [[12]] * T}})
+    page.close()
+
+
 def _axis_labels(page, chart):
     """The axis labels of a line chart, each checked to lie inside its SVG."""
     boxes = page.eval_on_selector_all(f"{chart} svg text.axis-label", """els => els.map(e => {

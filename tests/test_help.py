@@ -78,16 +78,16 @@ def test_train_help_states_the_stopping_rule_of_every_task(capsys):
     assert "at most 20 million tokens" in out and "400 to 3,000 steps" in out
 
 
-def test_melody_mode_is_not_offered(capsys):
+def test_music_mode_offers_roll_and_melody_and_refuses_others_in_one_line(capsys):
     train = subparsers()["train"]
     mode = next(a for a in train._actions if a.dest == "music_mode")
-    assert list(mode.choices) == ["roll"] and "melody" not in rendered_help(train, mode)
+    assert list(mode.choices) == ["roll", "melody"] and "melody" in rendered_help(train, mode)
     with pytest.raises(SystemExit) as e:
-        main(["train", "x.json", "--out", "r", "--music-mode", "melody"])
+        main(["train", "x.json", "--out", "r", "--music-mode", "chords"])
     assert e.value.code == 2
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1
-    assert "invalid choice: 'melody'" in err and "rnnlab train --help" in err
+    assert "invalid choice: 'chords'" in err and "rnnlab train --help" in err
 
 
 @pytest.mark.parametrize("argv, words", [

@@ -15,7 +15,7 @@ from rnnlab.tasks.music import independent_nll, roll_scores
 from rnnlab.runs import load_tensors, save_tensors
 
 TINY = ["--cell", "gru", "--hidden", "16", "--layers", "1", "--batch", "8", "--seq-len", "16",
-        "--eval-every", "60", "--lr", "0.02"]
+        "--eval-every", "60", "--lr", "0.02", "--transpose", "0", "--output-dropout", "0"]
 
 
 @pytest.fixture(scope="module")
@@ -133,10 +133,10 @@ def test_an_all_silent_sample_says_so(run, tmp_path, capsys):
     assert main(["sample", str(silent), "--temperature", "0", "--length", "16", "-o",
                  str(tmp_path / "s.mid")]) == 0
     assert capsys.readouterr().err.splitlines() == [
-        "rnnlab: warning: all 16 sampled steps are silent (no notes): at temperature 0 a pitch "
-        "sounds only where the model gives it p >= 0.5, and this model gives no pitch that "
-        "much; sample at a temperature above 0, e.g. --temperature 1",
-        f"wrote 16 steps to {tmp_path / 's.mid'}"]
+        "rnnlab: warning: all 16 sampled steps are silent (no notes): at temperature 0 each "
+        "step holds the round(sum p) most likely pitches, and this model expects less than half "
+        "a note at every step; sample at a temperature above 0, e.g. --temperature 1",
+        f"wrote 16 steps (0 pitch-steps sounding) to {tmp_path / 's.mid'}"]
     assert main(["sample", str(run), "--length", "16", "-o", str(tmp_path / "t.mid"),
                  "--seed", "1"]) == 0
     assert "warning" not in capsys.readouterr().err            # the trained model plays notes
@@ -163,3 +163,73 @@ def test_bad_input_exits_2_and_writes_nothing(tmp_path, capsys):
         err = capsys.readouterr().err
         assert needle in err and err.count("\n") == 1 and "Traceback" not in err, (name, err)
         assert not out.exists()
+
+
+def test_temperature_zero_takes_the_expected_number_of_notes(run, tmp_path, capsys):
+    from rnnlab.tasks.music import decode_frame
+    rng = np.random.default_rng(0)
+    logit = lambda p: np.log(np.array(p) / (1 - np.array(p)))  # noqa: E731
+    # four pitches at 0.4: none reaches 0.5, yet the model expects 1.6 ~ 2 notes
+    assert decode_frame(logit([0.4, 0.41, 0.4, 0.42]), 0, rng).tolist() == \
+        [False, True, False, True]
+    assert not decode_frame(logit([0.1, 0.2, 0.1]), 0, rng).any()      # expects 0.4: a rest
+    png = tmp_path / "roll.png"
+    capsys.readouterr()
+    assert main(["sample", str(run), "--temperature", "0", "--length", "16",
+                 "--plot", str(png)]) == 0
+    assert png.read_bytes()[:4] == b"\x89PNG" and "wrote 16 steps" in capsys.readouterr().err
+    steps = rnnlab.load(run).sample(16, temperature=0)
+    assert sum(map(len, steps)) >= 16            # chords, not silence
+    assert steps == rnnlab.load(run).sample(16, temperature=0, seed=7)   # deterministic
+
+
+def test_the_music_task_chooses_its_own_defaults(notes, tmp_path):
+    """`rnnlab train notes.json` gets MusicTask.ROLL_DEFAULTS where nothing is given; what is
+    given wins; a text run keeps the general defaults."""
+    from rnnlab.app.commands.train import DEFAULTS
+    from rnnlab.tasks.music import MusicTask
+    from rnnlab.tasks.registry import with_task_defaults
+    own = MusicTask.defaults({"music_mode": "roll"})
+    assert main(["train", str(notes), "--out", str(tmp_path / "m"), "--hidden", "8",
+                 "--steps", "1"]) == 0                 # every other option: the task's
+    cfg = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert cfg["model"]["hidden"] == 8 and cfg["train"]["steps"] == 1
+    for k, v in own.items():
+        if k not in ("hidden", "epochs"):
+            where = cfg["model"] if k in cfg["model"] else cfg["train"]
+            where = where if k in where else cfg["train"]["task_options"]
+            assert where[k] == v, k
+    assert cfg["data"]["lo"] == 36 - 3                 # --transpose 3 widened the roll
+    assert cfg["train"]["epochs"] is None            # --steps given: the task's epochs are not
+    text = tmp_path / "t.txt"
+    text.write_text("abcabcabd " * 300)
+    assert main(["train", str(text), "--out", str(tmp_path / "t"), "--steps", "1"]) == 0
+    cfg = json.loads((tmp_path / "t" / "config.json").read_text())
+    assert cfg["model"]["hidden"] == DEFAULTS["hidden"]
+    assert cfg["train"]["batch"] == DEFAULTS["batch"]
+    assert with_task_defaults("music", {"lr": None})["lr"] == own["lr"]
+    assert with_task_defaults("music", {"lr": 0.1})["lr"] == 0.1
+    given = with_task_defaults("music", {"task_options": {"transpose": 0}})
+    assert given["task_options"]["transpose"] == 0 and "transpose" not in given
+
+
+def test_transpose_shifts_each_window_by_its_own_interval(notes):
+    from rnnlab.errors import RnnlabError
+    from rnnlab.tasks.music import MusicTask
+    plain = MusicTask(notes, seq_len=16, batch=8)
+    moved = MusicTask(notes, seq_len=16, batch=8, transpose=2)
+    assert (moved.lo, moved.hi) == (plain.lo - 2, plain.hi + 2)
+    for k in (0, 1, plain.batches_per_epoch):           # two epochs: new shifts
+        x0, y0, m0 = plain.batch(k)
+        x, y, m = moved.batch(k)
+        assert np.array_equal(m, m0)
+        shifts = moved._shifts[moved._perm[k % moved.batches_per_epoch * 8:][:8]]
+        assert set(shifts) <= {-2, -1, 0, 1, 2} and len(set(shifts)) > 1
+        for b, s in enumerate(shifts):
+            for a0, a in ((x0, x), (y0, y)):
+                pitches0 = [np.flatnonzero(r) + plain.lo + s for r in a0[:, b]]
+                pitches = [np.flatnonzero(r) + moved.lo for r in a[:, b]]
+                assert all(np.array_equal(p, q) for p, q in zip(pitches0, pitches))
+        assert np.array_equal(moved.batch(k)[1], y)         # a pure function of k
+    with pytest.raises(RnnlabError, match="0-12"):
+        MusicTask(notes, transpose=13)

@@ -89,3 +89,19 @@ def test_forecast(tmp_path):
         plots.plot_forecast(hist, fc, fc[:3], fc[:3], tmp_path / "f2.png")
     with pytest.raises(RnnlabError):
         plots.plot_forecast(hist, fc, None, None, tmp_path / "f.svg")
+
+
+def test_piano_roll(tmp_path):
+    steps = [[60, 64], [60, 64], [], [62], [62], [67, 72]]
+    fig = plots.piano_roll_figure(steps, steps_per_beat=2)
+    ax, = fig.axes
+    bars = [b for c in ax.collections for b in c.get_paths()]
+    assert len(bars) == 5                          # 60, 64 (held 2 steps), 62, 67, 72
+    assert ax.get_xlim() == (0, 3) and "C4" in [t.get_text() for t in ax.get_yticklabels()]
+    # notes: a pitch struck twice stays two bars
+    fig = plots.piano_roll_figure(None, notes=[(60, 0, 2), (60, 2, 4)])
+    assert sum(len(c.get_paths()) for c in fig.axes[0].collections) == 2
+    assert "silent" in plots.piano_roll_figure([[], []]).axes[0].get_title()
+    plots.plot_piano_roll(steps, tmp_path / "roll.png")
+    _png(tmp_path / "roll.png")
+    assert plots.note_name(60) == "C4" and plots.note_name(69) == "A4"

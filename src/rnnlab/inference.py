@@ -4,9 +4,9 @@
     print(model.sample(200, temperature=0.8, prime="The "))
 
 `load` rebuilds the SequenceModel from config.json and wraps it in the trained-model class
-that the task registry names for the run's task (text, series, music), so that nothing here
-knows about any one task. Loading reads JSON and safetensors only: a model file never runs
-code.
+that the task registry names for the run (by its task, or by its data kind: a melody), so
+that nothing here knows about any one task. Loading reads JSON and safetensors only: a model
+file never runs code.
 """
 from .errors import RnnlabError
 from .runs import RunFolder
@@ -33,8 +33,8 @@ def load(path, which="best"):
                               f"rnnlab train DATA --out {path} --resume")
         members.append(_load_model(member, member.read_config(), which))
     extra = {"members": members} if members else {}
-    return registry.get(model.cfg.task).model(model, cfg["data"], cfg.get("train"), str(path),
-                                              **extra)
+    cls = registry.trained_model_class(model.cfg.task, cfg["data"])
+    return cls(model, cfg["data"], cfg.get("train"), str(path), **extra)
 
 
 def _load_model(run, cfg, which):

@@ -153,14 +153,15 @@ def _of(total):
 def _new_configs(data, options):
     options = {k: v for k, v in options.items() if v is not None}     # None: not given
     split_options(options)                  # an unknown option fails before the data is read
-    tcfg = TrainConfig(data=str(data), task=registry.task_for_file(data, options.get("task")),
-                       task_options=options.get("task_options"))
+    name = registry.task_for_file(data, options.get("task"))
+    options = registry.with_task_defaults(name, options)     # the task's measured defaults
+    tcfg = TrainConfig(data=str(data), task=name, task_options=options.get("task_options"))
     chosen = hooks.task_defaults(tcfg, options, {f.name for f in fields(TrainConfig)} |
                                  {f.name for f in fields(ModelConfig)})
     model_opts, train_opts = split_options(options)
     tcfg = TrainConfig(**{**asdict(tcfg), **train_opts}).validate()
     task = build_task(tcfg)
-    mcfg = ModelConfig(task=tcfg.task, input_size=task.input_size,
+    mcfg = ModelConfig(task=getattr(task, "model_task", tcfg.task), input_size=task.input_size,
                        output_size=task.output_size, seed=tcfg.seed, **model_opts).validate()
     return tcfg, mcfg, task, chosen
 

@@ -1,4 +1,4 @@
-"""Music: note-step sequences, piano rolls, MIDI in/out (mido) and melody tokens.
+"""Music: note-step sequences, piano rolls and MIDI in/out (mido); melody tokens: melody.py.
 
 The common format is a *sequence of steps*: `seq[t]` is the list of MIDI pitches (0-127)
 sounding at time step t, possibly empty (a rest). This is the format of the Boulanger-Lewandowski
@@ -17,7 +17,6 @@ import math
 import numbers
 import os
 import io
-import re
 import warnings
 
 import mido
@@ -29,7 +28,6 @@ from rnnlab.fileio import atomic_write_bytes
 GRIDS = {"4th": 1, "8th": 2, "16th": 4, "32nd": 8}  # steps per quarter-note beat
 _SPLITS = ("train", "valid", "test")
 _DRUM_CHANNEL = 9  # General MIDI channel 10: percussion, not pitches
-_TOKEN_RE = re.compile(r"^(?:p(\d+)|rest)_d(\d+)$")
 
 
 def _check_pitch(p, where: str) -> int:
@@ -152,7 +150,10 @@ def _midi_files(path: str) -> list:
     return [path]
 
 
-def _read_one_midi(path: str, spb: int) -> list:
+def read_midi_notes(path: str, spb: int):
+    """One MIDI file -> (notes, n_steps): notes (pitch, start, end) in grid steps (`spb` steps
+    per beat), sorted by start then pitch, every note at least one step long; the percussion
+    channel (10) is left out. A file with no pitched note is an error that says why."""
     try:
         mid = mido.MidiFile(path)
         messages = list(mido.merge_tracks(mid.tracks))
@@ -160,10 +161,13 @@ def _read_one_midi(path: str, spb: int) -> list:
         raise RnnlabError(f"{path} is not a readable MIDI file ({type(e).__name__}: {e})") from None
     step = mid.ticks_per_beat / spb
     q = lambda tick: int(np.floor(tick / step + 0.5))  # noqa: E731  round half up to the grid
-    tick, notes, open_notes = 0, [], {}
+    tick, notes, open_notes, drums = 0, [], {}, 0
     for msg in messages:
         tick += msg.time
-        if msg.type not in ("note_on", "note_off") or msg.channel == _DRUM_CHANNEL:
+        if msg.type not in ("note_on", "note_off"):
+            continue
+        if msg.channel == _DRUM_CHANNEL:
+            drums += msg.type == "note_on" and msg.velocity > 0
             continue
         key = (msg.channel, msg.note)
         if msg.type == "note_on" and msg.velocity > 0:
@@ -173,14 +177,34 @@ def _read_one_midi(path: str, spb: int) -> list:
             notes.append((msg.note, q(start), max(q(tick), q(start) + 1)))
     for (_, pitch), starts in open_notes.items():  # never released: hold to the end
         notes += [(pitch, q(s), max(q(tick), q(s) + 1)) for s in starts]
+    if not notes and drums:
+        raise RnnlabError(f"{path} has notes only on the percussion channel (10: {drums} drum "
+                          f"hits), which carries drum sounds, not pitches; choose a MIDI file "
+                          f"with pitched parts")
     if not notes:
         raise RnnlabError(f"{path} contains no notes; choose a MIDI file with music in it")
-    n_steps = max(max(end for _, _, end in notes), int(tick // step))
+    return sorted(notes, key=lambda n: (n[1], n[0])), \
+        max(max(end for _, _, end in notes), int(tick // step))
+
+
+def _read_one_midi(path: str, spb: int) -> list:
+    notes, n_steps = read_midi_notes(path, spb)
     steps = [set() for _ in range(n_steps)]
     for pitch, start, end in notes:
         for t in range(start, end):
             steps[t].add(pitch)
     return [sorted(s) for s in steps]
+
+
+def midi_files(path_or_folder) -> list:
+    """The MIDI files a path names: the file itself, or every *.mid/*.midi of a folder
+    (sorted by name)."""
+    return _midi_files(os.fspath(path_or_folder))
+
+
+def steps_per_beat(grid: str) -> int:
+    """Grid steps per quarter-note beat ('16th' -> 4)."""
+    return _steps_per_beat(grid)
 
 
 def load_midi(path_or_folder, grid: str = "16th") -> list:
@@ -207,6 +231,13 @@ def write_midi(steps, path, grid: str = "16th", tempo_bpm: float = 120, velocity
     """Write steps as a one-track MIDI file (atomically). A pitch held over consecutive steps
     becomes one note; the file lasts exactly len(steps) steps, trailing rests included."""
     steps = check_sequences([list(map(list, steps))], "steps")[0]
+    write_notes_midi(_note_spans(steps), len(steps), path, grid, tempo_bpm, velocity)
+
+
+def write_notes_midi(notes, n_steps: int, path, grid: str = "16th", tempo_bpm: float = 120,
+                     velocity: int = 80):
+    """Write notes (pitch, start, end), in grid steps, as a one-track MIDI file lasting
+    n_steps steps (atomically). Two notes of one pitch that touch stay two notes."""
     spb = _steps_per_beat(grid)
     if not 1 <= int(velocity) <= 127:
         raise RnnlabError(f"velocity is {velocity}, expected 1-127")
@@ -215,7 +246,7 @@ def write_midi(steps, path, grid: str = "16th", tempo_bpm: float = 120, velocity
     tpb = 480
     step = tpb // spb
     events = []  # (tick, 0 = off before 1 = on at the same tick, pitch)
-    for pitch, start, end in _note_spans(steps):
+    for pitch, start, end in notes:
         events += [(start * step, 1, pitch), (end * step, 0, pitch)]
     events.sort()
     track = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(tempo_bpm))])
@@ -225,36 +256,8 @@ def write_midi(steps, path, grid: str = "16th", tempo_bpm: float = 120, velocity
         track.append(mido.Message(kind, note=pitch, velocity=int(velocity) if on else 0,
                                   time=tick - last))
         last = tick
-    track.append(mido.MetaMessage("end_of_track", time=len(steps) * step - last))
+    track.append(mido.MetaMessage("end_of_track", time=max(0, n_steps * step - last)))
     mid = mido.MidiFile(type=0, ticks_per_beat=tpb, tracks=[track])
     buf = io.BytesIO()
     mid.save(file=buf)
     atomic_write_bytes(path, buf.getvalue())     # temp file + fsync + rename
-
-
-def melody_tokens(seq, max_dur: int = 16) -> list:
-    """Monophonic melody tokens: the highest pitch of each step, run-length encoded as
-    'p{pitch}_d{steps}' or 'rest_d{steps}'. Runs longer than max_dur are split."""
-    tops = [max(step) if len(step) else None for step in seq]
-    tokens, t = [], 0
-    while t < len(tops):
-        run = 1
-        while t + run < len(tops) and tops[t + run] == tops[t] and run < max_dur:
-            run += 1
-        tokens.append(f"rest_d{run}" if tops[t] is None else f"p{tops[t]}_d{run}")
-        t += run
-    return tokens
-
-
-def tokens_to_steps(tokens) -> list:
-    """Inverse of melody_tokens: tokens -> steps (one pitch or none per step)."""
-    steps = []
-    for i, tok in enumerate(tokens):
-        m = _TOKEN_RE.match(tok) if isinstance(tok, str) else None
-        if not m or int(m.group(2)) < 1:
-            raise RnnlabError(
-                f"melody token {i} is {tok!r}, expected 'p<pitch>_d<steps>' or 'rest_d<steps>'"
-            )
-        step = [] if m.group(1) is None else [_check_pitch(int(m.group(1)), f"token {i} pitch")]
-        steps += [list(step) for _ in range(int(m.group(2)))]
-    return steps

@@ -5,6 +5,7 @@
   the typical mistakes of a model that has not learned the grammar.
 - Adding problem, copy memory, temporal order (Hochreiter & Schmidhuber 1997; Bai et al. 2018).
 - Chorales: random four-voice diatonic progressions for the polyphonic music model.
+- Melodies: scales and arpeggios, one voice, for the melody model.
 
 Model inputs (one-hot, adding-problem values) are float32, the library's default dtype; token
 inputs and targets are int64. Every generator takes `rng`: a seed or a numpy Generator.
@@ -208,3 +209,31 @@ def chorales(n: int, T: int, seed=0) -> list:
             chord = str(rng.choice(_NEXT[chord]))
         seqs.append(steps[:T])
     return seqs
+
+
+# Melodies: scales and arpeggios, semitones above the tonic, for the melody model.
+_PHRASES = {"scale up": (0, 2, 4, 5, 7, 9, 11, 12), "scale down": (12, 11, 9, 7, 5, 4, 2, 0),
+            "arpeggio up": (0, 4, 7, 12), "arpeggio down": (12, 7, 4, 0),
+            "arpeggio up-down": (0, 4, 7, 12, 7, 4, 0)}
+
+
+def melodies(n: int, phrases: int = 4, seed=0) -> list:
+    """n one-voice pieces (note-step format, one pitch or none per step) with known structure:
+    each piece has a tonic (MIDI 55-66) and a note length (1, 2 or 4 steps) of its own and
+    plays `phrases` phrases, each a major scale or arpeggio from _PHRASES starting on the
+    tonic's octave, followed by a rest of twice the note length. No pitch repeats on
+    consecutive notes, so the steps keep every note apart. Given a piece's tonic, note length
+    and a phrase's first two notes, the rest of the phrase is determined."""
+    n, phrases = _positive("n", n), _positive("phrases", phrases)
+    rng = np.random.default_rng(seed)
+    names = sorted(_PHRASES)
+    pieces = []
+    for _ in range(n):
+        tonic, dur = int(rng.integers(55, 67)), int(rng.choice([1, 2, 4]))
+        steps = []
+        for _ in range(phrases):
+            for semis in _PHRASES[names[int(rng.integers(len(names)))]]:
+                steps += [[tonic + semis]] * dur
+            steps += [[] for _ in range(2 * dur)]
+        pieces.append(steps)
+    return pieces

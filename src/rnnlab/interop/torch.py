@@ -134,6 +134,9 @@ def _twin_class():
             dirs = 2 if bidirectional else 1
             width = getattr(self.rnn, "proj_size", 0) or mcfg.hidden     # y's, per direction
             self.head = nn.Linear(width * dirs, mcfg.output_size, dtype=dtype)
+            # rnnlab's non-recurrent dropout on x and on the top layer's h (no parameters)
+            self.in_drop = nn.Dropout(getattr(mcfg, "input_dropout", 0.0))
+            self.out_drop = nn.Dropout(getattr(mcfg, "output_dropout", 0.0))
             self._dtype = dtype
 
         def encode(self, inputs):
@@ -144,8 +147,8 @@ def _twin_class():
             return torch.nn.functional.one_hot(inputs, self.cfg.input_size).to(self._dtype)
 
         def forward(self, inputs, state=None):
-            y, state_n = self.rnn(self.encode(inputs), state)
-            return self.head(y), state_n
+            y, state_n = self.rnn(self.in_drop(self.encode(inputs)), state)
+            return self.head(self.out_drop(y)), state_n
 
         def loss(self, out, targets):
             """The task's loss as rnnlab defines it (mean over every target)."""

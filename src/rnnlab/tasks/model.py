@@ -21,7 +21,7 @@ import numpy as np
 from ..errors import RnnlabError
 from ..nn import registry
 from ..nn.blocks import Embedding, Linear
-from ..nn.functional import TokenInput
+from ..nn.functional import TokenInput, dropout_mask
 from ..nn.losses import mse, sigmoid_bce, softmax_cross_entropy
 from ..nn.module import Module, flat_views
 
@@ -37,7 +37,9 @@ class ModelConfig:
     output_size: int = 0          # V, 1, P
     hidden: int = 128
     layers: int = 1
-    dropout: float = 0.0
+    dropout: float = 0.0          # between stacked layers (the layer's own, as torch's)
+    input_dropout: float = 0.0    # on the encoded input x before the first layer
+    output_dropout: float = 0.0   # on the last layer's output h before the head
     variant: str = "standard"     # LSTM: standard | peephole | coupled
     nonlinearity: str = "tanh"    # RNN: tanh | relu
     embed: int = 0                # text only: 0 = one-hot input (as char-rnn), else embedding size
@@ -55,8 +57,10 @@ class ModelConfig:
             v = getattr(self, name)
             if not isinstance(v, int) or v < 1:
                 raise RnnlabError(f"{name} must be a positive integer, got {v!r}; e.g. --hidden 128")
-        if not 0 <= self.dropout < 1:
-            raise RnnlabError(f"dropout must be in [0, 1), got {self.dropout}")
+        for name in ("dropout", "input_dropout", "output_dropout"):
+            if not 0 <= getattr(self, name) < 1:
+                raise RnnlabError(f"--{name.replace('_', '-')} must be in [0, 1), got "
+                                  f"{getattr(self, name)}; e.g. 0.2")
         if self.embed < 0:
             raise RnnlabError(f"embed must be >= 0 (0 = one-hot input), got {self.embed}")
         if self.dtype not in ("float32", "float64"):
@@ -113,6 +117,7 @@ class SequenceModel(Module):
         self.backend = None                      # None: the process default (rnnlab.backend)
         self._eye = None
         self._table_input = False
+        self._in_mask = self._out_mask = None    # this forward's dropout masks (training)
 
     def _flatten(self):
         """Every parameter (and gradient) a view into one flat buffer, the children's arrays
@@ -167,19 +172,47 @@ class SequenceModel(Module):
         return TokenInput(ids, self.cfg.input_size, table, self.dtype)
 
     def forward(self, inputs, state=None, lengths=None, backend=None):
-        """inputs: tokens (T, B) or x (T, B, D). Returns (out (T, B, O), state_n)."""
-        x = self.layer_input(inputs)
+        """inputs: tokens (T, B) or x (T, B, D). Returns (out (T, B, O), state_n).
+
+        In training mode, input_dropout and output_dropout (non-recurrent dropout, Zaremba et
+        al. 2014) multiply x (T, B, D) and the top layer's h (T, B, H) by inverted-dropout
+        masks drawn from self.rng; the state carried from step to step is never dropped.
+        Text input goes to the layers as token ids (a gather in the kernels) unless input
+        dropout needs the dense x."""
+        self._in_mask = self._mask(self.encoded_shape(inputs), self.cfg.input_dropout)
+        if self._in_mask is not None:
+            x = self.encode(inputs) * self._in_mask
+        else:
+            x = self.layer_input(inputs)
         self._table_input = isinstance(x, TokenInput) and x.table is not None
         y, state_n = self.rnn(x, state, lengths, backend=backend or self.backend)
+        self._out_mask = self._mask(y.shape, self.cfg.output_dropout)
+        if self._out_mask is not None:
+            y = y * self._out_mask
         return self.head.forward(y, backend=backend or self.backend), state_n
+
+    def encoded_shape(self, inputs):
+        """The shape of encode(inputs): (T, B, D) (D: the embedding, the vocabulary or the
+        input size), without building it."""
+        shape = np.shape(inputs)
+        if self.cfg.task != "text":
+            return shape
+        return shape + (self.cfg.embed or self.cfg.input_size,)
+
+    def _mask(self, shape, p):
+        return dropout_mask(shape, p, self.rng, self.dtype) if self.training and p else None
 
     def backward(self, dout, dstate_n=None):
         """dout: (T, B, O), the loss gradient. Accumulates every parameter's gradient."""
         dy = self.head.backward(dout)
+        if self._out_mask is not None:
+            dy = dy * self._out_mask
         dx, dstate0 = self.rnn.backward(dy, dstate_n)
         if self._table_input:                      # dx is the embedding table's gradient
             self.embed.grads["weight"] += dx
         elif self.embed is not None:
+            if self._in_mask is not None:
+                dx = dx * self._in_mask
             self.embed.backward(dx)
         return dstate0
 

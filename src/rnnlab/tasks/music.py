@@ -10,8 +10,9 @@ at t: the model predicts every frame, the first included. The pitch range [lo, h
 the training data and is saved with the model; notes outside it are dropped when evaluating
 (and counted).
 
-Training uses fixed-length windows of seq_len steps cut from the sequences (shuffled each
-epoch, no state carried); a shorter last window is padded at the end and masked out of the loss.
+Training uses windows of up to seq_len steps cut from the sequences (shuffled each epoch, no
+state carried); a batch is as long as its longest window, and the shorter ones are padded at
+the end and masked out of the loss.
 Padding at the end never changes a forward RNN's earlier outputs, so the mask is all it takes.
 """
 import math
@@ -27,7 +28,9 @@ from ..fileio import atomic_write_json
 from ..nn.functional import sigmoid
 from ..nn.losses import sigmoid_bce
 from .base import TaskOption, TrainedModel, default_steps, task_options
+from .melody import MelodyTask
 
+MODES = ("roll", "melody")
 MIN_STEPS, MAX_STEPS = 500, 5000     # the default stopping rule's bounds
 
 
@@ -67,6 +70,19 @@ def _padded(rolls, dtype):
     return x, y, mask
 
 
+def _shifted(roll, k):
+    """roll (T, P) moved up k semitones (down for k < 0); columns moved past the edge are
+    dropped (the task leaves room for its --transpose, so none are)."""
+    if k == 0:
+        return roll
+    out = np.zeros_like(roll)
+    if k > 0:
+        out[:, k:] = roll[:, :-k]
+    else:
+        out[:, :k] = roll[:, -k:]
+    return out
+
+
 def _split_valid(seqs, val_fraction):
     """No 'valid' split given: hold out the last sequences, or, with too few of them, the last
     val_fraction of each sequence's steps."""
@@ -88,19 +104,38 @@ class MusicTask:
     kind = "music"
     carries_state = False
     OPTIONS = (
-        TaskOption("grid", "MIDI: the quantisation grid, one step per note of this length",
+        TaskOption("grid", "one step is a note of this length: MIDI is quantised to it, "
+                   "and sampled MIDI plays at it (notes JSON: say how long its steps are)",
                    default="16th", choices=tuple(GRIDS)),
-        TaskOption("music_mode", "roll: polyphonic piano roll, one sigmoid per pitch",
-                   default="roll", choices=("roll",)),
+        TaskOption("music_mode", "roll: polyphonic piano roll, one sigmoid per pitch; melody: "
+                   "the top voice as (pitch, duration) tokens, a token language model",
+                   default="roll", choices=MODES),
+        TaskOption("transpose", "roll: train on each window shifted by a random number of "
+                   "semitones in -K..K, a new shift each epoch (data augmentation; 0 = off; "
+                   "default: 3, one of the roll mode's defaults)", type=int),
     )
-    STOP_RULE = (f"music: 10 passes over the training steps (in windows of --seq-len), at "
-                 f"least {MIN_STEPS:,} and at most {MAX_STEPS:,} steps")
+    STOP_RULE = (f"music (piano roll): 10 passes over the training steps (in windows of "
+                 f"--seq-len), at least {MIN_STEPS:,} and at most {MAX_STEPS:,} steps; music in "
+                 f"melody mode: 100 passes over the tokens (its default --epochs)")
+
+    # The defaults of `rnnlab train notes.json` in each mode, measured on Bach's chorales
+    # (docs/series-and-music.md); the task options among them go into task_options.
+    ROLL_DEFAULTS = dict(hidden=256, layers=1, output_dropout=0.3, lr=5e-3, batch=16,
+                         seq_len=200, transpose=3)
+    MELODY_DEFAULTS = dict(hidden=128, layers=1, input_dropout=0.1, output_dropout=0.5,
+                           lr=3e-3, batch=16, seq_len=64, eval_every=50, epochs=100)
+
+    @classmethod
+    def defaults(cls, task_options=None):
+        """{option: value} this task sets where the user gives none (for its mode)."""
+        mode = (task_options or {}).get("music_mode") or "roll"
+        return dict(cls.MELODY_DEFAULTS if mode == "melody" else cls.ROLL_DEFAULTS)
 
     def __init__(self, path, grid="16th", music_mode="roll", seq_len=50, batch=50,
-                 val_fraction=0.1, seed=0, dtype="float32"):
+                 val_fraction=0.1, seed=0, dtype="float32", transpose=0):
         if music_mode != "roll":
-            raise RnnlabError(f"--music-mode {music_mode!r} is not available in this version; "
-                              f"use --music-mode roll (the polyphonic piano-roll model)")
+            raise RnnlabError(f"--music-mode {music_mode!r}: MusicTask is the piano roll; "
+                              f"MusicTask.from_config builds the melody task")
         if grid not in GRIDS:
             raise RnnlabError(f"--grid must be one of {', '.join(GRIDS)}, got {grid!r}")
         self.grid, self.seq_len, self.batch_size, self.seed = grid, int(seq_len), int(batch), seed
@@ -109,7 +144,12 @@ class MusicTask:
         train, valid = splits["train"], splits.get("valid")
         if valid is None:
             train, valid = _split_valid(train, val_fraction)
-        self.lo, self.hi = pitch_range(train)
+        if isinstance(transpose, bool) or not isinstance(transpose, int) or \
+                not 0 <= transpose <= 12:
+            raise RnnlabError(f"--transpose must be 0-12 semitones, got {transpose!r}")
+        self.transpose = transpose
+        lo, hi = pitch_range(train)     # room for every shift: nothing falls off the roll
+        self.lo, self.hi = max(0, lo - transpose), min(127, hi + transpose)
         self.train_rolls, _ = _rolls(train, self.lo, self.hi)
         self.valid_rolls, _ = _rolls(valid, self.lo, self.hi)
         self.input_size = self.output_size = P = self.hi - self.lo + 1
@@ -119,18 +159,24 @@ class MusicTask:
         self.windows = [(i, s) for i, r in enumerate(self.train_rolls)
                         for s in range(0, len(r), self.seq_len)]
         self.batches_per_epoch = max(1, math.ceil(len(self.windows) / self.batch_size))
-        self.tokens_per_batch = min(self.batch_size, len(self.windows)) * self.seq_len
+        mean_len = np.mean([min(self.seq_len, len(self.train_rolls[i]) - s)
+                            for i, s in self.windows])
+        self.tokens_per_batch = int(min(self.batch_size, len(self.windows)) * mean_len)
         self.eval_tokens = min(32, len(self.valid_rolls)) * max(
             (len(r) for r in self.valid_rolls), default=0)   # roll_scores: 32 sequences a batch
-        self._perm_epoch, self._perm = None, None
+        self._perm_epoch, self._perm, self._shifts = None, None, None
         self.n_pitches = P
 
     @classmethod
     def from_config(cls, tcfg, meta=None):
         opts = task_options(tcfg, cls)
+        if opts["music_mode"] == "melody":
+            if opts["transpose"]:
+                raise RnnlabError("--transpose is for --music-mode roll; remove it")
+            return MelodyTask.from_config(tcfg, opts["grid"] or "16th", meta)
         return cls(tcfg.data, opts["grid"] or "16th", opts["music_mode"] or "roll",
                    tcfg.seq_len, tcfg.batch, tcfg.val_fraction, tcfg.seed,
-                   getattr(tcfg, "dtype", "float32"))
+                   getattr(tcfg, "dtype", "float32"), opts["transpose"] or 0)
 
     def default_steps(self):
         frames = sum(len(r) for r in self.train_rolls)
@@ -147,20 +193,24 @@ class MusicTask:
         if self._perm_epoch != epoch:
             rng = np.random.default_rng([int(self.seed), epoch])
             self._perm, self._perm_epoch = rng.permutation(len(self.windows)), epoch
+            K = self.transpose            # drawn only when on: runs without it are unchanged
+            self._shifts = rng.integers(-K, K + 1, len(self.windows)) if K else None
         idx = self._perm[i * self.batch_size:(i + 1) * self.batch_size]
-        xs, ys, ms = [], [], []
-        T = self.seq_len
+        xs, ys = [], []
         for j in idx:
             seq, s = self.windows[j]
             r = self.train_rolls[seq]
-            y = r[s:s + T]
+            y = r[s:s + self.seq_len]
             x = np.zeros_like(y)
             x[1:] = y[:-1]
             if s > 0:
                 x[0] = r[s - 1]
+            if self._shifts is not None:
+                x, y = _shifted(x, self._shifts[j]), _shifted(y, self._shifts[j])
             xs.append(x)
             ys.append(y)
-        B, P = len(idx), self.n_pitches
+        # as long as the batch's longest window: steps past every window would be all padding
+        T, B, P = max(len(y) for y in ys), len(idx), self.n_pitches
         X = np.zeros((T, B, P), np.float32)
         Y = np.zeros((T, B, P), np.float32)
         M = np.zeros((T, B), np.float32)
@@ -212,6 +262,22 @@ def independent_nll(freq, rolls):
     return float(-ll.mean())
 
 
+def decode_frame(logits, temperature, rng):
+    """One multi-hot frame (P,) bool from the logits (P,) of independent pitches.
+
+    T > 0: each pitch on with probability sigmoid(logit / T). T = 0: the k most probable
+    pitches, k = round(sum of the probabilities), the number of notes the model expects.
+    ("p >= 0.5", the most likely frame under independence, is often silence: a model unsure
+    which of several pitches comes next gives each less than one half.)"""
+    z = np.asarray(logits, np.float64)
+    if temperature > 0:
+        return rng.random(z.shape) < sigmoid(z / temperature)
+    p = sigmoid(z)
+    on = np.zeros(z.shape, bool)
+    on[np.argsort(-p, kind="stable")[:int(round(float(p.sum())))]] = True
+    return on
+
+
 class MusicModel(TrainedModel):
     """A trained piano-roll model: `generate`, `sample(..., output='x.mid')`, `evaluate`."""
     kind = "music"
@@ -226,8 +292,10 @@ class MusicModel(TrainedModel):
         return [str(self.lo + j) for j in range(self.cfg.output_size)]
 
     def generate(self, length=64, temperature=1.0, seed=None):
-        """Steps (lists of pitches), one frame at a time from silence, each fed back in; every
-        pitch is drawn independently from sigmoid(logit / temperature) (0: on iff p >= 0.5)."""
+        """Steps (lists of pitches), one frame at a time from silence, each fed back in. T > 0:
+        every pitch is drawn independently from sigmoid(logit / T). T = 0 (deterministic):
+        the round(sum p) most probable pitches, the expected number of notes (see
+        decode_frame)."""
         if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 1:
             raise RnnlabError(f"--length must be a positive integer, got {length!r}")
         if temperature < 0:
@@ -239,11 +307,7 @@ class MusicModel(TrainedModel):
         self.model.eval()
         for _ in range(int(length)):
             out, state = self.model.forward(frame, state)
-            z = out[0, 0].astype(np.float64)
-            if temperature == 0:
-                on = z >= 0
-            else:
-                on = rng.random(P) < sigmoid(z / temperature)
+            on = decode_frame(out[0, 0], temperature, rng)
             frame = on.astype(self.model.dtype)[None, None]
             frames.append(on)
         return from_piano_roll(np.array(frames, np.float32), self.lo)
@@ -258,10 +322,11 @@ class MusicModel(TrainedModel):
             raise RnnlabError(f"-o/--output must be a .mid file, got {output}")
         steps = self.generate(length, temperature, seed)
         if not any(steps):
-            why = ("at temperature 0 a pitch sounds only where the model gives it p >= 0.5, and "
-                   "this model gives no pitch that much; sample at a temperature above 0, e.g. "
-                   "--temperature 1" if temperature == 0 else
-                   "train longer or sample at a higher temperature")
+            why = ("at temperature 0 each step holds the round(sum p) most likely pitches, and "
+                   "this model expects less than half a note at every step; sample at a "
+                   "temperature above 0, e.g. --temperature 1" if temperature == 0 else
+                   "the model gives every pitch a low probability from the start; train longer "
+                   "(or check the training data has notes)")
             warnings.warn(f"all {len(steps)} sampled steps are silent (no notes): {why}",
                           RnnlabWarning, stacklevel=2)
         if output is not None:

@@ -8,6 +8,7 @@ import os
 from dataclasses import dataclass
 
 from ..errors import RnnlabError
+from .melody import MelodyModel
 from .music import MusicModel, MusicTask
 from .series import SeriesTask
 from .series_model import SeriesModel
@@ -33,6 +34,9 @@ TASKS = {e.name: e for e in (
               summary="a polyphonic piano-roll model of notes JSON or MIDI"),
 )}
 DEFAULT = "text"               # any other file is read as text
+# The trained-model class of each data kind (config.json["data"]["kind"]) that is not a
+# task's own: a melody run is a text model (ModelConfig.task 'text') that reads and writes music.
+MODELS = {"melody": MelodyModel}
 
 
 def get(name):
@@ -51,3 +55,35 @@ def task_for_file(path, task=None):
                 f.lower().endswith(e.folder_suffixes) for f in os.listdir(path))):
             return e.name
     return DEFAULT
+
+
+def trained_model_class(model_task, data_meta):
+    """The TrainedModel subclass for a run: by its data kind where that has its own class
+    (MODELS), else by the model's task."""
+    kind = data_meta.get("kind") if isinstance(data_meta, dict) else None
+    return MODELS.get(kind) or get(model_task).model
+
+
+def task_defaults(name, task_options=None):
+    """{option: value} the task chooses where the user gives none (Task.defaults), or {}."""
+    task = get(name).task
+    return task.defaults(task_options) if hasattr(task, "defaults") else {}
+
+
+def with_task_defaults(name, options):
+    """`options` (training keywords) with the task's defaults filled in where an option is
+    missing or None (the task's own options among them into options["task_options"]); the
+    task's --epochs only when no --steps or --time-budget is given."""
+    own = task_defaults(name, options.get("task_options"))
+    if options.get("steps") or options.get("time_budget") or options.get("epochs"):
+        own.pop("epochs", None)
+    task_opts = dict(options.get("task_options") or {})
+    for o in get(name).task.OPTIONS:
+        if o.name in own:
+            value = own.pop(o.name)
+            if task_opts.get(o.name) is None:
+                task_opts[o.name] = value
+    out = {**options, **{k: v for k, v in own.items() if options.get(k) is None}}
+    if task_opts:
+        out["task_options"] = task_opts
+    return out

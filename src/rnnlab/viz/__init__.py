@@ -22,7 +22,7 @@ _EXPORTS = {
     "write_report": "report", "connectivity": "gradients", "grad_norms": "gradients",
     "loss_grad_norms": "gradients", "plot_loss_curves": "plots",
     "plot_gate_heatmaps": "plots", "plot_grad_norms": "plots", "plot_metric_vs_T": "plots",
-    "plot_forecast": "plots",
+    "plot_forecast": "plots", "plot_piano_roll": "plots",
 }
 __all__ = sorted(_EXPORTS)
 

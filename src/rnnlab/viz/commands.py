@@ -51,6 +51,8 @@ def _load_input(run, text, input_file, encoding="utf-8"):
     if text is not None and input_file is not None:
         raise RnnlabError("pass either --text or --input, not both")
     if trained.cfg.task == "text":
+        if input_file is not None and hasattr(trained, "input_ids"):   # melody: MIDI / JSON
+            return trained, trained.input_ids(input_file)
         if input_file is not None:
             from rnnlab.data.text import read_text
             text = read_text(input_file, encoding)

@@ -35,6 +35,9 @@ of numbers is expected):
                  after each step, most probable first (text and music).
     targets      optional [str] * T: what step t should predict (default tokens[t+1]).
     series       optional {"prediction": [T floats], "actual": [T floats]} (series models).
+    roll         optional {"lo": int, "pitches": int P, "on": [[int] * k] * T} (music): the
+                 piano roll of the input, drawn above the gates column for column; on[t] holds
+                 the sounding pitches of input step t as offsets 0..P-1 from MIDI pitch lo.
     connectivity optional {"<t>": [n floats]}: |d log p(target_t) / d x_s| for the n steps
                  s = t-n+1 .. t (n <= t+1; n = t+1 covers the whole prefix). Rows for t >= T are
                  dropped and each row keeps its last `CONN_WINDOW` values.
@@ -146,7 +149,7 @@ def _clean(payload: dict, bits: int) -> dict:
     out["quantities"] = {k: _encode(a, bits) for k, a in arrays.items()}
     out["ranges"] = _ranges(payload.get("ranges"), arrays, names, out["cell"])
     for key, clean in (("predictions", _clean_predictions), ("targets", _clean_targets),
-                       ("series", _clean_series)):
+                       ("series", _clean_series), ("roll", _clean_roll)):
         if payload.get(key) is not None:
             out[key] = clean(payload[key], t_full, T)
     if payload.get("connectivity") is not None:
@@ -239,6 +242,22 @@ def _clean_series(series, t_full, T) -> dict:
         _check(len(a) == t_full, f"series[{k!r}] has {len(a)} values; expected T={t_full}")
         out[k] = [_sig(v) for v in a[:T]]
     return out
+
+
+def _clean_roll(roll, t_full, T) -> dict:
+    _check(isinstance(roll, dict) and {"lo", "pitches", "on"} <= set(roll),
+           "roll must be {'lo': int, 'pitches': int, 'on': [[int]] * T}")
+    lo, n = roll["lo"], roll["pitches"]
+    _check(isinstance(lo, int) and isinstance(n, int) and n >= 1 and 0 <= lo and lo + n <= 128,
+           f"roll lo={lo!r}, pitches={n!r}; expected MIDI pitches lo..lo+pitches-1 in 0..127")
+    on = roll["on"]
+    _check(isinstance(on, (list, tuple)) and len(on) == t_full,
+           f"roll['on'] must be a list of T={t_full} lists of pitch offsets")
+    for t, js in enumerate(on[:T]):
+        _check(isinstance(js, (list, tuple)) and all(
+            isinstance(j, int) and 0 <= j < n for j in js),
+            f"roll['on'][{t}] must list pitch offsets 0..{n - 1}")
+    return {"lo": lo, "pitches": n, "on": [sorted(set(js)) for js in on[:T]]}
 
 
 def _clean_connectivity(conn, T, bits) -> dict:

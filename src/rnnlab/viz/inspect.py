@@ -58,7 +58,8 @@ def explain_payload(model, text_or_tokens, history=None, title=None, *, vocab=No
                           + (f" ({os.path.basename(os.path.normpath(subject.path))})"
                              if subject.path else ""),
         "task": cfg.task, "cell": cell, "variant": variant, "tokens": labels,
-        "join": subject.vocab.separator if cfg.task == "text" else " ",   # " ": hand-made words
+        "join": getattr(subject.trained, "token_join",
+                        subject.vocab.separator if cfg.task == "text" else " "),
         "layers": cfg.layers, "directions": sm.rnn.num_directions, "hidden": cfg.hidden,
         "quantities": {k: a.tolist()
                        for k, a in _choose(gates, cell, T, max_values, cfg.hidden).items()},
@@ -70,6 +71,9 @@ def explain_payload(model, text_or_tokens, history=None, title=None, *, vocab=No
         payload["ln_v"] = math.log(cfg.output_size)
     elif cfg.task == "series":
         payload["series"] = _series_lines(subject, x, out)
+    elif cfg.task == "music":
+        payload["roll"] = {"lo": int(getattr(subject.trained, "lo", 0)), "pitches": x.shape[2],
+                           "on": [np.flatnonzero(r > 0.5).tolist() for r in x[:, 0]]}
     if conn is not None:
         payload["connectivity"] = {str(t): r.tolist() for t, r in conn.items()}
     if history is None:

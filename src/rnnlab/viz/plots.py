@@ -292,3 +292,60 @@ def backtest_figure(res: dict):
 
 def plot_backtest(res: dict, path) -> str:
     return _save(backtest_figure(res), path)
+
+
+# ---- music ----------------------------------------------------------------------------------
+_NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+
+
+def note_name(pitch: int) -> str:
+    """MIDI pitch -> scientific name, 60 -> 'C4'."""
+    return f"{_NOTE_NAMES[pitch % 12]}{pitch // 12 - 1}"
+
+
+def _runs(steps):
+    """(pitch, start, length) for each run of consecutive steps holding a pitch."""
+    runs, open_at = [], {}
+    for t, step in enumerate(list(steps) + [[]]):
+        now = set(step)
+        for p in [p for p in open_at if p not in now]:
+            runs.append((p, open_at[p], t - open_at.pop(p)))
+        for p in now:
+            open_at.setdefault(p, t)
+    return runs
+
+
+def piano_roll_figure(steps, title=None, steps_per_beat=None, notes=None):
+    """A piano roll: time across, MIDI pitch up, one bar per note. steps: lists of pitches
+    (one per step); notes: (pitch, start, end) instead, so a note struck twice shows as two
+    bars. steps_per_beat puts beats on the time axis."""
+    if notes is None:
+        if not isinstance(steps, (list, tuple)):
+            raise RnnlabError("plot_piano_roll: steps must be a list of lists of MIDI pitches")
+        bars, T = _runs(steps), len(steps)
+    else:
+        bars = [(p, s, e - s) for p, s, e in notes]
+        T = max([e for _, _, e in notes] + [len(steps or [])])
+    scale = 1.0 / steps_per_beat if steps_per_beat else 1.0
+    fig = _figure((max(6.0, min(16.0, 0.12 * T * scale * 4 + 3)), 4.5))
+    ax = fig.add_subplot()
+    for p, start, length in bars:
+        ax.broken_barh([(start * scale, length * scale)], (p - 0.4, 0.8), color="C0",
+                       edgecolor="k", linewidth=0.3)
+    pitches = [p for p, _, _ in bars]
+    lo, hi = (min(pitches), max(pitches)) if pitches else (60, 72)
+    ax.set_ylim(lo - 2, hi + 2)
+    ax.set_xlim(0, max(T, 1) * scale)
+    ticks = [p for p in range(lo - 2, hi + 3) if p % 12 == 0] or [lo]
+    ax.set_yticks(ticks, [note_name(p) for p in ticks])
+    ax.set_yticks(range(lo - 2, hi + 3), minor=True)
+    ax.grid(axis="y", which="minor", alpha=0.15)
+    ax.grid(axis="x", alpha=0.3)
+    what = f"{len(bars)} notes over {T} steps" if bars else f"silent: no notes in {T} steps"
+    ax.set(xlabel="beat" if steps_per_beat else "step", ylabel="pitch",
+           title=f"{title or 'Piano roll'} ({what})")
+    return fig
+
+
+def plot_piano_roll(steps, path, title=None, steps_per_beat=None, notes=None) -> str:
+    return _save(piano_roll_figure(steps, title, steps_per_beat, notes), path)

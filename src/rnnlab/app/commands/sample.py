@@ -8,37 +8,65 @@ from ...errors import RnnlabError
 def add_parser(sub):
     s = sub.add_parser("sample", help="generate from a trained model",
                        description="Text models print the sampled text as it is generated; "
-                       "music models write MIDI (-o) and/or notes JSON (--json-out).")
+                       "music models (piano roll or melody) write MIDI (-o), notes JSON "
+                       "(--json-out) and a piano-roll picture (--plot).")
     s.add_argument("run", help="the run folder of a trained text or music model")
-    s.add_argument("--length", type=int, default=500, help="tokens (text) or steps (music)")
+    s.add_argument("--length", type=int, default=500,
+                   help="tokens (text, melody) or steps (piano roll)")
     s.add_argument("--temperature", type=float, default=1.0,
-                   help="sampling temperature; 0 = always the most likely")
+                   help="sampling temperature; 0 = always the most likely (piano roll: the "
+                   "round(sum p) most likely pitches)")
     s.add_argument("--top-k", type=int, default=0,
                    help="sample among the k most likely tokens only; 0 = off")
     s.add_argument("--prime", default="", help="text to start from (text models; characters "
                    "the model has not seen are read as <unk>, with a warning)")
     s.add_argument("--seed", type=int, default=None,
                    help="random seed (default: a fresh one each time)")
-    s.add_argument("-o", "--output", default=None, help="music: write a MIDI file (default: none; without -o or --json-out the notes are printed as JSON)")
+    s.add_argument("-o", "--output", default=None, help="music: write a MIDI file (default: "
+                   "none; without -o, --json-out or --plot the notes are printed as JSON)")
     s.add_argument("--json-out", default=None, help="music: write the notes as JSON "
                    "(default: none)")
+    s.add_argument("--plot", default=None, metavar="PNG",
+                   help="music: draw the sample's piano roll to this PNG (default: none)")
     s.set_defaults(func=run)
 
 
 def run(a):
     from ...inference import load
     model = load(a.run)
-    if model.cfg.task == "music":
-        steps = model.sample(a.length, a.temperature, a.top_k, a.prime, a.seed,
-                             output=a.output, json_out=a.json_out)
-        if a.output is None and a.json_out is None:
-            print(json.dumps([steps]))
-        else:
-            print(f"wrote {len(steps)} steps to " +
-                  " and ".join(f for f in (a.output, a.json_out) if f), file=sys.stderr)
-        return 0
-    if a.output is not None or a.json_out is not None:
-        raise RnnlabError("-o/--output and --json-out are for music models (MIDI / notes JSON)")
+    if getattr(model, "kind", None) == "music":
+        return _music(model, a)
+    if a.output is not None or a.json_out is not None or a.plot is not None:
+        raise RnnlabError("-o/--output, --json-out and --plot are for music models")
     model.sample(a.length, a.temperature, a.top_k, a.prime, a.seed, stream=sys.stdout)
     sys.stdout.write("\n")
+    return 0
+
+
+def _music(model, a):
+    """A piano-roll or melody sample: written to the files asked for, else printed as notes
+    JSON; one line on stderr says what was written."""
+    if a.plot is not None and not a.plot.lower().endswith(".png"):
+        raise RnnlabError(f"--plot must be a .png file, got {a.plot}")
+    notes = None
+    if hasattr(model, "sample_tokens"):             # melody: tokens, one note each
+        if a.prime:
+            raise RnnlabError("--prime is for text models; a melody sample starts a new tune")
+        tokens = model.sample_tokens(a.length, a.temperature, a.top_k, a.seed)
+        steps, notes = model.render(tokens, a.output, a.json_out)
+        what = f"{len(tokens)} tokens ({len(notes)} notes, {len(steps)} steps)"
+    else:
+        steps = model.sample(a.length, a.temperature, a.top_k, a.prime, a.seed,
+                             output=a.output, json_out=a.json_out)
+        what = f"{len(steps)} steps ({sum(map(len, steps))} pitch-steps sounding)"
+    if a.plot is not None:
+        from ...data.music import steps_per_beat
+        from ...viz.plots import plot_piano_roll
+        plot_piano_roll(steps, a.plot, title=f"rnnlab sample T={a.temperature:g}",
+                        steps_per_beat=steps_per_beat(model.grid), notes=notes)
+    files = [f for f in (a.output, a.json_out, a.plot) if f]
+    if not files:
+        print(json.dumps([steps]))
+    else:
+        print(f"wrote {what} to " + " and ".join(files), file=sys.stderr)
     return 0

@@ -2,20 +2,27 @@
 
 The options are the ModelConfig and TrainConfig fields, plus each task's own (its OPTIONS in
 the task registry); the cell choices come from the cell registry; the default stopping rule
-of each task (its STOP_RULE) is listed in the help's epilog.
+of each task (its STOP_RULE) is listed in the help's epilog. A task may choose its own
+defaults for some of them (Task.defaults, e.g. the music task's, measured on chorales; or
+Task.choose_defaults, from the data, e.g. the series task's): those options are None here
+unless given, and each help line shows both defaults.
 """
 import argparse
 import sys
 import textwrap
 
 EXIT_SIGNAL = {"SIGINT": 130, "SIGTERM": 143}    # 128 + the signal's number, as shells do
+# The general defaults of the options a task may choose for itself (Task.defaults, CHOSEN).
+DEFAULTS = dict(hidden=128, layers=2, dropout=0.0, input_dropout=0.0, output_dropout=0.0,
+                seq_len=50, batch=50, lr=2e-3, lr_decay=1.0, lr_decay_every=1000,
+                eval_every=100, epochs=None, patience=0, val_fraction=0.1)
 
 
 def _epilog():
     from ...tasks import registry
 
     def wrap(text, indent=""):
-        return textwrap.fill(text, 79, initial_indent=indent,
+        return textwrap.fill(text, 79, initial_indent=indent, break_on_hyphens=False,
                              subsequent_indent=indent + "  " if indent else "")
     rules = [wrap(e.task.STOP_RULE, "  ") for e in registry.TASKS.values()
              if hasattr(e.task, "STOP_RULE")]
@@ -55,12 +62,12 @@ def _model_options(p):
     g = p.add_argument_group("model")
     g.add_argument("--cell", default="lstm", choices=list(registry.choices()),
                    help="the recurrent cell")
-    g.add_argument("--hidden", type=int, default=None,
-                   help="hidden units per layer (H) (default: 128; series: chosen from the data)")
-    g.add_argument("--layers", type=int, default=None,
-                   help="stacked recurrent layers (default: 2; series: chosen from the data)")
-    g.add_argument("--dropout", type=float, default=0.0,
-                   help="dropout between stacked layers (0 = off)")
+    _tunable(g, "--hidden", int, "hidden units per layer (H)")
+    _tunable(g, "--layers", int, "stacked recurrent layers")
+    _tunable(g, "--dropout", float, "dropout between stacked layers (0 = off)")
+    _tunable(g, "--input-dropout", float, "dropout on the input x, before the first layer")
+    _tunable(g, "--output-dropout", float, "dropout on the top layer's output h, before the "
+             "output layer (non-recurrent: the state carried in time is never dropped)")
     g.add_argument("--embed", type=int, default=0, help="text: embedding size; 0 = one-hot input")
     g.add_argument("--forget-bias", type=float, default=None,
                    help="LSTM, sLSTM, mLSTM: initial forget-gate bias (default: LSTM torch's "
@@ -68,6 +75,35 @@ def _model_options(p):
                         "0.9975)")
     g.add_argument("--dtype", default="float32", choices=["float32", "float64"],
                    help="floating-point precision")
+
+
+def _tunable(group, flag, kind, text):
+    """An option whose default a task may choose: None unless given; the help shows the
+    general default and each task's own."""
+    name = flag[2:].replace("-", "_")
+    group.add_argument(flag, type=kind, default=None, help=f"{text} ({_defaults_text(name)})")
+
+
+def _defaults_text(name):
+    from ...tasks import registry
+    own = []
+    for entry in registry.TASKS.values():
+        for mode in _modes(entry.task):
+            d = registry.task_defaults(entry.name, {"music_mode": mode} if mode else None)
+            if name in d and d[name] != DEFAULTS[name]:
+                own.append(f"{entry.name}{' ' + mode if mode else ''}: {d[name]}")
+        if name in getattr(entry.task, "CHOSEN", ()):
+            own.append(f"{entry.name}: chosen from the data")
+    general = "the task's rule below" if DEFAULTS[name] is None else DEFAULTS[name]
+    return f"default: {general}" + (f"; {', '.join(own)}" if own else "")
+
+
+def _modes(task):
+    """The task's modes, when its defaults depend on one (--music-mode), else [None]."""
+    for o in task.OPTIONS:
+        if o.name == "music_mode":
+            return list(o.choices)
+    return [None]
 
 
 def _cell_options(p):
@@ -108,33 +144,25 @@ def _train_options(p):
     g.add_argument("--task", default=None, choices=list(registry.TASKS),
                    help="the task (default: from the file type: .txt text, .csv series, "
                    ".json/.mid music, other files text)")
-    g.add_argument("--seq-len", type=int, default=50, help="steps per truncated-BPTT window (T)")
-    g.add_argument("--batch", type=int, default=None,
-                   help="sequences per batch (B) (default: 50; series: chosen from the data)")
-    g.add_argument("--val-fraction", type=float, default=None,
-                   help="the end of the data held out for validation (default: 0.1; series: "
-                   "chosen from the data)")
+    _tunable(g, "--seq-len", int, "steps per truncated-BPTT window (T)")
+    _tunable(g, "--batch", int, "sequences per batch (B)")
+    _tunable(g, "--val-fraction", float, "the end of the data held out for validation")
     g.add_argument("--optimizer", default="adam", choices=list(OPTIMIZERS), help="the optimizer")
-    g.add_argument("--lr", type=float, default=None,
-                   help="learning rate (default: 0.002; series: chosen from the data)")
-    g.add_argument("--lr-decay", type=float, default=1.0,
-                   help="multiply the learning rate by this every --lr-decay-every steps")
-    g.add_argument("--lr-decay-every", type=int, default=1000, help="steps between decays")
+    _tunable(g, "--lr", float, "learning rate")
+    _tunable(g, "--lr-decay", float,
+             "multiply the learning rate by this every --lr-decay-every steps")
+    _tunable(g, "--lr-decay-every", int, "steps between decays")
     g.add_argument("--clip", type=float, default=5.0, help="global grad-norm clip; 0 = off")
     g.add_argument("--weight-decay", type=float, default=0.0, help="L2 penalty (torch's form)")
     g.add_argument("--steps", type=int, default=None,
                    help="optimizer steps to train (default: the task's rule below, from the "
                    "size of the data; series: chosen from the data)")
-    g.add_argument("--epochs", type=float, default=None,
-                   help="passes over the training data (default: the task's rule below)")
+    _tunable(g, "--epochs", float, "passes over the training data")
     g.add_argument("--time-budget", type=float, default=None, metavar="SECONDS",
                    help="stop after this much wall-clock time (default: none)")
-    g.add_argument("--eval-every", type=int, default=None,
-                   help="steps between validation, history record and checkpoint (default: "
-                   "100; series: chosen from the data)")
-    g.add_argument("--patience", type=int, default=None,
-                   help="early stopping after this many evaluations without improvement; 0 = "
-                   "off (default: 0; series: chosen from the data)")
+    _tunable(g, "--eval-every", int, "steps between validation, history record and checkpoint")
+    _tunable(g, "--patience", int,
+             "early stopping after this many evaluations without improvement; 0 = off")
     g.add_argument("--on-nan", default="stop", choices=["stop", "skip"],
                    help="on a NaN loss or gradient: stop, or skip the batch")
     g.add_argument("--seed", type=int, default=0, help="random seed: the same seed, the same run")
@@ -153,36 +181,30 @@ def _task_options(p):
             _add_option(g, o, o.help)
 
 
-# the command line's defaults of the options a task may choose from its data instead
-DEFAULTS = dict(hidden=128, layers=2, batch=50, lr=2e-3, eval_every=100, patience=0,
-                val_fraction=0.1)
-
-
 def run(a):
     from ...nn import registry
     from ...tasks import registry as tasks
     from ...train import train
-    opts = dict(hidden=a.hidden, layers=a.layers, dropout=a.dropout, embed=a.embed,
-                forget_bias=a.forget_bias, dtype=a.dtype, tokens=a.tokens, encoding=a.encoding,
-                task=a.task, seq_len=a.seq_len, batch=a.batch, val_fraction=a.val_fraction,
-                optimizer=a.optimizer, lr=a.lr, lr_decay=a.lr_decay,
-                lr_decay_every=a.lr_decay_every, clip=a.clip, weight_decay=a.weight_decay,
-                steps=a.steps, epochs=a.epochs, time_budget=a.time_budget,
-                eval_every=a.eval_every, patience=a.patience, on_nan=a.on_nan, seed=a.seed,
-                backend=a.backend, **registry.from_choice(a.cell))
-    if not a.resume:
-        chosen = getattr(tasks.get(tasks.task_for_file(a.file, a.task)).task, "CHOSEN", ())
-        for name, value in DEFAULTS.items():
-            if opts[name] is None and name not in chosen:
-                opts[name] = value
-    task_opts = _given(a, [o for e in tasks.TASKS.values() for o in e.task.OPTIONS])
-    if task_opts:
-        opts["task_options"] = task_opts
-    cell_opts = _given(a, [o for spec in registry.CELLS.values() for o in spec.options])
-    if cell_opts:
-        opts["cell_options"] = cell_opts
     if a.resume:
-        opts = {k: v for k, v in opts.items() if k in ("steps", "epochs", "time_budget")}
+        opts = {k: getattr(a, k) for k in ("steps", "epochs", "time_budget")}
+    else:
+        opts = dict(embed=a.embed, forget_bias=a.forget_bias, dtype=a.dtype, tokens=a.tokens,
+                    encoding=a.encoding, task=a.task,
+                    optimizer=a.optimizer, clip=a.clip, weight_decay=a.weight_decay,
+                    steps=a.steps, time_budget=a.time_budget, on_nan=a.on_nan, seed=a.seed, backend=a.backend,
+                    **registry.from_choice(a.cell), **{k: getattr(a, k) for k in DEFAULTS})
+        task_opts = _given(a, [o for e in tasks.TASKS.values() for o in e.task.OPTIONS])
+        if task_opts:
+            opts["task_options"] = task_opts
+        cell_opts = _given(a, [o for spec in registry.CELLS.values() for o in spec.options])
+        if cell_opts:
+            opts["cell_options"] = cell_opts
+        # what was given, then the task's own defaults, then the general ones
+        name = tasks.task_for_file(a.file, a.task)
+        opts = tasks.with_task_defaults(name, opts)
+        chosen = getattr(tasks.get(name).task, "CHOSEN", ())     # chosen from the data
+        opts.update({k: v for k, v in DEFAULTS.items()
+                     if opts.get(k) is None and k not in chosen})
     res = train(a.file, out=a.out, resume=a.resume, **opts)
     best = "-" if res.best_val_loss is None else f"{res.best_val_loss:.4f}"
     of = "" if res.total is None else f" of {res.total:,}"
