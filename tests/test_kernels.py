@@ -273,3 +273,17 @@ def test_stepper_matches_forward(case, dtype):
     y0, _, _ = ker.forward(x1, None, p, **opts)
     stepper.reset()
     assert rel(stepper.step(x1[0, 0]), y0[0, 0]) <= TOL[dtype]
+
+
+def test_packing_a_transposed_weight_equals_packing_its_copy():
+    """panels.pack reads a transposed weight (W^T of a C-contiguous W, as the layers pass
+    W_ih^T and W_hh^T) through its own rows (``_fill_t``): the same panels and tail, padding
+    included, as packing the contiguous copy, for every kind of edge."""
+    rng = np.random.default_rng(2)
+    for dtype in (np.float32, np.float64):
+        for K, N in [(1, 1), (7, 5), (33, 130), (128, 512), (70, 64)]:
+            v = rng.standard_normal((N, K)).astype(dtype)
+            for narrow in (False, True):
+                want = panels.pack(np.ascontiguousarray(v.T), narrow=narrow)
+                got = panels.pack(v.T, narrow=narrow)
+                assert all(np.array_equal(a, b) for a, b in zip(got, want)), (K, N, narrow)

@@ -65,7 +65,10 @@ def pack(w, ws=None, top=None, narrow=False):
     tail = take(ws, (K, -(-(N - P * W) // L) * L), w.dtype)
     if top is not None:
         _fill(np.asarray(top, w.dtype), panels, tail, 0)
-    _fill(w, panels, tail, K - w.shape[0])
+    if not w.flags.c_contiguous and w.T.flags.c_contiguous:
+        _fill_t(w.T, panels, tail, K - w.shape[0])     # a transposed weight, W^T: read its rows
+    else:
+        _fill(w, panels, tail, K - w.shape[0])
     return panels, tail
 
 
@@ -82,6 +85,32 @@ def _fill(w, panels, tail, k0):
         t = tail[k0 + k]
         t[:N - P * W] = row[P * W:]
         t[N - P * W:] = 0
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _fill_t(v, panels, tail, k0):
+    """Rows k0.. of the packed matrix from w = v^T, v (N, K) C-contiguous: each row of v (a
+    column of w) read once in order and written down a panel's column (the panel, K x W, stays
+    in L1). Reading w = v^T row by row instead strides across v: 2.2 GB/s for a 128 x 512
+    weight."""
+    P, _, W = panels.shape
+    N, K = v.shape
+    for p in range(P):
+        pan = panels[p]
+        for j in range(W):
+            src = v[p * W + j]
+            for k in range(K):
+                pan[k0 + k, j] = src[k]
+    R = tail.shape[1]
+    for j in range(R):
+        n = P * W + j
+        if n < N:
+            src = v[n]
+            for k in range(K):
+                tail[k0 + k, j] = src[k]
+        else:
+            for k in range(K):
+                tail[k0 + k, j] = 0
 
 
 @njit(nogil=True, fastmath={"contract"}, error_model="numpy", inline="always")
