@@ -15,7 +15,6 @@ by rnnlab.data.synthetic.melodies (200 train, 20 valid, 40 test pieces, seeds 0/
 import argparse
 import json
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -29,14 +28,8 @@ from rnnlab.tasks.model import ModelConfig, SequenceModel
 from rnnlab.tasks.registry import with_task_defaults
 from rnnlab.train import TrainConfig, Trainer, build_task, split_options
 
-
-def cpu_name():
-    try:
-        with open("/proc/cpuinfo") as f:
-            return next(line.split(":", 1)[1].strip() for line in f
-                        if line.startswith("model name"))
-    except (OSError, StopIteration):
-        return platform.processor() or platform.machine()
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_chorales import cpu_name  # noqa: E402  (a sibling script)
 
 
 def note_beats(notes, spb):
