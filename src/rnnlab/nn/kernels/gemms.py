@@ -29,23 +29,22 @@ def prepare_input(x):
 
 def gemm(a, wp, out):
     """out = a @ w for a (M, K), w packed (``panels.pack``), out (M, N)."""
-    M = out.shape[0]
-    n = gemm_threads(M, M * a.shape[1] * out.shape[1])
-    if n > 1:
-        gemm_rows_par(a, wp[0], wp[1], out, n)
-    else:
-        gemm_rows(a, wp[0], wp[1], out, 0, M)
-    return out
+    return _split_rows(a, wp, out, a.shape[1], gemm_rows, gemm_rows_par)
 
 
 def gemm_t(a, wp, out):
     """out = a^T @ w for a (K, M), w (K, N) packed, out (M, N)."""
+    return _split_rows(a, wp, out, a.shape[0], gemm_tn, gemm_tn_par)
+
+
+def _split_rows(a, wp, out, K, one_thread, threaded):
+    """Run a packed product on one thread or with out's rows split over ``gemm_threads``."""
     M = out.shape[0]
-    n = gemm_threads(M, M * a.shape[0] * out.shape[1])
+    n = gemm_threads(M, M * K * out.shape[1])
     if n > 1:
-        gemm_tn_par(a, wp[0], wp[1], out, n)
+        threaded(a, wp[0], wp[1], out, n)
     else:
-        gemm_tn(a, wp[0], wp[1], out, 0, M)
+        one_thread(a, wp[0], wp[1], out, 0, M)
     return out
 
 
