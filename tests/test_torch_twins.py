@@ -129,6 +129,7 @@ def test_twin_matches_rnnlab_forward_and_backward(kind, config, mode):
 
 
 def test_twin_draws_its_own_masks_in_training():
+    torch.manual_seed(0)         # the masks and x are drawn from torch's global generator
     twin = LSTMTwin(D, 8, zoneout=(0.3, 0.6), recurrent_dropout=0.5, dtype=torch.float64)
     masks = twin.masks(0, 0, 200, 50, torch.zeros(1, dtype=torch.float64))
     kc, kh = masks["zoneout"]

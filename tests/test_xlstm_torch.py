@@ -15,6 +15,12 @@ from rnnlab.tasks.model import ModelConfig, SequenceModel  # noqa: E402
 from engine_helpers import loss_weights, random_state, rel_err, state_list  # noqa: E402
 
 EXACT = 1e-12
+# The exponential forget gate with a forget bias of 1.5 has f > 1: the memory grows, exp(-m_t)
+# becomes tiny, and the read-out h~ = C q / max(|n.q|, exp(-m)) divides by a dot product that
+# can cancel. Rounding differences between rnnlab's parallel form and the twin's then grow by
+# sum|n_i q_i| / |n.q|: over 150 weight draws the worst relative error was 1.8e-11 (median
+# 2.5e-14), where the sigmoid-gated cases stay below 1e-15. A wrong backward is off by O(1).
+ILL_CONDITIONED = 1e-10
 CASES = [("slstm", {}), ("slstm", {"num_heads": 3, "forget_gate": "exp"}),
          ("mlstm", {}), ("mlstm", {"num_heads": 2, "mode": "recurrent"}),
          ("mlstm", {"num_heads": 3, "forget_gate": "exp", "forget_bias": 1.5})]
@@ -24,7 +30,10 @@ IDS = [c + "".join(f"-{v}" for v in o.values()) for c, o in CASES]
 @pytest.mark.parametrize("cell,opts", CASES, ids=IDS)
 @pytest.mark.parametrize("with_state", [False, True])
 def test_twin_equals_rnnlab_forward_and_backward(cell, opts, with_state):
-    twin = twin_layer(cell, 4, 6, num_layers=2, bidirectional=True, dtype=torch.float64, **opts)
+    # a fixed seed: the weights (drawn by rnnlab's layer) are the same on every run
+    twin = twin_layer(cell, 4, 6, num_layers=2, bidirectional=True, dtype=torch.float64, seed=0,
+                      **opts)
+    tol = ILL_CONDITIONED if opts.get("forget_gate") == "exp" and cell == "mlstm" else EXACT
     layer = registry.get(cell).layer(4, 6, num_layers=2, bidirectional=True, dtype=np.float64,
                                      **opts)
     assert set(twin.state_dict()) == set(layer.params)
@@ -45,19 +54,19 @@ def test_twin_equals_rnnlab_forward_and_backward(cell, opts, with_state):
     loss = (yt * torch.tensor(R)).sum() + sum((a * torch.tensor(b)).sum()
                                               for a, b in zip(snt, state_list(W)))
     loss.backward()
-    assert rel_err(yt.detach().numpy(), y) < EXACT
+    assert rel_err(yt.detach().numpy(), y) < tol
     for a, b in zip(snt, state_list(sn)):
-        assert rel_err(a.detach().numpy(), b) < EXACT
-    assert rel_err(xt.grad.numpy(), dx) < EXACT
+        assert rel_err(a.detach().numpy(), b) < tol
+    assert rel_err(xt.grad.numpy(), dx) < tol
     if st is not None:
         for a, b in zip(st, state_list(ds0)):
-            assert rel_err(a.grad.numpy(), b) < EXACT
+            assert rel_err(a.grad.numpy(), b) < tol
     for name, p in twin.named_parameters():
-        assert rel_err(p.grad.numpy(), layer.grads[name]) < EXACT, name
+        assert rel_err(p.grad.numpy(), layer.grads[name]) < tol, name
 
 
 def test_twin_dropout_between_layers_follows_train_and_eval():
-    twin = twin_layer("slstm", 3, 4, num_layers=2, dropout=0.5, dtype=torch.float64)
+    twin = twin_layer("slstm", 3, 4, num_layers=2, dropout=0.5, dtype=torch.float64, seed=0)
     x = torch.randn(5, 2, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
     twin.eval()
     a, b = twin(x)[0], twin(x)[0]
