@@ -5,10 +5,12 @@ import argparse
 import importlib.util
 import json
 import math
+import os
 
 import numpy as np
 import pytest
 
+import rnnlab
 from rnnlab import experiments as E
 from rnnlab.errors import RnnlabError
 from rnnlab.experiments import tasks as X
@@ -261,6 +263,31 @@ def test_grad_norms_match_finite_differences(task, cell):
             g[idx] = (loss_from(t, hp, c_t) - loss_from(t, hm, c_t)) / (2 * eps)
         np.testing.assert_allclose(norms[Ttot - 1 - t], np.linalg.norm(g), rtol=1e-5,
                                    atol=1e-10)
+
+
+def test_an_exploding_gradient_is_inf_not_an_error(tmp_path):
+    """A gradient that overflows float32 on its way back (a ReLU RNN with w_hh = 2 doubles it at
+    every step: 2^128 > float32's max) ends the step-by-step backward with inf rows, where the
+    layer's own NaN/inf check used to abort the experiment; results.json gets null for them,
+    and the plot leaves a gap."""
+    from rnnlab.experiments.runner import _json_norms
+    from rnnlab.viz.gradients import backprop_states
+    from rnnlab.viz.plots import plot_grad_norms
+    layer = rnnlab.RNN(1, 1, nonlinearity="relu", dtype=np.float32)
+    layer.load_state_dict({"weight_ih_l0": np.zeros((1, 1), np.float32),
+                           "weight_hh_l0": np.full((1, 1), 2.0, np.float32),
+                           "bias_ih_l0": np.full(1, 1e-30, np.float32),
+                           "bias_hh_l0": np.zeros(1, np.float32)})
+    T = 200                                          # forward: h_T = 1e-30 * 2^T, finite
+    g = backprop_states(layer, np.zeros((T, 1, 1), np.float32), np.ones((T, 1, 1), np.float32))
+    norms = np.abs(g["h"][1:, 0, 0])[::-1]            # by distance from the last step
+    finite = np.isfinite(norms)
+    assert finite[:100].all() and not finite[-50:].any()
+    assert np.all(finite[:finite.sum()])              # finite up to the overflow, then inf
+    np.testing.assert_allclose(norms[:20], 2.0 ** (np.arange(20) + 1) - 1, rtol=1e-6)
+    assert _json_norms(norms)[-1] is None and _json_norms(norms)[0] == 1.0
+    assert os.path.getsize(plot_grad_norms({"relu": _json_norms(norms)},
+                                           str(tmp_path / "g.png"))) > 0
 
 
 def test_grad_norms_keep_model_grads():

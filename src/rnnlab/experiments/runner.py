@@ -30,6 +30,12 @@ RECORD_KEYS = ("task", "T", "cell", "seed", "test_metric", "baseline", "solved",
                "steps_to_solve", "wall_s")
 
 
+def _json_norms(norms):
+    """Gradient norms for results.json: an overflowed one (inf) becomes null, as strict JSON
+    has no infinity."""
+    return [float(v) if math.isfinite(v) else None for v in norms]
+
+
 def run_one(task, T, cell, seed, hidden=64, steps=None, time_budget=None, lr=0.01, clip=1.0,
             batch=64, optimizer="adam", forget_bias=None, eval_every=100, test_size=1000,
             backend=None, grad_norm_batch=0, cell_options=None):
@@ -45,7 +51,7 @@ def run_one(task, T, cell, seed, hidden=64, steps=None, time_budget=None, lr=0.0
     spec = task_class(task)(T, batch, seed, test_size)
     model = SequenceModel(spec.model_config(cell, hidden, seed, forget_bias, cell_options))
     probe = subset(spec.test, grad_norm_batch) if grad_norm_batch else None
-    gn = {"init": loss_grad_norms(model, *probe).tolist()} if probe else {}
+    gn = {"init": _json_norms(loss_grad_norms(model, *probe))} if probe else {}
     tcfg = TrainConfig(task=spec.kind, steps=steps, time_budget=time_budget, lr=lr,
                        clip=clip or 0.0, batch=batch, optimizer=optimizer,
                        eval_every=eval_every, seed=seed, backend=backend).validate()
@@ -62,7 +68,7 @@ def run_one(task, T, cell, seed, hidden=64, steps=None, time_budget=None, lr=0.0
     solved = bool(finite and spec.solved(test_metric, test_acc))
     steps_to_solve = solved_at.get("step", trainer.step) if solved else None
     if probe:
-        gn["trained"] = loss_grad_norms(model, *probe).tolist()
+        gn["trained"] = _json_norms(loss_grad_norms(model, *probe))
     rec = dict(task=task, T=int(T), cell=cell, seed=int(seed),
                test_metric=float(test_metric) if finite else None,
                baseline=float(spec.baseline()), solved=solved, steps_to_solve=steps_to_solve,

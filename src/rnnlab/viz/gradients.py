@@ -131,8 +131,10 @@ def _dc_norm_at_output(gates, k, t, dh):
 
 def loss_grad_norms(model, inputs, targets, mask=None):
     """||dL/dh_t|| of the top layer (Frobenius norm over the batch and the hidden units; for a
-    cell whose output is not a state part, the mLSTM, its memory C's) for every step t of a batch, L the model's own loss on it (`SequenceModel.loss`: the batch mean
-    over the unmasked targets), indexed by the distance d = T - 1 - t from the last step.
+    cell whose output is not a state part, the mLSTM, its memory C's) for every step t of a
+    batch, L the model's own loss on it (`SequenceModel.loss`: the batch mean over the unmasked
+    targets), indexed by the distance d = T - 1 - t from the last step; inf where the gradient
+    carried back overflowed the model's dtype (an exploding gradient).
     inputs, targets, mask: as the model's forward and loss take them. Runs on a copy of the
     model, so its parameters and gradients are left as they were."""
     sm = model.clone().eval()
@@ -156,7 +158,8 @@ def backprop_states(rnn, x, dy):
     re-run from its state and its backward, given dy_t and the gradient carried from the steps
     after it, returns dL/dstate_{t-1} (the part through the recurrence, every layer).
     Returns {part: float64 (T + 1, B) + the part's shape}, row t + 1 for the state after step t,
-    row 0 for the initial state:
+    row 0 for the initial state (inf from the step back where the carried gradient overflowed
+    the layer's dtype: an exploding gradient is a reading, not an error):
 
         ["h"][t + 1] = dL/dh_t = dy_t + what step t + 1 sends back   (h_t is also y_t)
         ["c"][t + 1] = what step t + 1 sends back to c_t             (the path along the cell)
@@ -173,16 +176,20 @@ def backprop_states(rnn, x, dy):
              for part, shape in rnn.state_shapes().items()}
     carried = None                               # dL/dstate_t through the steps after t
     for t in range(T, -1, -1):                   # row t: the state after step t - 1
-        if carried is not None:
-            for part, value in zip(rnn.state_names, carried if isinstance(carried, tuple)
-                                   else (carried,)):
-                grads[part][t] = value[top]
+        parts = () if carried is None else carried if isinstance(carried, tuple) else (carried,)
+        if not all(np.isfinite(v).all() for v in parts):
+            for part in grads:                   # overflowed: this row and every earlier one
+                grads[part][:t + 1] = np.inf
+            break
+        for part, value in zip(rnn.state_names, parts):
+            grads[part][t] = value[top]
         if t == 0:
             break
         if "h" in grads:                         # h_t is also the output y_t
             grads["h"][t] += dy[t - 1]
         rnn(x[t - 1:t], states[t - 1], backend="numpy")
-        _, carried = rnn.backward(np.ascontiguousarray(dy[t - 1:t]), carried)
+        with np.errstate(over="ignore", invalid="ignore"):   # an overflow is caught above
+            _, carried = rnn.backward(np.ascontiguousarray(dy[t - 1:t]), carried)
     return grads
 
 

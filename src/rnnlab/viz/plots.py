@@ -146,14 +146,15 @@ def plot_gate_heatmaps(gates: dict, path, tokens=None, title=None, bounds=None) 
 # ---- gradients through time --------------------------------------------------------------------
 def grad_norms_figure(curves: dict, title=None):
     """curves[label][k] = ||dL/dh_t|| at distance k = T-1-t steps from the loss, log y axis:
-    a straight falling line is the vanishing gradient."""
+    a straight falling line is the vanishing gradient; a line that stops, an overflow (inf)."""
     if not curves:
         raise RnnlabError("plot_grad_norms: curves is empty; pass {'RNN init': norms, ...}")
     fig = _figure((7, 4))
     ax = fig.add_subplot()
     for label, c in curves.items():
         a = _series(c, f"plot_grad_norms: curves[{label!r}]")
-        ax.plot(np.arange(a.size), np.where(a > 0, a, np.nan), label=str(label))  # log: no zeros
+        # log axis: no zeros; an overflowed norm (inf, or None read back from JSON) is a gap
+        ax.plot(np.arange(a.size), np.where((a > 0) & np.isfinite(a), a, np.nan), label=str(label))
     ax.set_yscale("log")
     has_h = any("\u2202h_t" in str(label) for label in curves)   # the mLSTM's state has no h
     ax.set(xlabel="distance from the loss (steps)",
