@@ -7,10 +7,11 @@
 # and --layer-norm for the layer-normalised LSTM row.
 #
 # Usage: benchmarks/long_memory_cells.sh OUT_DIR [PART ...]    (JOBS=4 runs at once)
-#   PART: adding (T = 50, 100, 200; every cell), adding-400 (T = 400, every cell but the tanh
-#   RNN, which fails from T = 50), temporal (T = 50), copy (T = 50), or a job line of your own.
-# The whole of it is more CPU than a shared 2-core machine gives in a session; what was run,
-# and what not, is listed in docs/cells.md. Each job writes OUT_DIR/<task>-T<T>-<cell>/.
+#   PART: adding (T = 50, 100, 200), adding-400 (T = 400), temporal (temporal order at T = 50,
+#   100, 200, 400), copy (T = 50, 100, 200, 400), each for every cell, or a job line of your
+#   own ("copy 400 3 gru"). The whole grid is about 6 CPU-hours, most of it copy at T = 400;
+#   what was run, and what not, is listed in docs/cells.md. Each job writes
+#   OUT_DIR/<task>-T<T>-<cell>/.
 set -euo pipefail
 OUT=${1:?usage: benchmarks/long_memory_cells.sh OUT_DIR [PART ...]}; shift
 [ $# -gt 0 ] || set -- adding
@@ -22,9 +23,9 @@ jobs() {  # one line per job: TASK T SEEDS CELL [OPTIONS]
   for part in "$@"; do
     case $part in
       adding) for T in 50 100 200; do for c in "${CELLS[@]}"; do echo "adding $T 3 $c"; done; done ;;
-      adding-400) for c in "lstm" "gru" "${CELLS[@]:3}"; do echo "adding 400 3 $c"; done ;;
-      temporal) for c in "${CELLS[@]}"; do echo "temporal-order 50 3 $c"; done ;;
-      copy) for c in "${CELLS[@]}"; do echo "copy 50 3 $c"; done ;;
+      adding-400) for c in "${CELLS[@]}"; do echo "adding 400 3 $c"; done ;;
+      temporal|copy) task=$part; [ "$task" = temporal ] && task=temporal-order
+        for T in 50 100 200 400; do for c in "${CELLS[@]}"; do echo "$task $T 3 $c"; done; done ;;
       *) echo "$part" ;;
     esac
   done
