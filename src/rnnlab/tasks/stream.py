@@ -21,6 +21,7 @@ class StreamingModel:
         cfg = model.cfg
         self.dtype = model.dtype
         self.layers = model.rnn.steppers()       # one B=1 stepper per layer, weights packed once
+        self.state_parts = model.rnn.state_parts
         self.embed = model.embed.params["weight"] if model.embed is not None else None
         self.x = np.zeros(cfg.input_size if self.embed is None else cfg.embed, self.dtype)
         self.W_out = model.head.params["weight"]
@@ -29,7 +30,7 @@ class StreamingModel:
 
     def reset(self, state=None):
         """Start from a state shaped as the layers return it ((L, 1, H) arrays), or zeros."""
-        parts = () if state is None else (state if isinstance(state, tuple) else (state,))
+        parts = self.state_parts(state)
         for k, s in enumerate(self.layers):
             s.reset(*(p[k, 0] for p in parts))
 

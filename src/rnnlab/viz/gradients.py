@@ -176,7 +176,7 @@ def backprop_states(rnn, x, dy):
              for part, shape in rnn.state_shapes().items()}
     carried = None                               # dL/dstate_t through the steps after t
     for t in range(T, -1, -1):                   # row t: the state after step t - 1
-        parts = () if carried is None else carried if isinstance(carried, tuple) else (carried,)
+        parts = rnn.state_parts(carried)
         if not all(np.isfinite(v).all() for v in parts):
             for part in grads:                   # overflowed: this row and every earlier one
                 grads[part][:t + 1] = np.inf
@@ -203,7 +203,7 @@ def _all_states(sm, x, states):
     recorded, s = {p: [] for p in sm.rnn.state_names}, None
     for t in range(x.shape[0]):
         _, s = sm.rnn(x[t:t + 1], s, backend="numpy")
-        for p, a in zip(sm.rnn.state_names, s if isinstance(s, tuple) else (s,)):
+        for p, a in zip(sm.rnn.state_names, sm.rnn.state_parts(s)):
             recorded[p].append(a[:, 0].copy())
     return {**states, **{p: np.stack(recorded[p], axis=1) for p in missing}}
 

@@ -258,7 +258,7 @@ class RecurrentLayer(LayerState, Module):
                                           self._pick(state0, i), self.cell_params(k, d),
                                           lengths, **inputs.kernel_options(self, fn, k, d, T, B))
                 outs.append(y if d == 0 else reverse_padded(y, lengths))
-                for part, value in zip(state_n, self._parts(sn)):
+                for part, value in zip(state_n, self.state_parts(sn)):
                     part[i] = value
                 caches.append(cache)
             inp = outs[0] if len(outs) == 1 else np.concatenate(outs, axis=2)
@@ -330,7 +330,7 @@ class RecurrentLayer(LayerState, Module):
                 dx = inputs.input_grad(ctx["tokens"] if k == 0 else None, dx, d, lengths)
                 for name, v in g.items():
                     self.grads[self.param_key(name, k, d)] += v
-                for part, value in zip(dstate0, self._parts(ds0)):
+                for part, value in zip(dstate0, self.state_parts(ds0)):
                     part[i] = value
                 dx_total = dx if dx_total is None else (dx_total if dx is None else dx_total + dx)
             if ctx["masks"][k] is not None:                     # backprop through dropout

@@ -72,8 +72,11 @@ class LayerState:
             return None
         return parts[0][i] if len(parts) == 1 else tuple(p[i] for p in parts)
 
-    def _parts(self, s):
-        """A cell's state (array or tuple) as a list of parts."""
+    def state_parts(self, s):
+        """A cell's state (array or tuple, or None) as a list of parts in state_names' order
+        (empty for None)."""
+        if s is None:
+            return []
         return [s] if len(self.state_names) == 1 else list(s)
 
     def zero_state(self, B):
