@@ -27,7 +27,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "rnnlab"
 FLOORS = [  # (module prefix, floor); the longest matching prefix wins
     ("rnnlab", 7), ("rnnlab.__main__", 7), ("rnnlab.torch", 7), ("rnnlab.app", 7),
     ("rnnlab.experiments", 6),
-    ("rnnlab.viz", 5), ("rnnlab.interop", 5),
+    ("rnnlab.viz", 5), ("rnnlab.interop", 5), ("rnnlab.serve", 5),
     ("rnnlab.train", 4), ("rnnlab.trainer", 4), ("rnnlab.train_hooks", 4),
     ("rnnlab.inference", 4), ("rnnlab.runs", 4), ("rnnlab.backtesting", 4),
     ("rnnlab.tasks", 3),

@@ -127,6 +127,9 @@ class TrainedModel:
     `model` first."""
     kind = None
     vocab = None
+    # what the model answers besides its states, for a caller that asks rather than branching
+    # on the task (rnnlab serve): a subset of ("sample", "score", "forecast")
+    verbs = ()
 
     def explain(self, inputs, *, lang=None, title=None, **options):
         """This model's explain page on `inputs` (text: a str or token ids; series and music:
@@ -159,3 +162,16 @@ class TrainedModel:
 
     def evaluate(self, path, **kwargs):
         raise NotImplementedError
+
+    def score(self, data):
+        """How well the model predicts `data` (the task's plain form: a str for text, a list of
+        steps for music); a dict of numbers, as evaluate() gives for a file."""
+        raise RnnlabError(f"score works on text and music models; this run is a "
+                          f"{self.cfg.task} model")
+
+    def model_input(self, data):
+        """Plain JSON data (music: a list of steps, each a list of MIDI pitches; series: a list
+        of rows or values in the data's units) as {"x": (T, D) model inputs, "labels": [str]},
+        what the inspection tools read (rnnlab.viz.subject.read_input). Text models read a str
+        there directly."""
+        raise RnnlabError(f"a {self.cfg.task} model reads text, not a list")

@@ -102,6 +102,7 @@ def _split_valid(seqs, val_fraction):
 
 class MusicTask:
     kind = "music"
+    verbs = ("sample", "score")
     carries_state = False
     OPTIONS = (
         TaskOption("grid", "one step is a note of this length: MIDI is quantised to it, "
@@ -281,6 +282,7 @@ def decode_frame(logits, temperature, rng):
 class MusicModel(TrainedModel):
     """A trained piano-roll model: `generate`, `sample(..., output='x.mid')`, `evaluate`."""
     kind = "music"
+    verbs = ("sample", "score")
 
     def __init__(self, model, data_meta, train_cfg=None, path=None):
         super().__init__(model, data_meta, train_cfg, path)
@@ -351,6 +353,20 @@ class MusicModel(TrainedModel):
         return {"nll_per_step": nll, "frame_accuracy": acc, "baseline_nll_per_step": base,
                 "steps": steps, "split": split, "sequences": len(rolls),
                 "notes_outside_range": dropped, "pitch_range": [self.lo, self.hi]}
+
+    def model_input(self, data):
+        """Steps (lists of MIDI pitches) as the model reads them: input t is step t-1's frame
+        (silence first); each label names the pitches sounding at the input step."""
+        roll = to_piano_roll(check_sequences([data], "input")[0], self.lo, self.hi)
+        x = np.concatenate([np.zeros((1, roll.shape[1]), np.float32), roll[:-1]])
+        return {"x": x, "labels": [" ".join(str(self.lo + j) for j in np.flatnonzero(r > 0.5))
+                                   or "\u00b7" for r in x]}
+
+    def score(self, data):
+        """nll_per_step and frame_accuracy over one sequence of steps."""
+        roll = to_piano_roll(check_sequences([data], "input")[0], self.lo, self.hi)
+        nll, acc, steps = roll_scores(self.model, [roll])
+        return {"nll_per_step": nll, "frame_accuracy": acc, "steps": steps}
 
     @staticmethod
     def report_lines(res):

@@ -173,10 +173,20 @@ class TextTask:
 class TextModel(TrainedModel):
     """A trained language model: `sample`, `sample_ids`, `evaluate`."""
     kind = "text"
+    verbs = ("sample", "score")
 
     def __init__(self, model, data_meta, train_cfg=None, path=None):
         super().__init__(model, data_meta, train_cfg, path)
         self.vocab = Vocab.from_json(data_meta["vocab"])
+
+    def score(self, data):
+        """Mean next-token cross-entropy over a str, as evaluate() over a file."""
+        if not isinstance(data, str):
+            raise RnnlabError("a text model scores a str")
+        ids, unknown = self.vocab.encode_counted(data, unknown_policy(self.vocab))
+        loss, n = run_stream_loss(self.model, ids, batch=1)
+        return {"loss": loss, "bits_per_token": loss / math.log(2), "tokens": n,
+                "perplexity": math.exp(loss), "unknown_tokens": unknown.count}
 
     def labels(self):
         return list(self.vocab.tokens)
