@@ -14,6 +14,7 @@ import json
 import secrets
 from urllib.parse import urlencode
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from importlib import resources
 from typing import Optional, Union
 
@@ -132,11 +133,16 @@ class Guard:
 
 
 def create_app(explorer, index=None, token=None, limits=Limits()) -> FastAPI:
-    app = FastAPI(title="rnnlab serve", version=__version__,
+    worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rnnlab-model")
+
+    @asynccontextmanager
+    async def lifespan(app):
+        yield
+        worker.shutdown(wait=False, cancel_futures=True)
+
+    app = FastAPI(title="rnnlab serve", version=__version__, lifespan=lifespan,
                   description="A trained rnnlab model: its states, samples, scores or "
                   "forecasts, and a search of its corpus (LSTMVis's hypothesis and matches).")
-    worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rnnlab-model")
-    app.state.worker = worker
 
     async def work(fn, *args):
         """Run fn on the model's thread within the time limit; errors become one line."""
@@ -175,10 +181,6 @@ def create_app(explorer, index=None, token=None, limits=Limits()) -> FastAPI:
                           f"({first.get('ctx', {}).get('error', 'cannot parse it')})")
         where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
         return _error(422, f"{where + ': ' if where else ''}{first.get('msg', 'invalid request')}")
-
-    @app.on_event("shutdown")
-    def _stop_worker():
-        worker.shutdown(wait=False, cancel_futures=True)
 
     @app.get("/info", summary="The model, what it answers, the corpus and the limits")
     async def info():

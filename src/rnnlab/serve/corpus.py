@@ -42,7 +42,7 @@ class CorpusIndex:
         self.ids, self.tokens, self.sep = ids, list(vocab.tokens), vocab.separator
         self.N = N = ids.size
         B = max(1, min(rows, N // chunk))
-        R = -(-N // B)                                  # steps per stream
+        R = self.stream = -(-N // B)                    # steps per stream
         grid = np.zeros(B * R, np.int64)
         grid[:N] = ids
         grid = grid.reshape(B, R).T                     # (R, B): column b is stream b
