@@ -16,19 +16,8 @@ from rnnlab.serve.app import create_app  # noqa: E402
 from rnnlab.serve.explorer import Explorer  # noqa: E402
 from rnnlab.serve.limits import Limits  # noqa: E402
 
-CORPUS = ('x = f("abc", [1, 2]) + g("de")\nif (a and b): print("hello", (c, d))\n') * 30
+from conftest import SERVE_CORPUS as CORPUS  # noqa: E402
 TEXT = 'b = g("cab", [2, 1])'
-
-
-@pytest.fixture(scope="session")
-def serve_run(tmp_path_factory):
-    """A tiny character LSTM (2 x 16) trained for a few steps, and its corpus file."""
-    from rnnlab.train import train
-    d = tmp_path_factory.mktemp("serve")
-    (d / "corpus.txt").write_text(CORPUS, "utf-8")
-    train(str(d / "corpus.txt"), out=str(d / "run"), cell="lstm", hidden=16, layers=2, steps=8,
-          eval_every=4, seq_len=20, batch=4, progress=False, log=lambda m: None)
-    return str(d / "run"), str(d / "corpus.txt")
 
 
 @pytest.fixture(scope="module")

@@ -1,9 +1,10 @@
 """serve(RUN, ...): load the run, index the corpus, check the bind, run uvicorn until SIGINT
 or SIGTERM (uvicorn's own handlers: it stops taking connections, finishes the open requests
-and returns)."""
+and returns; the command then exits 0)."""
 from __future__ import annotations
 
 import ipaddress
+import signal
 import socket
 import sys
 import time
@@ -73,4 +74,14 @@ def serve(run, corpus=None, host="127.0.0.1", port=8000, token=None, limits=Limi
         f"(API docs: /docs); Ctrl-C stops it")
     sys.stdout.flush()
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
-    uvicorn.Server(config).run(sockets=[sock])
+    # uvicorn stops gracefully on SIGINT/SIGTERM, then raises the signal again for the
+    # handler it found; this one notes it, so a stop that was asked for exits 0
+    stops = []
+    old = {sig: signal.signal(sig, lambda signum, frame: stops.append(signum))
+           for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+    log(f"stopped ({signal.Signals(stops[0]).name})" if stops else "stopped")
