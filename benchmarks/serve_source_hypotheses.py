@@ -1,0 +1,159 @@
+"""Does a hypothesis find what the README says? Train a character LSTM briefly on Python
+source, index 1 MB of it, and for spans inside a string literal and inside brackets, form the
+hypothesis (the units of h above a threshold across the span, as the explorer does) and search
+the corpus. Each match is checked: is its span inside a string literal (an odd number of
+quotes before it on its line) or inside brackets (the bracket depth since the line's start, or
+carried across lines, above 0 throughout)? The share of matches that are is printed beside the
+share of all windows of the same length that are (chance).
+
+    PYTHONPATH=src python benchmarks/serve_source_hypotheses.py [--steps 1500] [--run DIR]
+
+The corpus is Python's standard library (benchmarks/make_stdlib_text.py): the model trains on
+its characters from 1 MB on, the index is its first 1 MB.
+"""
+import argparse
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "src"))
+
+import rnnlab  # noqa: E402
+from rnnlab.serve.corpus import CorpusIndex  # noqa: E402
+from rnnlab.serve.explorer import Explorer  # noqa: E402
+
+PROBES = [   # (what, text, the span inside it)
+    ("string", 'raise ValueError("invalid literal for int() with base")\n', "literal for"),
+    ("string", "msg = 'cannot open the file for reading'\n", "the file for"),
+    ("brackets", "result = func(alpha, beta + gamma, delta)\n", "beta + gamma"),
+    ("brackets", "values = [item.name for item in items if item]\n", "item.name for"),
+]
+
+
+def inside_string(text):
+    """in_str[i]: position i is inside a '...' or "..." literal on its line (a heuristic: an
+    odd number of unescaped quotes of that kind before it on the line; triple quotes and
+    quotes inside the other kind are not special-cased)."""
+    out = np.zeros(len(text), bool)
+    state, prev = None, ""
+    for i, ch in enumerate(text):
+        if ch == "\n":
+            state = None
+        elif state is None and ch in "'\"":
+            state = ch
+        elif state == ch and prev != "\\":
+            state = None
+        else:
+            out[i] = state is not None
+        prev = ch
+    return out
+
+
+def inside_brackets(text):
+    """in_br[i]: the bracket depth ((, [, {) before position i is above 0."""
+    depth = np.zeros(len(text), np.int32)
+    d = 0
+    for i, ch in enumerate(text):
+        depth[i] = d
+        if ch in "([{":
+            d += 1
+        elif ch in ")]}":
+            d = max(0, d - 1)
+    return depth > 0
+
+
+def window_all(mask, L):
+    c = np.concatenate([[0], np.cumsum(mask)])
+    return (c[L:] - c[:-L]) == L
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data", default=os.path.join(os.path.dirname(__file__), "data",
+                                                  "stdlib.txt"))
+    p.add_argument("--run", default="runs/serve_source")
+    p.add_argument("--steps", type=int, default=1500)
+    p.add_argument("--hidden", type=int, default=256)
+    p.add_argument("--k", type=int, default=20)
+    p.add_argument("--screenshot", default=None, metavar="PNG",
+                   help="also serve the run and save the explorer (Chromium) to PNG")
+    a = p.parse_args(argv)
+    text = open(a.data, encoding="utf-8").read()
+    corpus, train_text = text[:1_000_000], text[1_000_000:3_000_000]
+    if not os.path.exists(os.path.join(a.run, "config.json")):
+        os.makedirs(a.run, exist_ok=True)
+        path = os.path.join(a.run, "..", "serve_source_train.txt")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(train_text)
+        rnnlab.train(path, out=a.run, cell="lstm", hidden=a.hidden, layers=2,
+                     steps=a.steps, seq_len=100, batch=32, seed=0)
+    ex = Explorer(rnnlab.load(a.run))
+    index = CorpusIndex(ex, corpus)
+    masks = {"string": inside_string(corpus), "brackets": inside_brackets(corpus)}
+    print(f"model: {a.run}; corpus: {len(corpus):,} characters of Python source")
+    for what, probe, span in PROBES:
+        s = probe.index(span)
+        e = s + len(span)
+        for layer in range(ex.cfg.layers):
+            for th in (0.3, 0.5):
+                units, _ = ex.hypothesis(probe, s, e, th, layer)
+                if not units:
+                    print(f"{what:8s} {span!r:18s} layer {layer} th {th}: no unit on across "
+                          f"the span")
+                    continue
+                m = index.search(units, th, e - s, layer, 0, k=a.k)
+                ok = [bool(masks[what][x["start"]:x["end"]].all()) for x in m]
+                chance = window_all(masks[what], e - s).mean()
+                print(f"{what:8s} {span!r:18s} layer {layer} th {th}: {len(units):3d} units; "
+                      f"{sum(ok)}/{len(m)} matches inside {what} (chance {chance:.2f}); "
+                      f"top: {m[0]['left'][-12:]!r} [{m[0]['span']!r}] "
+                      f"{m[0]['right'][:12]!r}")
+    if a.screenshot:
+        screenshot(ex, index, a.screenshot)
+
+
+def screenshot(ex, index, path, probe=PROBES[0][1], span=PROBES[0][2], layer=1, th=0.3):
+    """The explorer on the probe with its span selected and the matches shown."""
+    import threading
+    import time
+
+    import uvicorn
+    from playwright.sync_api import sync_playwright
+
+    from rnnlab.serve.app import create_app
+    srv = uvicorn.Server(uvicorn.Config(create_app(ex, index), host="127.0.0.1", port=0,
+                                        log_level="warning"))
+    threading.Thread(target=srv.run, daemon=True).start()
+    while not srv.started:
+        time.sleep(0.05)
+    base = f"http://127.0.0.1:{srv.servers[0].sockets[0].getsockname()[1]}/"
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=os.environ.get("RNNLAB_CHROMIUM",
+                                                              "/usr/bin/chromium"),
+                               args=["--no-sandbox", "--disable-gpu"])
+        page = b.new_page(viewport={"width": 1100, "height": 900})
+        page.goto(base)
+        page.wait_for_selector("#strip .tok")
+        page.select_option("#layer", str(layer))
+        page.eval_on_selector("#threshold", f"e => {{ e.value = '{th}'; "
+                              "e.dispatchEvent(new Event('input')); }")
+        page.fill("#input", probe)
+        page.wait_for_function("n => document.querySelectorAll('#strip .tok').length === n",
+                               arg=len(probe))
+        toks = page.query_selector_all("#strip .tok")
+        s = probe.index(span)
+        a, z = toks[s].bounding_box(), toks[s + len(span) - 1].bounding_box()
+        page.mouse.move(a["x"] + 2, a["y"] + 4)
+        page.mouse.down()
+        page.mouse.move(z["x"] + 2, z["y"] + 4, steps=5)
+        page.mouse.up()
+        page.wait_for_selector("#matches li mark", timeout=30_000)
+        page.screenshot(path=path, full_page=True)
+        b.close()
+    srv.should_exit = True
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
