@@ -29,7 +29,7 @@ SERVE_CORPUS = ('x = f("abc", [1, 2]) + g("de")\nif (a and b): print("hello", (c
 def serve_run(tmp_path_factory):
     """(run folder, corpus file): a tiny character LSTM (2 x 16) trained for a few steps on
     SERVE_CORPUS."""
-    from rnnlab.train import train
+    from rnnlab.training.api import train
     d = tmp_path_factory.mktemp("serve")
     (d / "corpus.txt").write_text(SERVE_CORPUS, "utf-8")
     train(str(d / "corpus.txt"), out=str(d / "run"), cell="lstm", hidden=16, layers=2, steps=8,

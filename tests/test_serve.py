@@ -138,8 +138,8 @@ def test_time_limit_answers_503(built):
 
 
 def test_other_tasks_read_lists(tmp_path):
-    from rnnlab.train import train
-    from rnnlab.inference import load
+    from rnnlab.training.api import train
+    from rnnlab.training.load import load
     rng = np.random.default_rng(0)
     (tmp_path / "s.csv").write_text("y\n" + "\n".join(f"{v:.3f}" for v in
                                                       np.sin(np.arange(80) / 4) + 2 +

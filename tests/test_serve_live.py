@@ -51,7 +51,7 @@ def server(serve_run):
 
 
 def test_200_concurrent_requests_then_sigterm(server, serve_run):
-    from rnnlab.inference import load
+    from rnnlab.training.load import load
     from rnnlab.serve.explorer import Explorer
     proc, url = server
     texts = [f'x = f("abc", [{i % 2 + 1}, 2])' for i in range(200)]

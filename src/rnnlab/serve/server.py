@@ -31,7 +31,7 @@ def is_local(host: str) -> bool:
 def build(run, corpus=None, token=None, limits=Limits(), log=print, backend=None):
     """(app, explorer, index) for a run folder: what serve() runs, without a socket."""
     from rnnlab.data.text import read_text
-    from rnnlab.inference import load
+    from rnnlab.training.load import load
     explorer = Explorer(load(run), backend=backend)
     index = None
     if corpus is not None:

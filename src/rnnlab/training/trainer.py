@@ -14,12 +14,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import RnnlabError
-from .fileio import atomic_write_json
-from .interrupt import SignalStop
-from .nn.optim import LRSchedule, clip_grad_norm, grads_finite, make_optimizer
-from .tasks.base import stop_rule
-from .tasks.model import detach_state
+from ..errors import RnnlabError
+from ..fileio import atomic_write_json
+from ..interrupt import SignalStop
+from ..nn.optim import LRSchedule, clip_grad_norm, grads_finite, make_optimizer
+from ..tasks.base import stop_rule
+from ..tasks.model import detach_state
 
 
 @dataclass

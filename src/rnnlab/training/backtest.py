@@ -22,13 +22,13 @@ import time
 
 import numpy as np
 
-from .data.baselines import LABELS, NAMES, baseline_forecast, missing_reason, parse_names
-from .data.dates import infer_frequency, iso, parse_times
-from .data.forecast_metrics import naive_scale
-from .data.series import load_csv
-from .errors import RnnlabError
-from .inference import load
-from .train import train
+from ..data.baselines import LABELS, NAMES, baseline_forecast, missing_reason, parse_names
+from ..data.dates import infer_frequency, iso, parse_times
+from ..data.forecast_metrics import naive_scale
+from ..data.series import load_csv
+from ..errors import RnnlabError
+from .load import load
+from .api import train
 
 METRICS = ("mase", "rmse", "mae", "smape")
 
@@ -66,7 +66,7 @@ def backtest(path, horizon=None, folds=3, target=None, features=None, fill=None,
     names = parse_names(baselines)
     topts = {**(task_options or {}), "target": data.target, "features": features, "fill": fill}
     if horizon is None:
-        from .tasks.series_defaults import plan
+        from ..tasks.series_defaults import plan
         horizon = plan(y, {"season": topts.get("season")})["horizon"][0]
     cuts = origins(n, horizon, folds)
     skipped = {b: why for b in names if (why := missing_reason(b))}
