@@ -51,6 +51,21 @@ def cpu_model():
         return platform.processor() or "unknown CPU"
 
 
+def http_request(ex, snippet, repeat):
+    """POST /states in process (FastAPI's TestClient: routing, validation, JSON both ways)."""
+    import warnings
+    from rnnlab.serve.app import create_app
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from fastapi.testclient import TestClient
+    c = TestClient(create_app(ex))
+    for names, what in ((["h"], "h only (what the explorer asks)"), (None, "every quantity")):
+        body = {"input": snippet, "layer": 1, "names": names}
+        w, cpu, r = best(lambda: c.post("/states", json=body), repeat)
+        print(f"   numba  POST /states, 1,000 tokens, layer 1, {what}: {w * 1e3:7.1f} ms wall "
+              f"{cpu * 1e3:7.1f} ms CPU ({len(r.content) / 1e6:.1f} MB of JSON)")
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--corpus", default=os.path.join(os.path.dirname(__file__), "data",
@@ -85,6 +100,7 @@ def main(argv=None):
               f"{res[side][1] * 1e3:7.1f} ms CPU;  /states' work (read, forward, copy one "
               f"layer's {len(ex.names)} quantities) {full[0] * 1e3:7.1f} ms wall")
     print(f"   numpy / numba: {res['numpy'][0] / res['numba'][0]:.1f}x (wall)")
+    http_request(sides["numba"], snippet, a.repeat)
 
     print(f"\n2. indexing {len(text) / 1e6:.2f} MB ({len(text):,} characters; target < 30 s)")
     ex = sides["numba"]

@@ -47,7 +47,7 @@
     let data;
     try { data = readInput(); } catch (e) { $("error").textContent = tr("error", { msg: e.message }); return; }
     try {
-      const res = await api("states", { input: data, ...place() });
+      const res = await api("states", { input: data, names: [$("quantity").value], ...place() });
       if (my !== seq) return;                      // a newer keystroke is on its way
       $("error").textContent = "";
       cur = res;
@@ -207,8 +207,9 @@
         sc.className = "sc";
         sc.textContent = tr("match_row", { score: m.score.toFixed(2), others: m.others });
         const mark = document.createElement("mark");
-        mark.textContent = m.span;
-        li.append(sc, m.left, mark, m.right);
+        const flat = (t) => t.replace(/\n/g, "\u21b5");      // one line per match
+        mark.textContent = flat(m.span);
+        li.append(sc, flat(m.left), mark, flat(m.right));
         $("matches").appendChild(li);
       }
       if (!s.matches.length) $("matches").textContent = tr("no_matches");
@@ -253,7 +254,7 @@
     $("input").value = EXAMPLE[info.reads === "text" ? "text" : info.roll ? "music" : "series"];
     $("input").addEventListener("input", schedule);
     for (const id of ["layer", "direction"]) $(id).addEventListener("change", () => { sel = null; update(); });
-    $("quantity").addEventListener("change", () => cur && drawHeat());
+    $("quantity").addEventListener("change", update);
     $("threshold").addEventListener("input", () => {
       $("threshold-value").textContent = $("threshold").value;
       clearTimeout(thTimer); thTimer = setTimeout(hypothesis, 150);
