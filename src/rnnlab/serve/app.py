@@ -12,12 +12,13 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
-from urllib.parse import urlencode
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from importlib import resources
 from typing import Optional, Union
+from urllib.parse import urlencode
 
+import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -191,9 +192,10 @@ def create_app(explorer, index=None, token=None, limits=Limits()) -> FastAPI:
     async def states(req: StatesRequest):
         r = await work(explorer.states, check_input(req.input), req.layer, req.direction,
                        req.names, req.units)
-        # a JSONResponse of plain lists: json.dumps directly, not FastAPI's slower walk
-        return JSONResponse({"tokens": r["tokens"], "units": r["units"],
-                             "gates": {n: a.round(4).tolist() for n, a in r["gates"].items()}})
+        # a JSONResponse of plain lists: json.dumps directly, not FastAPI's slower walk; the
+        # values rounded in float64 (a float32's shortest repr has ~17 digits: 2.5x the bytes)
+        return JSONResponse({"tokens": r["tokens"], "units": r["units"], "gates": {
+            n: a.astype(np.float64).round(4).tolist() for n, a in r["gates"].items()}})
 
     @app.post("/sample", summary="Sample text (text models) or steps (music models)")
     async def sample(req: SampleRequest):
