@@ -1,10 +1,9 @@
 """Does a hypothesis find what the README says? Train a character LSTM briefly on Python
 source, index 1 MB of it, and for spans inside a string literal and inside brackets, form the
 hypothesis (the units of h above a threshold across the span, as the explorer does) and search
-the corpus. Each match is checked: is its span inside a string literal (an odd number of
-quotes before it on its line) or inside brackets (the bracket depth since the line's start, or
-carried across lines, above 0 throughout)? The share of matches that are is printed beside the
-share of all windows of the same length that are (chance).
+the corpus. Each match is checked with Python's tokenizer: is its whole span inside a string
+literal, or inside brackets? The share of matches that are is printed beside the share of all
+windows of the same length that are (chance).
 
     PYTHONPATH=src python benchmarks/serve_source_hypotheses.py [--steps 1500] [--run DIR]
 
@@ -31,36 +30,32 @@ PROBES = [   # (what, text, the span inside it)
 ]
 
 
-def inside_string(text):
-    """in_str[i]: position i is inside a '...' or "..." literal on its line (a heuristic: an
-    odd number of unescaped quotes of that kind before it on the line; triple quotes and
-    quotes inside the other kind are not special-cased)."""
-    out = np.zeros(len(text), bool)
-    state, prev = None, ""
-    for i, ch in enumerate(text):
-        if ch == "\n":
-            state = None
-        elif state is None and ch in "'\"":
-            state = ch
-        elif state == ch and prev != "\\":
-            state = None
-        else:
-            out[i] = state is not None
-        prev = ch
-    return out
-
-
-def inside_brackets(text):
-    """in_br[i]: the bracket depth ((, [, {) before position i is above 0."""
-    depth = np.zeros(len(text), np.int32)
-    d = 0
-    for i, ch in enumerate(text):
-        depth[i] = d
-        if ch in "([{":
-            d += 1
-        elif ch in ")]}":
-            d = max(0, d - 1)
-    return depth > 0
+def python_masks(text):
+    """{"string": in a string literal (between its quotes), "brackets": inside (), [] or {}}
+    for each character, from Python's own tokenizer (so brackets and quotes in comments and
+    strings do not count). The corpus is concatenated files cut at 1 MB: tokenizing stops at
+    the first error (the cut), the rest stays False."""
+    import io
+    import tokenize
+    starts = np.concatenate([[0], np.cumsum([len(line) for line in
+                                             text.splitlines(keepends=True)])])
+    at = lambda rc: starts[rc[0] - 1] + rc[1]           # noqa: E731 - (row, col) -> offset
+    string, brackets = np.zeros(len(text), bool), np.zeros(len(text), bool)
+    opened = []
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+            a, b = at(tok.start), at(tok.end)
+            if tok.type == tokenize.STRING:
+                q = len(tok.string) - len(tok.string.lstrip("rbfuRBFU"))   # the prefix
+                width = 3 if tok.string[q:q + 3] in ('"""', "'''") else 1
+                string[a + q + width:b - width] = True
+            elif tok.type == tokenize.OP and tok.string in "([{":
+                opened.append(b)
+            elif tok.type == tokenize.OP and tok.string in ")]}" and opened:
+                brackets[opened.pop():a] = True
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        pass
+    return {"string": string, "brackets": brackets}
 
 
 def window_all(mask, L):
@@ -90,7 +85,7 @@ def main(argv=None):
                      steps=a.steps, seq_len=100, batch=32, seed=0)
     ex = Explorer(rnnlab.load(a.run))
     index = CorpusIndex(ex, corpus)
-    masks = {"string": inside_string(corpus), "brackets": inside_brackets(corpus)}
+    masks = python_masks(corpus)
     print(f"model: {a.run}; corpus: {len(corpus):,} characters of Python source")
     for what, probe, span in PROBES:
         s = probe.index(span)
