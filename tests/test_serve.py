@@ -156,6 +156,26 @@ def test_other_tasks_read_lists(tmp_path):
     assert "not a string" in one_line_error(c.post("/states", json={"input": "12"}), 400)
 
 
+def test_a_music_model_reads_steps(tmp_path):
+    import json
+
+    from rnnlab.training.api import train
+    from rnnlab.training.load import load
+    seqs = [[[60, 64, 67], [62], [64, 67], [], [65]] * 4, [[60], [64], [67]] * 6]
+    (tmp_path / "m.json").write_text(json.dumps({"train": seqs, "valid": seqs[:1]}), "utf-8")
+    train(str(tmp_path / "m.json"), out=str(tmp_path / "mrun"), cell="lstm", hidden=4,
+          layers=1, steps=2, eval_every=2, seq_len=8, batch=2, progress=False,
+          log=lambda m: None, task_options={"transpose": 0})
+    c = TestClient(create_app(Explorer(load(str(tmp_path / "mrun")))))
+    assert c.get("/info").json()["roll"] == [60, 8]
+    r = c.post("/states", json={"input": [[60, 64, 67], [62], []]}).json()
+    assert r["tokens"] == ["\u00b7", "60 64 67", "62"]           # input t = frame t-1
+    assert c.post("/score", json={"input": [[60], [64], [67]]}).json()["steps"] == 3
+    steps = c.post("/sample", json={"length": 4, "seed": 0}).json()["sample"]
+    assert len(steps) == 4 and all(60 <= p <= 67 for s in steps for p in s)
+    assert "expected a list" in one_line_error(c.post("/states", json={"input": [60]}), 400)
+
+
 def test_command_errors_are_one_line(serve_run, monkeypatch, capsys):
     run, corpus = serve_run
     assert main(["serve", run, "--host", "0.0.0.0"]) == 2
