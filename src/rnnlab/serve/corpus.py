@@ -14,7 +14,8 @@ Memory: layers x directions x H bytes per corpus token (2 x 256 units: 512 MB fo
 Search: for a hypothesis (units U, threshold th) and a span length L, every window of L tokens
 is scored by the fraction of (unit, step) pairs in it where a unit of U is above th: one
 comparison of |U| rows, a count per step, a cumulative sum. The best windows that do not
-overlap come first; among equal scores, fewer other units on (LSTMVis's ranking) first.
+overlap come first; among equal scores, fewer other units on (LSTMVis's ranking) first,
+chosen from a pool of the 5 x k best (ties in a fixed random order).
 """
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from rnnlab.errors import RnnlabError
 ROWS = 64         # streams read side by side while indexing
 CHUNK = 256       # steps per forward while indexing (bounds the buffers: CHUNK x ROWS x 4H)
 LEVELS = 255      # 8-bit codes
+POOL = 5          # windows ranked per match returned
 
 
 class CorpusIndex:
@@ -71,6 +73,7 @@ class CorpusIndex:
                 progress(min(t0 + chunk, R) * B, B * R)
         self.codes = {key: np.ascontiguousarray(c[:, :N]) for key, c in self.codes.items()}
         self.lo, self.hi = float(lo), float(hi)
+        self.tie = np.random.default_rng(0).random(N).astype(np.float32)   # equal scores' order
 
     def describe(self) -> dict:
         return {"tokens": int(self.N), "bytes": int(sum(c.nbytes for c in self.codes.values()))}
@@ -102,36 +105,35 @@ class CorpusIndex:
             count[1:] += codes[u] > level
         cum = np.cumsum(count, dtype=np.int64)
         score = (cum[L:] - cum[:-L]) / float(L * units.size)       # window s: [s, s + L)
-        starts = _best_windows(score, L, k)
-        out = []
-        for s in starts:
-            if score[s] <= 0:
-                break
-            on = (codes[:, s:s + L] > level).sum()
-            others = (on - (cum[s + L] - cum[s])) / L
-            out.append({"start": int(s), "end": int(s + L), "score": round(float(score[s]), 4),
-                        "others": round(float(others), 2),
-                        "left": self._text(max(0, s - context), s),
-                        "span": self._text(s, s + L),
-                        "right": self._text(s + L, min(self.N, s + L + context))})
-        out.sort(key=lambda m: (-m["score"], m["others"]))
-        return out
+        # a pool of POOL x k windows (ties in a fixed random order, so that a long run of
+        # equal scores does not fill the pool from the corpus's start), ranked by score and
+        # then by fewer other units on
+        pool = [s for s in _best_windows(score, L, POOL * k, self.tie[:score.size])
+                if score[s] > 0]
+        others = [((codes[:, s:s + L] > level).sum() - (cum[s + L] - cum[s])) / L for s in pool]
+        ranked = sorted(zip(pool, others), key=lambda p: (-score[p[0]], p[1]))[:k]
+        return [{"start": int(s), "end": int(s + L), "score": round(float(score[s]), 4),
+                 "others": round(float(o), 2), "left": self._text(max(0, s - context), s),
+                 "span": self._text(s, s + L),
+                 "right": self._text(s + L, min(self.N, s + L + context))} for s, o in ranked]
 
     def _text(self, a, b):
         return self.sep.join(self.tokens[i] for i in self.ids[a:b].tolist())
 
 
-def _best_windows(score, L, k):
-    """Starts of the k best-scoring windows, no two overlapping (greedy, best first)."""
+def _best_windows(score, L, k, tie):
+    """Starts of the k best-scoring windows, no two overlapping (greedy, best first; equal
+    scores in the order of `tie`, a fixed random number per window)."""
     n = score.size
     m = min(n, max(4 * k * L, 64))
     while True:
         cand = np.argpartition(-score, m - 1)[:m] if m < n else np.arange(n)
-        cand = cand[np.lexsort((cand, -score[cand]))]
-        chosen = []
+        cand = cand[np.lexsort((tie[cand], -score[cand]))]
+        taken, chosen = np.zeros(n, bool), []
         for s in cand.tolist():
-            if all(abs(s - c) >= L for c in chosen):
+            if not taken[s]:
                 chosen.append(s)
+                taken[max(0, s - L + 1):s + L] = True       # windows overlapping this one
                 if len(chosen) == k:
                     return chosen
         if m >= n:
