@@ -91,7 +91,7 @@ def main(argv=None):
         s = probe.index(span)
         e = s + len(span)
         for layer in range(ex.cfg.layers):
-            for th in (0.3, 0.5):
+            for th in (0.1, 0.3, 0.5):
                 units, _ = ex.hypothesis(probe, s, e, th, layer)
                 if not units:
                     print(f"{what:8s} {span!r:18s} layer {layer} th {th}: no unit on across "

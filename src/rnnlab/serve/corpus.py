@@ -104,11 +104,12 @@ class CorpusIndex:
         for u in units:                          # one row at a time: no (|U|, N) temporary
             count[1:] += codes[u] > level
         cum = np.cumsum(count, dtype=np.int64)
-        score = (cum[L:] - cum[:-L]) / float(L * units.size)       # window s: [s, s + L)
+        win = cum[L:] - cum[:-L]                    # (unit, step) pairs on in [s, s + L)
+        score = win / float(L * units.size)
         # a pool of POOL x k windows (ties in a fixed random order, so that a long run of
         # equal scores does not fill the pool from the corpus's start), ranked by score and
         # then by fewer other units on
-        pool = [s for s in _best_windows(score, L, POOL * k, self.tie[:score.size])
+        pool = [s for s in _best_windows(win, L, POOL * k, self.tie[:win.size])
                 if score[s] > 0]
         others = [((codes[:, s:s + L] > level).sum() - (cum[s + L] - cum[s])) / L for s in pool]
         ranked = sorted(zip(pool, others), key=lambda p: (-score[p[0]], p[1]))[:k]
@@ -121,14 +122,22 @@ class CorpusIndex:
         return self.sep.join(self.tokens[i] for i in self.ids[a:b].tolist())
 
 
-def _best_windows(score, L, k, tie):
-    """Starts of the k best-scoring windows, no two overlapping (greedy, best first; equal
-    scores in the order of `tie`, a fixed random number per window)."""
-    n = score.size
+def _best_windows(win, L, k, tie):
+    """Starts of the k windows with the largest counts `win` (ints >= 0), no two overlapping
+    (greedy, best first; equal counts in the order of `tie`, a fixed random number per
+    window). The candidates come from a histogram of the counts, not a partial sort: the
+    counts take few values, and a partition of many equal keys is slow."""
+    n = win.size
+    at_least = np.cumsum(np.bincount(win)[::-1])[::-1]      # at_least[c] = #(win >= c)
     m = min(n, max(4 * k * L, 64))
     while True:
-        cand = np.argpartition(-score, m - 1)[:m] if m < n else np.arange(n)
-        cand = cand[np.lexsort((tie[cand], -score[cand]))]
+        c = int(np.flatnonzero(at_least >= m)[-1])
+        sure, tied = np.flatnonzero(win > c), np.flatnonzero(win == c)
+        need = m - sure.size
+        if 0 < need < tied.size:
+            tied = tied[np.argpartition(tie[tied], need - 1)[:need]]
+        cand = np.concatenate([sure, tied if need > 0 else tied[:0]])
+        cand = cand[np.lexsort((tie[cand], -win[cand]))]
         taken, chosen = np.zeros(n, bool), []
         for s in cand.tolist():
             if not taken[s]:
