@@ -5,7 +5,7 @@ the corpus. Each match is checked with Python's tokenizer: is its whole span ins
 literal, or inside brackets? The share of matches that are is printed beside the share of all
 windows of the same length that are (chance).
 
-    PYTHONPATH=src python benchmarks/serve_source_hypotheses.py [--steps 1500] [--run DIR]
+    PYTHONPATH=src python benchmarks/serve_source_hypotheses.py [--steps 2400] [--run DIR]
 
 The corpus is Python's standard library (benchmarks/make_stdlib_text.py): the model trains on
 its characters from 1 MB on, the index is its first 1 MB.
@@ -68,8 +68,8 @@ def main(argv=None):
     p.add_argument("--data", default=os.path.join(os.path.dirname(__file__), "data",
                                                   "stdlib.txt"))
     p.add_argument("--run", default="runs/serve_source")
-    p.add_argument("--steps", type=int, default=1500)
-    p.add_argument("--hidden", type=int, default=256)
+    p.add_argument("--steps", type=int, default=2400)
+    p.add_argument("--hidden", type=int, default=128)
     p.add_argument("--k", type=int, default=20)
     p.add_argument("--screenshot", default=None, metavar="PNG",
                    help="also serve the run and save the explorer (Chromium) to PNG")
