@@ -11,7 +11,7 @@ lower floor to a higher one and on any cycle between modules. Floors, from the t
     3  rnnlab.tasks
     2  rnnlab.nn, rnnlab.data            (the engine; file formats)
     1  rnnlab.fileio, rnnlab.interrupt
-    0  rnnlab.errors, rnnlab._version, rnnlab.defaults    (leaves)
+    0  rnnlab.errors, rnnlab._version, rnnlab.defaults, rnnlab.validate    (leaves)
 
 Inside the engine the same rule holds one level down: the layers may import the cells and the
 kernels, never the other way round, and the registry sits above the layers.
@@ -31,7 +31,7 @@ FLOORS = [  # (module prefix, floor); the longest matching prefix wins
     ("rnnlab.tasks", 3),
     ("rnnlab.nn", 2), ("rnnlab.data", 2),
     ("rnnlab.fileio", 1), ("rnnlab.interrupt", 1),
-    ("rnnlab.errors", 0), ("rnnlab._version", 0), ("rnnlab.defaults", 0),
+    ("rnnlab.errors", 0), ("rnnlab._version", 0), ("rnnlab.defaults", 0), ("rnnlab.validate", 0),
 ]
 ENGINE = [  # floors inside rnnlab.nn
     ("rnnlab.nn", 9), ("rnnlab.nn.registry", 8), ("rnnlab.nn.layers", 7),
