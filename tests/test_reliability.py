@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pytest
 
-from rnnlab import runs
+from rnnlab.training import run_folder as runs
 from rnnlab.app.cli import main
 from rnnlab.training.load import load
 from rnnlab.training.run_folder import RunFolder, load_tensors, save_tensors
