@@ -33,6 +33,7 @@ TIE = 0.02                 # MAE differences under 2% of the mean one-step chang
 class SeriesModel(TrainedModel):
     """A trained forecaster: `forecast(horizon)`, `evaluate(holdout.csv, season=None)`."""
     kind = "series"
+    EVALUATE_OPTIONS = ("season",)
 
     def __init__(self, model, data_meta, train_cfg=None, path=None, members=()):
         super().__init__(model, data_meta, train_cfg, path, members)
