@@ -8,6 +8,7 @@ lower floor to a higher one and on any cycle between modules. Floors, from the t
     6  rnnlab.experiments
     5  rnnlab.viz, rnnlab.interop
     4  rnnlab.train, rnnlab.trainer, rnnlab.train_hooks, rnnlab.inference, rnnlab.runs,
+       rnnlab.distributed, rnnlab.distributed_launch,
        rnnlab.backtesting
     3  rnnlab.tasks
     2  rnnlab.nn, rnnlab.data            (the engine; file formats)
@@ -30,6 +31,7 @@ FLOORS = [  # (module prefix, floor); the longest matching prefix wins
     ("rnnlab.viz", 5), ("rnnlab.interop", 5),
     ("rnnlab.train", 4), ("rnnlab.trainer", 4), ("rnnlab.train_hooks", 4),
     ("rnnlab.inference", 4), ("rnnlab.runs", 4), ("rnnlab.backtesting", 4),
+    ("rnnlab.distributed", 4), ("rnnlab.distributed_launch", 4),
     ("rnnlab.tasks", 3),
     ("rnnlab.nn", 2), ("rnnlab.data", 2),
     ("rnnlab.fileio", 1), ("rnnlab.interrupt", 1),
