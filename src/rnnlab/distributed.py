@@ -101,6 +101,7 @@ class DistributedTrainer(Trainer):
     def _start(self, g):
         import torch
         from torch.nn.parallel import DistributedDataParallel as DDP
+        self.group = g
         share = g.broadcast(self.checkpoint_arrays() if g.rank == 0 else None)
         if g.rank != 0:
             self.load_checkpoint(*share)
@@ -113,7 +114,6 @@ class DistributedTrainer(Trainer):
         self.ddp = DDP(self.twin, device_ids=[g.device.index] if g.device.type == "cuda" else None)
         self.topt = torch_optimizer(self.opt, self.tparams)
         self.tstate = self._shard_state(self.state)
-        self.group = g
 
     def _columns(self, B):
         """This rank's block of the B columns (np.array_split's; may be empty)."""

@@ -92,7 +92,12 @@ def launch(jobs, nproc, build_twin, device="cpu", dist_backend=None):
         outcome = _run_rank(rank, world, "env://", jobs, setup, local=int(
             os.environ.get("LOCAL_RANK", rank)))
         return _results(outcome) if rank == 0 else []
+    import logging
+
     import torch.multiprocessing as mp
+    from torch.multiprocessing.spawn import ProcessException
+    # torch logs a warning for each process it stops; the one line below says it all
+    logging.getLogger("torch.multiprocessing.spawn").setLevel(logging.ERROR)
     queue = mp.get_context("spawn").SimpleQueue()
     ctx = mp.start_processes(_worker, args=(nproc, f"tcp://127.0.0.1:{_free_port()}", jobs,
                                             setup, queue),
@@ -109,9 +114,9 @@ def launch(jobs, nproc, build_twin, device="cpu", dist_backend=None):
     try:
         while not ctx.join(timeout=0.5, grace_period=3):
             pass
-    except mp.ProcessException as e:
+    except ProcessException as e:
         said = queue.get() if not queue.empty() else None     # rank 0's own reason, if any
-        raise WorkerDied(said[1] if said and said[0] == "died" else _death_line(ctx, e, jobs)
+        raise WorkerDied(said[1] if said and said[0] == "died" else _death_line(e, nproc, jobs)
                          ) from None
     finally:
         for s, h in old.items():
@@ -131,16 +136,16 @@ def _results(outcome):
     return value
 
 
-def _death_line(ctx, e, jobs):
-    """One line: which rank died, how, and where the last checkpoint is."""
-    codes = [p.exitcode for p in ctx.processes]
-    killed = [r for r, c in enumerate(codes) if c is not None and c < 0]
-    rank = killed[0] if killed else e.error_index
-    code = codes[rank]
-    how = f"killed by {signal.Signals(-code).name}" if code is not None and code < 0 else \
-        f"exit code {code}"
+def _death_line(e, world, jobs):
+    """One line: which rank died first, how, and where the last checkpoint is."""
+    if getattr(e, "signal_name", None):
+        how = f"killed by {e.signal_name}"
+    elif getattr(e, "exit_code", None) is not None:
+        how = f"exit code {e.exit_code}"
+    else:                              # it raised: the traceback's last line says what
+        how = [line for line in str(e).splitlines() if line.strip()][-1].strip()
     outs = ", ".join(str(j.get("out")) for j in jobs if j.get("out"))
-    return (f"rank {rank} of {len(codes)} died ({how}); every rank is stopped; the last "
+    return (f"rank {e.error_index} of {world} died ({how}); every rank is stopped; the last "
             f"complete checkpoint in {outs or 'the run folder'} is kept (continue with --resume)")
 
 
@@ -189,6 +194,11 @@ def _run_rank(rank, world, init_method, jobs, setup, local):
     distributed.GROUP = g = distributed.Group(rank, world, device, setup["build_twin"])
     try:
         return _lead(g, jobs) if rank == 0 else _follow_jobs(g, jobs)
+    except BaseException:
+        if os.environ.get("RNNLAB_DEBUG"):
+            import traceback
+            traceback.print_exc()
+        raise
     finally:
         dist.destroy_process_group()
 
