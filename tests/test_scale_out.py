@@ -45,7 +45,7 @@ TASKS = {
                               task_options=dict(music_mode="melody"))),
 }
 CELLS = {("text", "float64"): ("lstm", {"proj_size": 4}), ("text", "float32"): ("rnn", {}),
-         ("series", "float64"): ("gru", {}), ("series", "float32"): ("lstm", {}),
+         ("series", "float64"): ("gru", {}), ("series", "float32"): ("lstm", {"layer_norm": True}),
          ("roll", "float64"): ("minlstm", {}), ("roll", "float32"): ("mingru", {}),
          ("melody", "float64"): ("slstm", {"num_heads": 2}),
          ("melody", "float32"): ("mlstm", {"num_heads": 2})}

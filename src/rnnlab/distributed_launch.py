@@ -112,7 +112,7 @@ def launch(jobs, nproc, build_twin, device="cpu", dist_backend=None):
             pass
     old = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        while not ctx.join(timeout=0.5, grace_period=3):
+        while not ctx.join(timeout=0.5, grace_period=1):
             pass
     except ProcessException as e:
         said = queue.get() if not queue.empty() else None     # rank 0's own reason, if any
@@ -172,7 +172,7 @@ def _worker(rank, world, init_method, jobs, setup, queue):
     sys.stderr.flush()
     # a spawned worker leaves without the interpreter's teardown: with gloo on CPU, 1 run in
     # about 16 aborted there ("terminate called without an active exception", SIGABRT) after
-    # every file was written (examples/scale_out_ddp.py's history)
+    # every file was written (the example script it replaced, commit a818522)
     os._exit(0 if outcome is None or outcome[0] == "ok" else 1)
 
 
