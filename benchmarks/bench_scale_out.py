@@ -53,7 +53,7 @@ def run(kind, corpus, out, a):
             str(a.batch), "--seq-len", "50", "--embed", "32", "--dtype", "float64"]
     env = {**os.environ, "PYTHONPATH": SRC, "OMP_NUM_THREADS": "1"}
     if kind == "ddp-1":
-        code = ("from rnnlab.distributed_launch import launch; "
+        code = ("from rnnlab.training.launch import launch; "
                 "from rnnlab.interop.torch import build_twin; "
                 f"launch([dict(data={str(corpus)!r}, out={str(out)!r}, progress=False, "
                 f"steps={a.steps}, eval_every={a.steps // 2}, hidden={a.hidden}, layers=1, "

@@ -1,4 +1,4 @@
-"""`rnnlab train --nproc N` (rnnlab/distributed.py): 2 gloo processes on loopback.
+"""`rnnlab train --nproc N` (rnnlab/training/distributed.py): 2 gloo processes on loopback.
 
 One spawned process group trains every task (text, series, music roll, melody) with every cell
 that has a torch twin, and a single-process run resumed on 2 processes; each is held to
@@ -26,11 +26,11 @@ if not torch.distributed.is_available():
 from rnnlab.app.cli import main  # noqa: E402
 from rnnlab.data.series import generate_series, write_csv  # noqa: E402
 from rnnlab.data.synthetic import chorales, melodies  # noqa: E402
-from rnnlab.distributed_launch import launch  # noqa: E402
+from rnnlab.training.launch import launch  # noqa: E402
 from rnnlab.interop.torch import build_twin  # noqa: E402
-from rnnlab.runs import RunFolder, load_tensors  # noqa: E402
+from rnnlab.training.run_folder import RunFolder, load_tensors  # noqa: E402
 from rnnlab.tasks.model import ModelConfig, SequenceModel  # noqa: E402
-from rnnlab.train import train  # noqa: E402
+from rnnlab.training.api import train  # noqa: E402
 
 NO_DROPOUT = dict(dropout=0.0, input_dropout=0.0, output_dropout=0.0)
 # (task, file, options); each task twice, float64 with Adam and float32 with SGD, and between

@@ -30,7 +30,7 @@ from dataclasses import asdict
 
 import numpy as np
 
-from .errors import RnnlabError
+from ..errors import RnnlabError
 from .trainer import Diverged, Trainer
 
 NEEDS_TORCH = "scaling out needs PyTorch: pip install 'rnnlab[torch]'"
@@ -227,8 +227,8 @@ def _parts(state):
 def follow(g):
     """A rank other than 0: fit every Trainer rank 0 fits in this job, until rank 0 says the
     job is done. Returns 'interrupted' when a signal stopped it, else None."""
-    from .tasks.model import ModelConfig, SequenceModel
-    from .train import TrainConfig, build_task
+    from ..tasks.model import ModelConfig, SequenceModel
+    from .api import TrainConfig, build_task
     last = None
     while (msg := g.broadcast()) is not None:
         tcfg = TrainConfig(**msg["train"])

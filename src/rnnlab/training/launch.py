@@ -3,7 +3,7 @@
 One host: `launch` spawns N workers (torch.multiprocessing, start method spawn); they meet at
 tcp://127.0.0.1:<free port>. Under torchrun (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT set)
 this process is one rank and meets the others at env://. Rank 0 runs rnnlab's `train()` with
-the DistributedTrainer; the others follow it (rnnlab/distributed.py).
+the DistributedTrainer; the others follow it (rnnlab/training/distributed.py).
 
 Faults:
 - a worker that dies (a signal, an exit) ends the job: the others are stopped (a grace period,
@@ -24,7 +24,7 @@ import sys
 from dataclasses import asdict
 
 from . import distributed
-from .errors import RnnlabError
+from ..errors import RnnlabError
 
 
 class WorkerDied(Exception):
@@ -68,9 +68,9 @@ def check_twin(build_twin, mcfg):
 def model_config(out, resume, options):
     """The ModelConfig a `train` call will build (enough of it to build the twin), or None
     when train() itself will refuse the call (a --resume without a run folder)."""
-    from .runs import RunFolder
-    from .tasks.model import ModelConfig
-    from .train import split_options
+    from .run_folder import RunFolder
+    from ..tasks.model import ModelConfig
+    from .api import split_options
     if resume:
         run = RunFolder(out)
         return ModelConfig.from_json(run.read_config()["model"]) if run.exists() else None
@@ -204,7 +204,7 @@ def _run_rank(rank, world, init_method, jobs, setup, local):
 
 
 def _lead(g, jobs):
-    from .train import train
+    from .api import train
     results = []
     for job in jobs:
         try:

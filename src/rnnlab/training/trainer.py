@@ -14,12 +14,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import RnnlabError
-from .fileio import atomic_write_json
-from .interrupt import SignalStop
-from .nn.optim import LRSchedule, clip_grad_norm, grads_finite, make_optimizer
-from .tasks.base import stop_rule
-from .tasks.model import detach_state
+from ..errors import RnnlabError
+from ..interrupt import SignalStop
+from ..nn.optim import LRSchedule, clip_grad_norm, grads_finite, make_optimizer
+from ..tasks.base import stop_rule
+from ..tasks.model import detach_state
 
 
 @dataclass
@@ -157,7 +156,7 @@ class Trainer:
     def stop_request(self, signals, start):
         """Why the loop must stop before the next step ('interrupted by SIGINT', 'time
         budget'), or None. A public hook: a distributed trainer makes every process take
-        rank 0's answer (rnnlab/distributed.py)."""
+        rank 0's answer (rnnlab/training/distributed.py)."""
         if signals.received:
             return f"interrupted by {signals.received}"
         if self.cfg.time_budget and time.time() - start >= self.cfg.time_budget:
@@ -204,7 +203,7 @@ class Trainer:
             self.run.save_weights("best", weights)
         self.run.save_weights("model", weights)
         self.run.save_state(*self.checkpoint_arrays(weights))   # last: marks it complete
-        atomic_write_json(self.run.path / "history.json", self.history)
+        self.run.write_history(self.history)
 
     def checkpoint_arrays(self, weights=None):
         """(arrays, meta): everything --resume needs, as state.safetensors holds it."""
