@@ -248,6 +248,7 @@ def test_faults_end_every_process_and_keep_the_checkpoint(data, tmp_path):
     (["--cell", "lstm-coupled"], "the coupled LSTM has no PyTorch layer"),
     (["--nproc", "0"], "--nproc must be a positive integer"),
     (["--dist-backend", "nccl"], "--dist-backend nccl runs on GPUs"),
+    (["--batch", "1"], "--batch 1 is fewer sequences than the 2 processes"),
 ])
 def test_refusals_are_one_line_and_write_nothing(data, tmp_path, capsys, extra, says):
     out = tmp_path / "r"

@@ -83,6 +83,10 @@ class DistributedTrainer(Trainer):
 
     def fit(self, progress=True, handle_signals=False, stop=None):
         g = GROUP
+        if self.task.carries_state and self.cfg.batch < g.world:
+            # checked on rank 0 before anything is sent, so every rank ends the job cleanly
+            raise RnnlabError(f"--batch {self.cfg.batch} is fewer streams than the {g.world} "
+                              f"processes; give --batch {g.world} or more, or fewer processes")
         if g.rank == 0:
             g.broadcast({"train": asdict(self.cfg), "model": self.model.cfg.to_json(),
                          "data": self.task.meta()})

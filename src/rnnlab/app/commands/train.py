@@ -203,12 +203,16 @@ def _task_options(p):
 
 def _train(a, opts):
     """rnnlab's own loop, or the same run on a torch process group (--nproc, torchrun)."""
+    from ...errors import RnnlabError
     from ...training import launch as dl
     from ...training.api import TrainResult, train
     if a.nproc == 1 and not dl.under_torchrun():
         return train(a.file, out=a.out, resume=a.resume, **opts)
     from ...interop.torch import build_twin
     dl.check_setup(a.nproc, a.device, a.dist_backend)
+    if not a.resume and a.batch is not None and a.batch < a.nproc:
+        raise RnnlabError(f"--batch {a.batch} is fewer sequences than the {a.nproc} processes; "
+                          f"give --batch {a.nproc} or more, or fewer processes")
     dl.check_twin(build_twin, dl.model_config(a.out, a.resume, opts))
     try:
         done = dl.launch([dict(data=a.file, out=a.out, resume=a.resume, **opts)], a.nproc,
