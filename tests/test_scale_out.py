@@ -148,6 +148,17 @@ def test_resume_in_both_directions_is_the_same_run(spawned, data):
     assert main(["evaluate", str(back), str(data / file)]) == 0
 
 
+@pytest.mark.parametrize("task", list(TASKS))
+def test_each_task_run_is_read_by_the_other_commands(spawned, data, task, tmp_path):
+    root, _ = spawned
+    run = tmp_path / "run"
+    shutil.copytree(root / f"{task}-float64-ddp", run)
+    file = str(data / TASKS[task][0])
+    assert main(["evaluate", str(run), file]) == 0
+    assert main(["train", file, "--out", str(run), "--resume", "--steps", "3"]) == 0
+    assert RunFolder(run).load_state()[1]["step"] == 3
+
+
 def _children(pid):
     """Every descendant of pid, from /proc."""
     kids = []
