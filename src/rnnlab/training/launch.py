@@ -28,7 +28,12 @@ from ..errors import RnnlabError
 
 
 class WorkerDied(Exception):
-    """A rank died; the message is the one line to print (exit 1)."""
+    """A rank died; the message is the one line to print, exit_code the command's exit status
+    (1; 130 or 143 when a second signal to the launcher stopped the job at once)."""
+
+    def __init__(self, line, exit_code=1):
+        super().__init__(line)
+        self.exit_code = exit_code
 
 
 def under_torchrun():
@@ -115,6 +120,10 @@ def launch(jobs, nproc, build_twin, device="cpu", dist_backend=None):
         while not ctx.join(timeout=0.5, grace_period=1):
             pass
     except ProcessException as e:
+        if len(received) > 1:          # a second signal: rank 0 stopped at once, as one process
+            name = signal.Signals(received[-1]).name
+            raise WorkerDied(f"stopped at once by a second {name}; the last complete checkpoint"
+                             f" is kept", 128 + received[-1]) from None
         said = queue.get() if not queue.empty() else None     # rank 0's own reason, if any
         raise WorkerDied(said[1] if said and said[0] == "died" else _death_line(e, nproc, jobs)
                          ) from None

@@ -219,7 +219,7 @@ def _train(a, opts):
                          build_twin, a.device, a.dist_backend)
     except dl.WorkerDied as e:
         print(f"rnnlab: {e}", file=sys.stderr)
-        return 1
+        return e.exit_code
     if not done:
         return 0             # a rank of torchrun other than 0: rank 0 reports
     return TrainResult(**done[0])
