@@ -210,7 +210,7 @@ def _wait_for_step(run, step, proc, timeout=600):
 
 def _workers(proc):
     """The rank processes (spawned workers: their own process group), in start order."""
-    end = time.time() + 30
+    end = time.time() + 120
     while time.time() < end:
         ranks = [p for p in _children(proc.pid) if os.getpgid(p) == p]
         if len(ranks) == 2:
