@@ -30,6 +30,7 @@ FLOORS = [  # (module prefix, floor); the longest matching prefix wins
     ("rnnlab.viz", 5), ("rnnlab.interop", 5),
     ("rnnlab.train", 4), ("rnnlab.trainer", 4), ("rnnlab.train_hooks", 4),
     ("rnnlab.inference", 4), ("rnnlab.runs", 4), ("rnnlab.backtesting", 4),
+    ("rnnlab.stopping", 4),
     ("rnnlab.tasks", 3),
     ("rnnlab.nn", 2), ("rnnlab.data", 2),
     ("rnnlab.fileio", 1), ("rnnlab.interrupt", 1),

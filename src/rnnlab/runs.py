@@ -140,6 +140,10 @@ class RunFolder:
     def load_weights(self, name):
         return load_tensors(self._weights_path(name))
 
+    def has_weights(self, name):
+        """True when `<name>.safetensors` ('model' or 'best') has been written."""
+        return self._weights_path(name).is_file()
+
     # ---- history
     def read_history(self):
         """history.json -> list of dicts ([] when there is none yet)."""

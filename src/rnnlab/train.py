@@ -14,11 +14,13 @@ step 0 with its saved config.
 """
 import math
 import sys
-from dataclasses import asdict, dataclass, fields
+import time
+from dataclasses import asdict, dataclass, fields, replace
 
 from . import train_hooks as hooks
 from .errors import RnnlabError
 from .runs import RunFolder
+from .stopping import VAL_SAMPLE
 from .tasks import registry
 from .tasks.memory import check_fits, estimate_training_memory
 from .tasks.model import ModelConfig, SequenceModel
@@ -44,7 +46,10 @@ class TrainConfig:
     epochs: float | None = None
     time_budget: float | None = None
     eval_every: int = 100
-    patience: int = 0             # early stopping after this many evals without improvement
+    patience: int | None = None   # stop after this many validations without improvement;
+                                  # None: the default rule's (stopping.py), 0: never
+    val_sample: int = VAL_SAMPLE  # validate on at most this many model steps while training
+                                  # (a fixed sample; the full part at the end); 0: all
     on_nan: str = "stop"          # stop | skip
     seed: int = 0
     backend: str | None = None
@@ -57,6 +62,11 @@ class TrainConfig:
         for name in ("seq_len", "batch", "lr", "steps", "epochs", "time_budget", "eval_every",
                      "lr_decay_every"):
             positive(name, getattr(self, name))
+        for name in ("patience", "val_sample"):
+            v = getattr(self, name)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 0):
+                raise RnnlabError(f"--{name.replace('_', '-')} must be an integer >= 0, got "
+                                  f"{v!r}")
         if self.clip < 0 or self.weight_decay < 0:
             raise RnnlabError("--clip and --weight-decay must be >= 0")
         if not 0 < self.lr_decay <= 1:
@@ -97,6 +107,7 @@ def train(data, out=None, resume=False, progress=True, log=None, handle_signals=
     not given from its data (`Task.choose_defaults`; they are printed and saved in config.json
     "chosen"), train an ensemble (`task.ensemble` models, each in RUN/members/<k>) and review
     the trained models (`task.review`, warnings)."""
+    started = time.monotonic()         # --time-budget counts from here (Trainer.clock)
     log = log or (lambda msg: print(msg, file=sys.stderr))
     run = RunFolder(out) if out else None
     if resume:
@@ -111,11 +122,12 @@ def train(data, out=None, resume=False, progress=True, log=None, handle_signals=
     available = check_fits(est)                 # refuses what cannot fit, before allocating
     # the model checks its own options as it is built: a bad one is the only line printed
     trainer = Trainer(SequenceModel(mcfg), task, tcfg, None, log)
+    rule = trainer.stop_rule()            # refuses --patience without a validation part
     if hasattr(task, "describe"):
         log(task.describe())
     log(est.summary(available))
-    total, rule = trainer.stop_rule()
-    log(f"stopping rule: {rule}")
+    total = rule.total
+    log(f"stopping rule: {rule.text}")
     members = [f"members/{k}" for k in range(1, getattr(task, "ensemble", 1))]
     if resume:
         trainer.run = run
@@ -131,7 +143,9 @@ def train(data, out=None, resume=False, progress=True, log=None, handle_signals=
                           **({"chosen": chosen} if chosen else {}),
                           **({"members": members} if members else {})})
         trainer.run = run
-    result = trainer.fit(progress, handle_signals=handle_signals)
+    # an ensemble shares the time budget: model k must end by (k + 1) / N of it
+    trainer.budget_share = 1 / (len(members) + 1)
+    result = trainer.fit(progress, handle_signals=handle_signals, started=started)
     if result.interrupted:
         return result
     models = [hooks.best_model(trainer)]
@@ -139,8 +153,14 @@ def train(data, out=None, resume=False, progress=True, log=None, handle_signals=
         log(f"ensemble member {k + 1}/{len(members) + 1} (seed {tcfg.seed + k})")
         mt, mm = hooks.member_configs(tcfg, mcfg, k)
         member = Trainer(SequenceModel(mm), build_task(mt), mt, None, log)
-        models.append(hooks.train_member(member, run and RunFolder(run.path / sub), resume,
-                                         progress))
+        member.budget_share = (k + 1) / (len(members) + 1)
+        model, res = hooks.train_member(member, run and RunFolder(run.path / sub), resume,
+                                        progress, handle_signals, started)
+        if res.interrupted:     # saved like the main run; --resume continues this member
+            log(f"ensemble member {k + 1} stopped at its step {res.steps:,}; its checkpoint is "
+                f"in {sub}")
+            return replace(result, stopped=res.stopped)
+        models.append(model)
     for line in getattr(task, "review", lambda models: [])(models):
         log(line)
     return result

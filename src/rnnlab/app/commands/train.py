@@ -15,7 +15,7 @@ EXIT_SIGNAL = {"SIGINT": 130, "SIGTERM": 143}    # 128 + the signal's number, as
 # The general defaults of the options a task may choose for itself (Task.defaults, CHOSEN).
 DEFAULTS = dict(hidden=128, layers=2, dropout=0.0, input_dropout=0.0, output_dropout=0.0,
                 seq_len=50, batch=50, lr=2e-3, lr_decay=1.0, lr_decay_every=1000,
-                eval_every=100, epochs=None, patience=0, val_fraction=0.1)
+                eval_every=100, epochs=None, val_fraction=0.1)
 
 
 def _epilog():
@@ -27,9 +27,11 @@ def _epilog():
     rules = [wrap(e.task.STOP_RULE, "  ") for e in registry.TASKS.values()
              if hasattr(e.task, "STOP_RULE")]
     return "\n".join([
-        wrap("When no --steps, --epochs or --time-budget is given, the task chooses how long to "
-             "train from the size of its data (a step reads one batch; a pass reads all the "
-             "training data once):"), *rules,
+        wrap("When no --steps, --epochs or --time-budget is given, training stops when the "
+             "validation loss has not improved for --patience validations, and at most after "
+             "the task's cap, chosen from the size of its data (a step reads one batch; a pass "
+             "reads all the training data once); the best weights are kept. Data without a "
+             "validation part trains for the cap:"), *rules,
         wrap("The rule chosen is printed when training starts, with the data, the parameter "
              "count and a memory estimate; a model that cannot fit in memory is refused."),
         wrap("Ctrl-C or SIGTERM: the run finishes its step, saves a checkpoint and stops "
@@ -159,10 +161,20 @@ def _train_options(p):
                    "size of the data; series: chosen from the data)")
     _tunable(g, "--epochs", float, "passes over the training data")
     g.add_argument("--time-budget", type=float, default=None, metavar="SECONDS",
-                   help="stop after this much wall-clock time (default: none)")
+                   help="stop after this much wall-clock time, counted from the start: "
+                   "compiling, validation and the final checkpoint included (default: none)")
     _tunable(g, "--eval-every", int, "steps between validation, history record and checkpoint")
-    _tunable(g, "--patience", int,
-             "early stopping after this many evaluations without improvement; 0 = off")
+    from ...stopping import MIN_DELTA_REL, PATIENCE, VAL_SAMPLE
+    g.add_argument("--patience", type=int, default=None,
+                   help=f"stop after this many validations in a row without an improvement "
+                   f"(by {MIN_DELTA_REL:.1%} of the best loss); 0 = off (default: "
+                   f"{PATIENCE} under the task's rule below when the data has a validation "
+                   f"part; off with --steps, --epochs or --time-budget; refused without a "
+                   f"validation part)")
+    g.add_argument("--val-sample", type=int, default=VAL_SAMPLE,
+                   help="validate on a fixed sample of at most this many model steps (tokens, "
+                   "frames, window steps) while training, the full validation part once at "
+                   "the end; 0 = the full part every time")
     g.add_argument("--on-nan", default="stop", choices=["stop", "skip"],
                    help="on a NaN loss or gradient: stop, or skip the batch")
     g.add_argument("--seed", type=int, default=0, help="random seed: the same seed, the same run")
@@ -191,7 +203,8 @@ def run(a):
         opts = dict(embed=a.embed, forget_bias=a.forget_bias, dtype=a.dtype, tokens=a.tokens,
                     encoding=a.encoding, task=a.task,
                     optimizer=a.optimizer, clip=a.clip, weight_decay=a.weight_decay,
-                    steps=a.steps, time_budget=a.time_budget, on_nan=a.on_nan, seed=a.seed, backend=a.backend,
+                    steps=a.steps, time_budget=a.time_budget, on_nan=a.on_nan, seed=a.seed,
+                    backend=a.backend, patience=a.patience, val_sample=a.val_sample,
                     **registry.from_choice(a.cell), **{k: getattr(a, k) for k in DEFAULTS})
         task_opts = _given(a, [o for e in tasks.TASKS.values() for o in e.task.OPTIONS])
         if task_opts:
