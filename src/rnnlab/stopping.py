@@ -93,9 +93,9 @@ def stop_rule(tcfg, task):
         budget += (f"; shared by the {n_models} models of the ensemble)" if n_models > 1
                    else ")")
     if patience:
-        wait = (f"stop when the validation loss has not improved by {MIN_DELTA_REL:.1%} of the "
-                f"best for {patience} validations in a row ({_steps(patience * c.eval_every)} "
-                f"at --eval-every {c.eval_every}){by}")
+        wait = (f"stop when the validation loss has not improved (by more than "
+                f"{MIN_DELTA_REL:.1%}) for {patience} validations in a row "
+                f"({_steps(patience * c.eval_every)} at --eval-every {c.eval_every}){by}")
         if set_by == "default":
             text = (f"{wait}; at most {text} (the default for this task and data size; the best "
                     f"weights are kept; --patience, --steps, --epochs or --time-budget set "

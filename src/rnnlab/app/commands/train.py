@@ -167,7 +167,7 @@ def _train_options(p):
     from ...stopping import MIN_DELTA_REL, PATIENCE, VAL_SAMPLE
     g.add_argument("--patience", type=int, default=None,
                    help=f"stop after this many validations in a row without an improvement "
-                   f"(by {MIN_DELTA_REL:.1%} of the best loss); 0 = off (default: "
+                   f"(by {MIN_DELTA_REL * 100:g}%% of the best loss); 0 = off (default: "
                    f"{PATIENCE} under the task's rule below when the data has a validation "
                    f"part; off with --steps, --epochs or --time-budget; refused without a "
                    f"validation part)")
