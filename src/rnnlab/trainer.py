@@ -182,8 +182,8 @@ class Trainer:
                            self.history, stopped, self.step - first, total, full)
 
     def _full_guess(self, budget):
-        step_s = budget.step_s[-1] if budget.step_s else 0.0
-        return full_validation_guess(step_s, self.task.validation_size,
+        # from the last step, once there are two: the first may have compiled the kernels
+        return full_validation_guess(budget.next_step_s(), self.task.validation_size,
                                      getattr(self.task, "tokens_per_batch", 0))
 
     def _val_limit(self):
