@@ -11,7 +11,7 @@ from rnnlab import fileio
 from rnnlab.errors import RnnlabError
 from rnnlab.fileio import atomic_write_bytes, atomic_write_json
 from rnnlab.nn.checks import check_state_dict
-from rnnlab.runs import (FORMAT_VERSION, RunFolder, load_tensors, load_tensors_with_metadata,
+from rnnlab.training.run_folder import (FORMAT_VERSION, RunFolder, load_tensors, load_tensors_with_metadata,
                          save_tensors)
 
 

@@ -35,7 +35,7 @@ def test_a_short_series_gets_a_small_model_and_a_short_run():
     p = values(plan(y, {}))
     assert p["layers"] == 1 and p["hidden"] <= 32                  # not 2 x 128
     assert p["lookback"] <= (130 - p["horizon"]) // 3 + 1
-    # how long to train is the trainer's one stopping rule (rnnlab.stopping), not the plan's
+    # how long to train is the trainer's one stopping rule (rnnlab.training.stopping), not the plan's
     assert "steps" not in p and "patience" not in p and p["eval_every"] == 20
     n_val = int((130 - p["difference"]) * p["val_fraction"])
     assert n_val >= p["horizon"]                                   # validates a horizon

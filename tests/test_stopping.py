@@ -1,4 +1,4 @@
-"""The stopping rule (rnnlab.stopping): the rule printed from the numbers it uses, early
+"""The stopping rule (rnnlab.training.stopping): the rule printed from the numbers it uses, early
 stopping with a min-delta (never float equality), --patience refused without a validation
 part, the time budget's decisions on a fake clock (nothing here is timed), the bounded
 validation sample, an exact resume with patience, and signals in ensemble members."""
@@ -10,14 +10,14 @@ import numpy as np
 import pytest
 
 from rnnlab.errors import RnnlabError
-from rnnlab.runs import RunFolder, load_tensors
-from rnnlab.stopping import PATIENCE, Budget, improves, stop_rule
+from rnnlab.training.run_folder import RunFolder, load_tensors
+from rnnlab.training.stopping import PATIENCE, Budget, improves, stop_rule
 from rnnlab.tasks.model import ModelConfig, SequenceModel
 from rnnlab.tasks.text import TextTask
 from rnnlab.data.text import Vocab
-from rnnlab.train import TrainConfig, train
-from rnnlab.train_hooks import train_member
-from rnnlab.trainer import Trainer
+from rnnlab.training.api import TrainConfig, train
+from rnnlab.training.hooks import train_member
+from rnnlab.training.trainer import Trainer
 
 
 class FakeClock:
@@ -32,10 +32,10 @@ class FakeClock:
 class Scripted:
     """A Task whose steps and validations take scripted (fake) seconds and whose sampled
     validation losses are scripted; the full validation returns FULL."""
-    kind, carries_state, batches_per_epoch, tokens_per_batch = "text", False, 10, 8
+    kind, carries_state, batches_per_epoch, tokens_per_batch = "text", False, 10, 100
     FULL = 0.25
 
-    def __init__(self, losses=(), clock=None, step_s=(1.0,), eval_s=2.0, full_s=20.0,
+    def __init__(self, losses=(), clock=None, step_s=(1.0,), eval_s=0.6, full_s=6.0,
                  size=1000):
         self.losses, self.clock, self.step_s = list(losses), clock or FakeClock(), list(step_s)
         self.eval_s, self.full_s, self.validation_size = eval_s, full_s, size
@@ -111,10 +111,14 @@ def test_patience_counts_validations_without_a_real_improvement():
 
 
 # ----- the time budget, on a fake clock ---------------------------------------------------
-def test_the_budget_keeps_time_for_the_final_validation():
-    # steps 1 s, sampled validation 2 s every 5 steps, the full part 10x the sample: 20 s
+@pytest.mark.parametrize("eval_every", [5, 1000])
+def test_the_budget_keeps_time_for_the_final_validation(eval_every):
+    # steps 1 s for 100 model steps; validation costs 0.6 of that per model step (the guess
+    # before one is measured, stopping.VALIDATION_SHARE): the sample (100) 0.6 s, the full
+    # part (1,000) 6 s; with eval_every 1000 no validation is measured before the end
     task = Scripted(clock=FakeClock())
-    res = trainer(task, eval_every=5, time_budget=60).fit(progress=False, started=0.0)
+    res = trainer(task, eval_every=eval_every, time_budget=60).fit(progress=False,
+                                                                     started=0.0)
     end = task.clock.now
     assert res.stopped == "time budget" and task.limits[-1] is None      # full part last
     assert 54 <= end <= 60, end                                          # within 10%, not past
@@ -122,7 +126,7 @@ def test_the_budget_keeps_time_for_the_final_validation():
 
 def test_the_budget_counts_from_the_start_given_and_compilation():
     # the first step compiles (30 s): one slow step predicts nothing; 10 s already spent
-    task = Scripted(clock=FakeClock(), step_s=(30.0, 1.0), full_s=20.0)
+    task = Scripted(clock=FakeClock(), step_s=(30.0, 1.0))
     task.clock.now = 10.0
     res = trainer(task, eval_every=5, time_budget=90).fit(progress=False, started=0.0)
     assert res.steps > 5 and 81 <= task.clock.now <= 90, (res.steps, task.clock.now)
@@ -131,8 +135,8 @@ def test_the_budget_counts_from_the_start_given_and_compilation():
 def test_budget_decision():
     clock = FakeClock()
     b = Budget(10.0, clock, started=0.0)
-    assert not b.must_stop(full_estimate=9.0)               # nothing measured: 0 + 9 < 10
-    assert b.must_stop(full_estimate=10.0)
+    assert not b.must_stop(guess=9.0)                       # nothing measured: 0 + 9 < 10
+    assert b.must_stop(guess=10.0)
     b.measured(step=3.0)
     b.measured(step=1.0)
     b.measured(evaluation=0.5, full_ratio=4, checkpoint=0.25)

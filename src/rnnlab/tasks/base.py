@@ -21,7 +21,7 @@ talks to every task through the same small interface:
     task.meta()                    -> JSON-ready dict saved in config.json["data"]
     task.default_steps()           -> (steps, sentence): the default stopping rule's cap when no
                                       --steps, --epochs or --time-budget is given (STOP_RULE
-                                      says how; the rule itself is rnnlab.stopping's)
+                                      says how; the rule itself is rnnlab.training.stopping's)
     task.describe()                -> one line about the data, printed when training starts
     Task.from_config(tcfg, meta)   -> the task of a TrainConfig (meta: when reloading a run)
     Task.OPTIONS                   the task's own command-line options (TaskOption)
@@ -32,8 +32,8 @@ The task registry (tasks/registry.py) pairs each task with its trained model and
 """
 from dataclasses import dataclass
 
-import numpy as np
 
+from .. import validate
 from ..errors import RnnlabError
 
 
@@ -89,9 +89,7 @@ def task_options(tcfg, task_cls):
 
 def positive_int(name, v):
     """A positive integer option value, or an error naming the option."""
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-        raise RnnlabError(f"--{name.replace('_', '-')} must be a positive integer, got {v!r}")
-    return int(v)
+    return validate.positive_int(f"--{name.replace('_', '-')}", v)
 
 
 # The explain page lives upstairs (rnnlab.viz, floor 5), which nothing here may import; the

@@ -15,8 +15,8 @@ says why (the reason is printed at the start of training and saved in config.jso
     hidden 32, 1 layer (64 from 2000 rows), batch 32, lr 0.01
     eval_every   20: validation every 20 steps (the run is short)
 
-How long to train is the trainer's one stopping rule (rnnlab.stopping): early stopping after
-10 validations without a better loss (stopping.PATIENCE: 200 steps here), at most EPOCHS
+How long to train is the trainer's one stopping rule (rnnlab.training.stopping): early stopping after
+10 validations without a better loss (defaults.STOPPING: 200 steps here), at most EPOCHS
 passes within [MIN_STEPS, MAX_STEPS] (SeriesTask.default_steps); --steps, --epochs or
 --time-budget replace it.
 

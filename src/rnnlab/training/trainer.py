@@ -16,12 +16,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import RnnlabError
-from .fileio import atomic_write_json
-from .interrupt import SignalStop
-from .nn.optim import LRSchedule, clip_grad_norm, grads_finite, make_optimizer
-from .stopping import Budget, full_validation_guess, improves, stop_rule
-from .tasks.model import detach_state
+from ..errors import RnnlabError
+from ..fileio import atomic_write_json
+from ..interrupt import SignalStop
+from ..nn.optim import LRSchedule, clip_grad_norm, grads_finite, make_optimizer
+from ..tasks.model import detach_state
+from .stopping import Budget, improves, stop_rule, validation_guess
 
 
 @dataclass
@@ -141,7 +141,7 @@ class Trainer:
                 stopped = f"interrupted by {signals.received}"
                 break
             if budget is not None and budget.must_stop(
-                    (self.step + 1) % rule.eval_every == 0, self._full_guess(budget)):
+                    (self.step + 1) % rule.eval_every == 0, self._finish_guess(budget)):
                 stopped = "time budget"
                 break
             t0 = clock()
@@ -181,10 +181,12 @@ class Trainer:
         return TrainResult(str(self.run.path) if self.run else "", self.step, self.best, last,
                            self.history, stopped, self.step - first, total, full)
 
-    def _full_guess(self, budget):
-        # from the last step, once there are two: the first may have compiled the kernels
-        return full_validation_guess(budget.next_step_s(), self.task.validation_size,
-                                     getattr(self.task, "tokens_per_batch", 0))
+    def _finish_guess(self, budget):
+        """The end's two validations (the sample, the full part) before one was measured,
+        from the last step, once there are two: the first may have compiled the kernels."""
+        size, limit = self.task.validation_size, self._val_limit()
+        return validation_guess(budget.next_step_s(), size + (limit or 0),
+                                getattr(self.task, "tokens_per_batch", 0))
 
     def _val_limit(self):
         """The validation sample's size during training (None: the full part)."""

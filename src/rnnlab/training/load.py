@@ -8,10 +8,10 @@ that the task registry names for the run (by its task, or by its data kind: a me
 that nothing here knows about any one task. Loading reads JSON and safetensors only: a model
 file never runs code.
 """
-from .errors import RnnlabError
-from .runs import RunFolder
-from .tasks import registry
-from .tasks.model import ModelConfig, SequenceModel
+from ..errors import RnnlabError
+from .run_folder import RunFolder
+from ..tasks import registry
+from ..tasks.model import ModelConfig, SequenceModel
 
 
 def load(path, which="best"):

@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 import safetensors.numpy
 
-from ._version import __version__
-from .errors import RnnlabError
-from .fileio import _json_default, atomic_write_bytes, atomic_write_json, read_json
+from .._version import __version__
+from ..errors import RnnlabError
+from ..fileio import _json_default, atomic_write_bytes, atomic_write_json, read_json
 
 FORMAT_VERSION = 1
 WEIGHT_NAMES = ("model", "best")

@@ -9,7 +9,7 @@ that the trainer itself stays about one run of one model.
 """
 from dataclasses import asdict, replace
 
-from .tasks import registry
+from ..tasks import registry
 
 
 def task_defaults(tcfg, options, field_names):
