@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from . import hooks
 from ..defaults import TRAIN
 from ..errors import RnnlabError
+from ..validate import integer
 from .run_folder import RunFolder
 from ..tasks import registry
 from ..tasks.memory import check_fits, estimate_training_memory
@@ -60,11 +61,9 @@ class TrainConfig:
         for name in ("seq_len", "batch", "lr", "steps", "epochs", "time_budget", "eval_every",
                      "lr_decay_every"):
             positive(name, getattr(self, name))
-        for name in ("patience", "val_sample"):
-            v = getattr(self, name)
-            if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 0):
-                raise RnnlabError(f"--{name.replace('_', '-')} must be an integer >= 0, got "
-                                  f"{v!r}")
+        for name in ("patience", "val_sample"):         # None: the default rule's; 0: off
+            if getattr(self, name) is not None:
+                setattr(self, name, integer(name, getattr(self, name), lo=0))
         if self.clip < 0 or self.weight_decay < 0:
             raise RnnlabError("--clip and --weight-decay must be >= 0")
         if not 0 < self.lr_decay <= 1:
