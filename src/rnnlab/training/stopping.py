@@ -21,9 +21,12 @@ consistent); the full part is scored once at the end, on the weights the run kee
 validation and checkpoint, and the final full validation are inside it. Budget decides before
 each step whether the step, a validation that falls due with it, and the end of the run (the
 last validation, the full validation and the checkpoint, as measured so far; before the first
-validation, guessed from the step's duration: validation_guess) still fit.
+validation, guessed from the step's duration: validation_guess) still fit. A run overshoots
+only by what a step or a validation takes beyond the durations measured so far.
 """
 from dataclasses import dataclass
+
+import numpy as np
 
 from ..defaults import STOPPING
 from ..errors import RnnlabError
@@ -122,7 +125,8 @@ class Budget:
 
     def __init__(self, seconds, clock, started):
         self.seconds, self.clock, self.started = seconds, clock, started
-        self.step_s = []             # durations of the steps of this invocation
+        self.step_s = []             # durations of the recent steps, the first left out
+        self.first_step = True       # the first step of an invocation may compile: a one-off
         self.eval_s = None           # one sampled validation (the smallest measured)
         self.full_s = None           # the full validation's estimate
         self.checkpoint_s = 0.0      # the last checkpoint's duration
@@ -133,9 +137,11 @@ class Budget:
     def measured(self, step=None, evaluation=None, full_ratio=1.0, checkpoint=None):
         """Record durations (seconds): a training step; a sampled validation, which covers
         1/full_ratio of the full part; a checkpoint."""
-        if step is not None:
+        if step is not None and self.first_step:
+            self.first_step = False
+        elif step is not None:
             self.step_s.append(step)
-            del self.step_s[:-8]
+            del self.step_s[:-9]
         if evaluation is not None:
             self.eval_s = evaluation if self.eval_s is None else min(self.eval_s, evaluation)
             self.full_s = self.eval_s * full_ratio if full_ratio > 1 else 0.0
@@ -143,9 +149,10 @@ class Budget:
             self.checkpoint_s = checkpoint
 
     def next_step_s(self):
-        """The next step's expected duration: the last step's; nothing predicted from the first
-        step alone, which may include compiling the kernels (a one-off)."""
-        return self.step_s[-1] if len(self.step_s) >= 2 else 0.0
+        """The next step's expected duration: the median of the last (up to 9) steps, which a
+        single slow step on a loaded machine does not move; nothing predicted from the first
+        step, which may include compiling the kernels (a one-off)."""
+        return float(np.median(self.step_s)) if self.step_s else 0.0
 
     def finish_s(self, guess):
         """The end of the run: one sampled validation, the full one and a checkpoint.
