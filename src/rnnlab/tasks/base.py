@@ -112,6 +112,11 @@ class TrainedModel:
     `model` first."""
     kind = None
     vocab = None
+    # What the commands may ask of a trained model beyond its verbs, so that app/ never asks
+    # which task it is: evaluate's options besides the file (series: season), and whether
+    # `rnnlab sample` writes music (MIDI, notes JSON, a piano roll) through draw_music().
+    EVALUATE_OPTIONS = ()
+    WRITES_MUSIC = False
 
     def explain(self, inputs, *, lang=None, title=None, **options):
         """This model's explain page on `inputs` (text: a str or token ids; series and music:
@@ -138,6 +143,12 @@ class TrainedModel:
     def sample(self, *args, **kwargs):
         raise RnnlabError(f"sample works on text and music models; this run is a "
                           f"{self.cfg.task} model")
+
+    def draw_music(self, length, temperature=1.0, top_k=0, prime="", seed=None, output=None,
+                   json_out=None):
+        """-> (steps, notes or None, what): a music sample, written to MIDI `output` and/or
+        notes JSON `json_out`; `what` says in a few words what was drawn."""
+        raise RnnlabError(f"this run is a {self.cfg.task} model; it does not write music")
 
     def forecast(self, *args, **kwargs):
         raise RnnlabError(f"forecast works on series models; this run is a {self.cfg.task} model")

@@ -307,6 +307,7 @@ def decode_frame(logits, temperature, rng):
 class MusicModel(TrainedModel):
     """A trained piano-roll model: `generate`, `sample(..., output='x.mid')`, `evaluate`."""
     kind = "music"
+    WRITES_MUSIC = True
 
     def __init__(self, model, data_meta, train_cfg=None, path=None):
         super().__init__(model, data_meta, train_cfg, path)
@@ -359,6 +360,12 @@ class MusicModel(TrainedModel):
         if json_out is not None:
             atomic_write_json(json_out, [steps])
         return steps
+
+    def draw_music(self, length, temperature=1.0, top_k=0, prime="", seed=None, output=None,
+                   json_out=None):
+        steps = self.sample(length, temperature, top_k, prime, seed, output=output,
+                            json_out=json_out)
+        return steps, None, f"{len(steps)} steps ({sum(map(len, steps))} pitch-steps sounding)"
 
     def evaluate(self, path, encoding=None):
         """nll_per_step (nats per step, summed over the pitch range), frame_accuracy, and the

@@ -55,7 +55,8 @@ def train_member(trainer, run, resume, progress, handle_signals=False, started=N
     """Train one ensemble member in its own run folder `run` (None: not saved); a resumed run
     continues a member that has a checkpoint and starts one that has none. With
     handle_signals, Ctrl-C or SIGTERM stops the member as it stops the main run (a checkpoint
-    of its step, then stop). started: the run's start (a shared --time-budget). Returns (the model with its best weights, the TrainResult)."""
+    of its step, then stop). started: the run's start (a shared --time-budget). Returns (the
+    model with its best weights, the TrainResult)."""
     if run is not None and resume and run.has_state():
         trainer.run = run
         trainer.restore()
