@@ -7,7 +7,8 @@ lower floor to a higher one and on any cycle between modules. Floors, from the t
     7  rnnlab (the package face), rnnlab.__main__, rnnlab.torch, rnnlab.app
     6  rnnlab.experiments
     5  rnnlab.viz, rnnlab.interop
-    4  rnnlab.training (api, defaults, trainer, hooks, run_folder, load, backtest)
+    4  rnnlab.training (api, defaults, trainer, hooks, run_folder, load, backtest,
+       distributed, launch)
     3  rnnlab.tasks
     2  rnnlab.nn, rnnlab.data            (the engine; file formats)
     1  rnnlab.fileio, rnnlab.interrupt

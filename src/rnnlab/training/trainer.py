@@ -67,6 +67,7 @@ class Trainer:
         self.best_step = None
         self.evals_since_best = 0  # validations since the last improvement (stopping.improves)
         self.pending = []          # train losses since the last evaluation (saved on a signal)
+        self._rule = self._budget = None     # set by fit: the rule and the time budget
         self.saved_step = None     # the step of the last complete checkpoint
         self.log = log or (lambda msg: print(msg, file=sys.stderr))
 
@@ -126,8 +127,9 @@ class Trainer:
     def _fit(self, progress, signals, stop, started):
         rule, first = self.stop_rule(), self.step
         total, clock = rule.total, self.clock
-        budget = (Budget(rule.time_budget * self.budget_share, clock, started)
-                  if rule.time_budget else None)
+        budget = self._budget = (Budget(rule.time_budget * self.budget_share, clock, started)
+                                 if rule.time_budget else None)
+        self._rule = rule
         stopped = "steps"
         window, self.pending = self.pending, []      # losses since the last evaluation
         bar = _progress_bar(total, self.step, progress)
@@ -136,12 +138,9 @@ class Trainer:
             if rule.patience and self.evals_since_best >= rule.patience:
                 stopped = "early stopping"        # (a resumed run that had stopped so)
                 break
-            if signals.received:
-                stopped = f"interrupted by {signals.received}"
-                break
-            if budget is not None and budget.must_stop(
-                    (self.step + 1) % rule.eval_every == 0, self._finish_guess(budget)):
-                stopped = "time budget"
+            request = self.stop_request(signals, started)
+            if request is not None:
+                stopped = request
                 break
             t0 = clock()
             window.append(self.train_step())
@@ -152,8 +151,7 @@ class Trainer:
                 self.log(f"step 1: loss {window[0]:.3f}; an untrained model should start near "
                          f"ln(V) = {self.task.initial_loss:.3f}")
             if self.step % rule.eval_every == 0 or self.step == total:
-                rec = self.evaluate(window, last_eval_step, clock() - last_eval_t, started,
-                                    budget)
+                rec = self.evaluate(window, last_eval_step, clock() - last_eval_t, started)
                 last_eval_t, last_eval_step, window = clock(), self.step, []
                 bar.set_postfix(train=f"{rec['train_loss']:.3f}", val=_fmt(rec["val_loss"]),
                                 tok_s=f"{rec['tokens_per_s']:.0f}")
@@ -173,12 +171,30 @@ class Trainer:
                 self.checkpoint(False)
         else:
             if window:
-                self.evaluate(window, last_eval_step, clock() - last_eval_t, started, budget)
+                self.evaluate(window, last_eval_step, clock() - last_eval_t, started)
             full = self.full_validation()
         bar.close()
         last = self.history[-1]["train_loss"] if self.history else None
         return TrainResult(str(self.run.path) if self.run else "", self.step, self.best, last,
                            self.history, stopped, self.step - first, total, full)
+
+    def stop_request(self, signals, start):
+        """Why the loop must stop before the next step ('interrupted by SIGINT', 'time
+        budget'), or None. A public hook: a distributed trainer makes every process take
+        rank 0's answer (rnnlab/training/distributed.py). The budget's decision: stopping.py."""
+        if signals.received:
+            return f"interrupted by {signals.received}"
+        budget = self._budget
+        if budget is not None and budget.must_stop(
+                (self.step + 1) % self._rule.eval_every == 0, self._finish_guess(budget)):
+            return "time budget"
+        return None
+
+    def validation_loss(self, limit=None, model=None):
+        """The task's validation loss of `model` (default: the model now) on a fixed sample of
+        at most `limit` model steps (None: the full part); None without a validation part. A
+        public hook: a distributed trainer computes it once, on rank 0, and shares it."""
+        return self.task.validation_loss(self.model if model is None else model, limit=limit)
 
     def _finish_guess(self, budget):
         """The end's two validations (the sample, the full part) before one was measured,
@@ -192,11 +208,11 @@ class Trainer:
         n = self.cfg.val_sample
         return n if n and n < self.task.validation_size else None
 
-    def evaluate(self, window, since_step, seconds, start, budget=None):
+    def evaluate(self, window, since_step, seconds, start):
         """Validate (on the bounded sample), record, decide improvement, checkpoint."""
-        clock, limit = self.clock, self._val_limit()
+        clock, limit, budget = self.clock, self._val_limit(), self._budget
         t0 = clock()
-        val = self.task.validation_loss(self.model, limit=limit)
+        val = self.validation_loss(limit)
         if budget is not None and val is not None:
             budget.measured(evaluation=clock() - t0,
                             full_ratio=self.task.validation_size / limit if limit else 1.0)
@@ -235,7 +251,7 @@ class Trainer:
                 self.run.has_weights("best"):
             model = self.model.clone()
             model.load_state_dict(self.run.load_weights("best"))
-        val = self.task.validation_loss(model, limit=None)
+        val = self.validation_loss(None, model)
         if val is not None:
             self.log(f"validation loss on the full validation part, weights of step "
                      f"{self.best_step:,}: {val:.4f} (during training: a fixed sample of "
@@ -260,6 +276,12 @@ class Trainer:
         if is_best:
             self.run.save_weights("best", weights)
         self.run.save_weights("model", weights)
+        self.run.save_state(*self.checkpoint_arrays(weights))   # last: marks it complete
+        self.run.write_history(self.history)
+
+    def checkpoint_arrays(self, weights=None):
+        """(arrays, meta): everything --resume needs, as state.safetensors holds it."""
+        weights = self.model.state_dict() if weights is None else weights
         arrays = {f"param/{k}": v for k, v in weights.items()}
         opt_arrays, opt_meta = self.opt.state_dict()
         arrays.update({f"opt/{k}": v for k, v in opt_arrays.items()})
@@ -269,13 +291,16 @@ class Trainer:
                 "evals_since_best": self.evals_since_best, "optimizer": opt_meta,
                 "rng": self.model.rng.bit_generator.state, "history": self.history,
                 "pending": [float(v) for v in self.pending]}
-        self.run.save_state(arrays, meta)      # written last: it marks the checkpoint complete
-        self.run.write_history(self.history)
+        return arrays, meta
 
     def restore(self):
-        arrays, meta = self.run.load_state()
+        self.load_checkpoint(*self.run.load_state())
+
+    def load_checkpoint(self, arrays, meta):
+        """Continue from checkpoint_arrays()'s (arrays, meta), as restore() does from disk."""
         self.model.load_state_dict({k[6:]: v for k, v in arrays.items() if k.startswith("param/")},
-                                   source=f"{self.run.path}/state.safetensors")
+                                   source=(f"{self.run.path}/state.safetensors" if self.run
+                                           else "the checkpoint"))
         self.opt.load_state_dict({k[4:]: v for k, v in arrays.items() if k.startswith("opt/")},
                                  meta["optimizer"])
         carry = [arrays[f"carry/{i}"] for i in range(sum(k.startswith("carry/") for k in arrays))]
