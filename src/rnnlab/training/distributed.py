@@ -81,7 +81,7 @@ GROUP = None        # this process's Group while a distributed job runs
 class DistributedTrainer(Trainer):
     """A Trainer whose steps run on every rank of the process group (see the module doc)."""
 
-    def fit(self, progress=True, handle_signals=False, stop=None):
+    def fit(self, progress=True, handle_signals=False, stop=None, started=None):
         g = GROUP
         if self.task.carries_state and self.cfg.batch < g.world:
             # checked on rank 0 before anything is sent, so every rank ends the job cleanly
@@ -94,7 +94,7 @@ class DistributedTrainer(Trainer):
         try:
             self._start(g)
             result = super().fit(progress if g.rank == 0 else False,
-                                 handle_signals and g.rank == 0, stop)
+                                 handle_signals and g.rank == 0, stop, started)
         except Diverged:
             g.in_fit = False         # every rank raised it at the same step: the group is whole
             raise
@@ -198,8 +198,8 @@ class DistributedTrainer(Trainer):
         dist.broadcast(t, src=0)
         return int(t[0])
 
-    def validation_loss(self):
-        val = super().validation_loss() if self.group.rank == 0 else None
+    def validation_loss(self, limit=None, model=None):
+        val = super().validation_loss(limit, model) if self.group.rank == 0 else None
         return self.group.broadcast(val)
 
     def evaluate(self, window, since_step, seconds, start):

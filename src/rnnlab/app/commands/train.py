@@ -25,9 +25,11 @@ def _epilog():
     rules = [wrap(e.task.STOP_RULE, "  ") for e in registry.TASKS.values()
              if hasattr(e.task, "STOP_RULE")]
     return "\n".join([
-        wrap("When no --steps, --epochs or --time-budget is given, the task chooses how long to "
-             "train from the size of its data (a step reads one batch; a pass reads all the "
-             "training data once):"), *rules,
+        wrap("When no --steps, --epochs or --time-budget is given, training stops when the "
+             "validation loss has not improved for --patience validations, and at most after "
+             "the task's cap, chosen from the size of its data (a step reads one batch; a pass "
+             "reads all the training data once); the best weights are kept. Data without a "
+             "validation part trains for the cap:"), *rules,
         wrap("The rule chosen is printed when training starts, with the data, the parameter "
              "count and a memory estimate; a model that cannot fit in memory is refused."),
         wrap("Ctrl-C or SIGTERM: the run finishes its step, saves a checkpoint and stops "
@@ -164,10 +166,20 @@ def _train_options(p):
                    "size of the data; series: chosen from the data)")
     _tunable(g, "--epochs", float, "passes over the training data")
     g.add_argument("--time-budget", type=float, default=None, metavar="SECONDS",
-                   help="stop after this much wall-clock time (default: none)")
+                   help="stop after this much wall-clock time, counted from the start: "
+                   "compiling, validation and the final checkpoint included (default: none)")
     _tunable(g, "--eval-every", int, "steps between validation, history record and checkpoint")
-    _tunable(g, "--patience", int,
-             "early stopping after this many evaluations without improvement; 0 = off")
+    from ...training.stopping import MIN_DELTA_REL, PATIENCE
+    g.add_argument("--patience", type=int, default=None,
+                   help=f"stop after this many validations in a row without an improvement "
+                   f"(by {MIN_DELTA_REL * 100:g}%% of the best loss); 0 = off (default: "
+                   f"{PATIENCE} under the task's rule below when the data has a validation "
+                   f"part; off with --steps, --epochs or --time-budget; refused without a "
+                   f"validation part)")
+    g.add_argument("--val-sample", type=int, default=None,
+                   help=f"validate on a fixed sample of at most this many model steps (tokens, "
+                   f"frames, window steps) while training, the full validation part once at "
+                   f"the end; 0 = the full part every time (default: {DEFAULTS['val_sample']})")
     g.add_argument("--on-nan", default=None, choices=["stop", "skip"],
                    help=f"on a NaN loss or gradient: stop, or skip the batch (default: "
                    f"{DEFAULTS['on_nan']})")
