@@ -84,6 +84,16 @@ class NADE(Module):
         self.grads["readout"] += dV
         return nll.reshape(lead), np.concatenate([dbv, dbh], axis=1).reshape(np.shape(bias))
 
+    def conditionals(self, bias, frames):
+        """p(v_p = 1 | v_<p) of each unit of the given frames (frames' shape), in NumPy."""
+        bv, bh, v = self._rows(bias, frames)
+        W, V = self.params["weight"], self.params["readout"]
+        a, out = bh.copy(), np.empty_like(bv)
+        for p in range(self.P):
+            out[:, p] = sigmoid(bv[:, p] + sigmoid(a) @ V[p])
+            a = a + v[:, p, None] * W[p]
+        return out.reshape(np.shape(frames))
+
     def sample(self, bias, rng=None, temperature=1.0, backend=None):
         """One frame (bias.shape[:-1] + (P,), 0/1 in the module's dtype) per bias vector,
         unit by unit, unit p on with probability sigmoid(z_p / temperature) given the units

@@ -1,5 +1,7 @@
 """Polyphonic music: note sequences (JSON) or MIDI -> multi-hot piano rolls, a model with one
-sigmoid output per pitch (binary cross-entropy), sampling to MIDI, and NLL / frame accuracy.
+sigmoid output per pitch (binary cross-entropy; or, with --head nade, a NADE over the pitches
+of each step: the notes of a chord predicted jointly), sampling to MIDI, and NLL / frame
+accuracy (tasks/music_scores.py reads either head's output).
 
     rnnlab train chorales.json --out run            # or song.mid, or a folder of MIDI files
     rnnlab sample run -o new.mid --length 64 --json-out notes.json
@@ -25,10 +27,10 @@ from ..data.music import (GRIDS, check_sequences, from_piano_roll, load_midi, lo
                           pitch_range, to_piano_roll, write_midi)
 from ..errors import RnnlabError, RnnlabWarning
 from ..fileio import atomic_write_json
-from ..nn.functional import sigmoid
-from ..nn.losses import sigmoid_bce
 from .base import TaskOption, TrainedModel, default_steps, task_options
 from .melody import MelodyTask
+from .music_scores import (decode_frame, draw_frame, independent_nll,  # noqa: F401
+                           roll_scores)     # (decode_frame: a name of this module too)
 
 MODES = ("roll", "melody")
 MIN_STEPS, MAX_STEPS = 500, 5000     # the default stopping rule's bounds
@@ -53,21 +55,6 @@ def _rolls(seqs, lo, hi):
             out.append(r)
             dropped += n
     return out, dropped
-
-
-def _padded(rolls, dtype):
-    """rolls -> inputs (T, B, P) (the previous frame, silence first), targets (T, B, P), mask
-    (T, B), for one batch of sequences padded at the end."""
-    T, B, P = max(len(r) for r in rolls), len(rolls), rolls[0].shape[1]
-    x = np.zeros((T, B, P), dtype)
-    y = np.zeros((T, B, P), dtype)
-    mask = np.zeros((T, B), dtype)
-    for b, r in enumerate(rolls):
-        n = len(r)
-        y[:n, b] = r
-        x[1:n, b] = r[:-1]
-        mask[:n, b] = 1
-    return x, y, mask
 
 
 def _shifted(roll, k):
@@ -232,52 +219,6 @@ class MusicTask:
                 "train_steps": int(sum(len(r) for r in self.train_rolls))}
 
 
-def roll_scores(model, rolls, batch=32):
-    """(nll_per_step, frame_accuracy, steps) of a model over piano rolls: NLL summed over the
-    pitches, averaged over the steps; frame accuracy = sum TP / sum (TP + FP + FN) over all
-    frames, predicting a note on where sigmoid >= 0.5 (Bay et al. 2009)."""
-    model.eval()
-    total, steps, tp, fp_fn = 0.0, 0, 0.0, 0.0
-    for k in range(0, len(rolls), batch):
-        x, y, mask = _padded(rolls[k:k + batch], model.dtype)
-        out, _ = model.forward(x)
-        loss, _ = sigmoid_bce(out, y, mask, reduction="sum_per_step")
-        n = int(mask.sum())
-        total += loss * n
-        steps += n
-        on = (sigmoid(out) >= 0.5) & (mask[..., None] > 0)
-        truth = y > 0.5
-        tp += float((on & truth).sum())
-        fp_fn += float((on & ~truth).sum() + (~on & truth).sum())
-    acc = tp / (tp + fp_fn) if tp + fp_fn > 0 else 1.0
-    return total / max(steps, 1), acc, steps
-
-
-def independent_nll(freq, rolls):
-    """NLL per step of the independent-pitch baseline: each pitch on with its training
-    frequency, independently of everything else."""
-    f = np.clip(np.asarray(freq, np.float64), 1e-6, 1 - 1e-6)
-    frames = np.concatenate(rolls).astype(np.float64)
-    ll = frames @ np.log(f) + (1 - frames) @ np.log1p(-f)
-    return float(-ll.mean())
-
-
-def decode_frame(logits, temperature, rng):
-    """One multi-hot frame (P,) bool from the logits (P,) of independent pitches.
-
-    T > 0: each pitch on with probability sigmoid(logit / T). T = 0: the k most probable
-    pitches, k = round(sum of the probabilities), the number of notes the model expects.
-    ("p >= 0.5", the most likely frame under independence, is often silence: a model unsure
-    which of several pitches comes next gives each less than one half.)"""
-    z = np.asarray(logits, np.float64)
-    if temperature > 0:
-        return rng.random(z.shape) < sigmoid(z / temperature)
-    p = sigmoid(z)
-    on = np.zeros(z.shape, bool)
-    on[np.argsort(-p, kind="stable")[:int(round(float(p.sum())))]] = True
-    return on
-
-
 class MusicModel(TrainedModel):
     """A trained piano-roll model: `generate`, `sample(..., output='x.mid')`, `evaluate`."""
     kind = "music"
@@ -292,10 +233,11 @@ class MusicModel(TrainedModel):
         return [str(self.lo + j) for j in range(self.cfg.output_size)]
 
     def generate(self, length=64, temperature=1.0, seed=None):
-        """Steps (lists of pitches), one frame at a time from silence, each fed back in. T > 0:
-        every pitch is drawn independently from sigmoid(logit / T). T = 0 (deterministic):
-        the round(sum p) most probable pitches, the expected number of notes (see
-        decode_frame)."""
+        """Steps (lists of pitches), one frame at a time from silence, each fed back in.
+        Bernoulli head: T > 0, every pitch drawn independently from sigmoid(logit / T); T = 0
+        (deterministic), the round(sum p) most probable pitches, the expected number of notes
+        (see decode_frame). NADE head: a chord drawn pitch by pitch, each pitch given those
+        already drawn, at temperature T (T = 0: the greedy chord)."""
         if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 1:
             raise RnnlabError(f"--length must be a positive integer, got {length!r}")
         if temperature < 0:
@@ -307,7 +249,7 @@ class MusicModel(TrainedModel):
         self.model.eval()
         for _ in range(int(length)):
             out, state = self.model.forward(frame, state)
-            on = decode_frame(out[0, 0], temperature, rng)
+            on = draw_frame(self.model, out[0, 0], temperature, rng)
             frame = on.astype(self.model.dtype)[None, None]
             frames.append(on)
         return from_piano_roll(np.array(frames, np.float32), self.lo)

@@ -59,6 +59,7 @@ def add_parser(sub):
 
 def _model_options(p):
     from ...nn import registry
+    from ...tasks.model import HEADS, ModelConfig
     g = p.add_argument_group("model")
     g.add_argument("--cell", default="lstm", choices=list(registry.choices()),
                    help="the recurrent cell")
@@ -69,6 +70,13 @@ def _model_options(p):
     _tunable(g, "--output-dropout", float, "dropout on the top layer's output h, before the "
              "output layer (non-recurrent: the state carried in time is never dropped)")
     g.add_argument("--embed", type=int, default=0, help="text: embedding size; 0 = one-hot input")
+    g.add_argument("--head", default=None, choices=list(HEADS),
+                   help="music (piano roll): the output head; bernoulli = one independent "
+                   "sigmoid per pitch, nade = the pitches of a step predicted jointly, one after "
+                   "another (default: bernoulli)")
+    g.add_argument("--nade-hidden", type=int, default=None,
+                   help=f"--head nade: the NADE's hidden units (default: "
+                   f"{ModelConfig.nade_hidden})")
     g.add_argument("--forget-bias", type=float, default=None,
                    help="LSTM, sLSTM, mLSTM: initial forget-gate bias (default: LSTM torch's "
                         "uniform init; sLSTM, mLSTM spread so that sigma(b) runs from 0.95 to "
@@ -193,6 +201,8 @@ def run(a):
                     optimizer=a.optimizer, clip=a.clip, weight_decay=a.weight_decay,
                     steps=a.steps, time_budget=a.time_budget, on_nan=a.on_nan, seed=a.seed, backend=a.backend,
                     **registry.from_choice(a.cell), **{k: getattr(a, k) for k in DEFAULTS})
+        opts.update({k: getattr(a, k) for k in ("head", "nade_hidden")
+                     if getattr(a, k) is not None})
         task_opts = _given(a, [o for e in tasks.TASKS.values() for o in e.task.OPTIONS])
         if task_opts:
             opts["task_options"] = task_opts
