@@ -23,6 +23,7 @@ on the numba backend, in NumPy (loop over units, vectorised over frames) on the 
 import numpy as np
 
 from ..errors import RnnlabError
+from ..validate import positive_int
 from .backend import get_backend, numba_available
 from .functional import sigmoid
 from .module import Module
@@ -33,10 +34,9 @@ class NADE(Module):
 
     def __init__(self, n_visible, n_hidden, dtype=np.float32, seed=None):
         super().__init__()
-        for name, n in (("n_visible", n_visible), ("n_hidden", n_hidden)):
-            if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-                raise RnnlabError(f"NADE {name} must be a positive integer, got {n!r}")
-        self.P, self.Hn, self.dtype = int(n_visible), int(n_hidden), np.dtype(dtype)
+        self.P = positive_int("NADE n_visible", n_visible)
+        self.Hn = positive_int("NADE n_hidden", n_hidden)
+        self.dtype = np.dtype(dtype)
         rng = np.random.default_rng(seed)
         self._add_param("weight", rng.uniform(-1, 1, (self.P, self.Hn)) / np.sqrt(self.P))
         self._add_param("readout", rng.uniform(-1, 1, (self.P, self.Hn)) / np.sqrt(self.Hn))

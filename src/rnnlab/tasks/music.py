@@ -26,6 +26,7 @@ import numpy as np
 from ..data.music import (GRIDS, check_sequences, from_piano_roll, load_midi, load_notes_json,
                           pitch_range, to_piano_roll, write_midi)
 from ..errors import RnnlabError, RnnlabWarning
+from ..validate import integer, positive_int
 from ..fileio import atomic_write_json
 from .base import TaskOption, TrainedModel, default_steps, task_options
 from .melody import MelodyTask
@@ -131,10 +132,7 @@ class MusicTask:
         train, valid = splits["train"], splits.get("valid")
         if valid is None:
             train, valid = _split_valid(train, val_fraction)
-        if isinstance(transpose, bool) or not isinstance(transpose, int) or \
-                not 0 <= transpose <= 12:
-            raise RnnlabError(f"--transpose must be 0-12 semitones, got {transpose!r}")
-        self.transpose = transpose
+        self.transpose = integer("--transpose", transpose, 0, 12, expected="0-12 semitones")
         lo, hi = pitch_range(train)     # room for every shift: nothing falls off the roll
         self.lo, self.hi = max(0, lo - transpose), min(127, hi + transpose)
         self.train_rolls, _ = _rolls(train, self.lo, self.hi)
@@ -222,6 +220,7 @@ class MusicTask:
 class MusicModel(TrainedModel):
     """A trained piano-roll model: `generate`, `sample(..., output='x.mid')`, `evaluate`."""
     kind = "music"
+    WRITES_MUSIC = True
 
     def __init__(self, model, data_meta, train_cfg=None, path=None):
         super().__init__(model, data_meta, train_cfg, path)
@@ -238,8 +237,7 @@ class MusicModel(TrainedModel):
         (deterministic), the round(sum p) most probable pitches, the expected number of notes
         (see decode_frame). NADE head: a chord drawn pitch by pitch, each pitch given those
         already drawn, at temperature T (T = 0: the greedy chord)."""
-        if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 1:
-            raise RnnlabError(f"--length must be a positive integer, got {length!r}")
+        length = positive_int("--length", length)
         if temperature < 0:
             raise RnnlabError(f"--temperature must be >= 0, got {temperature}")
         rng = np.random.default_rng(seed)
@@ -276,6 +274,12 @@ class MusicModel(TrainedModel):
         if json_out is not None:
             atomic_write_json(json_out, [steps])
         return steps
+
+    def draw_music(self, length, temperature=1.0, top_k=0, prime="", seed=None, output=None,
+                   json_out=None):
+        steps = self.sample(length, temperature, top_k, prime, seed, output=output,
+                            json_out=json_out)
+        return steps, None, f"{len(steps)} steps ({sum(map(len, steps))} pitch-steps sounding)"
 
     def evaluate(self, path, encoding=None):
         """nll_per_step (nats per step, summed over the pitch range), frame_accuracy, and the
