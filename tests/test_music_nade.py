@@ -11,6 +11,7 @@ from rnnlab.app.cli import main
 from rnnlab.data.music import to_piano_roll
 from rnnlab.data.synthetic import chorales
 from rnnlab.errors import RnnlabError
+from rnnlab.tasks.memory import parameter_count
 from rnnlab.tasks.model import ModelConfig, SequenceModel
 
 TINY = ["--cell", "gru", "--hidden", "16", "--layers", "1", "--batch", "8", "--seq-len", "16",
@@ -39,6 +40,7 @@ def test_model_loss_gradient_float64_with_a_mask():
                       head="nade", nade_hidden=4, dtype="float64", seed=1)
     m = SequenceModel(cfg)
     m.backend = "numpy"          # the wiring; test_nade.py checks the NADE on both backends
+    assert parameter_count(cfg) == m.num_parameters()      # what a run prints at its start
     rng = np.random.default_rng(0)
     x = (rng.random((4, 2, 5)) < 0.4).astype(np.float64)
     y = (rng.random((4, 2, 5)) < 0.4).astype(np.float64)
