@@ -7,7 +7,8 @@ lower floor to a higher one and on any cycle between modules. Floors, from the t
     7  rnnlab (the package face), rnnlab.__main__, rnnlab.torch, rnnlab.app
     6  rnnlab.experiments
     5  rnnlab.viz, rnnlab.interop
-    4  rnnlab.training (api, defaults, trainer, hooks, run_folder, load, backtest)
+    4  rnnlab.training (api, defaults, trainer, hooks, run_folder, load, backtest,
+       distributed, launch)
     3  rnnlab.tasks
     2  rnnlab.nn, rnnlab.data            (the engine; file formats)
     1  rnnlab.fileio, rnnlab.interrupt
@@ -176,6 +177,12 @@ def private_imports(name, path, known):
             private = a.name.startswith("_") and not a.name.startswith("__")
             if private and f"{mod}.{a.name}" not in known:
                 bad.append(f"{name}:{node.lineno} imports {a.name} from {mod}")
+        parts = mod.split(".")
+        for i, part in enumerate(parts):       # a private module outside its own package
+            if part.startswith("_") and not part.startswith("__") and \
+                    not (".".join(here) + ".").startswith(".".join(parts[:i]) + "."):
+                bad.append(f"{name}:{node.lineno} imports from {mod}, private to "
+                           f"{'.'.join(parts[:i])}")
     return bad
 
 
@@ -210,7 +217,8 @@ def test_no_command_branches_on_a_task_name():
 def test_the_manners_checks_can_fail(tmp_path):
     bad = tmp_path / "bad.py"
     bad.write_text("from rnnlab.fileio import _fsync_dir\nif model.cfg.task != 'series':\n"
-                   "    pass\n")
-    assert private_imports("rnnlab.bad", bad, modules()) == [
-        "rnnlab.bad:1 imports _fsync_dir from rnnlab.fileio"]
+                   "    from ..nn.kernels._common import Workspace\n")
+    assert private_imports("rnnlab.tasks.bad", bad, modules()) == [
+        "rnnlab.tasks.bad:1 imports _fsync_dir from rnnlab.fileio",
+        "rnnlab.tasks.bad:3 imports from rnnlab.nn.kernels._common, private to rnnlab.nn.kernels"]
     assert task_branches(bad) == ["bad.py:2 model.cfg.task != 'series'"]

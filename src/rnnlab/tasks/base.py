@@ -100,6 +100,22 @@ def task_options(tcfg, task_cls):
     return {name: opts.get(name, o.default) for name, o in allowed.items()}
 
 
+def hold_out(seqs, val_fraction):
+    """(train, valid) when the data has no 'valid' split (music rolls, melodies): the last
+    val_fraction of the sequences, or, with too few of them, the last val_fraction of each
+    sequence's steps (where that is at least 2)."""
+    n_val = int(len(seqs) * val_fraction)
+    if n_val >= 1 and len(seqs) - n_val >= 1:
+        return seqs[:-n_val], seqs[-n_val:]
+    train, valid = [], []
+    for s in seqs:
+        k = int(len(s) * val_fraction)
+        train.append(s[:len(s) - k] if k >= 2 else s)
+        if k >= 2:
+            valid.append(s[len(s) - k:])
+    return train, valid
+
+
 def positive_int(name, v):
     """A positive integer option value, or an error naming the option."""
     return validate.positive_int(f"--{name.replace('_', '-')}", v)

@@ -29,25 +29,12 @@ from ..data.melody import (END, MAX_DUR, VOICE_RULE, chord_report, load_melodies
 from ..data.music import steps_per_beat
 from ..data.text import TokenStream, Vocab
 from ..errors import RnnlabError, RnnlabWarning
-from ..validate import positive_int
 from ..fileio import atomic_write_json
+from ..validate import positive_int
+from .base import hold_out
 from .text import TextModel, run_stream_loss
 
 END_BEATS = 4                 # a sampled END is written as a rest of this many beats
-
-
-def _held_out(pieces, val_fraction):
-    """(train, valid) token lists: the last pieces, or the end of a single piece."""
-    n_val = int(len(pieces) * val_fraction)
-    if n_val >= 1 and len(pieces) - n_val >= 1:
-        return pieces[:-n_val], pieces[-n_val:]
-    train, valid = [], []
-    for p in pieces:
-        k = int(len(p) * val_fraction)
-        train.append(p[:len(p) - k] if k >= 2 else p)
-        if k >= 2:
-            valid.append(p[len(p) - k:])
-    return train, valid
 
 
 def stream_ids(pieces, vocab):
@@ -86,7 +73,7 @@ class MelodyTask:
         train = [m.tokens for m in splits["train"]]
         valid = [m.tokens for m in splits["valid"]] if splits.get("valid") else None
         if valid is None:
-            train, valid = _held_out(train, val_fraction)
+            train, valid = hold_out(train, val_fraction)
         self.chords = chord_report(splits["train"] + splits.get("valid", []))
         if self.chords and report:
             warnings.warn(self.chords, RnnlabWarning, stacklevel=2)

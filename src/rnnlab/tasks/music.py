@@ -28,10 +28,10 @@ from ..data.music import (GRIDS, check_sequences, from_piano_roll, load_midi, lo
 from ..errors import RnnlabError, RnnlabWarning
 from ..validate import integer, positive_int
 from ..fileio import atomic_write_json
-from .base import TaskOption, TrainedModel, default_steps, task_options
+from .base import TaskOption, TrainedModel, default_steps, hold_out, task_options
 from .melody import MelodyTask
 from .music_scores import (decode_frame, draw_frame, independent_nll,  # noqa: F401
-                           roll_scores)     # (decode_frame: a name of this module too)
+                           inputs_of as _inputs_of, roll_scores, stack as _stack)
 
 MODES = ("roll", "melody")
 MIN_STEPS, MAX_STEPS = 500, 5000     # the default stopping rule's bounds
@@ -69,23 +69,6 @@ def _shifted(roll, k):
     else:
         out[:, :k] = roll[:, -k:]
     return out
-
-
-def _split_valid(seqs, val_fraction):
-    """No 'valid' split given: hold out the last sequences, or, with too few of them, the last
-    val_fraction of each sequence's steps."""
-    n_val = int(len(seqs) * val_fraction)
-    if n_val >= 1 and len(seqs) - n_val >= 1:
-        return seqs[:-n_val], seqs[-n_val:]
-    train, valid = [], []
-    for s in seqs:
-        k = int(len(s) * val_fraction)
-        if k >= 2:
-            train.append(s[:-k])
-            valid.append(s[-k:])
-        else:
-            train.append(s)
-    return train, valid
 
 
 class MusicTask:
@@ -131,7 +114,7 @@ class MusicTask:
         splits = load_sequences(path, grid)
         train, valid = splits["train"], splits.get("valid")
         if valid is None:
-            train, valid = _split_valid(train, val_fraction)
+            train, valid = hold_out(train, val_fraction)
         self.transpose = integer("--transpose", transpose, 0, 12, expected="0-12 semitones")
         lo, hi = pitch_range(train)     # room for every shift: nothing falls off the roll
         self.lo, self.hi = max(0, lo - transpose), min(127, hi + transpose)
@@ -181,27 +164,17 @@ class MusicTask:
             K = self.transpose            # drawn only when on: runs without it are unchanged
             self._shifts = rng.integers(-K, K + 1, len(self.windows)) if K else None
         idx = self._perm[i * self.batch_size:(i + 1) * self.batch_size]
-        xs, ys = [], []
+        pairs = []
         for j in idx:
             seq, s = self.windows[j]
             r = self.train_rolls[seq]
             y = r[s:s + self.seq_len]
-            x = np.zeros_like(y)
-            x[1:] = y[:-1]
-            if s > 0:
-                x[0] = r[s - 1]
+            x = _inputs_of(y, r[s - 1] if s > 0 else None)
             if self._shifts is not None:
                 x, y = _shifted(x, self._shifts[j]), _shifted(y, self._shifts[j])
-            xs.append(x)
-            ys.append(y)
+            pairs.append((x, y))
         # as long as the batch's longest window: steps past every window would be all padding
-        T, B, P = max(len(y) for y in ys), len(idx), self.n_pitches
-        X = np.zeros((T, B, P), np.float32)
-        Y = np.zeros((T, B, P), np.float32)
-        M = np.zeros((T, B), np.float32)
-        for b, (x, y) in enumerate(zip(xs, ys)):
-            X[:len(x), b], Y[:len(y), b], M[:len(y), b] = x, y, 1
-        return X, Y, M
+        return _stack(pairs, np.float32)
 
     def validation_loss(self, model):
         """Mean BCE per pitch and step over the validation sequences (the training loss's

@@ -59,19 +59,29 @@ def roll_scores(model, rolls, batch=32):
     return total / max(steps, 1), acc, steps
 
 
+def inputs_of(roll, before=None):
+    """What the model reads at each step of `roll` (n, P): the frame before it (silence at the
+    first step, or `before`, the frame that precedes a window cut from a longer roll)."""
+    x = np.zeros_like(roll)
+    x[1:] = roll[:-1]
+    if before is not None:
+        x[0] = before
+    return x
+
+
+def stack(pairs, dtype):
+    """[(inputs (n, P), targets (n, P)), ...] -> inputs (T, B, P), targets (T, B, P), mask
+    (T, B): one batch, each sequence padded at the end to the longest."""
+    T, B, P = max(len(y) for _, y in pairs), len(pairs), pairs[0][1].shape[1]
+    X, Y, M = np.zeros((T, B, P), dtype), np.zeros((T, B, P), dtype), np.zeros((T, B), dtype)
+    for b, (x, y) in enumerate(pairs):
+        X[:len(y), b], Y[:len(y), b], M[:len(y), b] = x, y, 1
+    return X, Y, M
+
+
 def padded(rolls, dtype):
-    """rolls -> inputs (T, B, P) (the previous frame, silence first), targets (T, B, P), mask
-    (T, B), for one batch of sequences padded at the end."""
-    T, B, P = max(len(r) for r in rolls), len(rolls), rolls[0].shape[1]
-    x = np.zeros((T, B, P), dtype)
-    y = np.zeros((T, B, P), dtype)
-    mask = np.zeros((T, B), dtype)
-    for b, r in enumerate(rolls):
-        n = len(r)
-        y[:n, b] = r
-        x[1:n, b] = r[:-1]
-        mask[:n, b] = 1
-    return x, y, mask
+    """Whole rolls as one batch (validation, evaluation): see stack."""
+    return stack([(inputs_of(r), r) for r in rolls], dtype)
 
 
 def independent_nll(freq, rolls):

@@ -86,7 +86,7 @@ def build_task(tcfg, meta=None):
 
 
 def train(data, out=None, resume=False, progress=True, log=None, handle_signals=True,
-          **options):
+          trainer_class=Trainer, **options):
     """Train a model on a data file and save the run to `out` (when given).
 
     options: ModelConfig fields (cell, hidden, layers, dropout, variant, embed, ...) and
@@ -97,7 +97,9 @@ def train(data, out=None, resume=False, progress=True, log=None, handle_signals=
     after the current step with a checkpoint (see Trainer.fit). A task may choose the options
     not given from its data (`Task.choose_defaults`; they are printed and saved in config.json
     "chosen"), train an ensemble (`task.ensemble` models, each in RUN/members/<k>) and review
-    the trained models (`task.review`, warnings)."""
+    the trained models (`task.review`, warnings). trainer_class: the Trainer (sub)class that
+    runs the loop, for the run and its ensemble members (rnnlab/training/distributed.py passes one
+    that steps on every process of a torch process group)."""
     log = log or (lambda msg: print(msg, file=sys.stderr))
     run = RunFolder(out) if out else None
     if resume:
@@ -111,7 +113,7 @@ def train(data, out=None, resume=False, progress=True, log=None, handle_signals=
                                    getattr(task, "eval_tokens", 0))
     available = check_fits(est)                 # refuses what cannot fit, before allocating
     # the model checks its own options as it is built: a bad one is the only line printed
-    trainer = Trainer(SequenceModel(mcfg), task, tcfg, None, log)
+    trainer = trainer_class(SequenceModel(mcfg), task, tcfg, None, log)
     if hasattr(task, "describe"):
         log(task.describe())
     log(est.summary(available))
@@ -139,7 +141,7 @@ def train(data, out=None, resume=False, progress=True, log=None, handle_signals=
     for k, sub in enumerate(members, 1):
         log(f"ensemble member {k + 1}/{len(members) + 1} (seed {tcfg.seed + k})")
         mt, mm = hooks.member_configs(tcfg, mcfg, k)
-        member = Trainer(SequenceModel(mm), build_task(mt), mt, None, log)
+        member = trainer_class(SequenceModel(mm), build_task(mt), mt, None, log)
         models.append(hooks.train_member(member, run and RunFolder(run.path / sub), resume,
                                          progress))
     for line in getattr(task, "review", lambda models: [])(models):

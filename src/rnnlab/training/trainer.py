@@ -117,11 +117,9 @@ class Trainer:
         bar = _progress_bar(total, self.step, progress)
         last_eval_t, last_eval_step = time.time(), self.step - len(window)
         while total is None or self.step < total:
-            if signals.received:
-                stopped = f"interrupted by {signals.received}"
-                break
-            if self.cfg.time_budget and time.time() - start >= self.cfg.time_budget:
-                stopped = "time budget"
+            request = self.stop_request(signals, start)
+            if request is not None:
+                stopped = request
                 break
             window.append(self.train_step())
             bar.update(1)
@@ -155,8 +153,23 @@ class Trainer:
         return TrainResult(str(self.run.path) if self.run else "", self.step, self.best, last,
                            self.history, stopped, self.step - first, total)
 
+    def stop_request(self, signals, start):
+        """Why the loop must stop before the next step ('interrupted by SIGINT', 'time
+        budget'), or None. A public hook: a distributed trainer makes every process take
+        rank 0's answer (rnnlab/training/distributed.py)."""
+        if signals.received:
+            return f"interrupted by {signals.received}"
+        if self.cfg.time_budget and time.time() - start >= self.cfg.time_budget:
+            return "time budget"
+        return None
+
+    def validation_loss(self):
+        """The task's validation loss of the model now (None: no validation part). A public
+        hook: a distributed trainer computes it once, on rank 0, and shares it."""
+        return self.task.validation_loss(self.model)
+
     def evaluate(self, window, since_step, seconds, start):
-        val = self.task.validation_loss(self.model)
+        val = self.validation_loss()
         steps = self.step - since_step
         rec = {"step": self.step, "train_loss": float(np.mean(window)),
                "val_loss": None if val is None else float(val),
@@ -189,6 +202,12 @@ class Trainer:
         if is_best:
             self.run.save_weights("best", weights)
         self.run.save_weights("model", weights)
+        self.run.save_state(*self.checkpoint_arrays(weights))   # last: marks it complete
+        self.run.write_history(self.history)
+
+    def checkpoint_arrays(self, weights=None):
+        """(arrays, meta): everything --resume needs, as state.safetensors holds it."""
+        weights = self.model.state_dict() if weights is None else weights
         arrays = {f"param/{k}": v for k, v in weights.items()}
         opt_arrays, opt_meta = self.opt.state_dict()
         arrays.update({f"opt/{k}": v for k, v in opt_arrays.items()})
@@ -197,13 +216,16 @@ class Trainer:
         meta = {"step": self.step, "best": self.best, "optimizer": opt_meta,
                 "rng": self.model.rng.bit_generator.state, "history": self.history,
                 "pending": [float(v) for v in self.pending]}
-        self.run.save_state(arrays, meta)      # written last: it marks the checkpoint complete
-        self.run.write_history(self.history)
+        return arrays, meta
 
     def restore(self):
-        arrays, meta = self.run.load_state()
+        self.load_checkpoint(*self.run.load_state())
+
+    def load_checkpoint(self, arrays, meta):
+        """Continue from checkpoint_arrays()'s (arrays, meta), as restore() does from disk."""
         self.model.load_state_dict({k[6:]: v for k, v in arrays.items() if k.startswith("param/")},
-                                   source=f"{self.run.path}/state.safetensors")
+                                   source=(f"{self.run.path}/state.safetensors" if self.run
+                                           else "the checkpoint"))
         self.opt.load_state_dict({k[4:]: v for k, v in arrays.items() if k.startswith("opt/")},
                                  meta["optimizer"])
         carry = [arrays[f"carry/{i}"] for i in range(sum(k.startswith("carry/") for k in arrays))]

@@ -52,6 +52,7 @@ def add_parser(sub):
     _cell_options(t)
     _train_options(t)
     _task_options(t)
+    _scale_out_options(t)
     t.set_defaults(func=run)
 
 
@@ -182,6 +183,19 @@ def _train_options(p):
                    help="the cells' implementation (default: numba when installed)")
 
 
+def _scale_out_options(p):
+    g = p.add_argument_group("scale out (PyTorch DistributedDataParallel on the cell's torch "
+                             "twin; needs the [torch] extra; docs/scale-out.md)")
+    g.add_argument("--nproc", type=int, default=1,
+                   help="processes to train on, this host (default: 1, rnnlab's own NumPy "
+                   "loop); under torchrun the processes are torchrun's")
+    # not --backend: that one is the cells' NumPy implementation (numba | numpy)
+    g.add_argument("--dist-backend", default=None, choices=["gloo", "nccl"],
+                   help="torch.distributed's backend (default: gloo on cpu, nccl on cuda)")
+    g.add_argument("--device", default="cpu", choices=["cpu", "cuda"],
+                   help="where each process trains (default: cpu; cuda: one GPU per process)")
+
+
 def _task_options(p):
     """Each task's own options, from the task registry."""
     from ...tasks import registry
@@ -193,12 +207,35 @@ def _task_options(p):
             _add_option(g, o, o.help)
 
 
+def _train(a, opts):
+    """rnnlab's own loop, or the same run on a torch process group (--nproc, torchrun)."""
+    from ...errors import RnnlabError
+    from ...training import launch as dl
+    from ...training.api import TrainResult, train
+    if a.nproc == 1 and not dl.under_torchrun():
+        return train(a.file, out=a.out, resume=a.resume, **opts)
+    from ...interop.torch import build_twin
+    dl.check_setup(a.nproc, a.device, a.dist_backend)
+    if not a.resume and a.batch is not None and a.batch < a.nproc:
+        raise RnnlabError(f"--batch {a.batch} is fewer sequences than the {a.nproc} processes; "
+                          f"give --batch {a.nproc} or more, or fewer processes")
+    dl.check_twin(build_twin, dl.model_config(a.out, a.resume, opts))
+    try:
+        done = dl.launch([dict(data=a.file, out=a.out, resume=a.resume, **opts)], a.nproc,
+                         build_twin, a.device, a.dist_backend)
+    except dl.WorkerDied as e:
+        print(f"rnnlab: {e}", file=sys.stderr)
+        return e.exit_code
+    if not done:
+        return 0             # a rank of torchrun other than 0: rank 0 reports
+    return TrainResult(**done[0])
+
+
 def run(a):
     """Pass on what was given (None: not given); train() fills in the rest, in the one order
     of precedence (given, the task's defaults, chosen from the data, the table)."""
     from ...nn import registry
     from ...tasks import registry as tasks
-    from ...training.api import train
     if a.resume:
         opts = {k: getattr(a, k) for k in ("steps", "epochs", "time_budget")}
     else:
@@ -212,7 +249,9 @@ def run(a):
         cell_opts = _given(a, [o for spec in registry.CELLS.values() for o in spec.options])
         if cell_opts:
             opts["cell_options"] = cell_opts
-    res = train(a.file, out=a.out, resume=a.resume, **opts)
+    res = _train(a, opts)
+    if isinstance(res, int):
+        return res
     best = "-" if res.best_val_loss is None else f"{res.best_val_loss:.4f}"
     of = "" if res.total is None else f" of {res.total:,}"
     if res.interrupted:
