@@ -23,6 +23,8 @@ MODEL = dict(
     embed=0,                   # text: 0 = one-hot input
     forget_bias=None,          # None: torch's uniform init (LSTM); the xLSTM cells' spread
     dtype="float32",
+    head="bernoulli",          # music: bernoulli (a sigmoid per pitch) | nade (chords jointly)
+    nade_hidden=150,           # head nade: the NADE's hidden units
 )
 
 # Training (TrainConfig).

@@ -60,6 +60,7 @@ def add_parser(sub):
 
 def _model_options(p):
     from ...nn import registry
+    from ...tasks.model import HEADS
     g = p.add_argument_group("model")
     g.add_argument("--cell", default=None, choices=list(registry.choices()),
                    help=f"the recurrent cell (default: {DEFAULTS['cell']})")
@@ -71,6 +72,11 @@ def _model_options(p):
              "output layer (non-recurrent: the state carried in time is never dropped)")
     g.add_argument("--embed", type=int, default=None,
                    help=f"text: embedding size; 0 = one-hot input (default: {DEFAULTS['embed']})")
+    g.add_argument("--head", default=None, choices=list(HEADS),
+                   help="music (piano roll): the output head; bernoulli = one independent "
+                   "sigmoid per pitch, nade = the pitches of a step predicted jointly, one after "
+                   f"another ({_defaults_text('head')})")
+    _tunable(g, "--nade-hidden", int, "--head nade: the NADE's hidden units")
     g.add_argument("--forget-bias", type=float, default=None,
                    help="LSTM, sLSTM, mLSTM: initial forget-gate bias (default: LSTM torch's "
                         "uniform init; sLSTM, mLSTM spread so that sigma(b) runs from 0.95 to "
