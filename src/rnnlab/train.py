@@ -107,7 +107,8 @@ def train(data, out=None, resume=False, progress=True, log=None, handle_signals=
             run.create()                        # raises: an existing run is never overwritten
         hooks.log_chosen(tcfg.task, chosen, log)
     est = estimate_training_memory(mcfg, tcfg.batch, tcfg.seq_len, tcfg.optimizer,
-                                   getattr(task, "eval_tokens", 0))
+                                   getattr(task, "eval_tokens", 0), tcfg.backend,
+                                   getattr(task, "eval_seq_len", None))
     available = check_fits(est)                 # refuses what cannot fit, before allocating
     # the model checks its own options as it is built: a bad one is the only line printed
     trainer = Trainer(SequenceModel(mcfg), task, tcfg, None, log)
@@ -115,6 +116,11 @@ def train(data, out=None, resume=False, progress=True, log=None, handle_signals=
         log(task.describe())
     log(est.summary(available))
     total, rule = trainer.stop_rule()
+    chosen_steps = (chosen if not resume else run.read_config().get("chosen") or {}).get("steps")
+    if chosen_steps and not any(options.get(k) for k in ("steps", "epochs", "time_budget")):
+        # the task chose the step count from the data: say so, not "(--steps)"
+        rule = (f"{total:,} steps: {chosen_steps['why']} (chosen from the data; --steps, "
+                f"--epochs or --time-budget set another)")
     log(f"stopping rule: {rule}")
     members = [f"members/{k}" for k in range(1, getattr(task, "ensemble", 1))]
     if resume:
@@ -134,6 +140,8 @@ def train(data, out=None, resume=False, progress=True, log=None, handle_signals=
     result = trainer.fit(progress, handle_signals=handle_signals)
     if result.interrupted:
         return result
+    if (overfit := hooks.overfit_warning(result.history)) is not None:
+        log(overfit)
     models = [hooks.best_model(trainer)]
     for k, sub in enumerate(members, 1):
         log(f"ensemble member {k + 1}/{len(members) + 1} (seed {tcfg.seed + k})")
