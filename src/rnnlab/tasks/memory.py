@@ -6,25 +6,32 @@
 
 The trainer prints `est.summary()` when a run starts and refuses a run whose estimate exceeds
 the memory the machine has available (`available_memory`), instead of letting NumPy fail
-after minutes of allocating. The estimate is an upper bound for the NumPy reference cells
-(the numba kernels keep fewer arrays) and counts:
+after minutes of allocating. It counts:
 
   weights, gradients and the optimizer's buffers      P x (2 + buffers) x itemsize
-  one training step's activations                     per layer ARRAYS[cell] arrays of
-                                                      (T, B, H), its input (T, B, D_k), the
-                                                      one-hot or embedded input, and the
-                                                      head's logits, probabilities and
-                                                      their gradient (T, B, O) each
-  validation's forward, when it reads more steps than a training batch (text: up to
-  1000 x 16 tokens at a time)
+  one training step's activations, per layer          what the cell's registry entry says
+                                                      it holds (nn/cell_memory.py): arrays
+                                                      of (T, B, H), with the fused kernel
+                                                      or the reference cell, whichever the
+                                                      run uses, its input (T, B, D_k), and
+                                                      what is not (T, B, H): the mLSTM's
+                                                      T x T per head (parallel) or its
+                                                      memory C per step (recurrent)
+  the head's logits, probabilities and gradient       (T, B, O) each, in float64
+  validation's forward instead, when it is larger     in its own chunks (text: up to 1000
+                                                      steps x 16 rows; the forward's share)
   the one-hot table (V, V) of a text model without --embed
   a checkpoint's serialised copies                    P x (4 + 2 x buffers) x itemsize
                                                       (the weights, then the training
                                                       state as bytes, twice: safetensors
                                                       serialises into a buffer of its own)
 
-tests/test_memory.py checks the parameter count against the built model exactly, and the
-estimate against the traced peak of real training steps.
+A term that is not O(T B H) and is a quarter of the activations or more is named in the
+summary, and a refusal offers what avoids it (the mLSTM's other mode, more heads).
+
+The bound (docs/guarantees.md): within 30% of the peak resident memory a run adds, for every
+cell and mode (tests/test_memory.py measures two sizes in a subprocess, tests/memory_probe.py);
+the parameter count from the config alone is exact.
 """
 from __future__ import annotations
 
