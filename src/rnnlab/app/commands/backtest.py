@@ -17,7 +17,8 @@ def add_parser(sub):
     b.add_argument("--target", default=None,
                    help="the column to forecast (default: the first numeric column)")
     b.add_argument("--features", default=None,
-                   help="input columns besides the target, 'a,b' (default: none)")
+                   help="input columns besides the target, 'a,b' (default: every other numeric "
+                   "column)")
     b.add_argument("--fill", default=None, choices=["ffill", "interpolate"],
                    help="fill missing cells (default: a missing cell is an error)")
     b.add_argument("--horizon", type=int, default=None,
