@@ -42,5 +42,10 @@ def _load_model(run, cfg, which):
     weights_file = run.path / f"{which}.safetensors"
     if which == "best" and not weights_file.exists():
         which = "model"
+    if not (run.path / f"{which}.safetensors").exists() and not run.has_state():
+        data = (cfg.get("train") or {}).get("data") or "DATA"
+        raise RnnlabError(f"{run.path} has no checkpoint yet: its training stopped before the "
+                          f"first one (written every --eval-every steps); continue it with: "
+                          f"rnnlab train {data} --out {run.path} --resume")
     model.load_state_dict(run.load_weights(which), source=f"{run.path}/{which}.safetensors")
     return model

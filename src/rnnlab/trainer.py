@@ -132,11 +132,12 @@ class Trainer:
             if self.step % self.cfg.eval_every == 0 or self.step == total:
                 rec = self.evaluate(window, last_eval_step, time.time() - last_eval_t, start)
                 last_eval_t, last_eval_step, window = time.time(), self.step, []
+                unit = getattr(self.task, "rate_unit", "tok/s")
                 bar.set_postfix(train=f"{rec['train_loss']:.3f}", val=_fmt(rec["val_loss"]),
-                                tok_s=f"{rec['tokens_per_s']:.0f}")
+                                **{unit.replace("/", "_"): f"{rec['tokens_per_s']:.0f}"})
                 if not bar.interactive:
                     self.log(f"step {self.step}/{total or '?'}  train {rec['train_loss']:.4f}  "
-                             f"val {_fmt(rec['val_loss'])}  {rec['tokens_per_s']:.0f} tok/s")
+                             f"val {_fmt(rec['val_loss'])}  {rec['tokens_per_s']:.0f} {unit}")
                 improved = rec["val_loss"] is not None and rec["val_loss"] == self.best
                 evals_since_best = 0 if improved else evals_since_best + 1
                 if self.cfg.patience and evals_since_best >= self.cfg.patience:
