@@ -16,7 +16,7 @@ import warnings
 import numpy as np
 
 from rnnlab.data.forecast_metrics import naive_forecast, seasonal_naive_forecast
-from rnnlab.errors import RnnlabError
+from rnnlab.errors import RnnlabError, install_line
 
 NAMES = ("naive", "seasonal_naive", "ets", "arima")
 LABELS = {"naive": "naive", "seasonal_naive": "seasonal naive", "ets": "AutoETS",
@@ -31,7 +31,7 @@ def missing_reason(name: str) -> str | None:
     try:
         import statsforecast.models  # noqa: F401
     except ImportError:
-        return "statsforecast is not installed: pip install 'rnnlab[forecast]'"
+        return f"statsforecast is not installed: {install_line('forecast')}"
     return None
 
 
