@@ -4,7 +4,7 @@
     seasonal_naive   the last season, repeated (the naive forecast without a season)
     ets, arima       statsforecast's AutoETS and AutoARIMA (Hyndman and Khandakar's automatic
                      model selection), when statsforecast is installed:
-                     pip install 'rnnlab[forecast]'
+                     the 'forecast' extra (errors.install_line('forecast') gives the command)
 
 statsforecast is optional and imported only here, on first use. Its AutoETS fits no seasonal
 model for a season longer than 24 (it then chooses among the non-seasonal ones).

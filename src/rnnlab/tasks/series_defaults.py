@@ -55,7 +55,7 @@ def check_length(n):
     else None."""
     if n < MIN_ROWS:
         raise RnnlabError(
-            f"the series has {n} rows, fewer than the {MIN_ROWS} a forecaster needs "
+            f"the series has {n} rows: too few, a forecaster needs at least {MIN_ROWS} "
             f"({MIN_WINDOWS} training windows of {MIN_LOOKBACK} rows, {MIN_VAL} rows to "
             f"validate on and 1 for a difference); use a longer series, or a baseline "
             f"(naive: the last value; seasonal naive: the value one season back)")
