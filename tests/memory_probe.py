@@ -29,7 +29,7 @@ def status_kib(key):
 
 
 def run(data, out, case, warm_up=False):
-    from rnnlab.train import train
+    from rnnlab.training.api import train
     global runs
     runs += 1
     opts = dict(case, seq_len=4) if warm_up else case     # the same B and H: the same code
@@ -39,7 +39,7 @@ def run(data, out, case, warm_up=False):
 
 def main(data, out, cases):
     from rnnlab.tasks.memory import estimate_training_memory
-    from rnnlab.train import _new_configs
+    from rnnlab.training.api import _new_configs
     run(data, out, cases[0])        # the first run of a process allocates for good what no
     for case in cases:              # later run does (caches, pools): not the model's memory
         t0 = time.process_time()

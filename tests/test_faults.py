@@ -15,20 +15,11 @@ import pytest
 
 import rnnlab
 from rnnlab.app.cli import main
-from rnnlab.runs import RunFolder
+from rnnlab.training.run_folder import RunFolder
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 TINY = ["--cell", "gru", "--hidden", "6", "--layers", "1", "--batch", "3", "--seq-len", "6",
         "--backend", "numpy", "--dtype", "float64", "--eval-every", "2"]
-
-
-@pytest.fixture
-def text(tmp_path):
-    rng = np.random.default_rng(0)
-    words = "the cat sat on a mat and then the dog ran to it".split()
-    path = tmp_path / "t.txt"
-    path.write_text(" ".join(rng.choice(words, 400)))
-    return path
 
 
 def snapshot(run):

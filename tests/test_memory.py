@@ -9,8 +9,8 @@ import sys
 import tracemalloc
 from pathlib import Path
 
-import numpy as np
 import pytest
+from conftest import word_text
 
 from rnnlab.app.cli import main
 from rnnlab.errors import RnnlabError
@@ -18,16 +18,12 @@ from rnnlab.nn import registry
 from rnnlab.tasks.memory import (available_memory, check_fits, estimate_training_memory,
                                  fmt_bytes, parameter_count, parameter_shapes)
 from rnnlab.tasks.model import ModelConfig, SequenceModel
-from rnnlab.train import train
+from rnnlab.training.api import train
 
 
 @pytest.fixture
 def text(tmp_path):
-    rng = np.random.default_rng(0)
-    words = "the cat sat on a mat and then the dog ran to it".split()
-    path = tmp_path / "t.txt"
-    path.write_text(" ".join(rng.choice(words, 3000)))
-    return path
+    return word_text(tmp_path / "t.txt", 3000)
 
 
 @pytest.mark.parametrize("choice", sorted(registry.choices()))
@@ -45,7 +41,7 @@ def test_the_estimate_bounds_what_training_allocates(text, tmp_path, cell, hidde
     """Two training steps with a checkpoint after each (the reference cells, whose caches are
     the larger): the traced peak stays under the estimate, and the estimate is not wildly
     above it."""
-    from rnnlab.train import _new_configs
+    from rnnlab.training.api import _new_configs
     opts = dict(cell=cell, hidden=hidden, layers=2, batch=16, seq_len=40, steps=2,
                 eval_every=1, backend="numpy")
     tcfg, mcfg, task, _ = _new_configs(str(text), dict(opts))
@@ -135,7 +131,7 @@ def test_the_mlstm_names_its_quadratic_term_and_the_mode_that_avoids_it():
 def test_a_model_too_big_is_refused_before_it_is_built(text, tmp_path, capsys, monkeypatch):
     def never(*args, **kwargs):
         raise AssertionError("the model was allocated")
-    monkeypatch.setattr(sys.modules["rnnlab.train"], "SequenceModel", never)
+    monkeypatch.setattr(sys.modules["rnnlab.training.api"], "SequenceModel", never)
     assert main(["train", str(text), "--out", str(tmp_path / "run"), "--hidden", "100000"]) == 2
     err = capsys.readouterr().err
     assert len(err.splitlines()) == 1, err

@@ -18,21 +18,12 @@ import pytest
 import rnnlab
 from rnnlab.app.cli import main
 from rnnlab.interrupt import SignalStop
-from rnnlab.runs import RunFolder, load_tensors
-from rnnlab.train import train
+from rnnlab.training.run_folder import RunFolder, load_tensors
+from rnnlab.training.api import train
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 TINY = ["--cell", "gru", "--hidden", "6", "--layers", "2", "--batch", "3", "--seq-len", "6",
         "--backend", "numpy", "--dtype", "float64", "--dropout", "0.1"]
-
-
-@pytest.fixture
-def text(tmp_path):
-    rng = np.random.default_rng(0)
-    words = "the cat sat on a mat and then the dog ran to it".split()
-    path = tmp_path / "t.txt"
-    path.write_text(" ".join(rng.choice(words, 400)))
-    return path
 
 
 def start(text, run, *extra):

@@ -1,7 +1,7 @@
 """Training and evaluation: one run (``run_one``), the grid (``run_experiments``), the demo.
 
 A run is the library's own training: the task (tasks.py) in the trainer's Task protocol, a
-SequenceModel built from its ModelConfig, and ``rnnlab.train.Trainer`` (optimizer, clip, lr,
+SequenceModel built from its ModelConfig, and ``rnnlab.training.trainer.Trainer`` (optimizer, clip, lr,
 evaluation every ``eval_every`` steps; no run folder). Every step sees fresh training batches
 (seeded by (seed, T, task, step)); every run is evaluated on one fixed held-out test set per
 (task, T) (``test_size`` sequences, the same for every cell and seed). After each evaluation
@@ -19,11 +19,11 @@ import time
 
 from ..nn import backend as _backend
 from ..tasks.model import SequenceModel
-from ..train import TrainConfig
-from ..trainer import Diverged, Trainer
+from ..training.api import TrainConfig
+from ..training.trainer import Diverged, Trainer
 from ..viz.gradients import loss_grad_norms
 from .options import STEP_RULE, check_grid, default_steps, options_for
-from .report import _describe, format_table, write_outputs
+from .report import describe, format_table, write_outputs
 from .tasks import SOLVED_RULES, subset, task_class
 
 RECORD_KEYS = ("task", "T", "cell", "seed", "test_metric", "baseline", "solved",
@@ -128,7 +128,7 @@ def run_experiments(task, Ts, cells, hidden, seeds, steps=None, time_budget=None
         if "grad_norms" in rec:
             grad[cell] = dict(T=T, seed=seed, **rec.pop("grad_norms"))
         records.append(rec)
-        progress(f"[{i}/{len(runs)}] {_describe(rec)}")
+        progress(f"[{i}/{len(runs)}] {describe(rec)}")
         if json_lines:
             print(json.dumps(rec), flush=True)
     meta = dict(o, backend=backend or _backend.get_backend(),

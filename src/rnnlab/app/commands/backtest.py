@@ -50,7 +50,7 @@ def add_parser(sub):
 
 
 def run(a):
-    from ...backtesting import backtest, report_lines
+    from ...training.backtest import backtest, report_lines
     task = {k: getattr(a, k) for k in ("lookback", "season", "ensemble", "strategy",
                                        "difference", "log", "seasonal_difference")
             if getattr(a, k) is not None}
