@@ -189,6 +189,15 @@ def test_every_needs_message_names_the_exact_install_line(tmp_path, capsys, monk
     err = capsys.readouterr().err
     assert len(err.splitlines()) == 1 and err.rstrip().endswith(install_line("torch")), err
     assert f"{sys.executable} -m pip install -e '{ROOT}[torch]'" == install_line("torch")
+    from rnnlab.data.baselines import missing_reason
+    from rnnlab.errors import RnnlabError
+    from rnnlab.interop.onnx import _onnx
+    monkeypatch.setitem(sys.modules, "onnx", None)
+    with pytest.raises(RnnlabError, match=re.escape(install_line("onnx"))):
+        _onnx()
+    monkeypatch.setitem(sys.modules, "statsforecast", None)
+    monkeypatch.setitem(sys.modules, "statsforecast.models", None)
+    assert missing_reason("ets").endswith(install_line("forecast"))
 
 
 def test_melody_overfit_is_named_and_greedy_loops_are_explained(tmp_path, capsys):

@@ -90,9 +90,7 @@ def test_the_estimate_is_within_30_percent_of_the_measured_peak_rss(tmp_path):
     """Every cell and mode at two sizes: the peak resident memory a training run adds (two
     steps, a validation and a checkpoint after each; measured in a subprocess over a
     baseline, tests/memory_probe.py says how) against the estimate, +-30%."""
-    rng = np.random.default_rng(0)
-    words = "the cat sat on a mat and then the dog ran to it".split()
-    (tmp_path / "t.txt").write_text(" ".join(rng.choice(words, 6000)))
+    word_text(tmp_path / "t.txt", 6000)
     env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="65536", MALLOC_TRIM_THRESHOLD_="65536",
                PYTHONPATH=os.pathsep.join([str(Path(__file__).parents[1] / "src"),
                                            os.environ.get("PYTHONPATH", "")]))

@@ -34,7 +34,7 @@ import json
 import numpy as np
 
 from .._version import __version__
-from ..errors import RnnlabError
+from ..errors import RnnlabError, install_line
 from ..fileio import atomic_write_bytes
 from ..nn import registry
 from ..nn.layers import RecurrentLayer

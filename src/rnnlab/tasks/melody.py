@@ -178,9 +178,10 @@ class MelodyModel(TextModel):
 
     def report_lines(self, res):
         """`rnnlab evaluate`'s text output."""
+        which = ("every piece of the file" if res["split"] == "all" else
+                 f"{res['split']} split")
         lines = [f"nats per token {res['nats_per_token']:.4f} ({res['bits_per_token']:.3f} "
-                 f"bits) over {res['tokens']:,} tokens of {res['pieces']} pieces "
-                 f"({'every piece of the file' if res['split'] == 'all' else res['split'] + ' split'})",
+                 f"bits) over {res['tokens']:,} tokens of {res['pieces']} pieces ({which})",
                  f"unigram baseline {res['unigram_nats_per_token']:.4f} nats per token: the "
                  f"model is {res['unigram_nats_per_token'] - res['nats_per_token']:+.4f} "
                  f"better", f"voice: {res['voice']}"]

@@ -120,7 +120,7 @@ def _lookback(n_train, season, horizon, given):
     cap = max(MIN_LOOKBACK, n_train // 3)
     if want > cap:
         third = (f"a third of the {n_train} training rows, rounded down"
-                 if cap == n_train // 3 else f"the least lookback")
+                 if cap == n_train // 3 else "the least lookback")
         return cap, f"{why}, cut to {cap}: {third}"
     return want, why
 
