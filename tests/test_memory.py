@@ -79,7 +79,7 @@ def _cases():
                 if spec.name == "mlstm":
                     opts["num_heads"] = par_heads if mode == "parallel" else rec_heads
                     rows = B // 2
-                cases.append(dict(cell=spec.name, hidden=H, seq_len=T, batch=rows,
+                cases.append(dict(cell=spec.name, hidden=H, layers=1, seq_len=T, batch=rows,
                                   val_fraction=0.02, **({"cell_options": opts} if opts else {})))
     return cases
 

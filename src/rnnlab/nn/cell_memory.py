@@ -31,13 +31,16 @@ class CellMemory:
     forward_share: float = 0.6
     notes: tuple = field(default=())
 
-    def numbers(self, T, B, D, H, kernel, options=None, forward=False):
-        """(numbers, notes) of one layer of input width D: see the module docstring."""
+    def numbers(self, T, B, D, H, kernel, options=None, forward=False, first=True):
+        """(numbers, notes) of one layer of input width D: see the module docstring. A layer
+        above the first reads the output of the one below (counted there): only its input's
+        gradient is its own."""
         options = options or {}
         count = self.kernel if kernel and self.kernel is not None else self.reference
         if isinstance(count, dict):
             count = count[options.get("mode", "parallel")]
-        n = count * T * B * H * (self.forward_share if forward else 1) + 2 * T * B * D
+        n = count * T * B * H * (self.forward_share if forward else 1) + \
+            (2 if first else 1) * T * B * D
         notes = self.extra(T, B, H, options, forward) if self.extra else []
         return n + sum(k for _, k, _ in notes), notes
 

@@ -121,7 +121,8 @@ def estimate_training_memory(mcfg, batch, seq_len, optimizer="adam", eval_tokens
             return 0, []
         numbers, notes = 0, []
         for k in range(mcfg.layers):
-            n, extra = spec.memory.numbers(T, B, D if k == 0 else H, H, kernel, options, forward)
+            n, extra = spec.memory.numbers(T, B, D if k == 0 else H, H, kernel, options, forward,
+                                           first=k == 0)
             numbers += n
             notes += [(what, m * s, fix) for what, m, fix in extra]
         # (the first layer's input, one-hot or embedded, is its x, counted with the layer)

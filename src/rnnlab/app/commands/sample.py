@@ -36,10 +36,6 @@ def add_parser(sub):
 def run(a):
     from ...training.load import load
     model = load(a.run)
-    if a.temperature == 0:
-        print("rnnlab: note: --temperature 0 is greedy decoding, which falls into a loop (one "
-              "chord held, two notes or one phrase repeated); for variety use --temperature "
-              "0.5 to 1 or --top-k", file=sys.stderr)
     if model.WRITES_MUSIC:
         return _music(model, a)
     if a.output is not None or a.json_out is not None or a.plot is not None:
