@@ -61,3 +61,5 @@ def _start_threads():
 
 _drop_stale_cache()
 _start_threads()
+
+from ._common import Workspace  # noqa: E402,F401  (public: a layer and the stream each hold one)
