@@ -40,8 +40,8 @@ class PanelTask:
         TaskOption("season", "season length in rows, 1 = none (default: detected)", int),
         TaskOption("lookback", "window length in rows (default: chosen from the data)", int),
         TaskOption("embedding", "panel: give the network each series' identity (a learned "
-                   "per-series embedding: one-hot ids times the input weights)", bool,
-                   flag=True),
+                   "per-series embedding: one-hot ids times the input weights; default: "
+                   "off)", bool, flag=True),
         TaskOption("fallback", "panel: per series, forecast with seasonal naive or the mean of "
                    "both where that beat the network on the validation part (default: on; "
                    "--no-fallback shows the raw network)", bool, flag=True),
