@@ -5,11 +5,14 @@ Per series s (fixed on its training part, printed and saved):
   g(y)      log(y) when every value of the panel is positive (the model then works in ratios
             to the window's level), else y / d_s, with d_s the series' mean absolute seasonal
             change (level scaling for series that touch zero or go negative);
-  seasonal  M4's seasonality test (the autocorrelation at the season's lag beyond its 90%
-            band): the series' base forecast is seasonal naive when it passes, naive else.
+  lag P_s   the series' base forecast: naive (P = 1), seasonal naive at the season (P = m)
+            or at the long season (P = m2, a week of hours), whichever erred least on the
+            recent training part (choose_lag).
 A window of L rows starting at row r0: inputs x_t = (g(y_t) - level) / sigma_in, level = mean
 of g(y) over the window's first K rows (K = the season, or 12 without one), so no step sees
-a level made from its own future; targets at step t, horizon h: (g(y_{t+1+h}) -
+a level made from its own future; a second channel holds the value A_s = P*ceil(H/P) - H rows
+back (its last H steps are the base forecast's values, even for a lag longer than the
+window); then the base's kind, one-hot. Targets at step t, horizon h: (g(y_{t+1+h}) -
 g(base_{t,h})) / sigma_out, the correction over the base forecast made at t. Steps before K-1
 and targets past the series' training part are masked out.
 """
@@ -43,42 +46,65 @@ def seasonal_scale(y, m):
     return d if d > 0 else 1.0
 
 
-def base_offsets(H, m, seasonal):
-    """(H,) offsets from the last context row to each horizon step's base value: seasonal
-    naive (the same phase one season back) or naive (the last row)."""
+def base_offsets(H, P):
+    """(H,) offsets from the last context row to each horizon step's base value: the same
+    phase P rows back (P = 1: naive, the last row)."""
     h = np.arange(H)
-    if seasonal and m > 1:
-        return 1 + h - m * ((h + m) // m)
-    return np.zeros(H, np.int64)
+    return 1 + h - P * ((h + P) // P)
+
+
+def lead(H, P):
+    """A_s: how far back the second input channel reads (P*ceil(H/P) - H >= 0)."""
+    return int(P * -(-H // P) - H)
+
+
+def choose_lag(y, H, lags, recent):
+    """The lag among `lags` whose base forecast (h = 1..H steps ahead) erred least, in mean
+    absolute error, over the last `recent` rows of y."""
+    y = np.asarray(y, np.float64)[-recent:]
+    best, best_err = lags[0], math.inf
+    for P in lags:
+        shifts = np.unique(P * ((np.arange(H) + P) // P))
+        if shifts.max() >= len(y) // 2:
+            continue
+        err = np.mean([np.mean(np.abs(y[s:] - y[:-s])) for s in shifts])
+        if err < best_err - 1e-12:
+            best, best_err = P, err
+    return int(best)
 
 
 class PanelFrame:
     """Flat rows of a panel and the windows read from them (see the module doc)."""
 
-    def __init__(self, values, exog, n_train, season, lookback, horizon, log, seasonal, scale,
-                 exog_mean, exog_std, n_ids=0, ids_onehot=False):
+    def __init__(self, values, exog, n_train, season, lookback, horizon, log, lags, scale,
+                 exog_mean, exog_std, n_ids=0, ids_onehot=False, kinds=(1,)):
         self.m, self.L, self.H, self.log = int(season), int(lookback), int(horizon), bool(log)
         self.K = self.m if self.m > 1 else min(12, self.L)
         self.lengths = np.array([len(v) for v in values])
         self.offsets = np.r_[0, np.cumsum(self.lengths)[:-1]].astype(np.int64)
         self.n_train = np.asarray(n_train, np.int64)
         self.series = np.repeat(np.arange(len(values)), self.lengths)
-        self.seasonal, self.scale = np.asarray(seasonal, bool), np.asarray(scale, np.float64)
+        self.lags, self.scale = np.asarray(lags, np.int64), np.asarray(scale, np.float64)
+        self.kinds = list(kinds)                 # the lags a series may have (one-hot order)
+        self.kind = np.array([self.kinds.index(P) for P in self.lags], np.int64)
+        self.leads = np.array([lead(self.H, P) for P in self.lags], np.int64)
         y = np.concatenate(values)
         self.g = np.log(y) if self.log else y / self.scale[self.series]
         E = exog[0].shape[1] if len(exog) else 0
         self.exog = ((np.concatenate(exog) - exog_mean) / exog_std) if E else np.zeros((len(y), 0))
         self.onehot = bool(ids_onehot)
         self.n_ids = int(n_ids)
-        self.offs = np.stack([base_offsets(self.H, self.m, s) for s in self.seasonal]) \
+        self.offs = np.stack([base_offsets(self.H, P) for P in self.lags]) \
             if len(values) else np.zeros((0, self.H), np.int64)
         self.sigma_in = self.sigma_out = 1.0
-        self.input_size = 2 + E + (self.n_ids if self.onehot else 0)
+        self.C = 2 + len(self.kinds)             # value, the base's values, the base's kind
+        self.input_size = self.C + E + (self.n_ids if self.onehot else 0)
 
     def starts(self):
         """Every training window's first row (flat index): each window's last row has at
         least one target inside its series' training part."""
-        out = [o + np.arange(max(0, nt - self.L)) for o, nt in zip(self.offsets, self.n_train)]
+        out = [o + np.arange(a, max(a, nt - self.L))
+               for o, nt, a in zip(self.offsets, self.n_train, self.leads)]
         return np.concatenate(out) if out else np.zeros(0, np.int64)
 
     def inputs(self, rows, series):
@@ -87,13 +113,15 @@ class PanelFrame:
         level = self.g[rows[:self.K]].mean(axis=0)                         # (B,)
         X = np.empty((L, B, self.input_size))
         X[:, :, 0] = (self.g[rows] - level) / self.sigma_in
-        X[:, :, 1] = self.seasonal[series]
-        E = self.exog.shape[1]
+        X[:, :, 1] = (self.g[rows - self.leads[series]] - level) / self.sigma_in
+        X[:, :, 2:self.C] = 0.0
+        X[:, np.arange(B), 2 + self.kind[series]] = 1.0
+        E, C = self.exog.shape[1], self.C
         if E:
-            X[:, :, 2:2 + E] = self.exog[rows]
+            X[:, :, C:C + E] = self.exog[rows]
         if self.onehot:
-            X[:, :, 2 + E:] = 0.0
-            X[:, np.arange(B), 2 + E + series] = 1.0
+            X[:, :, C + E:] = 0.0
+            X[:, np.arange(B), C + E + series] = 1.0
         return X
 
     def windows(self, starts):

@@ -43,9 +43,9 @@ class PanelModel(TrainedModel):
     def _frame(self, values, exog):
         m = self.meta
         f = PanelFrame(values, exog, [len(v) for v in values], self.season, self.lookback,
-                       self.horizon, m["log"], m["seasonal"], m["scale"],
+                       self.horizon, m["log"], m["lags"], m["scale"],
                        np.asarray(m["exog_mean"]), np.asarray(m["exog_std"]), len(self.ids),
-                       m["embedding"])
+                       m["embedding"], m["kinds"])
         f.sigma_in, f.sigma_out = m["sigma_in"], m["sigma_out"]
         return f
 
@@ -80,10 +80,10 @@ class PanelModel(TrainedModel):
         fallback = self.fallback if fallback is None else bool(fallback)
         if self._val is not None and self._val["fallback"] == fallback:
             return self._val
-        L, H = self.lookback, self.horizon
-        past = [t[:L] for t in self.tails]
-        actual = np.stack([t[L:L + H] for t in self.tails])
-        net = self.network(past, [e[:L] for e in self.exog_tails], H)
+        H = self.horizon
+        past = [t[:-H] for t in self.tails]
+        actual = np.stack([t[-H:] for t in self.tails])
+        net = self.network(past, [e[:-H] for e in self.exog_tails], H)
         base = self.baseline(past, H)
         cands = np.stack([net, base, (net + base) / 2])                     # (3, S, H)
         mae = np.mean(np.abs(cands - actual[None]), axis=2).T                # (S, 3)

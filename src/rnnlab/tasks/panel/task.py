@@ -4,8 +4,8 @@
     rnnlab forecast run --json                             # {"forecasts": {id: {...}}}
 
 One global network reads windows drawn from all the series (frame.py: per-series level
-scaling and a learned correction over each series' base forecast, seasonal naive or naive
-by M4's seasonality test). Each series' last `horizon` rows are its validation part: the
+scaling and a learned correction over each series' base forecast: naive, seasonal naive, or
+seasonal naive a long season back, whichever erred least on the series' training part). Each series' last `horizon` rows are its validation part: the
 validation loss is the horizon-step forecast from there, and the trained model
 (model.py) picks per series between the network, seasonal naive and their mean on it.
 Every option left unset is chosen from the data (defaults.py), printed and saved.
@@ -16,9 +16,12 @@ import numpy as np
 
 from ..base import TaskOption, positive_int, task_options
 from .data import read_panel, season_of
-from .frame import PanelFrame, seasonal_scale, seasonal_test
+from .frame import PanelFrame, choose_lag, lead, seasonal_scale
 from . import defaults
 
+# the long season of a season (hours: a week), when the base may look that far back
+LONG_SEASONS = {24: 168}
+LAG_NAMES = {1: "naive"}
 CHOSEN = ("hidden", "layers", "batch", "lr", "steps", "eval_every", "patience")
 
 
@@ -72,7 +75,12 @@ class PanelTask:
         H, m = self.horizon, self.season
         n_train = panel.lengths - H
         self.log = bool(all((v > 0).all() for v in panel.values))
-        self.seasonal = [seasonal_test(v[:nt], m) for v, nt in zip(panel.values, n_train)]
+        self.long_season = LONG_SEASONS.get(m)
+        self.kinds = list(dict.fromkeys(P for P in (1, m, self.long_season) if P))
+        self.lags = []
+        for v, nt in zip(panel.values, n_train):
+            ok = [P for P in self.kinds if nt >= self.lookback + 1 + lead(H, P) + P]
+            self.lags.append(choose_lag(v[:nt], H, ok or [1], min(int(nt), 10 * max(ok or [1]))))
         self.scale = [seasonal_scale(v[:nt], m) for v, nt in zip(panel.values, n_train)]
         E = len(panel.columns["exog"])
         if E:
@@ -83,8 +91,8 @@ class PanelTask:
             ex_mean, ex_std = np.zeros(0), np.ones(0)
         self.exog_mean, self.exog_std = ex_mean, ex_std
         self.frame = PanelFrame(panel.values, panel.exog, n_train, m, self.lookback, H,
-                                self.log, self.seasonal, self.scale, ex_mean, ex_std,
-                                len(panel.ids), self.embedding)
+                                self.log, self.lags, self.scale, ex_mean, ex_std,
+                                len(panel.ids), self.embedding, self.kinds)
         self.frame.fit_sigmas(self.seed)
         self.starts = self.frame.starts()
         self.input_size, self.output_size = self.frame.input_size, H
@@ -120,9 +128,11 @@ class PanelTask:
                 f" to {p.lengths.max()} a series){exog}; {len(self.starts):,} training windows "
                 f"of {self.lookback} rows, the last {self.horizon} rows of each series "
                 f"validate\nnormalisation: {how}; input scale {f.sigma_in:.4g}, output scale "
-                f"{f.sigma_out:.4g}\nseasonality: season {self.season}; {sum(self.seasonal)} of "
-                f"{len(p.ids)} series pass M4's seasonality test (base forecast seasonal naive), "
-                f"the others' base is naive")
+                f"{f.sigma_out:.4g}\nseasonality: season {self.season}"
+                + (f", long season {self.long_season}" if self.long_season else "")
+                + "; base forecast by the least error on each series' training part: "
+                + ", ".join(f"{self.lags.count(P)} {LAG_NAMES.get(P, 'seasonal naive')} ({P})"
+                            for P in self.kinds))
 
     # ----- training ----------------------------------------------------------------------
     def batch(self, k):
@@ -153,9 +163,10 @@ class PanelTask:
 
     def meta(self):
         p, L, H = self.panel, self.lookback, self.horizon
-        keep = L + H
+        keep = L + H + max(self.frame.leads, default=0)
         return {"kind": "panel", "columns": p.columns, "ids": p.ids, "season": self.season,
-                "horizon": H, "lookback": L, "log": self.log, "seasonal": self.seasonal,
+                "horizon": H, "lookback": L, "log": self.log, "lags": self.lags,
+                "kinds": self.kinds,
                 "scale": self.scale,
                 "mase_scale": [seasonal_scale(v, self.season) for v in p.values],
                 "sigma_in": self.frame.sigma_in,
