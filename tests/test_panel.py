@@ -80,7 +80,10 @@ def test_noise_series_falls_back_and_no_series_ends_worse(panel):
 
 def test_forecaster_fit_predict_cross_validation():
     df = frame(4, n=80, freq="D")
+    df["size"] = df["unique_id"].str[1:].astype(int)           # a static exogenous column
+    df["temp"] = np.cos(np.arange(len(df)) / 5.0)              # a time-varying one
     fc = rnnlab.Forecaster(horizon=7, steps=40, hidden=8, eval_every=20).fit(df)
+    assert fc.model.meta["columns"]["exog"] == ["size", "temp"]
     out = fc.predict()
     assert list(out.columns) == ["unique_id", "ds", "rnnlab", "rnnlab-lo-95", "rnnlab-hi-95"]
     assert len(out) == 4 * 7 and out["ds"].min() == pd.Timestamp("2024-03-21")

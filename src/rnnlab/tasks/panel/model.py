@@ -8,8 +8,9 @@ calibrated on the validation part, and the scores of a held-out panel.
 Fallback: on each series' validation part (its last `horizon` rows, which the network never
 trained on) the network, seasonal naive (naive without a season) and their mean are scored
 by MAE; the series is forecast with the best of the three (with fallback off, always the
-network). Intervals: split conformal. The chosen forecast's validation errors, in units of
-each series' scale, give per-step quantiles across the series (pooled over the steps, by
+network). Intervals: split conformal. The network's validation errors (the chosen forecast's would be
+optimistic: the choice was made on them), in units of each series' scale, give per-step
+quantiles across the series (pooled over the steps, by
 sqrt(h), when there are fewer than MIN_SERIES series).
 """
 import numpy as np
@@ -74,8 +75,8 @@ class PanelModel(TrainedModel):
 
     # ----- the validation part: the choice and the interval ----------------------------------
     def validation(self, fallback=None):
-        """{"choice": (S,) index into CHOICES, "errors": (S, H) scaled errors of the chosen
-        forecast, "mae": (S, 3)} on each series' validation part. fallback: None = the run's
+        """{"choice": (S,) index into CHOICES, "errors": (S, H) scaled errors of the
+        network, "mae": (S, 3)} on each series' validation part. fallback: None = the run's
         (--fallback / --no-fallback), False = the network everywhere."""
         fallback = self.fallback if fallback is None else bool(fallback)
         if self._val is not None and self._val["fallback"] == fallback:
@@ -88,9 +89,8 @@ class PanelModel(TrainedModel):
         cands = np.stack([net, base, (net + base) / 2])                     # (3, S, H)
         mae = np.mean(np.abs(cands - actual[None]), axis=2).T                # (S, 3)
         choice = np.argmin(mae, axis=1) if fallback else np.zeros(len(self.ids), int)
-        chosen = cands[choice, np.arange(len(self.ids))]
         scale = np.asarray(self.meta["scale"])[:, None]
-        self._val = {"choice": choice, "mae": mae, "errors": (actual - chosen) / scale,
+        self._val = {"choice": choice, "mae": mae, "errors": (actual - net) / scale,
                      "fallback": fallback}
         return self._val
 
