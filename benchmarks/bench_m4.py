@@ -74,13 +74,18 @@ def main():
     ap.add_argument("--series", type=int, default=None, help="the first N series (default: all)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", default=None, help="write the results here too")
+    ap.add_argument("--steps", type=int, default=None,
+                    help="an experiment: train this many steps (default: the model's default)")
+    ap.add_argument("--hidden", type=int, default=None,
+                    help="an experiment: hidden units (default: the model's default)")
     a = ap.parse_args()
     import rnnlab
     train, test = read_wide(a.train, a.series), read_wide(a.test, a.series)
     df = long_frame(train)
     t0, c0 = time.perf_counter(), time.process_time()
     lines = []
-    fc = rnnlab.Forecaster(horizon=H, seed=a.seed, log=lines.append).fit(df)
+    knobs = {k: v for k, v in (("steps", a.steps), ("hidden", a.hidden)) if v is not None}
+    fc = rnnlab.Forecaster(horizon=H, seed=a.seed, log=lines.append, **knobs).fit(df)
     res = fc.model.forecast(H)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     raw = fc.model.forecast(H, fallback=False)
@@ -95,10 +100,12 @@ def main():
     load = os.getloadavg()
     out = {"series": len(train), "wall_s": wall, "cpu_s": cpu, "peak_rss_mib": peak,
            "load": load, "counts": res["counts"], "rows": rows, "steps": fc.result.steps,
-           "chosen": [x for x in lines if x.startswith("  --")]}
+           "chosen": [x for x in lines if x.startswith("  --")], "knobs": knobs,
+           "val_losses": [x for x in lines if x.startswith("step ")]}
     print(f"M4 Hourly, {len(train)} series, horizon {H}: fit + predict {wall:.0f} s wall, "
           f"{cpu:.0f} s CPU, peak RSS {peak:.0f} MiB; {fc.result.steps} steps "
-          f"({fc.result.stopped}); load {load[0]:.2f}")
+          f"({fc.result.stopped}); load {load[0]:.2f}" + (f"; NOT the defaults: {knobs}"
+                                                           if knobs else ""))
     print("forecast used per series: " + ", ".join(f"{n} {c}" for c, n in
                                                    res["counts"].items()))
     print(f"{'':38s} {'sMAPE':>7s} {'MASE':>7s} {'OWA':>6s} {'cover95':>8s} {'MSIS':>7s}")

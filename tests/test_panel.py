@@ -63,6 +63,10 @@ def test_cli_train_forecast_evaluate(panel, capsys):
     assert ev["series"] == 6 and ev["horizon"] == H and 0 <= ev["model"]["coverage"] <= 1
     # scored for every series (accuracy is the benchmark's business, not this tiny run's)
     assert np.isfinite(ev["model"]["mase"]) and np.isfinite(ev["model"]["msis"])
+    assert main(["backtest", str(d / "train.csv"), "--horizon", str(H), "--folds", "1",
+                 "--steps", "20", "--hidden", "8", "--json"]) == 0
+    folds = json.loads(capsys.readouterr().out)
+    assert len(folds) == 1 and folds[0]["series"] == 6 and folds[0]["horizon"] == H
 
 
 def test_noise_series_falls_back_and_no_series_ends_worse(panel):

@@ -101,6 +101,8 @@ class Forecaster:
         cols = list(df.columns)
         idc = find_column(cols, id_col, ID_NAMES, "id", "id_col", "the data frame")
         tc = find_column(cols, time_col, TIME_NAMES, "time", "time_col", "the data frame")
+        if not pd.api.types.is_numeric_dtype(df[tc]):       # dates read from a CSV as text
+            df = df.assign(**{tc: pd.to_datetime(df[tc])})
         df = df.sort_values([idc, tc], kind="stable").reset_index(drop=True)
         pos = df.groupby(idc).cumcount()
         n = df.groupby(idc)[tc].transform("size")
@@ -127,18 +129,22 @@ def backtest_panel(path, horizon=None, folds=3, log=None, **options):
     """`rnnlab backtest` on a panel CSV: cross_validation over `folds` origins, scored per
     fold as `rnnlab evaluate` scores a held-out panel. Returns {"folds": [...], "lines"}."""
     pd = pandas()
-    df = pd.read_csv(path)
-    fc = Forecaster(horizon, log=log, **options)
     if horizon is None:
         raise RnnlabError("backtest on a panel needs --horizon (the steps of each fold)")
+    df = pd.read_csv(path)
+    fc = Forecaster(horizon, log=log, **options)
     cv = fc.cross_validation(df, horizon, folds)
+    df = cv_times(df, cv)
     idc, tc = (find_column(list(df.columns), None, names, what, flag, path) for names, what,
                flag in ((ID_NAMES, "id", "--id"), (TIME_NAMES, "time", "--time")))
     yc = find_column([c for c in df.columns if c not in (idc, tc)], None, TARGET_NAMES,
                      "target", "--target", path)
     p = round(fc.level * 100)
     out, lines = [], []
-    for k, (cut, part) in enumerate(cv.groupby(cv["cutoff"].astype(str), sort=True)):
+    fold = cv.groupby(idc)["cutoff"].rank(method="dense").astype(int)   # series' ends differ
+    for k, (_, part) in enumerate(cv.groupby(fold, sort=True)):
+        cut = f"{part['cutoff'].min()} to {part['cutoff'].max()}" \
+            if part["cutoff"].nunique() > 1 else str(part["cutoff"].iloc[0])
         acts, fcs, los, his, bases, scales = [], [], [], [], [], []
         for i, g in part.groupby(idc, sort=False):
             hist = df[(df[idc] == i) & (df[tc] <= g["cutoff"].iloc[0])][yc].to_numpy(float)
@@ -155,3 +161,13 @@ def backtest_panel(path, horizon=None, folds=3, log=None, **options):
         out.append({"cutoff": cut, **res})
         lines += [f"fold {k + 1} (cutoff {cut}):", *("  " + s for s in score_lines(res))]
     return {"folds": out, "lines": lines}
+
+
+def cv_times(df, cv):
+    """df with its time column as cross_validation read it (dates parsed)."""
+    pd = pandas()
+    for c in df.columns:
+        if c in cv.columns and c != "y" and pd.api.types.is_datetime64_any_dtype(cv[c]) \
+                and not pd.api.types.is_datetime64_any_dtype(df[c]):
+            df = df.assign(**{c: pd.to_datetime(df[c])})
+    return df
