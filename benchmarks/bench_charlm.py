@@ -11,8 +11,8 @@ epoch start), Adam 2e-3, global clip 5, for the SAME number of wall-clock second
 each in its own subprocess, one after the other (never at the same time: 2 shared cores).
 The final val loss is computed identically on both sides, after the budget: the last 10% of the
 text streamed as one sequence with the state carried, mean nats per predicted character
-(rnnlab: rnnlab.inference.load(run, "model").evaluate(valfile); torch: torch_charlm.stream_loss).
-rnnlab trains through its own public trainer (rnnlab.train.train with time_budget); eval_every
+(rnnlab: rnnlab.training.load.load(run, "model").evaluate(valfile); torch: torch_charlm.stream_loss).
+rnnlab trains through its own public trainer (rnnlab.training.api.train with time_budget); eval_every
 is set beyond reach so no validation pass runs inside the budget on either side.
 """
 import argparse
@@ -31,8 +31,8 @@ def rnnlab_side(corpus, budget, backend, seed, workdir, embed=0):
     """Runs in the child process: train with rnnlab's trainer, evaluate the saved run."""
     import numpy as np
     import rnnlab
-    from rnnlab.inference import load
-    from rnnlab.train import train
+    from rnnlab.training.load import load
+    from rnnlab.training.api import train
 
     if backend:
         rnnlab.set_backend(backend)

@@ -36,7 +36,7 @@ from rnnlab.nn import registry
 from rnnlab.tasks.model import ModelConfig, SequenceModel
 from rnnlab.tasks.music import MusicModel
 from rnnlab.tasks.registry import with_task_defaults
-from rnnlab.train import TrainConfig, Trainer, build_task, split_options
+from rnnlab.training.api import TrainConfig, Trainer, build_task, split_options
 
 LITERATURE = {"lstm": 8.45, "gru": 8.43, "rnn": 8.91, "tcn": 8.10}
 

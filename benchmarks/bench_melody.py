@@ -26,7 +26,7 @@ from rnnlab.data.synthetic import melodies
 from rnnlab.tasks.melody import MelodyModel
 from rnnlab.tasks.model import ModelConfig, SequenceModel
 from rnnlab.tasks.registry import with_task_defaults
-from rnnlab.train import TrainConfig, Trainer, build_task, split_options
+from rnnlab.training.api import TrainConfig, Trainer, build_task, split_options
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_chorales import cpu_name  # noqa: E402  (a sibling script)

@@ -78,7 +78,7 @@ def torch_step(cell, opts, H, seed, x):
     from rnnlab.tasks.model import ModelConfig
     from rnnlab.torch import build_twin
     torch.manual_seed(seed)
-    m = build_twin(ModelConfig(task="series", cell=cell, input_size=H, output_size=1,
+    m = build_twin(ModelConfig(layers=1, task="series", cell=cell, input_size=H, output_size=1,
                                hidden=H, cell_options=opts)).rnn
     m.train()
     xt = torch.from_numpy(x)

@@ -92,7 +92,7 @@ def child(a):
     """One (cell, seed): train for --budget CPU seconds, then score the validation text."""
     import numpy as np  # noqa: F401  (numba and numpy loaded before the clock starts)
 
-    from rnnlab.train import TrainConfig, Trainer
+    from rnnlab.training.api import TrainConfig, Trainer
     task = text_task(a.corpus)
     model = build(task, a.cell, a.hidden, a.seed)
     tcfg = TrainConfig(task="text", steps=10 ** 9, eval_every=10 ** 9, seed=a.seed,

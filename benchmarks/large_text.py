@@ -62,7 +62,7 @@ def main():
 CHILD = """
 import resource, sys, tracemalloc
 import importlib
-T = importlib.import_module("rnnlab.train")
+T = importlib.import_module("rnnlab.training.api")
 path, out, tokens, backend = sys.argv[1:5]
 build = T.build_task
 peaks = []

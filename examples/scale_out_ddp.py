@@ -59,7 +59,7 @@ def worker(rank, world, args, port):
     from torch.nn.parallel import DistributedDataParallel as DDP
 
     from rnnlab.interop.torch import build_twin, read_run_config
-    from rnnlab.train import TrainConfig, build_task
+    from rnnlab.training.api import TrainConfig, build_task
 
     torch.set_num_threads(1)
     if port is None:                                   # torchrun: env:// rendezvous

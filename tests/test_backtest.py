@@ -12,7 +12,7 @@ from rnnlab.app.cli import main
 from rnnlab.data.series import generate_series, write_csv
 
 TINY = dict(hidden=8, steps=30, task_options={"ensemble": 1})
-bt = sys.modules["rnnlab.backtesting"]
+bt = sys.modules["rnnlab.training.backtest"]
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,8 @@ import pytest
 
 from rnnlab import GRU, LSTM, RNN, RnnlabError
 from rnnlab.app.cli import main
-from rnnlab.inference import load
-from rnnlab.runs import load_tensors
+from rnnlab.training.load import load
+from rnnlab.training.run_folder import load_tensors
 
 D, H, B, T = 3, 4, 2, 5
 TINY = ["--hidden", "16", "--layers", "2", "--batch", "4", "--seq-len", "10", "--eval-every", "5"]

@@ -7,7 +7,7 @@ import pytest
 
 import rnnlab
 from rnnlab.app.cli import main
-from rnnlab.runs import load_tensors
+from rnnlab.training.run_folder import load_tensors
 
 TINY = ["--hidden", "16", "--layers", "1", "--batch", "4", "--seq-len", "10", "--eval-every", "5"]
 
@@ -47,7 +47,7 @@ def test_train_sample_evaluate(corpus, tmp_path, capsys):
 
 def test_starting_loss_is_near_ln_v(corpus, tmp_path):
     messages = []
-    from rnnlab.train import train
+    from rnnlab.training.api import train
     train(corpus, None, hidden=16, layers=1, batch=4, seq_len=10, steps=1,
                        eval_every=1, progress=False, log=messages.append)
     first = [m for m in messages if m.startswith("step 1:")][0]

@@ -198,7 +198,7 @@ def test_divergence_is_recorded(monkeypatch):
 
 def test_trainer_stop_hook_runs_after_each_evaluation():
     """Trainer.fit(stop=...): called with the Trainer after every evaluation; True ends the run."""
-    from rnnlab.train import TrainConfig, Trainer
+    from rnnlab.training.api import TrainConfig, Trainer
     task = X.Adding(10, batch=4, test_size=8)
     model = SequenceModel(task.model_config("gru", 4, seed=0))
     seen = []

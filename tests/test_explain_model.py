@@ -9,7 +9,7 @@ import pytest
 
 from rnnlab.app.cli import main
 from rnnlab.errors import RnnlabError
-from rnnlab.inference import load
+from rnnlab.training.load import load
 from rnnlab.nn.cells import lstm as lstm_cell
 from rnnlab.tasks.model import ModelConfig, SequenceModel
 from rnnlab.viz.explain import read_explain_payload, render_explain_html
@@ -25,7 +25,7 @@ LSTM_NAMES = ("i", "f", "g", "o", "j", "k", "c", "tanh_c", "h")
 
 @pytest.fixture(scope="module")
 def text_run(tmp_path_factory):
-    from rnnlab.train import train
+    from rnnlab.training.api import train
     d = tmp_path_factory.mktemp("run")
     (d / "corpus.txt").write_text(CORPUS, "utf-8")
     train(str(d / "corpus.txt"), out=str(d / "run"), cell="lstm", hidden=8, layers=2, steps=6,
@@ -261,7 +261,7 @@ def test_real_page_in_chromium(browser, text_run, tmp_path):  # noqa: F811
 # ---- series and music runs (--input FILE) --------------------------------------------------------
 def test_series_and_music_runs(tmp_path):
     import json
-    from rnnlab.train import train
+    from rnnlab.training.api import train
     i = np.arange(160)
     (tmp_path / "s.csv").write_text("y,x\n" + "\n".join(
         f"{np.sin(k / 5) + k / 100:.4f},{np.cos(k / 7):.4f}" for k in i), "utf-8")

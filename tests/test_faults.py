@@ -15,7 +15,7 @@ import pytest
 
 import rnnlab
 from rnnlab.app.cli import main
-from rnnlab.runs import RunFolder
+from rnnlab.training.run_folder import RunFolder
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 TINY = ["--cell", "gru", "--hidden", "6", "--layers", "1", "--batch", "3", "--seq-len", "6",

@@ -155,7 +155,7 @@ def test_flat_clip_and_finite_check(dtype):
 
 
 def test_model_parameters_share_one_flat_buffer():
-    m = SequenceModel(ModelConfig(task="text", input_size=V, output_size=V, hidden=8, embed=4))
+    m = SequenceModel(ModelConfig(layers=1, task="text", input_size=V, output_size=V, hidden=8, embed=4))
     assert flat_of(m.params.values()) is m.flat_params
     assert flat_of(m.grads.values()) is m.flat_grads
     assert m.rnn.params["weight_hh_l0"] is m.params["rnn.weight_hh_l0"]
@@ -191,7 +191,7 @@ def test_thread_count_changes_no_bit(cell, monkeypatch):
     import numba
 
     from rnnlab.nn.kernels import policy
-    from rnnlab.train import TrainConfig, Trainer
+    from rnnlab.training.api import TrainConfig, Trainer
     monkeypatch.setattr(policy, "SPLIT_MIN_ROWS", 1)
     monkeypatch.setattr(policy, "SPLIT_MIN_MACS", 0)
     monkeypatch.setattr(policy, "PAR_GEMM_MIN_MACS", 0)

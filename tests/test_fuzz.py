@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from rnnlab.data import music, series, text
 from rnnlab.nn import registry
 from rnnlab.errors import RnnlabError
-from rnnlab.runs import RunFolder, load_tensors, save_tensors
+from rnnlab.training.run_folder import RunFolder, load_tensors, save_tensors
 
 SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                       HealthCheck.function_scoped_fixture])

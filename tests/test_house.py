@@ -7,12 +7,11 @@ lower floor to a higher one and on any cycle between modules. Floors, from the t
     7  rnnlab (the package face), rnnlab.__main__, rnnlab.torch, rnnlab.app
     6  rnnlab.experiments
     5  rnnlab.viz, rnnlab.interop
-    4  rnnlab.train, rnnlab.trainer, rnnlab.train_hooks, rnnlab.inference, rnnlab.runs,
-       rnnlab.backtesting
+    4  rnnlab.training (api, defaults, trainer, hooks, run_folder, load, backtest)
     3  rnnlab.tasks
     2  rnnlab.nn, rnnlab.data            (the engine; file formats)
     1  rnnlab.fileio, rnnlab.interrupt
-    0  rnnlab.errors, rnnlab._version    (leaves)
+    0  rnnlab.errors, rnnlab._version, rnnlab.defaults, rnnlab.validate    (leaves)
 
 Inside the engine the same rule holds one level down: the layers may import the cells and the
 kernels, never the other way round, and the registry sits above the layers.
@@ -28,12 +27,11 @@ FLOORS = [  # (module prefix, floor); the longest matching prefix wins
     ("rnnlab", 7), ("rnnlab.__main__", 7), ("rnnlab.torch", 7), ("rnnlab.app", 7),
     ("rnnlab.experiments", 6),
     ("rnnlab.viz", 5), ("rnnlab.interop", 5),
-    ("rnnlab.train", 4), ("rnnlab.trainer", 4), ("rnnlab.train_hooks", 4),
-    ("rnnlab.inference", 4), ("rnnlab.runs", 4), ("rnnlab.backtesting", 4),
+    ("rnnlab.training", 4),
     ("rnnlab.tasks", 3),
     ("rnnlab.nn", 2), ("rnnlab.data", 2),
     ("rnnlab.fileio", 1), ("rnnlab.interrupt", 1),
-    ("rnnlab.errors", 0), ("rnnlab._version", 0),
+    ("rnnlab.errors", 0), ("rnnlab._version", 0), ("rnnlab.defaults", 0), ("rnnlab.validate", 0),
 ]
 ENGINE = [  # floors inside rnnlab.nn
     ("rnnlab.nn", 9), ("rnnlab.nn.registry", 8), ("rnnlab.nn.layers", 7),
@@ -152,7 +150,7 @@ def test_the_reader_finds_the_import_of_a_submodule():
     """The parser itself: a relative `from . import x` and a function-level import are seen."""
     assert "rnnlab.nn.cells.lstm" in GRAPH["rnnlab.nn.layers.lstm"]
     assert "rnnlab.nn.kernels.lstm" in GRAPH["rnnlab.nn.layers.lstm"]      # inside _kernel()
-    assert "rnnlab.tasks.registry" in GRAPH["rnnlab.inference"]
+    assert "rnnlab.tasks.registry" in GRAPH["rnnlab.training.load"]
 
 
 def test_modules_stay_readable():

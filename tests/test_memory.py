@@ -14,7 +14,7 @@ from rnnlab.nn import registry
 from rnnlab.tasks.memory import (available_memory, check_fits, estimate_training_memory,
                                  fmt_bytes, parameter_count, parameter_shapes)
 from rnnlab.tasks.model import ModelConfig, SequenceModel
-from rnnlab.train import train
+from rnnlab.training.api import train
 
 
 @pytest.fixture
@@ -41,7 +41,7 @@ def test_the_estimate_bounds_what_training_allocates(text, tmp_path, cell, hidde
     """Two training steps with a checkpoint after each (the reference cells, whose caches are
     the larger): the traced peak stays under the estimate, and the estimate is not wildly
     above it."""
-    from rnnlab.train import _new_configs
+    from rnnlab.training.api import _new_configs
     opts = dict(cell=cell, hidden=hidden, layers=2, batch=16, seq_len=40, steps=2,
                 eval_every=1, backend="numpy")
     tcfg, mcfg, task, _ = _new_configs(str(text), dict(opts))
@@ -61,7 +61,7 @@ def test_the_estimate_bounds_what_training_allocates(text, tmp_path, cell, hidde
 def test_a_model_too_big_is_refused_before_it_is_built(text, tmp_path, capsys, monkeypatch):
     def never(*args, **kwargs):
         raise AssertionError("the model was allocated")
-    monkeypatch.setattr(sys.modules["rnnlab.train"], "SequenceModel", never)
+    monkeypatch.setattr(sys.modules["rnnlab.training.api"], "SequenceModel", never)
     assert main(["train", str(text), "--out", str(tmp_path / "run"), "--hidden", "100000"]) == 2
     err = capsys.readouterr().err
     assert len(err.splitlines()) == 1, err

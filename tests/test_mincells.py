@@ -227,10 +227,10 @@ def test_onnx_export_names_the_torch_export():
 
 def test_mode_is_an_option_of_the_min_cells_only():
     from rnnlab.tasks.model import ModelConfig
-    ModelConfig(task="series", cell="minlstm", input_size=1, output_size=1,
+    ModelConfig(layers=1, task="series", cell="minlstm", input_size=1, output_size=1,
                 cell_options={"mode": "recurrent"}).validate()
     with pytest.raises(RnnlabError, match="--mode is not an option of the gru cell"):
-        ModelConfig(task="series", cell="gru", input_size=1, output_size=1,
+        ModelConfig(layers=1, task="series", cell="gru", input_size=1, output_size=1,
                     cell_options={"mode": "recurrent"}).validate()
 
 

@@ -99,4 +99,4 @@ def test_no_dropout_draws_nothing_from_the_generator():
 def test_bad_probability_is_one_line(bad):
     from rnnlab.errors import RnnlabError
     with pytest.raises(RnnlabError, match="must be in \\[0, 1\\)"):
-        ModelConfig(task="music", input_size=5, output_size=5, **bad).validate()
+        ModelConfig(layers=1, task="music", input_size=5, output_size=5, **bad).validate()

@@ -12,7 +12,7 @@ from rnnlab.app.cli import main
 from rnnlab.data.music import load_midi, to_piano_roll, write_midi
 from rnnlab.data.synthetic import chorales
 from rnnlab.tasks.music import independent_nll, roll_scores
-from rnnlab.runs import load_tensors, save_tensors
+from rnnlab.training.run_folder import load_tensors, save_tensors
 
 TINY = ["--cell", "gru", "--hidden", "16", "--layers", "1", "--batch", "8", "--seq-len", "16",
         "--eval-every", "60", "--lr", "0.02", "--transpose", "0", "--output-dropout", "0"]

@@ -146,7 +146,7 @@ def test_cli_export_text_run_with_vocab_metadata(tmp_path):
 
 
 def rnnlab_train(data, run, **kw):
-    from rnnlab.train import train
+    from rnnlab.training.api import train
     opts = dict(hidden=8, layers=2, steps=4, eval_every=2, batch=4, seq_len=8, progress=False,
                 log=lambda m: None)
     opts.update(kw)
@@ -154,7 +154,7 @@ def rnnlab_train(data, run, **kw):
 
 
 def rnnlab_load(run):
-    from rnnlab.inference import load
+    from rnnlab.training.load import load
     return load(str(run))
 
 

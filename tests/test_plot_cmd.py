@@ -16,7 +16,7 @@ CORPUS = "the cat sat on the mat. a dog ran to the door.\n" * 60
 
 @pytest.fixture(scope="module")
 def text_run(tmp_path_factory):
-    from rnnlab.train import train
+    from rnnlab.training.api import train
     d = tmp_path_factory.mktemp("run")
     (d / "corpus.txt").write_text(CORPUS, "utf-8")
     train(str(d / "corpus.txt"), out=str(d / "run"), cell="lstm", hidden=6, layers=2, steps=4,

@@ -43,7 +43,7 @@ def test_the_command_line_offers_every_choice():
 @pytest.mark.parametrize("choice", list(registry.choices()))
 def test_a_choice_builds_its_layer(choice):
     opts = registry.from_choice(choice)
-    cfg = ModelConfig(task="series", input_size=2, output_size=1, hidden=3, **opts).validate()
+    cfg = ModelConfig(layers=1, task="series", input_size=2, output_size=1, hidden=3, **opts).validate()
     model = SequenceModel(cfg)
     assert type(model.rnn) is registry.get(opts["cell"]).layer
     out, _ = model.forward(np.zeros((4, 1, 2), np.float32))
@@ -65,7 +65,7 @@ def test_cell_options_are_checked_against_the_cell():
                                           r"\(the toy cell takes --depth\)"):
         spec.check_options({"width": 2})
     with pytest.raises(RnnlabError, match="not an option of the gru cell"):
-        ModelConfig(task="series", cell="gru", input_size=1, output_size=1,
+        ModelConfig(layers=1, task="series", cell="gru", input_size=1, output_size=1,
                     cell_options={"proj_size": 2}).validate()
 
 
@@ -81,7 +81,7 @@ def test_every_cell_option_is_a_train_flag_and_a_layer_keyword():
             assert spec.name in actions[o.name].help          # names the cells that take it
             assert not o.is_on(o.default)
             spec.layer(2, 3, **{o.name: o.default})
-    cfg = ModelConfig(task="series", cell="lstm", input_size=2, output_size=1, hidden=4,
+    cfg = ModelConfig(layers=1, task="series", cell="lstm", input_size=2, output_size=1, hidden=4,
                       cell_options={"proj_size": 2, "recurrent_dropout": 0.1}).validate()
     out, _ = SequenceModel(cfg).forward(np.zeros((3, 1, 2), np.float32))
     assert out.shape == (3, 1, 1)

@@ -11,11 +11,11 @@ import time
 import numpy as np
 import pytest
 
-from rnnlab import runs
+from rnnlab.training import run_folder as runs
 from rnnlab.app.cli import main
-from rnnlab.inference import load
-from rnnlab.runs import RunFolder, load_tensors, save_tensors
-from rnnlab.train import train
+from rnnlab.training.load import load
+from rnnlab.training.run_folder import RunFolder, load_tensors, save_tensors
+from rnnlab.training.api import train
 
 QUIET = dict(progress=False, log=lambda m: None)
 TINY = ["--cell", "gru", "--hidden", "6", "--layers", "2", "--batch", "3", "--seq-len", "6",

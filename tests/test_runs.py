@@ -11,7 +11,7 @@ from rnnlab import fileio
 from rnnlab.errors import RnnlabError
 from rnnlab.fileio import atomic_write_bytes, atomic_write_json
 from rnnlab.nn.checks import check_state_dict
-from rnnlab.runs import (FORMAT_VERSION, RunFolder, load_tensors, load_tensors_with_metadata,
+from rnnlab.training.run_folder import (FORMAT_VERSION, RunFolder, load_tensors, load_tensors_with_metadata,
                          save_tensors)
 
 
@@ -173,8 +173,8 @@ def test_weights_round_trip(tmp_path):
 def test_history(tmp_path):
     run = RunFolder(tmp_path).create()
     assert run.read_history() == []
-    run.append_history({"step": 1, "loss": np.float64(2.5)})
-    run.append_history({"step": 2, "loss": 2.0})
+    run.write_history([{"step": 1, "loss": np.float64(2.5)}])
+    run.write_history(run.read_history() + [{"step": 2, "loss": 2.0}])
     assert run.read_history() == [{"step": 1, "loss": 2.5}, {"step": 2, "loss": 2.0}]
     assert sorted(os.listdir(tmp_path)) == ["history.json"]
     (tmp_path / "history.json").write_text('{"step": 1}')

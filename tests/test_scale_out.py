@@ -13,9 +13,9 @@ torch = pytest.importorskip("torch")
 if not torch.distributed.is_available():
     pytest.skip("torch.distributed is not available", allow_module_level=True)
 
-from rnnlab.inference import load  # noqa: E402
-from rnnlab.train import TrainConfig, build_task, train  # noqa: E402
-from rnnlab.runs import RunFolder  # noqa: E402
+from rnnlab.training.load import load  # noqa: E402
+from rnnlab.training.api import TrainConfig, build_task, train  # noqa: E402
+from rnnlab.training.run_folder import RunFolder  # noqa: E402
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "scale_out_ddp.py"
 

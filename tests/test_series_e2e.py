@@ -10,7 +10,7 @@ import pytest
 import rnnlab
 from rnnlab.app.cli import main
 from rnnlab.data.series import generate_series, write_csv
-from rnnlab.runs import load_tensors
+from rnnlab.training.run_folder import load_tensors
 
 TINY = ["--hidden", "8", "--layers", "1", "--batch", "16", "--eval-every", "10",
         "--lookback", "12", "--horizon", "6", "--val-fraction", "0.2", "--lr", "0.01",

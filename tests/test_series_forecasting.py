@@ -10,7 +10,7 @@ import rnnlab
 from rnnlab.app.cli import main
 from rnnlab.data.series import generate_series, write_csv
 from rnnlab.nn.optim import make_optimizer
-from rnnlab.runs import RunFolder
+from rnnlab.training.run_folder import RunFolder
 from rnnlab.tasks.model import ModelConfig, SequenceModel
 
 FAST = ["--steps", "40", "--dtype", "float64"]
@@ -188,7 +188,7 @@ def test_a_run_from_before_loads_and_forecasts_as_it_did(tmp_path):
     write_csv(hold, {"y": generate_series("seasonal", 64, seed=2)[60:]})
     assert rnnlab.load(tmp_path / "old").evaluate(hold)["horizon"] == 4
     # --resume rebuilds its task as it was: recursive, one output, a one-step validation loss
-    from rnnlab.train import TrainConfig, build_task
+    from rnnlab.training.api import TrainConfig, build_task
     cfg = RunFolder(tmp_path / "old").read_config()
     task = build_task(TrainConfig(**cfg["train"]), cfg["data"])
     assert (task.strategy, task.output_size, task.val_steps, task.ensemble) == ("recursive", 1,

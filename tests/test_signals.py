@@ -18,8 +18,8 @@ import pytest
 import rnnlab
 from rnnlab.app.cli import main
 from rnnlab.interrupt import SignalStop
-from rnnlab.runs import RunFolder, load_tensors
-from rnnlab.train import train
+from rnnlab.training.run_folder import RunFolder, load_tensors
+from rnnlab.training.api import train
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 TINY = ["--cell", "gru", "--hidden", "6", "--layers", "2", "--batch", "3", "--seq-len", "6",

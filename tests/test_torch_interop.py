@@ -6,11 +6,11 @@ torch = pytest.importorskip("torch")
 
 from rnnlab.app.cli import main  # noqa: E402
 from rnnlab.errors import RnnlabError  # noqa: E402
-from rnnlab.inference import load  # noqa: E402
+from rnnlab.training.load import load  # noqa: E402
 from rnnlab.interop.torch import (build_twin, export_torch, import_torch,  # noqa: E402
                                   load_torch_weights, torch_state_dict)
 from rnnlab.tasks.model import ModelConfig, SequenceModel  # noqa: E402
-from rnnlab.runs import RunFolder  # noqa: E402
+from rnnlab.training.run_folder import RunFolder  # noqa: E402
 
 CASES = [("text", "lstm", 0, {}), ("text", "gru", 5, {}), ("text", "rnn", 4, {"nonlinearity": "relu"}),
          ("series", "lstm", 0, {}), ("series", "rnn", 0, {}), ("music", "gru", 0, {}),
@@ -77,14 +77,14 @@ def test_torch_to_rnnlab_import(tmp_path, task, cell, embed, kw):
 
 def test_variants_without_torch_layer_are_refused():
     for variant in ("peephole", "coupled"):
-        cfg = ModelConfig(task="text", cell="lstm", variant=variant, input_size=4, output_size=4,
+        cfg = ModelConfig(layers=1, task="text", cell="lstm", variant=variant, input_size=4, output_size=4,
                           hidden=3)
         with pytest.raises(RnnlabError, match="no PyTorch layer"):
             build_twin(cfg)
 
 
 def _train(tmp_path):
-    from rnnlab.train import train
+    from rnnlab.training.api import train
     data = tmp_path / "t.txt"
     data.write_text("hello world, hello torch. " * 60)
     run = tmp_path / "run"

@@ -16,7 +16,7 @@ import rnnlab  # noqa: E402
 from rnnlab.interop.torch import build_twin, import_torch, torch_state_dict  # noqa: E402
 from rnnlab.interop.torch_lstm import LSTMTwin  # noqa: E402
 from rnnlab.interop.torch_rnn import GRUTwin, RNNTwin  # noqa: E402
-from rnnlab.runs import RunFolder  # noqa: E402
+from rnnlab.training.run_folder import RunFolder  # noqa: E402
 from rnnlab.tasks.model import ModelConfig, SequenceModel  # noqa: E402
 
 from engine_helpers import loss_weights, random_state  # noqa: E402

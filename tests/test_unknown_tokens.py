@@ -102,7 +102,7 @@ def test_unk_runs_are_reproducible(texts, tmp_path):
     for name in ("a", "b"):
         assert main(["train", str(texts / "train.txt"), "--out", str(tmp_path / name),
                      "--tokens", "word", *TINY, "--seed", "4"]) == 0
-    a, b = (rnnlab.runs.load_tensors(tmp_path / n / "model.safetensors") for n in "ab")
+    a, b = (rnnlab.training.run_folder.load_tensors(tmp_path / n / "model.safetensors") for n in "ab")
     assert all(np.array_equal(a[k], b[k]) for k in a)
 
 

@@ -269,7 +269,7 @@ def test_onnx_export_names_the_torch_export(tmp_path):
     from rnnlab.interop.onnx import export_onnx
     from rnnlab.tasks.model import ModelConfig, SequenceModel
     for cell in ("slstm", "mlstm"):
-        model = SequenceModel(ModelConfig(task="series", cell=cell, input_size=2, output_size=1,
+        model = SequenceModel(ModelConfig(layers=1, task="series", cell=cell, input_size=2, output_size=1,
                                           hidden=4))
         with pytest.raises(RnnlabError, match=f"the {cell} cell has no ONNX operator.*"
                                               r"`rnnlab export RUN --format torch`"):

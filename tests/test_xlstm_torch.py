@@ -9,7 +9,7 @@ torch = pytest.importorskip("torch")
 from rnnlab.interop.torch import build_twin, import_torch, torch_state_dict  # noqa: E402
 from rnnlab.interop.torch_xlstm import twin_layer  # noqa: E402
 from rnnlab.nn import registry  # noqa: E402
-from rnnlab.runs import RunFolder  # noqa: E402
+from rnnlab.training.run_folder import RunFolder  # noqa: E402
 from rnnlab.tasks.model import ModelConfig, SequenceModel  # noqa: E402
 
 from engine_helpers import loss_weights, random_state, rel_err, state_list  # noqa: E402

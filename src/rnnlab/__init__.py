@@ -6,14 +6,14 @@ written in NumPy with hand-written backpropagation through time, exact against P
 every gate visible.
 """
 from ._version import __version__
-from .backtesting import backtest
+from .training.backtest import backtest
 from .errors import RnnlabError, RnnlabWarning
-from .forecaster import Forecaster
-from .inference import load
+from .training.forecaster import Forecaster
+from .training.load import load
 from .nn.backend import get_backend, set_backend
 from .nn.layers import GRU, LSTM, MLSTM, RNN, SLSTM, MinGRU, MinLSTM
-from .train import train
-from .trainer import Trainer
+from .training.api import train
+from .training.trainer import Trainer
 from . import viz  # noqa: F401,E402  (gives every trained model its explain(text))
 
 

@@ -38,7 +38,7 @@ def _rnnlab_step(embed):
     from ..data.text import Vocab
     from ..tasks.model import ModelConfig, SequenceModel
     from ..tasks.text import TextTask
-    from ..train import TrainConfig, Trainer
+    from ..training.api import TrainConfig, Trainer
     vocab = Vocab([chr(33 + i) for i in range(V)])
     task = TextTask(_text_ids().astype(np.int64), vocab, batch=B, seq_len=T)
     tcfg = TrainConfig(data="", seq_len=T, batch=B, lr=LR, clip=CLIP)

@@ -11,8 +11,8 @@ from ..data.text import Vocab
 from ..nn.functional import softmax
 from ..tasks.model import ModelConfig, SequenceModel
 from ..tasks.text import TextModel, TextTask
-from ..train import TrainConfig
-from ..trainer import Trainer
+from ..training.api import TrainConfig
+from ..training.trainer import Trainer
 
 HORIZON = 14           # the rollout: two weeks of dinners from the model's own predictions
 

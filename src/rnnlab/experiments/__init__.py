@@ -5,7 +5,7 @@
 
 The experiments are built on the library's own pieces, with nothing of their own beside them:
 the model is the task models' SequenceModel (rnnlab.tasks.model, from a ModelConfig), the
-training is rnnlab.train.Trainer (its stop hook ends a run once it is solved), the cells are
+training is rnnlab.training.trainer.Trainer (its stop hook ends a run once it is solved), the cells are
 the cell registry's (rnnlab.nn.registry.choices(): a new cell is a new --cell choice) and the
 gradient norms are rnnlab.viz.gradients.loss_grad_norms. The package, by room:
 

@@ -1,7 +1,7 @@
 """Training and evaluation: one run (``run_one``), the grid (``run_experiments``), the demo.
 
 A run is the library's own training: the task (tasks.py) in the trainer's Task protocol, a
-SequenceModel built from its ModelConfig, and ``rnnlab.train.Trainer`` (optimizer, clip, lr,
+SequenceModel built from its ModelConfig, and ``rnnlab.training.trainer.Trainer`` (optimizer, clip, lr,
 evaluation every ``eval_every`` steps; no run folder). Every step sees fresh training batches
 (seeded by (seed, T, task, step)); every run is evaluated on one fixed held-out test set per
 (task, T) (``test_size`` sequences, the same for every cell and seed). After each evaluation
@@ -19,8 +19,8 @@ import time
 
 from ..nn import backend as _backend
 from ..tasks.model import SequenceModel
-from ..train import TrainConfig
-from ..trainer import Diverged, Trainer
+from ..training.api import TrainConfig
+from ..training.trainer import Diverged, Trainer
 from ..viz.gradients import loss_grad_norms
 from .options import STEP_RULE, check_grid, default_steps, options_for
 from .report import _describe, format_table, write_outputs

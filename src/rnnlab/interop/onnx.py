@@ -270,7 +270,7 @@ def export_onnx(model, path, initial_state=False, which="best"):
         proto = layer_to_onnx(model, initial_state)
     else:
         if not hasattr(model, "forward"):
-            from ..inference import load
+            from ..training.load import load
             model = load(model, which)
         proto = model_to_onnx(model, initial_state=initial_state)
     atomic_write_bytes(path, proto.SerializeToString())

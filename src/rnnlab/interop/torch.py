@@ -50,7 +50,7 @@ def _torch():
 def read_run_config(path):
     """A run folder, or a config.json file -> the validated config dict."""
     from ..fileio import read_json
-    from ..runs import FORMAT_VERSION, RunFolder
+    from ..training.run_folder import FORMAT_VERSION, RunFolder
     path = Path(path)
     if path.is_dir():
         return RunFolder(path).read_config()
@@ -169,7 +169,7 @@ def build_twin(config, weights=False, which="best"):
     mcfg = _model_config(config)
     twin = _twin_class()(mcfg)
     if weights:
-        from ..inference import load
+        from ..training.load import load
         twin.load_state_dict(torch_state_dict(load(config, which)))
     return twin
 
@@ -180,7 +180,7 @@ def torch_state_dict(model):
     """rnnlab model (SequenceModel / TrainedModel / run path) -> dict of plain torch tensors."""
     torch = _torch()
     if isinstance(model, (str, Path)):
-        from ..inference import load
+        from ..training.load import load
         model = load(model)
     if hasattr(model, "meta") and hasattr(model, "model"):
         model = model.model
@@ -192,7 +192,7 @@ def export_torch(model, path, which="best"):
     torch = _torch()
     from ..fileio import atomic_write_bytes
     if isinstance(model, (str, Path)):
-        from ..inference import load
+        from ..training.load import load
         model = load(model, which)
     buf = io.BytesIO()
     torch.save(torch_state_dict(model), buf)
@@ -234,7 +234,7 @@ def import_torch(pt_path, config, out, exist_ok=False):
     folder or its config.json). Keys and shapes must match; values must be finite."""
     torch = _torch()
     from ..nn.checks import check_state_dict
-    from ..runs import RunFolder
+    from ..training.run_folder import RunFolder
     from ..tasks.model import ModelConfig, SequenceModel
     cfg = read_run_config(config)
     mcfg = ModelConfig.from_json(cfg.get("model"))

@@ -26,8 +26,8 @@ The task registry (tasks/registry.py) pairs each task with its trained model and
 """
 from dataclasses import dataclass
 
-import numpy as np
 
+from .. import validate
 from ..errors import RnnlabError
 
 
@@ -102,9 +102,7 @@ def task_options(tcfg, task_cls):
 
 def positive_int(name, v):
     """A positive integer option value, or an error naming the option."""
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-        raise RnnlabError(f"--{name.replace('_', '-')} must be a positive integer, got {v!r}")
-    return int(v)
+    return validate.positive_int(f"--{name.replace('_', '-')}", v)
 
 
 # The explain page lives upstairs (rnnlab.viz, floor 5), which nothing here may import; the

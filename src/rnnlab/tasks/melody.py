@@ -29,6 +29,7 @@ from ..data.melody import (END, MAX_DUR, VOICE_RULE, chord_report, load_melodies
 from ..data.music import steps_per_beat
 from ..data.text import TokenStream, Vocab
 from ..errors import RnnlabError, RnnlabWarning
+from ..validate import positive_int
 from ..fileio import atomic_write_json
 from .text import TextModel, run_stream_loss
 
@@ -148,9 +149,8 @@ class MelodyModel(TextModel):
 
     def sample_tokens(self, length=64, temperature=1.0, top_k=0, seed=None):
         """`length` tokens, starting from END (the start of a tune)."""
-        if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 1:
-            raise RnnlabError(f"--length must be a positive integer, got {length!r}")
-        ids = self.sample_ids(int(length), temperature, top_k, [self.end_id], seed)
+        length = positive_int("--length", length)
+        ids = self.sample_ids(length, temperature, top_k, [self.end_id], seed)
         return [self.vocab.tokens[i] for i in ids]
 
     def render(self, tokens, output=None, json_out=None):

@@ -23,6 +23,7 @@ from ..nn import registry
 from ..nn.blocks import Embedding, Linear
 from ..nn.functional import TokenInput, dropout_mask
 from ..nn.losses import mse, sigmoid_bce, softmax_cross_entropy
+from ..defaults import MODEL
 from ..nn.module import Module, flat_views
 
 # The input a task model reads and the loss it is trained with, by task kind.
@@ -31,20 +32,21 @@ TASKS = {"text": "ce", "series": "mse", "music": "bce"}
 
 @dataclass
 class ModelConfig:
+    """The model of a run, saved in config.json; defaults from rnnlab/defaults.py."""
     task: str = "text"            # text | series | music
-    cell: str = "lstm"            # a name of the cell registry (rnnlab.nn.registry)
+    cell: str = MODEL['cell']
     input_size: int = 0           # V for text, D features for series, P pitches for music
     output_size: int = 0          # V, 1, P
-    hidden: int = 128
-    layers: int = 1
-    dropout: float = 0.0          # between stacked layers (the layer's own, as torch's)
-    input_dropout: float = 0.0    # on the encoded input x before the first layer
-    output_dropout: float = 0.0   # on the last layer's output h before the head
-    variant: str = "standard"     # LSTM: standard | peephole | coupled
-    nonlinearity: str = "tanh"    # RNN: tanh | relu
-    embed: int = 0                # text only: 0 = one-hot input (as char-rnn), else embedding size
-    forget_bias: float | None = None
-    dtype: str = "float32"
+    hidden: int = MODEL['hidden']
+    layers: int = MODEL['layers']
+    dropout: float = MODEL['dropout']
+    input_dropout: float = MODEL['input_dropout']
+    output_dropout: float = MODEL['output_dropout']
+    variant: str = MODEL['variant']
+    nonlinearity: str = MODEL['nonlinearity']
+    embed: int = MODEL['embed']
+    forget_bias: float | None = MODEL['forget_bias']
+    dtype: str = MODEL['dtype']
     seed: int = 0
     cell_options: dict = field(default_factory=dict)   # the cell's own options (its registry
                                                         # entry's `options`), e.g. proj_size

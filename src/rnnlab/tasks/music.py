@@ -24,6 +24,7 @@ import numpy as np
 from ..data.music import (GRIDS, check_sequences, from_piano_roll, load_midi, load_notes_json,
                           pitch_range, to_piano_roll, write_midi)
 from ..errors import RnnlabError, RnnlabWarning
+from ..validate import integer, positive_int
 from ..fileio import atomic_write_json
 from ..nn.functional import sigmoid
 from ..nn.losses import sigmoid_bce
@@ -144,10 +145,7 @@ class MusicTask:
         train, valid = splits["train"], splits.get("valid")
         if valid is None:
             train, valid = _split_valid(train, val_fraction)
-        if isinstance(transpose, bool) or not isinstance(transpose, int) or \
-                not 0 <= transpose <= 12:
-            raise RnnlabError(f"--transpose must be 0-12 semitones, got {transpose!r}")
-        self.transpose = transpose
+        self.transpose = integer("--transpose", transpose, 0, 12, expected="0-12 semitones")
         lo, hi = pitch_range(train)     # room for every shift: nothing falls off the roll
         self.lo, self.hi = max(0, lo - transpose), min(127, hi + transpose)
         self.train_rolls, _ = _rolls(train, self.lo, self.hi)
@@ -296,8 +294,7 @@ class MusicModel(TrainedModel):
         every pitch is drawn independently from sigmoid(logit / T). T = 0 (deterministic):
         the round(sum p) most probable pitches, the expected number of notes (see
         decode_frame)."""
-        if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 1:
-            raise RnnlabError(f"--length must be a positive integer, got {length!r}")
+        length = positive_int("--length", length)
         if temperature < 0:
             raise RnnlabError(f"--temperature must be >= 0, got {temperature}")
         rng = np.random.default_rng(seed)

@@ -20,7 +20,7 @@ from ..data.dates import iso, parse_iso, step_dates
 from ..data.series import (Scaler, detect_season, mae, mase, naive_forecast,
                            read_target_column, rmse, seasonal_naive_forecast)
 from ..data.transforms import SeriesTransform
-from ..errors import RnnlabError
+from ..validate import integer, positive_int
 from .base import TrainedModel
 from .series_forecast import ensemble_levels
 
@@ -85,9 +85,7 @@ class SeriesModel(TrainedModel):
         "held_features", "interval", "strategy", "members"}; "dates" are ISO 8601 (None when
         the training CSV had no regular date column)."""
         horizon = self.meta["horizon"] if horizon is None else horizon
-        if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) or horizon < 1:
-            raise RnnlabError(f"--horizon must be a positive integer, got {horizon!r}")
-        horizon = int(horizon)
+        horizon = positive_int("--horizon", horizon)
         z = self.scale_rows(self.tail)
         past = self.tail[-max(1, self.transform.rows_lost):, 0]
         fc = self.levels(z[None, -self.lookback:], horizon, past[None])[0]
@@ -172,10 +170,9 @@ class SeriesModel(TrainedModel):
         detected = season is None
         if season is None:
             season = detect_season(hist)
-        elif isinstance(season, bool) or not isinstance(season, (int, np.integer)) \
-                or not 1 <= season < len(hist):
-            raise RnnlabError(f"--season must be an integer in [1, {len(hist) - 1}] (the length "
-                              f"of one cycle in rows), got {season!r}")
+        else:
+            season = integer("--season", season, 1, len(hist) - 1,
+                             hint="the length of one cycle in rows")
         fc = np.asarray(self.forecast(H)["forecast"])
 
         def scores(f):

@@ -46,7 +46,7 @@ def plot_command(run, text=None, input_file=None, out_dir=None) -> list:
 
 
 def _load_input(run, text, input_file, encoding="utf-8"):
-    from rnnlab.inference import load
+    from rnnlab.training.load import load
     trained = load(run)
     if text is not None and input_file is not None:
         raise RnnlabError("pass either --text or --input, not both")

@@ -52,7 +52,7 @@ class Subject:
     def history(self):
         if self.path is None:
             return None
-        from rnnlab.runs import RunFolder
+        from rnnlab.training.run_folder import RunFolder
         return RunFolder(self.path).read_history()
 
     def labels(self):

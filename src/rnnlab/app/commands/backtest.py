@@ -50,7 +50,7 @@ def run(a):
     from ...tasks import registry
     if getattr(registry.get(registry.task_for_file(a.file)).task, "panel", False):
         return _panel(a)
-    from ...backtesting import backtest, report_lines
+    from ...training.backtest import backtest, report_lines
     task = {k: getattr(a, k) for k in ("lookback", "season", "ensemble", "strategy",
                                        "difference", "log", "seasonal_difference")
             if getattr(a, k) is not None}
@@ -74,7 +74,7 @@ def run(a):
 def _panel(a):
     """Rolling origins over a whole panel (a CSV with an id column): rnnlab.Forecaster's
     cross_validation, scored per fold beside seasonal naive."""
-    from ...forecaster import backtest_panel
+    from ...training.forecaster import backtest_panel
     from ...nn import registry
     opts = {k: getattr(a, k) for k in ("hidden", "layers", "steps", "lr", "lookback", "season")
             if getattr(a, k) is not None}

@@ -21,7 +21,7 @@ def add_parser(sub):
 
 
 def run(a):
-    from ...inference import load
+    from ...training.load import load
     model = load(a.run)
     if a.season is not None and model.cfg.task != "series":
         raise RnnlabError("--season is for series models")

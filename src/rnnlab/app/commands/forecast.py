@@ -22,7 +22,7 @@ def add_parser(sub):
 
 
 def run(a):
-    from ...inference import load
+    from ...training.load import load
     model = load(a.run)
     if model.cfg.task != "series":
         raise RnnlabError(f"forecast works on series models; {a.run} is a {model.cfg.task} model")

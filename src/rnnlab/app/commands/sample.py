@@ -32,7 +32,7 @@ def add_parser(sub):
 
 
 def run(a):
-    from ...inference import load
+    from ...training.load import load
     model = load(a.run)
     if getattr(model, "kind", None) == "music":
         return _music(model, a)

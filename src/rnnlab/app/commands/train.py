@@ -11,11 +11,9 @@ import argparse
 import sys
 import textwrap
 
+from ...defaults import ALL as DEFAULTS     # the one table; the help prints it, train() applies it
+
 EXIT_SIGNAL = {"SIGINT": 130, "SIGTERM": 143}    # 128 + the signal's number, as shells do
-# The general defaults of the options a task may choose for itself (Task.defaults, CHOSEN).
-DEFAULTS = dict(hidden=128, layers=2, dropout=0.0, input_dropout=0.0, output_dropout=0.0,
-                seq_len=50, batch=50, lr=2e-3, lr_decay=1.0, lr_decay_every=1000,
-                eval_every=100, epochs=None, patience=0, val_fraction=0.1)
 
 
 def _epilog():
@@ -60,21 +58,22 @@ def add_parser(sub):
 def _model_options(p):
     from ...nn import registry
     g = p.add_argument_group("model")
-    g.add_argument("--cell", default="lstm", choices=list(registry.choices()),
-                   help="the recurrent cell")
+    g.add_argument("--cell", default=None, choices=list(registry.choices()),
+                   help=f"the recurrent cell (default: {DEFAULTS['cell']})")
     _tunable(g, "--hidden", int, "hidden units per layer (H)")
     _tunable(g, "--layers", int, "stacked recurrent layers")
     _tunable(g, "--dropout", float, "dropout between stacked layers (0 = off)")
     _tunable(g, "--input-dropout", float, "dropout on the input x, before the first layer")
     _tunable(g, "--output-dropout", float, "dropout on the top layer's output h, before the "
              "output layer (non-recurrent: the state carried in time is never dropped)")
-    g.add_argument("--embed", type=int, default=0, help="text: embedding size; 0 = one-hot input")
+    g.add_argument("--embed", type=int, default=None,
+                   help=f"text: embedding size; 0 = one-hot input (default: {DEFAULTS['embed']})")
     g.add_argument("--forget-bias", type=float, default=None,
                    help="LSTM, sLSTM, mLSTM: initial forget-gate bias (default: LSTM torch's "
                         "uniform init; sLSTM, mLSTM spread so that sigma(b) runs from 0.95 to "
                         "0.9975)")
-    g.add_argument("--dtype", default="float32", choices=["float32", "float64"],
-                   help="floating-point precision")
+    g.add_argument("--dtype", default=None, choices=["float32", "float64"],
+                   help=f"floating-point precision (default: {DEFAULTS['dtype']})")
 
 
 def _tunable(group, flag, kind, text):
@@ -139,21 +138,26 @@ def _train_options(p):
     from ...nn.optim import OPTIMIZERS
     from ...tasks import registry
     g = p.add_argument_group("training")
-    g.add_argument("--tokens", default="char", choices=["char", "word"], help="text: token level")
-    g.add_argument("--encoding", default="utf-8", help="text: the file's encoding")
+    g.add_argument("--tokens", default=None, choices=["char", "word"],
+                   help=f"text: token level (default: {DEFAULTS['tokens']})")
+    g.add_argument("--encoding", default=None,
+                   help=f"text: the file's encoding (default: {DEFAULTS['encoding']})")
     g.add_argument("--task", default=None, choices=list(registry.TASKS),
                    help="the task (default: from the file type: .txt text, .csv series, "
                    ".json/.mid music, other files text)")
     _tunable(g, "--seq-len", int, "steps per truncated-BPTT window (T)")
     _tunable(g, "--batch", int, "sequences per batch (B)")
     _tunable(g, "--val-fraction", float, "the end of the data held out for validation")
-    g.add_argument("--optimizer", default="adam", choices=list(OPTIMIZERS), help="the optimizer")
+    g.add_argument("--optimizer", default=None, choices=list(OPTIMIZERS),
+                   help=f"the optimizer (default: {DEFAULTS['optimizer']})")
     _tunable(g, "--lr", float, "learning rate")
     _tunable(g, "--lr-decay", float,
              "multiply the learning rate by this every --lr-decay-every steps")
     _tunable(g, "--lr-decay-every", int, "steps between decays")
-    g.add_argument("--clip", type=float, default=5.0, help="global grad-norm clip; 0 = off")
-    g.add_argument("--weight-decay", type=float, default=0.0, help="L2 penalty (torch's form)")
+    g.add_argument("--clip", type=float, default=None,
+                   help=f"global grad-norm clip; 0 = off (default: {DEFAULTS['clip']})")
+    g.add_argument("--weight-decay", type=float, default=None,
+                   help=f"L2 penalty (torch's form) (default: {DEFAULTS['weight_decay']})")
     g.add_argument("--steps", type=int, default=None,
                    help="optimizer steps to train (default: the task's rule below, from the "
                    "size of the data; series: chosen from the data)")
@@ -163,9 +167,11 @@ def _train_options(p):
     _tunable(g, "--eval-every", int, "steps between validation, history record and checkpoint")
     _tunable(g, "--patience", int,
              "early stopping after this many evaluations without improvement; 0 = off")
-    g.add_argument("--on-nan", default="stop", choices=["stop", "skip"],
-                   help="on a NaN loss or gradient: stop, or skip the batch")
-    g.add_argument("--seed", type=int, default=0, help="random seed: the same seed, the same run")
+    g.add_argument("--on-nan", default=None, choices=["stop", "skip"],
+                   help=f"on a NaN loss or gradient: stop, or skip the batch (default: "
+                   f"{DEFAULTS['on_nan']})")
+    g.add_argument("--seed", type=int, default=None,
+                   help=f"random seed: the same seed, the same run (default: {DEFAULTS['seed']})")
     g.add_argument("--backend", default=None, choices=["numba", "numpy"],
                    help="the cells' implementation (default: numba when installed)")
 
@@ -185,29 +191,24 @@ def _task_options(p):
 
 
 def run(a):
+    """Pass on what was given (None: not given); train() fills in the rest, in the one order
+    of precedence (given, the task's defaults, chosen from the data, the table)."""
     from ...nn import registry
     from ...tasks import registry as tasks
-    from ...train import train
+    from ...training.api import train
     if a.resume:
         opts = {k: getattr(a, k) for k in ("steps", "epochs", "time_budget")}
     else:
-        opts = dict(embed=a.embed, forget_bias=a.forget_bias, dtype=a.dtype, tokens=a.tokens,
-                    encoding=a.encoding, task=a.task,
-                    optimizer=a.optimizer, clip=a.clip, weight_decay=a.weight_decay,
-                    steps=a.steps, time_budget=a.time_budget, on_nan=a.on_nan, seed=a.seed, backend=a.backend,
-                    **registry.from_choice(a.cell), **{k: getattr(a, k) for k in DEFAULTS})
+        opts = {k: getattr(a, k, None) for k in DEFAULTS if k != "cell"}
+        opts["task"] = a.task
+        if a.cell is not None:
+            opts.update(registry.from_choice(a.cell))
         task_opts = _given(a, [o for e in tasks.TASKS.values() for o in e.task.OPTIONS])
         if task_opts:
             opts["task_options"] = task_opts
         cell_opts = _given(a, [o for spec in registry.CELLS.values() for o in spec.options])
         if cell_opts:
             opts["cell_options"] = cell_opts
-        # what was given, then the task's own defaults, then the general ones
-        name = tasks.task_for_file(a.file, a.task)
-        opts = tasks.with_task_defaults(name, opts)
-        chosen = getattr(tasks.get(name).task, "CHOSEN", ())     # chosen from the data
-        opts.update({k: v for k, v in DEFAULTS.items()
-                     if opts.get(k) is None and k not in chosen})
     res = train(a.file, out=a.out, resume=a.resume, **opts)
     best = "-" if res.best_val_loss is None else f"{res.best_val_loss:.4f}"
     of = "" if res.total is None else f" of {res.total:,}"

@@ -14,11 +14,11 @@ import tempfile
 
 import numpy as np
 
-from .errors import RnnlabError
-from .inference import load
-from .tasks.panel.data import find_column, pandas, ID_NAMES, TIME_NAMES, TARGET_NAMES
-from .tasks.panel.scores import score_panel, score_lines
-from .train import train
+from ..errors import RnnlabError
+from ..tasks.panel.data import find_column, pandas, ID_NAMES, TIME_NAMES, TARGET_NAMES
+from ..tasks.panel.scores import score_panel, score_lines
+from .api import train
+from .load import load
 
 NAME = "rnnlab"
 

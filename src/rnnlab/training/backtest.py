@@ -22,13 +22,14 @@ import time
 
 import numpy as np
 
-from .data.baselines import LABELS, NAMES, baseline_forecast, missing_reason, parse_names
-from .data.dates import infer_frequency, iso, parse_times
-from .data.forecast_metrics import naive_scale
-from .data.series import load_csv
-from .errors import RnnlabError
-from .inference import load
-from .train import train
+from ..data.baselines import LABELS, NAMES, baseline_forecast, missing_reason, parse_names
+from ..data.dates import infer_frequency, iso, parse_times
+from ..data.forecast_metrics import naive_scale
+from ..data.series import load_csv
+from ..errors import RnnlabError
+from ..validate import positive_int
+from .load import load
+from .api import train
 
 METRICS = ("mase", "rmse", "mae", "smape")
 
@@ -36,8 +37,7 @@ METRICS = ("mase", "rmse", "mae", "smape")
 def origins(n, horizon, folds):
     """The folds' origins (the first row of each test window), oldest first, checked."""
     for name, v in (("horizon", horizon), ("folds", folds)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-            raise RnnlabError(f"--{name} must be a positive integer, got {v!r}")
+        positive_int(f"--{name}", v)
     if horizon >= n:
         raise RnnlabError(f"--horizon {horizon} is as long as the series ({n} rows); a "
                           f"backtest needs rows to train on before each window: use a horizon "
@@ -66,7 +66,7 @@ def backtest(path, horizon=None, folds=3, target=None, features=None, fill=None,
     names = parse_names(baselines)
     topts = {**(task_options or {}), "target": data.target, "features": features, "fill": fill}
     if horizon is None:
-        from .tasks.series_defaults import plan
+        from ..tasks.series_defaults import plan
         horizon = plan(y, {"season": topts.get("season")})["horizon"][0]
     cuts = origins(n, horizon, folds)
     skipped = {b: why for b in names if (why := missing_reason(b))}

@@ -8,10 +8,10 @@ that the task registry names for the run (by its task, or by its data kind: a me
 that nothing here knows about any one task. Loading reads JSON and safetensors only: a model
 file never runs code.
 """
-from .errors import RnnlabError
-from .runs import RunFolder
-from .tasks import registry
-from .tasks.model import ModelConfig, SequenceModel
+from ..errors import RnnlabError
+from .run_folder import RunFolder
+from ..tasks import registry
+from ..tasks.model import ModelConfig, SequenceModel
 
 
 def load(path, which="best"):
@@ -39,8 +39,7 @@ def load(path, which="best"):
 
 def _load_model(run, cfg, which):
     model = SequenceModel(ModelConfig.from_json(cfg["model"]))
-    weights_file = run.path / f"{which}.safetensors"
-    if which == "best" and not weights_file.exists():
+    if which == "best" and not run.has_weights("best"):
         which = "model"
-    model.load_state_dict(run.load_weights(which), source=f"{run.path}/{which}.safetensors")
+    model.load_state_dict(run.load_weights(which), source=str(run.weights_file(which)))
     return model

@@ -16,12 +16,13 @@ import math
 import sys
 from dataclasses import asdict, dataclass, fields
 
-from . import train_hooks as hooks
-from .errors import RnnlabError
-from .runs import RunFolder
-from .tasks import registry
-from .tasks.memory import check_fits, estimate_training_memory
-from .tasks.model import ModelConfig, SequenceModel
+from . import hooks
+from ..defaults import TRAIN
+from ..errors import RnnlabError
+from .run_folder import RunFolder
+from ..tasks import registry
+from ..tasks.memory import check_fits, estimate_training_memory
+from ..tasks.model import ModelConfig, SequenceModel
 from .trainer import Diverged, Trainer, TrainResult  # noqa: F401  (rnnlab.train's API)
 
 
@@ -29,25 +30,25 @@ from .trainer import Diverged, Trainer, TrainResult  # noqa: F401  (rnnlab.train
 class TrainConfig:
     data: str = ""
     task: str = "text"
-    tokens: str = "char"          # text: char | word
-    encoding: str = "utf-8"
-    seq_len: int = 50
-    batch: int = 50
-    val_fraction: float = 0.1
-    optimizer: str = "adam"
-    lr: float = 2e-3
-    lr_decay: float = 1.0         # multiply the lr by this every lr_decay_every steps
-    lr_decay_every: int = 1000
-    clip: float = 5.0             # global gradient-norm clip; 0 turns it off
-    weight_decay: float = 0.0
-    steps: int | None = None
-    epochs: float | None = None
-    time_budget: float | None = None
-    eval_every: int = 100
-    patience: int = 0             # early stopping after this many evals without improvement
-    on_nan: str = "stop"          # stop | skip
-    seed: int = 0
-    backend: str | None = None
+    tokens: str = TRAIN['tokens']
+    encoding: str = TRAIN['encoding']
+    seq_len: int = TRAIN['seq_len']
+    batch: int = TRAIN['batch']
+    val_fraction: float = TRAIN['val_fraction']
+    optimizer: str = TRAIN['optimizer']
+    lr: float = TRAIN['lr']
+    lr_decay: float = TRAIN['lr_decay']
+    lr_decay_every: int = TRAIN['lr_decay_every']
+    clip: float = TRAIN['clip']
+    weight_decay: float = TRAIN['weight_decay']
+    steps: int | None = TRAIN['steps']
+    epochs: float | None = TRAIN['epochs']
+    time_budget: float | None = TRAIN['time_budget']
+    eval_every: int = TRAIN['eval_every']
+    patience: int = TRAIN['patience']
+    on_nan: str = TRAIN['on_nan']
+    seed: int = TRAIN['seed']
+    backend: str | None = TRAIN['backend']
     task_options: dict | None = None   # series/music specific options
 
     def validate(self):
@@ -152,8 +153,9 @@ def _of(total):
 
 def _new_configs(data, options):
     options = {k: v for k, v in options.items() if v is not None}     # None: not given
-    split_options(options)                  # an unknown option fails before the data is read
     name = registry.task_for_file(data, options.get("task"))
+    options = _nest_task_options(name, options)
+    split_options(options)                  # an unknown option fails before the data is read
     options = registry.with_task_defaults(name, options)     # the task's measured defaults
     tcfg = TrainConfig(data=str(data), task=name, task_options=options.get("task_options"))
     chosen = hooks.task_defaults(tcfg, options, {f.name for f in fields(TrainConfig)} |
@@ -164,6 +166,17 @@ def _new_configs(data, options):
     mcfg = ModelConfig(task=getattr(task, "model_task", tcfg.task), input_size=task.input_size,
                        output_size=task.output_size, seed=tcfg.seed, **model_opts).validate()
     return tcfg, mcfg, task, chosen
+
+
+def _nest_task_options(name, options):
+    """The task's own options may be given flat (rnnlab.train(f, music_mode="melody")), as
+    the command line gives them; they travel in options["task_options"]."""
+    own = {o.name for o in registry.get(name).task.OPTIONS}
+    flat = {k: options[k] for k in options if k in own}
+    if not flat:
+        return options
+    rest = {k: v for k, v in options.items() if k not in own}
+    return {**rest, "task_options": {**(options.get("task_options") or {}), **flat}}
 
 
 def _resume_configs(run, data, options):
