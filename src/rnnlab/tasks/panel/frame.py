@@ -23,21 +23,6 @@ import numpy as np
 MIN_SCALE = 1e-8
 
 
-def seasonal_test(y, m):
-    """M4's test: is the autocorrelation at lag m beyond 1.645 x its standard error?"""
-    y = np.asarray(y, np.float64)
-    n = len(y)
-    if m <= 1 or n < 3 * m:
-        return False
-    x = y - y.mean()
-    var = float(np.dot(x, x))
-    if var == 0:
-        return False
-    acf = np.array([np.dot(x[:-k], x[k:]) / var for k in range(1, m + 1)])
-    limit = 1.645 * math.sqrt((1 + 2 * np.sum(acf[:-1] ** 2)) / n)
-    return bool(abs(acf[-1]) > limit)
-
-
 def seasonal_scale(y, m):
     """Mean absolute change at lag m (1 when too short): MASE's scale; 1.0 when it is 0."""
     y = np.asarray(y, np.float64)

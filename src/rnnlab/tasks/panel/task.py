@@ -57,8 +57,7 @@ class PanelTask:
                  "start)")
 
     def __init__(self, path, id=None, time=None, target=None, horizon=None, season=None,
-                 lookback=None, embedding=None, fallback=None, until=None, batch=128,
-                 val_fraction=None, seed=0):
+                 lookback=None, embedding=None, fallback=None, until=None, batch=128, seed=0):
         self.path = str(path)
         panel = read_panel(path, id, time, target)
         if until is not None:
