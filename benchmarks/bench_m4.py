@@ -76,6 +76,8 @@ def main():
     ap.add_argument("--json", default=None, help="write the results here too")
     ap.add_argument("--steps", type=int, default=None,
                     help="an experiment: train this many steps (default: the model's default)")
+    ap.add_argument("--ensemble", type=int, default=None,
+                    help="an experiment: train N models, median (default: the model's default)")
     ap.add_argument("--hidden", type=int, default=None,
                     help="an experiment: hidden units (default: the model's default)")
     a = ap.parse_args()
@@ -84,7 +86,8 @@ def main():
     df = long_frame(train)
     t0, c0 = time.perf_counter(), time.process_time()
     lines = []
-    knobs = {k: v for k, v in (("steps", a.steps), ("hidden", a.hidden)) if v is not None}
+    knobs = {k: v for k, v in (("steps", a.steps), ("hidden", a.hidden),
+                               ("ensemble", a.ensemble)) if v is not None}
     fc = rnnlab.Forecaster(horizon=H, seed=a.seed, log=lines.append, **knobs).fit(df)
     res = fc.model.forecast(H)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0

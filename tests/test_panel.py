@@ -86,8 +86,9 @@ def test_forecaster_fit_predict_cross_validation():
     df = frame(4, n=80, freq="D")
     df["size"] = df["unique_id"].str[1:].astype(int)           # a static exogenous column
     df["temp"] = np.cos(np.arange(len(df)) / 5.0)              # a time-varying one
-    fc = rnnlab.Forecaster(horizon=7, steps=40, hidden=8, eval_every=20).fit(df)
+    fc = rnnlab.Forecaster(horizon=7, steps=40, hidden=8, eval_every=20, ensemble=2).fit(df)
     assert fc.model.meta["columns"]["exog"] == ["size", "temp"]
+    assert len(fc.model.members) == 2                           # the median of two networks
     out = fc.predict()
     assert list(out.columns) == ["unique_id", "ds", "rnnlab", "rnnlab-lo-95", "rnnlab-hi-95"]
     assert len(out) == 4 * 7 and out["ds"].min() == pd.Timestamp("2024-03-21")

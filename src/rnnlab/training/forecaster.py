@@ -26,18 +26,19 @@ NAME = "rnnlab"
 class Forecaster:
     """One global recurrent model over every series of a long-format panel.
 
-    horizon, season, lookback: as `rnnlab train --horizon/--season/--lookback` (None: chosen
-    from the data); embedding: a learned per-series embedding; fallback: per series, seasonal
+    horizon, season, lookback, ensemble: as `rnnlab train --horizon/--season/--lookback/
+    --ensemble` (None: chosen from the data, one model); embedding: a learned per-series embedding; fallback: per series, seasonal
     naive or the mean of both where that beat the network on the validation part; level: the
     interval's coverage; out: the run folder to keep (default: a temporary one); other
     keywords are training options (steps, hidden, lr, seed, ...)."""
 
     def __init__(self, horizon=None, *, season=None, lookback=None, embedding=False,
-                 fallback=True, level=0.95, out=None, progress=False, log=None,
+                 fallback=True, ensemble=None, level=0.95, out=None, progress=False, log=None,
                  **train_options):
         self.task_options = {k: v for k, v in dict(horizon=horizon, season=season,
                                                    lookback=lookback, embedding=embedding,
-                                                   fallback=fallback).items() if v is not None}
+                                                   fallback=fallback,
+                                                   ensemble=ensemble).items() if v is not None}
         self.level, self.out, self.progress = level, out, progress
         self.log = log or (lambda msg: None)
         self.train_options = train_options

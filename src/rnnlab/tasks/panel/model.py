@@ -57,8 +57,9 @@ class PanelModel(TrainedModel):
         while H < horizon:
             f = self._frame(values, exog)
             ends = f.lengths
-            out, _ = self.model.forward(np.ascontiguousarray(f.contexts(ends)))
-            block = f.levels(np.asarray(out[-1], np.float64), ends)
+            ctx = np.ascontiguousarray(f.contexts(ends))
+            outs = [np.asarray(m.forward(ctx)[0][-1], np.float64) for m in self.members]
+            block = f.levels(np.median(outs, axis=0), ends)     # an ensemble: the median
             done.append(block)
             H += block.shape[1]
             values = [np.r_[v, b] for v, b in zip(values, block)]

@@ -48,6 +48,8 @@ class PanelTask:
         TaskOption("fallback", "panel: per series, forecast with seasonal naive or the mean of "
                    "both where that beat the network on the validation part (default: on; "
                    "--no-fallback shows the raw network)", bool, flag=True),
+        TaskOption("ensemble", "train N models (seeds seed..seed+N-1) and forecast with the "
+                   "median of their outputs (default: 1)", int),
         TaskOption("until", "train on the first N rows of each series only (a backtest's "
                    "origin; default: all rows)", int),
     )
@@ -57,7 +59,8 @@ class PanelTask:
                  "start)")
 
     def __init__(self, path, id=None, time=None, target=None, horizon=None, season=None,
-                 lookback=None, embedding=None, fallback=None, until=None, batch=128, seed=0):
+                 lookback=None, embedding=None, fallback=None, ensemble=None, until=None, batch=128,
+                 seed=0):
         self.path = str(path)
         panel = read_panel(path, id, time, target)
         if until is not None:
@@ -69,6 +72,7 @@ class PanelTask:
         self.season, self.horizon, self.lookback = (plan[k][0] for k in
                                                     ("season", "horizon", "lookback"))
         self.embedding, self.fallback = bool(embedding), fallback is not False
+        self.ensemble = 1 if ensemble is None else positive_int("ensemble", ensemble)
         self.batch_size, self.seed = int(batch), int(seed)
         defaults.check_lengths(panel, self.lookback, self.horizon, self.path)
         H, m = self.horizon, self.season
@@ -158,7 +162,7 @@ class PanelTask:
 
     def review(self, models):
         from .model import PanelModel
-        return PanelModel(models[0], self.meta()).choice_lines()
+        return PanelModel(models[0], self.meta(), members=models[1:]).choice_lines()
 
     def meta(self):
         p, L, H = self.panel, self.lookback, self.horizon
@@ -170,7 +174,8 @@ class PanelTask:
                 "mase_scale": [seasonal_scale(v, self.season) for v in p.values],
                 "sigma_in": self.frame.sigma_in,
                 "sigma_out": self.frame.sigma_out, "embedding": self.embedding,
-                "fallback": self.fallback, "exog_mean": self.exog_mean.tolist(),
+                "fallback": self.fallback, "ensemble": self.ensemble,
+                "exog_mean": self.exog_mean.tolist(),
                 "exog_std": self.exog_std.tolist(), "freq": p.freq, "step": p.step,
                 "last": [str(t) if p.freq else int(t) for t in p.last],
                 "lengths": p.lengths.tolist(),
