@@ -27,10 +27,11 @@ class Forecaster:
     """One global recurrent model over every series of a long-format panel.
 
     horizon, season, lookback, ensemble: as `rnnlab train --horizon/--season/--lookback/
-    --ensemble` (None: chosen from the data, one model); embedding: a learned per-series embedding; fallback: per series, seasonal
-    naive or the mean of both where that beat the network on the validation part; level: the
-    interval's coverage; out: the run folder to keep (default: a temporary one); other
-    keywords are training options (steps, hidden, lr, seed, ...)."""
+    --ensemble` (None: chosen from the data; one model); embedding: a learned per-series
+    embedding; fallback: per series, seasonal naive or the mean of both where that beat the
+    network on the validation part; level: the interval's coverage; out: the run folder to
+    keep (default: a temporary one); other keywords are training options (steps, hidden,
+    lr, seed, ...)."""
 
     def __init__(self, horizon=None, *, season=None, lookback=None, embedding=False,
                  fallback=True, ensemble=None, level=0.95, out=None, progress=False, log=None,

@@ -8,10 +8,10 @@ calibrated on the validation part, and the scores of a held-out panel.
 Fallback: on each series' validation part (its last `horizon` rows, which the network never
 trained on) the network, seasonal naive (naive without a season) and their mean are scored
 by MAE; the series is forecast with the best of the three (with fallback off, always the
-network). Intervals: split conformal. The network's validation errors (the chosen forecast's would be
-optimistic: the choice was made on them), in units of each series' scale, give per-step
-quantiles across the series (pooled over the steps, by
-sqrt(h), when there are fewer than MIN_SERIES series).
+network). Intervals: split conformal. The network's validation errors (the chosen
+forecast's would be optimistic: the choice was made on them), in units of each series'
+scale, give per-step quantiles across the series (pooled over the steps, by sqrt(h), when
+there are fewer than MIN_SERIES series).
 """
 import numpy as np
 

@@ -5,9 +5,10 @@
 
 One global network reads windows drawn from all the series (frame.py: per-series level
 scaling and a learned correction over each series' base forecast: naive, seasonal naive, or
-seasonal naive a long season back, whichever erred least on the series' training part). Each series' last `horizon` rows are its validation part: the
-validation loss is the horizon-step forecast from there, and the trained model
-(model.py) picks per series between the network, seasonal naive and their mean on it.
+seasonal naive a long season back, whichever erred least on the series' training part).
+Each series' last `horizon` rows are its validation part: the validation loss is the
+horizon-step forecast from there, and the trained model (model.py) picks per series between
+the network, seasonal naive and their mean on it.
 Every option left unset is chosen from the data (defaults.py), printed and saved.
 """
 import math
@@ -59,8 +60,8 @@ class PanelTask:
                  "start)")
 
     def __init__(self, path, id=None, time=None, target=None, horizon=None, season=None,
-                 lookback=None, embedding=None, fallback=None, ensemble=None, until=None, batch=128,
-                 seed=0):
+                 lookback=None, embedding=None, fallback=None, ensemble=None, until=None,
+                 batch=128, seed=0):
         self.path = str(path)
         panel = read_panel(path, id, time, target)
         if until is not None:
