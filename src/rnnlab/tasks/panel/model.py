@@ -193,7 +193,10 @@ class PanelModel(TrainedModel):
         res = self.forecast(h)
         k = {i: j for j, i in enumerate(self.ids)}
         rows = [k[i] for i in hold.ids]
-        m = season or self.season
+        if season is not None and season != self.season:
+            raise RnnlabError(f"--season: a panel model is scored at its own season "
+                              f"({self.season}, as trained); drop --season")
+        m = self.season
         base = self.baseline([self.tails[j] for j in rows], h)
         fc = [res["forecasts"][i] for i in hold.ids]
         scale = np.asarray(self.meta["mase_scale"])[rows]
