@@ -14,7 +14,8 @@ from rnnlab.app.cli import main  # noqa: E402
 from rnnlab.tasks import registry  # noqa: E402
 
 H, N = 12, 120
-TINY = ["--hidden", "16", "--steps", "80", "--eval-every", "40", "--horizon", str(H)]
+TINY = ["--hidden", "16", "--steps", "80", "--eval-every", "40", "--horizon", str(H),
+        "--ensemble", "1"]
 
 
 def frame(n_series=6, n=N, noise_id=None, seed=0, start="2024-01-01", freq="h"):
@@ -64,7 +65,7 @@ def test_cli_train_forecast_evaluate(panel, capsys):
     # scored for every series (accuracy is the benchmark's business, not this tiny run's)
     assert np.isfinite(ev["model"]["mase"]) and np.isfinite(ev["model"]["msis"])
     assert main(["backtest", str(d / "train.csv"), "--horizon", str(H), "--folds", "1",
-                 "--steps", "20", "--hidden", "8", "--json"]) == 0
+                 "--steps", "20", "--hidden", "8", "--ensemble", "1", "--json"]) == 0
     folds = json.loads(capsys.readouterr().out)
     assert len(folds) == 1 and folds[0]["series"] == 6 and folds[0]["horizon"] == H
 
@@ -113,7 +114,8 @@ def test_global_model_beats_local_ones(tmp_path):
         frames.append(pd.DataFrame({"unique_id": f"s{k}", "ds": t, "y": y}))
     df = pd.concat(frames, ignore_index=True)
     train = df[df["ds"] < n]
-    opts = dict(horizon=h, season=8, steps=150, hidden=16, eval_every=50, fallback=False)
+    opts = dict(horizon=h, season=8, steps=150, hidden=16, eval_every=50, fallback=False,
+                ensemble=1)
     glob = rnnlab.Forecaster(**opts).fit(train).predict()
     err_global, err_local = [], []
     for k in range(3):

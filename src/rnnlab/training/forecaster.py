@@ -27,7 +27,7 @@ class Forecaster:
     """One global recurrent model over every series of a long-format panel.
 
     horizon, season, lookback, ensemble: as `rnnlab train --horizon/--season/--lookback/
-    --ensemble` (None: chosen from the data; one model); embedding: a learned per-series
+    --ensemble` (None: chosen from the data; 3 models); embedding: a learned per-series
     embedding; fallback: per series, seasonal naive or the mean of both where that beat the
     network on the validation part; level: the interval's coverage; out: the run folder to
     keep (default: a temporary one); other keywords are training options (steps, hidden,

@@ -76,8 +76,8 @@ def _panel(a):
     cross_validation, scored per fold beside seasonal naive."""
     from ...training.forecaster import backtest_panel
     from ...nn import registry
-    opts = {k: getattr(a, k) for k in ("hidden", "layers", "steps", "lr", "lookback", "season")
-            if getattr(a, k) is not None}
+    opts = {k: getattr(a, k) for k in ("hidden", "layers", "steps", "lr", "lookback", "season",
+                                       "ensemble") if getattr(a, k) is not None}
     opts.update(registry.from_choice(a.cell))
     res = backtest_panel(a.file, horizon=a.horizon, folds=a.folds, seed=a.seed, **opts)
     print(json.dumps(res["folds"]) if a.json else "\n".join(res["lines"]))

@@ -50,7 +50,7 @@ class PanelTask:
                    "both where that beat the network on the validation part (default: on; "
                    "--no-fallback shows the raw network)", bool, flag=True),
         TaskOption("ensemble", "train N models (seeds seed..seed+N-1) and forecast with the "
-                   "median of their outputs (default: 1)", int),
+                   "median of their outputs (default: 3)", int),
         TaskOption("until", "train on the first N rows of each series only (a backtest's "
                    "origin; default: all rows)", int),
     )
@@ -69,11 +69,12 @@ class PanelTask:
             panel.values = [v[:until] for v in panel.values]
             panel.exog = [e[:until] for e in panel.exog]
         self.panel = panel
-        plan = defaults.plan(panel, dict(horizon=horizon, season=season, lookback=lookback))
+        plan = defaults.plan(panel, dict(horizon=horizon, season=season, lookback=lookback,
+                                         ensemble=ensemble))
         self.season, self.horizon, self.lookback = (plan[k][0] for k in
                                                     ("season", "horizon", "lookback"))
         self.embedding, self.fallback = bool(embedding), fallback is not False
-        self.ensemble = 1 if ensemble is None else positive_int("ensemble", ensemble)
+        self.ensemble = plan["ensemble"][0]
         self.batch_size, self.seed = int(batch), int(seed)
         defaults.check_lengths(panel, self.lookback, self.horizon, self.path)
         H, m = self.horizon, self.season
