@@ -22,15 +22,6 @@ TINY = ["--cell", "gru", "--hidden", "6", "--layers", "2", "--batch", "3", "--se
         "--eval-every", "2", "--backend", "numpy", "--dtype", "float64"]
 
 
-@pytest.fixture
-def text(tmp_path):
-    rng = np.random.default_rng(0)
-    words = "the cat sat on a mat and then the dog ran to it".split()
-    path = tmp_path / "t.txt"
-    path.write_text(" ".join(rng.choice(words, 400)))
-    return path
-
-
 def api_opts(**kw):
     opts = dict(cell="gru", hidden=6, layers=2, batch=3, seq_len=6, eval_every=2,
                 backend="numpy", dtype="float64")

@@ -155,8 +155,10 @@ def read_midi_notes(path: str, spb: int):
     try:
         mid = mido.MidiFile(path)
         messages = list(mido.merge_tracks(mid.tracks))
+    except MemoryError:
+        raise                   # not the file's fault: say so as it is
     except Exception as e:  # mido raises OSError, EOFError, KeyError, ValueError, ...
-        raise RnnlabError(f"{path} is not a readable MIDI file ({type(e).__name__}: {e})") from None
+        raise RnnlabError(f"{path} is not a readable MIDI file ({type(e).__name__}: {e})") from e
     step = mid.ticks_per_beat / spb
     q = lambda tick: int(np.floor(tick / step + 0.5))  # noqa: E731  round half up to the grid
     tick, notes, open_notes, drums = 0, [], {}, 0

@@ -13,6 +13,7 @@ transform, the strategies and the ensembles (config.json without "transform") lo
 they were: recursive, one model, differenced or not.
 """
 import math
+from statistics import NormalDist
 
 import numpy as np
 
@@ -25,7 +26,7 @@ from .base import TrainedModel
 from .series_forecast import ensemble_levels
 
 LEVEL = 0.9                # the prediction interval's coverage
-Z90 = 1.6448536269514722   # normal quantile for a central 90% interval
+Z_LEVEL = NormalDist().inv_cdf((1 + LEVEL) / 2)   # the normal quantile of that interval
 MIN_EMPIRICAL = 20         # errors needed at a horizon step for empirical quantiles
 TIE = 0.02                 # MAE differences under 2% of the mean one-step change are ties
 
@@ -33,6 +34,7 @@ TIE = 0.02                 # MAE differences under 2% of the mean one-step chang
 class SeriesModel(TrainedModel):
     """A trained forecaster: `forecast(horizon)`, `evaluate(holdout.csv, season=None)`."""
     kind = "series"
+    EVALUATE_OPTIONS = ("season",)
 
     def __init__(self, model, data_meta, train_cfg=None, path=None, members=()):
         super().__init__(model, data_meta, train_cfg, path, members)
@@ -108,7 +110,7 @@ class SeriesModel(TrainedModel):
                 lo, hi = np.quantile(e, [(1 - LEVEL) / 2, (1 + LEVEL) / 2])
                 kinds.add("empirical")
             else:
-                lo = -Z90 * s1 * math.sqrt(h + 1)
+                lo = -Z_LEVEL * s1 * math.sqrt(h + 1)
                 hi = -lo
                 kinds.add("normal")
             lower[h], upper[h] = fc[h] + lo, fc[h] + hi
@@ -140,9 +142,10 @@ class SeriesModel(TrainedModel):
         base = np.full_like(err, np.nan)
         for j in range(self.n_val):
             r = N - self.n_val + j                    # the first forecast row of origin j
-            for h in range(min(H, N - r)):
-                past = y[r - m + (h % m)] if m > 1 and r >= m else y[r - 1]
-                base[j, h] = y[r + h] - past
+            n = min(H, N - r)
+            f = seasonal_naive_forecast(y[:r], n, m) if m > 1 and r >= m else \
+                naive_forecast(y[:r], n)
+            base[j, :n] = y[r:r + n] - f
         ok = ~np.isnan(err) & ~np.isnan(base)
         model_mae, base_mae = float(np.mean(np.abs(err[ok]))), float(np.mean(np.abs(base[ok])))
         tie = TIE * float(np.mean(np.abs(np.diff(y[:N - self.n_val]))))

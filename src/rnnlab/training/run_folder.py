@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import safetensors.numpy
+from safetensors import SafetensorError
 
 from .._version import __version__
 from ..errors import RnnlabError
@@ -58,14 +59,15 @@ def load_tensors_with_metadata(path):
         raise _invalid(path, "file not found")
     if not path.is_file():
         raise _invalid(path, "not a file")
+    data = path.read_bytes()        # an OSError (a permission, a disk) is that, not "invalid"
     try:
-        data = path.read_bytes()
         tensors = safetensors.numpy.load(data)
         (n,) = struct.unpack("<Q", data[:8])
         header = json.loads(data[8:8 + n])
         metadata = header.get("__metadata__") or {}
-    except Exception as e:  # safetensors raises its own error types; all mean "not valid"
-        raise _invalid(path, f"{type(e).__name__}: {e}".splitlines()[0][:200]) from None
+    except (SafetensorError, struct.error, ValueError, KeyError, TypeError, AttributeError) as e:
+        # what a damaged or foreign file raises; a MemoryError is not the file's fault
+        raise _invalid(path, f"{type(e).__name__}: {e}".splitlines()[0][:200]) from e
     return {k: np.array(v) for k, v in tensors.items()}, dict(metadata)
 
 
