@@ -27,6 +27,7 @@ CHOICES = ("network", "seasonal naive", "combination")
 
 class PanelModel(TrainedModel):
     kind = "panel"
+    EVALUATE_OPTIONS = ("season",)     # accepted only as the run's own season (evaluate)
 
     def __init__(self, model, data_meta, train_cfg=None, path=None, members=()):
         super().__init__(model, data_meta, train_cfg, path, members)
