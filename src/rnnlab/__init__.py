@@ -8,6 +8,7 @@ every gate visible.
 from ._version import __version__
 from .training.backtest import backtest
 from .errors import RnnlabError, RnnlabWarning
+from .training.forecaster import Forecaster
 from .training.load import load
 from .nn.backend import get_backend, set_backend
 from .nn.layers import GRU, LSTM, MLSTM, RNN, SLSTM, MinGRU, MinLSTM
@@ -25,5 +26,5 @@ def lesson(source=None, *, lang="en", seed=0, sentences=1000, say=None):
 
 
 __all__ = ["RNN", "LSTM", "GRU", "MinGRU", "MinLSTM", "SLSTM", "MLSTM", "load", "train",
-           "backtest", "lesson", "Trainer", "RnnlabError", "RnnlabWarning", "set_backend",
+           "backtest", "Forecaster", "lesson", "Trainer", "RnnlabError", "RnnlabWarning", "set_backend",
            "get_backend", "__version__"]

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from ..errors import RnnlabError
 from .melody import MelodyModel
 from .music import MusicModel, MusicTask
+from .panel import PanelModel, PanelTask
+from .panel.data import has_id_column
 from .series import SeriesTask
 from .series_model import SeriesModel
 from .text import TextModel, TextTask
@@ -23,6 +25,8 @@ class TaskEntry:
     suffixes: tuple           # file types that select this task
     folder_suffixes: tuple = ()   # a folder holding files of these types selects it too
     summary: str = ""
+    claims: object = None     # claims(path) -> True: a file of these types that is this task's
+                              # (checked before the plain suffix match of the other tasks)
 
 
 TASKS = {e.name: e for e in (
@@ -30,13 +34,15 @@ TASKS = {e.name: e for e in (
               "characters or words"),
     TaskEntry("series", SeriesTask, SeriesModel, (".csv",), summary="a forecaster of one CSV "
               "column"),
+    TaskEntry("panel", PanelTask, PanelModel, (".csv",), summary="one global forecaster of "
+              "many series in the long format (unique_id, ds, y)", claims=has_id_column),
     TaskEntry("music", MusicTask, MusicModel, (".json", ".mid", ".midi"), (".mid", ".midi"),
               summary="a polyphonic piano-roll model of notes JSON or MIDI"),
 )}
 DEFAULT = "text"               # any other file is read as text
 # The trained-model class of each data kind (config.json["data"]["kind"]) that is not a
 # task's own: a melody run is a text model (ModelConfig.task 'text') that reads and writes music.
-MODELS = {"melody": MelodyModel}
+MODELS = {"melody": MelodyModel, "panel": PanelModel}
 
 
 def get(name):
@@ -51,6 +57,11 @@ def task_for_file(path, task=None):
         return get(task).name
     p = os.fspath(path).lower()
     for e in TASKS.values():
+        if e.claims is not None and p.endswith(e.suffixes) and e.claims(path):
+            return e.name
+    for e in TASKS.values():
+        if e.claims is not None:
+            continue
         if p.endswith(e.suffixes) or (e.folder_suffixes and os.path.isdir(path) and any(
                 f.lower().endswith(e.folder_suffixes) for f in os.listdir(path))):
             return e.name

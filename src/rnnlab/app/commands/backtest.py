@@ -50,6 +50,9 @@ def add_parser(sub):
 
 
 def run(a):
+    from ...tasks import registry
+    if getattr(registry.get(registry.task_for_file(a.file)).task, "panel", False):
+        return _panel(a)
     from ...training.backtest import backtest, report_lines
     task = {k: getattr(a, k) for k in ("lookback", "season", "ensemble", "strategy",
                                        "difference", "log", "seasonal_difference")
@@ -68,4 +71,17 @@ def run(a):
         print(json.dumps(res))
     else:
         print("\n".join(report_lines(res)))
+    return 0
+
+
+def _panel(a):
+    """Rolling origins over a whole panel (a CSV with an id column): rnnlab.Forecaster's
+    cross_validation, scored per fold beside seasonal naive."""
+    from ...training.forecaster import backtest_panel
+    from ...nn import registry
+    opts = {k: getattr(a, k) for k in ("hidden", "layers", "steps", "lr", "lookback", "season",
+                                       "ensemble") if getattr(a, k) is not None}
+    opts.update(registry.from_choice(a.cell))
+    res = backtest_panel(a.file, horizon=a.horizon, folds=a.folds, seed=a.seed, **opts)
+    print(json.dumps(res["folds"]) if a.json else "\n".join(res["lines"]))
     return 0

@@ -27,6 +27,13 @@ def run(a):
     model = load(a.run)
     if a.history is not None and a.history < 1:
         raise RnnlabError(f"--history must be a positive number of rows, got {a.history}")
+    if hasattr(model, "forecast_csv"):      # a panel: every series, as CSV or one JSON object
+        if a.plot:
+            raise RnnlabError(f"--plot draws one series; {a.run} forecasts a panel (use "
+                              f"--json or the CSV it prints)")
+        res = model.forecast(a.horizon)
+        print(json.dumps(res) if a.json else "\n".join(model.forecast_csv(res)))
+        return 0
     res = model.forecast(a.horizon)
     if res["dates"] is None and model.meta.get("dates_note"):
         print(f"rnnlab: {model.meta['dates_note']}", file=sys.stderr)

@@ -211,11 +211,14 @@ def _scale_out_options(p):
 def _task_options(p):
     """Each task's own options, from the task registry."""
     from ...tasks import registry
+    seen = set()           # an option two tasks share (--target, --horizon) appears once
     for entry in registry.TASKS.values():
-        if not entry.task.OPTIONS:
+        own = [o for o in entry.task.OPTIONS if o.name not in seen]
+        if not own:
             continue
         g = p.add_argument_group(f"{entry.name} ({', '.join(entry.suffixes)})")
-        for o in entry.task.OPTIONS:
+        for o in own:
+            seen.add(o.name)
             _add_option(g, o, o.help)
 
 
