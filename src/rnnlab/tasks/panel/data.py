@@ -8,14 +8,14 @@ target falls back to the first numeric column left) or given (--id, --time, --ta
 other numeric column is an exogenous input (static or time-varying; a forecast holds its last
 value). The time column holds dates (one frequency for the whole panel, no gaps) or plain
 integer steps (one step size). Bad panels raise RnnlabError with one line naming the fix.
-pandas is imported here only, on first use (pip install 'rnnlab[forecast]').
+pandas is imported here only, on first use (the forecast extra: errors.install_line).
 """
 import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
-from ...errors import RnnlabError
+from ...errors import RnnlabError, install_line
 
 ID_NAMES = ("unique_id", "series_id", "item_id", "id", "series")
 TIME_NAMES = ("ds", "date", "time", "timestamp", "datetime", "step", "t")
@@ -29,7 +29,7 @@ def pandas():
     try:
         import pandas as pd
     except ImportError:
-        raise RnnlabError("panels need pandas: pip install 'rnnlab[forecast]'") from None
+        raise RnnlabError(f"panels need pandas: {install_line('forecast')}") from None
     return pd
 
 
