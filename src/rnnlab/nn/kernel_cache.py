@@ -9,12 +9,14 @@ Cold means: no compiled function of the cell's kernel modules is in the cache, i
 import os
 import sys
 
-# CPU seconds to compile one cell's kernels (float32, single-thread paths) with an empty cache,
-# and the kernels every cell shares (packed GEMMs, cross-entropy, Adam), measured by
-# `rnnlab warmup` on the 2-core AMD EPYC VM (docs/performance.md); the note's estimate.
-COMPILE_S = {"rnn": 12, "lstm": 40, "gru": 25, "mingru": 15, "minlstm": 15, "slstm": 30,
+# CPU seconds to compile one cell's own kernels (float32, the single-thread paths) with an
+# empty cache, and the kernels every cell shares (packed GEMMs, cross-entropy, Adam): `rnnlab
+# warmup --cells C --dtype float32 --splits none` in a fresh cache, less the mLSTM's run (it has
+# no kernel of its own), on the 2-core AMD EPYC VM on 2026-12-07 (docs/performance.md). The
+# LSTM's is the sum of its compiles in a profile of the demo. The note's estimate.
+COMPILE_S = {"rnn": 10, "lstm": 37, "gru": 11, "mingru": 6, "minlstm": 6, "slstm": 8,
              "mlstm": 0}
-SHARED_S = 12
+SHARED_S = 17
 
 
 def _kernel_modules(cell):
