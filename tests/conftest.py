@@ -4,7 +4,23 @@ import contextlib
 import io
 import os
 
+import numpy as np
 import pytest
+
+
+def word_text(path, n, seed=0):
+    """A small text of n words from a 12-word vocabulary (for the run-folder, signal, fault
+    and memory tests): enough to train a tiny model for a few steps."""
+    rng = np.random.default_rng(seed)
+    words = "the cat sat on a mat and then the dog ran to it".split()
+    path.write_text(" ".join(rng.choice(words, n)))
+    return path
+
+
+@pytest.fixture
+def text(tmp_path):
+    """t.txt of 400 words (a test module may define its own `text`)."""
+    return word_text(tmp_path / "t.txt", 400)
 
 
 @pytest.fixture(scope="session")

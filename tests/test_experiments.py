@@ -192,8 +192,8 @@ def test_divergence_is_recorded(monkeypatch):
     r = E.run_one("adding", 10, "lstm", 0, hidden=4, steps=20, batch=4, test_size=8)
     _check_record(r)
     assert r["diverged"] and not r["solved"] and r["steps"] == 0
-    from rnnlab.experiments.report import _describe
-    assert "DIVERGED" in _describe(r)
+    from rnnlab.experiments.report import describe
+    assert "DIVERGED" in describe(r)
 
 
 def test_trainer_stop_hook_runs_after_each_evaluation():

@@ -22,15 +22,6 @@ TINY = ["--cell", "gru", "--hidden", "6", "--layers", "1", "--batch", "3", "--se
         "--backend", "numpy", "--dtype", "float64", "--eval-every", "2"]
 
 
-@pytest.fixture
-def text(tmp_path):
-    rng = np.random.default_rng(0)
-    words = "the cat sat on a mat and then the dog ran to it".split()
-    path = tmp_path / "t.txt"
-    path.write_text(" ".join(rng.choice(words, 400)))
-    return path
-
-
 def snapshot(run):
     return {p.name: p.read_bytes() for p in sorted(Path(run).iterdir())}
 

@@ -88,3 +88,20 @@ def test_the_atomic_write_keeps_no_mkstemp_mode(tmp_path):
         (tmp_path / "b.bin").write_bytes(b"x")              # what any other tool gives
     assert stat.S_IMODE((tmp_path / "a.bin").stat().st_mode) == \
         stat.S_IMODE((tmp_path / "b.bin").stat().st_mode) == 0o644
+
+
+def test_a_write_never_changes_the_umask(tmp_path, monkeypatch):
+    """The umask is read, never set, as a file is written: a thread writing at the same moment
+    would otherwise get a wrong mode (os.umask is process-wide)."""
+    import rnnlab.fileio as fileio
+
+    def refuse(mask):
+        raise AssertionError("os.umask was called during a write")
+    old = os.umask(0o027)
+    try:
+        monkeypatch.setattr(os, "umask", refuse)
+        fileio.atomic_write_json(tmp_path / "a.json", {"x": 1})
+    finally:
+        monkeypatch.undo()
+        os.umask(old)
+    assert (tmp_path / "a.json").stat().st_mode & 0o777 == 0o640

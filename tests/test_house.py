@@ -11,7 +11,7 @@ lower floor to a higher one and on any cycle between modules. Floors, from the t
     3  rnnlab.tasks
     2  rnnlab.nn, rnnlab.data            (the engine; file formats)
     1  rnnlab.fileio, rnnlab.interrupt
-    0  rnnlab.errors, rnnlab._version, rnnlab.defaults    (leaves)
+    0  rnnlab.errors, rnnlab._version, rnnlab.defaults, rnnlab.validate    (leaves)
 
 Inside the engine the same rule holds one level down: the layers may import the cells and the
 kernels, never the other way round, and the registry sits above the layers.
@@ -31,7 +31,7 @@ FLOORS = [  # (module prefix, floor); the longest matching prefix wins
     ("rnnlab.tasks", 3),
     ("rnnlab.nn", 2), ("rnnlab.data", 2),
     ("rnnlab.fileio", 1), ("rnnlab.interrupt", 1),
-    ("rnnlab.errors", 0), ("rnnlab._version", 0), ("rnnlab.defaults", 0),
+    ("rnnlab.errors", 0), ("rnnlab._version", 0), ("rnnlab.defaults", 0), ("rnnlab.validate", 0),
 ]
 ENGINE = [  # floors inside rnnlab.nn
     ("rnnlab.nn", 9), ("rnnlab.nn.registry", 8), ("rnnlab.nn.layers", 7),
@@ -158,3 +158,66 @@ def test_modules_stay_readable():
     long = {m: n for m, p in modules().items()
             if (n := len(p.read_text(encoding="utf-8").splitlines())) > 400}
     assert long == {}
+
+
+# ---- manners: what one module may take from another ---------------------------------------
+def private_imports(name, path, known):
+    """`from M import _x` where _x is a private name of another module (a package may import
+    its own private submodules, such as nn.cells._minscan)."""
+    is_pkg = path.name == "__init__.py"
+    here = name.split(".") if is_pkg else name.split(".")[:-1]
+    bad = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if not isinstance(node, ast.ImportFrom):
+            continue
+        base = here[:len(here) - node.level + 1] if node.level else []
+        mod = ".".join(base + ([node.module] if node.module else []))
+        for a in node.names:
+            private = a.name.startswith("_") and not a.name.startswith("__")
+            if private and f"{mod}.{a.name}" not in known:
+                bad.append(f"{name}:{node.lineno} imports {a.name} from {mod}")
+        parts = mod.split(".")
+        for i, part in enumerate(parts):       # a private module outside its own package
+            if part.startswith("_") and not part.startswith("__") and \
+                    not (".".join(here) + ".").startswith(".".join(parts[:i]) + "."):
+                bad.append(f"{name}:{node.lineno} imports from {mod}, private to "
+                           f"{'.'.join(parts[:i])}")
+    return bad
+
+
+def test_no_private_name_is_taken_from_another_module():
+    known = modules()
+    bad = [b for name, path in known.items() for b in private_imports(name, path, known)]
+    assert not bad, "private names imported (add a public hook instead):\n" + "\n".join(bad)
+
+
+TASK_NAMES = {"text", "series", "music", "melody", "roll", "panel"}
+
+
+def task_branches(path):
+    """Comparisons with a task's name (`task == "series"`, `kind in ("music", ...)`)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Compare):
+            for side in (node.left, *node.comparators):
+                items = side.elts if isinstance(side, (ast.Tuple, ast.List, ast.Set)) else [side]
+                if any(isinstance(e, ast.Constant) and e.value in TASK_NAMES for e in items):
+                    found.append(f"{path.name}:{node.lineno} {ast.unparse(node)}")
+    return found
+
+
+def test_no_command_branches_on_a_task_name():
+    """A command asks the trained model or the task registry; a new task needs no edit here."""
+    found = [f for p in sorted((PACKAGE / "app" / "commands").glob("*.py"))
+             for f in task_branches(p)]
+    assert not found, "commands that branch on a task's name:\n" + "\n".join(found)
+
+
+def test_the_manners_checks_can_fail(tmp_path):
+    bad = tmp_path / "bad.py"
+    bad.write_text("from rnnlab.fileio import _fsync_dir\nif model.cfg.task != 'series':\n"
+                   "    from ..nn.kernels._common import Workspace\n")
+    assert private_imports("rnnlab.tasks.bad", bad, modules()) == [
+        "rnnlab.tasks.bad:1 imports _fsync_dir from rnnlab.fileio",
+        "rnnlab.tasks.bad:3 imports from rnnlab.nn.kernels._common, private to rnnlab.nn.kernels"]
+    assert task_branches(bad) == ["bad.py:2 model.cfg.task != 'series'"]

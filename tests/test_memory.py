@@ -5,8 +5,8 @@ import re
 import sys
 import tracemalloc
 
-import numpy as np
 import pytest
+from conftest import word_text
 
 from rnnlab.app.cli import main
 from rnnlab.errors import RnnlabError
@@ -19,11 +19,7 @@ from rnnlab.training.api import train
 
 @pytest.fixture
 def text(tmp_path):
-    rng = np.random.default_rng(0)
-    words = "the cat sat on a mat and then the dog ran to it".split()
-    path = tmp_path / "t.txt"
-    path.write_text(" ".join(rng.choice(words, 3000)))
-    return path
+    return word_text(tmp_path / "t.txt", 3000)
 
 
 @pytest.mark.parametrize("choice", sorted(registry.choices()))

@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pytest
 
-from rnnlab import runs
+from rnnlab.training import run_folder as runs
 from rnnlab.app.cli import main
 from rnnlab.training.load import load
 from rnnlab.training.run_folder import RunFolder, load_tensors, save_tensors
@@ -20,15 +20,6 @@ from rnnlab.training.api import train
 QUIET = dict(progress=False, log=lambda m: None)
 TINY = ["--cell", "gru", "--hidden", "6", "--layers", "2", "--batch", "3", "--seq-len", "6",
         "--eval-every", "2", "--backend", "numpy", "--dtype", "float64"]
-
-
-@pytest.fixture
-def text(tmp_path):
-    rng = np.random.default_rng(0)
-    words = "the cat sat on a mat and then the dog ran to it".split()
-    path = tmp_path / "t.txt"
-    path.write_text(" ".join(rng.choice(words, 400)))
-    return path
 
 
 def api_opts(**kw):

@@ -173,8 +173,8 @@ def test_weights_round_trip(tmp_path):
 def test_history(tmp_path):
     run = RunFolder(tmp_path).create()
     assert run.read_history() == []
-    run.append_history({"step": 1, "loss": np.float64(2.5)})
-    run.append_history({"step": 2, "loss": 2.0})
+    run.write_history([{"step": 1, "loss": np.float64(2.5)}])
+    run.write_history(run.read_history() + [{"step": 2, "loss": 2.0}])
     assert run.read_history() == [{"step": 1, "loss": 2.5}, {"step": 2, "loss": 2.0}]
     assert sorted(os.listdir(tmp_path)) == ["history.json"]
     (tmp_path / "history.json").write_text('{"step": 1}')
@@ -216,3 +216,22 @@ def test_check_state_dict():
                          "f")
     with pytest.raises(RnnlabError, match=r"'a' has shape \(3, 2\), expected \(2, 3\)"):
         check_state_dict(expected, {"a": np.zeros((3, 2)), "b": np.zeros(4)}, "f")
+
+
+def test_a_memory_error_is_not_called_a_bad_file(tmp_path, monkeypatch):
+    """Only what a damaged file raises becomes "not a valid weights file"; running out of
+    memory while reading a good one says so, and a damaged file keeps its cause."""
+    import safetensors.numpy
+    path = tmp_path / "w.safetensors"
+    save_tensors(path, {"a": np.zeros(3, np.float32)})
+
+    def no_memory(data):
+        raise MemoryError
+    monkeypatch.setattr(safetensors.numpy, "load", no_memory)
+    with pytest.raises(MemoryError):
+        load_tensors(path)
+    monkeypatch.undo()
+    path.write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00not json")
+    with pytest.raises(RnnlabError, match="not a valid rnnlab weights file") as err:
+        load_tensors(path)
+    assert err.value.__cause__ is not None

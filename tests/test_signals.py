@@ -26,15 +26,6 @@ TINY = ["--cell", "gru", "--hidden", "6", "--layers", "2", "--batch", "3", "--se
         "--backend", "numpy", "--dtype", "float64", "--dropout", "0.1"]
 
 
-@pytest.fixture
-def text(tmp_path):
-    rng = np.random.default_rng(0)
-    words = "the cat sat on a mat and then the dog ran to it".split()
-    path = tmp_path / "t.txt"
-    path.write_text(" ".join(rng.choice(words, 400)))
-    return path
-
-
 def start(text, run, *extra):
     """`python -m rnnlab train` in a child process; returns (process, its stderr lines so far)
     once it has taken its first step."""

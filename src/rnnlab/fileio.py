@@ -28,11 +28,31 @@ def _fsync_dir(folder):
         os.close(fd)
 
 
-def _umask():
-    """The process umask (reading it means setting it; it is put back at once)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
+def _umask_from_proc():
+    """The umask as the kernel reports it (Linux 4.7+), or None where it does not."""
+    try:
+        with open("/proc/self/status", "rb") as f:
+            for line in f:
+                if line.startswith(b"Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+# Where /proc does not say (macOS, Windows), the only way to read the umask is to set it and
+# put it back; that is done once, here at import, before any thread of ours can write, and
+# never again (a thread writing while the umask is swapped would get a wrong mode).
+_UMASK_AT_IMPORT = None if _umask_from_proc() is not None else os.umask(0o022)
+if _UMASK_AT_IMPORT is not None:
+    os.umask(_UMASK_AT_IMPORT)
+
+
+def umask():
+    """The process umask, read without changing it: from /proc on Linux (so a umask the user
+    sets later is followed), else the one read once at import."""
+    mask = _umask_from_proc()
+    return _UMASK_AT_IMPORT if mask is None else mask
 
 
 def atomic_write_bytes(path, data):
@@ -49,7 +69,7 @@ def atomic_write_bytes(path, data):
     try:
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
         with os.fdopen(fd, "wb") as f:
-            os.fchmod(f.fileno(), 0o666 & ~_umask())
+            os.fchmod(f.fileno(), 0o666 & ~umask())
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
@@ -66,7 +86,8 @@ def atomic_write_bytes(path, data):
     _fsync_dir(folder)
 
 
-def _json_default(obj):
+def json_default(obj):
+    """json.dumps(default=...) for what rnnlab stores: numpy scalars and arrays, paths."""
     if isinstance(obj, np.generic):
         return obj.item()
     if isinstance(obj, np.ndarray):
@@ -78,7 +99,7 @@ def _json_default(obj):
 
 def to_json(obj, indent=2):
     """JSON text of `obj`; numpy scalars and arrays become numbers and lists."""
-    return json.dumps(obj, indent=indent, default=_json_default)
+    return json.dumps(obj, indent=indent, default=json_default)
 
 
 def atomic_write_json(path, obj):

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from rnnlab.data.music import (check_sequences, load_notes_json, midi_files, read_midi_notes,
                                steps_per_beat, write_notes_midi)
 from rnnlab.errors import RnnlabError
+from rnnlab.validate import positive_int
 
 END = "end"                   # a piece ends here (and the next begins)
 MAX_DUR = 16                  # steps: longer notes and rests are split into several tokens
@@ -55,8 +56,7 @@ def melody_tokens(seq, max_dur: int = MAX_DUR, onsets=None) -> list:
     """Steps (lists of pitches) -> melody tokens of the top voice (VOICE_RULE). onsets[t]: the
     pitches struck at step t (MIDI), so a repeated note stays two notes; without it a pitch
     held over consecutive steps is one note. Runs longer than max_dur are split."""
-    if isinstance(max_dur, bool) or not isinstance(max_dur, int) or max_dur < 1:
-        raise RnnlabError(f"max_dur must be a positive integer, got {max_dur!r}")
+    positive_int("max_dur", max_dur)
     line = _top_line(seq, onsets)
     tokens, t = [], 0
     while t < len(line):

@@ -13,8 +13,6 @@ polyphonic datasets (JSB Chorales, Nottingham, ...) as JSON: `{"train": [seq, ..
 from __future__ import annotations
 
 import json
-import math
-import numbers
 import os
 import io
 import warnings
@@ -23,6 +21,7 @@ import mido
 import numpy as np
 
 from rnnlab.errors import RnnlabError
+from rnnlab.validate import is_number
 from rnnlab.fileio import atomic_write_bytes
 
 GRIDS = {"4th": 1, "8th": 2, "16th": 4, "32nd": 8}  # steps per quarter-note beat
@@ -32,8 +31,7 @@ _DRUM_CHANNEL = 9  # General MIDI channel 10: percussion, not pitches
 
 def _check_pitch(p, where: str) -> int:
     # JSON from other tools sometimes stores pitches as 60.0: accept integral floats.
-    if isinstance(p, bool) or not isinstance(p, numbers.Real) or not math.isfinite(p) \
-            or p != int(p):
+    if not is_number(p) or p != int(p):
         raise RnnlabError(f"{where} is {p!r}, expected an integer MIDI pitch 0-127")
     if not 0 <= p <= 127:
         raise RnnlabError(f"{where} is {p}, expected a MIDI pitch 0-127")
@@ -157,8 +155,10 @@ def read_midi_notes(path: str, spb: int):
     try:
         mid = mido.MidiFile(path)
         messages = list(mido.merge_tracks(mid.tracks))
+    except MemoryError:
+        raise                   # not the file's fault: say so as it is
     except Exception as e:  # mido raises OSError, EOFError, KeyError, ValueError, ...
-        raise RnnlabError(f"{path} is not a readable MIDI file ({type(e).__name__}: {e})") from None
+        raise RnnlabError(f"{path} is not a readable MIDI file ({type(e).__name__}: {e})") from e
     step = mid.ticks_per_beat / spb
     q = lambda tick: int(np.floor(tick / step + 0.5))  # noqa: E731  round half up to the grid
     tick, notes, open_notes, drums = 0, [], {}, 0

@@ -18,6 +18,7 @@ import math
 import numpy as np
 
 from rnnlab.errors import RnnlabError
+from rnnlab.validate import integer
 
 DINNERS = ("pizza", "sushi", "waffles")
 BOOK_WORDS = ("Doug", "Jane", "Spot", "saw", ".")
@@ -27,9 +28,7 @@ TEMPORAL_ORDER_ALPHABET = ("a", "b", "c", "d", "X", "Y", "B", "E")
 
 
 def _positive(name: str, v, minimum: int = 1) -> int:
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < minimum:
-        raise RnnlabError(f"{name} is {v!r}, expected an integer >= {minimum}")
-    return int(v)
+    return integer(name, v, minimum)
 
 
 def dinner_days(n_days: int, start: int = 0) -> np.ndarray:

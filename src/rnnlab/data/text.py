@@ -20,6 +20,7 @@ import numpy as np
 
 from rnnlab.data.vocab import UNK, Unknown, Vocab, keep_tokens  # noqa: F401  (the text API)
 from rnnlab.errors import RnnlabError
+from rnnlab.validate import positive_int
 
 # Bytes that no text file holds (controls other than tab, newline, form feed, carriage
 # return, escape and backspace); a file where many of them are is binary.
@@ -105,8 +106,7 @@ class TokenStream:
     def __init__(self, ids, batch: int, seq_len: int):
         ids = _check_ids(ids)
         for name, v in (("batch", batch), ("seq_len", seq_len)):
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-                raise RnnlabError(f"{name} is {v!r}, expected a positive integer")
+            positive_int(name, v)
         self.batch, self.seq_len = int(batch), int(seq_len)
         needed = self.batch * self.seq_len + 1
         if len(ids) < needed:

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from rnnlab.errors import RnnlabError
+from rnnlab.validate import is_integer, positive_int
 
 UNK = "<unk>"
 # Words, whitespace runs and single punctuation marks: together they cover every character, so
@@ -75,10 +76,8 @@ def keep_tokens(counts: dict, min_count: int = 1, max_vocab: int = 0) -> list:
     """The tokens a vocabulary keeps (sorted): those seen at least `min_count` times, and of
     those only the `max_vocab - 1` most frequent when `max_vocab` is set (<unk> is the last
     place); ties go to the token that sorts first."""
-    if isinstance(min_count, bool) or not isinstance(min_count, (int, np.integer)) or min_count < 1:
-        raise RnnlabError(f"--min-count must be a positive integer, got {min_count!r}")
-    if isinstance(max_vocab, bool) or not isinstance(max_vocab, (int, np.integer)) \
-            or max_vocab < 0 or max_vocab in (1, 2):
+    positive_int("--min-count", min_count)
+    if not is_integer(max_vocab) or max_vocab < 0 or max_vocab in (1, 2):
         raise RnnlabError(f"--max-vocab must be 0 (no limit) or at least 3 (2 tokens and <unk>),"
                           f" got {max_vocab!r}")
     kept = [t for t, n in counts.items() if n >= min_count]

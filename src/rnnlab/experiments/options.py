@@ -4,11 +4,11 @@ command-line names of the cell registry (rnnlab.nn.registry.choices()): a new ce
 new --cell choice here."""
 from __future__ import annotations
 
-import math
 
 import numpy as np
 
 from ..errors import RnnlabError
+from ..validate import number, positive_int
 from ..nn import backend as _backend
 from ..nn import registry
 from ..nn.optim import OPTIMIZERS
@@ -35,16 +35,11 @@ def default_steps(T):
 
 
 def _positive_int(name, v, flag):
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-        raise RnnlabError(f"{name} must be a positive integer, got {v!r}; pass e.g. {flag}")
-    return int(v)
+    return positive_int(name, v, hint=f"pass e.g. {flag}")
 
 
 def _positive_float(name, v, flag):
-    if isinstance(v, bool) or not isinstance(v, (int, float, np.floating)) \
-            or not math.isfinite(v) or v <= 0:
-        raise RnnlabError(f"{name} must be a positive number, got {v!r}; pass e.g. {flag}")
-    return float(v)
+    return number(name, v, lo=0, lo_open=True, hint=f"pass e.g. {flag}")
 
 
 def parse_int_list(name, text, flag):
@@ -170,7 +165,4 @@ def check_grid(task, Ts, cells, hidden, seeds, steps, time_budget, lr, clip, bat
 
 
 def _finite(name, v):
-    if isinstance(v, bool) or not isinstance(v, (int, float, np.floating, np.integer)) \
-            or not math.isfinite(v):
-        raise RnnlabError(f"{name} must be a number, got {v!r}; pass e.g. --forget-bias 1")
-    return float(v)
+    return number(name, v, expected="a number", hint="pass e.g. --forget-bias 1")

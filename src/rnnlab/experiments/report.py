@@ -21,7 +21,7 @@ def cell_label(r):
     return " ".join([r["cell"], *words])
 
 
-def _describe(r):
+def describe(r):
     acc = f", acc {r['test_accuracy']:.3f}" if r.get("test_accuracy") is not None else ""
     met = "nan" if r["test_metric"] is None else f"{r['test_metric']:.4g}"
     how = (f"solved at step {r['steps_to_solve']}" if r["solved"]

@@ -23,7 +23,7 @@ from ..training.api import TrainConfig
 from ..training.trainer import Diverged, Trainer
 from ..viz.gradients import loss_grad_norms
 from .options import STEP_RULE, check_grid, default_steps, options_for
-from .report import _describe, format_table, write_outputs
+from .report import describe, format_table, write_outputs
 from .tasks import SOLVED_RULES, subset, task_class
 
 RECORD_KEYS = ("task", "T", "cell", "seed", "test_metric", "baseline", "solved",
@@ -128,7 +128,7 @@ def run_experiments(task, Ts, cells, hidden, seeds, steps=None, time_budget=None
         if "grad_norms" in rec:
             grad[cell] = dict(T=T, seed=seed, **rec.pop("grad_norms"))
         records.append(rec)
-        progress(f"[{i}/{len(runs)}] {_describe(rec)}")
+        progress(f"[{i}/{len(runs)}] {describe(rec)}")
         if json_lines:
             print(json.dumps(rec), flush=True)
     meta = dict(o, backend=backend or _backend.get_backend(),

@@ -211,10 +211,12 @@ def load_torch_weights(path):
         raise RnnlabError(f"weights file {path} not found; check the path")
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
+    except MemoryError:
+        raise                   # not the file's fault: say so as it is
     except Exception as e:  # UnpicklingError for foreign objects, RuntimeError for bad zips...
         why = f"{type(e).__name__}: {e}".splitlines()[0][:200]
         raise RnnlabError(f"{path} is not a plain PyTorch state dict ({why}); save it with "
-                          "torch.save(model.state_dict(), path)") from None
+                          "torch.save(model.state_dict(), path)") from e
     if isinstance(obj, dict) and set(obj) == {"state_dict"}:
         obj = obj["state_dict"]
     if not isinstance(obj, dict) or not obj:

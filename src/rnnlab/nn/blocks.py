@@ -8,15 +8,14 @@ between optimizer steps) and returns the gradient w.r.t. the input (None for Emb
 import numpy as np
 
 from ..errors import RnnlabError
+from ..validate import positive_int
 from .backend import get_backend, numba_available
 from .functional import check_dropout, dropout_mask
 from .module import Module
 
 
 def _positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise RnnlabError(f"{name} must be a positive integer, got {value!r}; pass e.g. {name}=16")
-    return int(value)
+    return positive_int(name, value, hint=f"pass e.g. {name}=16")
 
 
 class Embedding(Module):

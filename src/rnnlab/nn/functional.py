@@ -7,7 +7,7 @@ there is one definition of each to check against torch.
 """
 import numpy as np
 
-from ..errors import RnnlabError
+from ..validate import probability
 
 
 def sigmoid(a):
@@ -61,10 +61,8 @@ def layer_norm_backward(dout, vhat, rstd, gain):
 
 def check_dropout(p, what="dropout p"):
     """p must be a probability in [0, 1); returns it as a float."""
-    if isinstance(p, bool) or not isinstance(p, (int, float, np.floating)) or not 0.0 <= p < 1.0:
-        flag = "--" + what.split()[0].replace("_", "-")
-        raise RnnlabError(f"{what} must be in [0, 1), got {p!r}; use e.g. {flag} 0.2")
-    return float(p)
+    flag = "--" + what.split()[0].replace("_", "-")
+    return probability(what, p, hint=f"use e.g. {flag} 0.2")
 
 
 def dropout_mask(shape, p, rng, dtype=np.float32):

@@ -14,6 +14,7 @@ import math
 import numpy as np
 
 from ..errors import RnnlabError
+from ..validate import number
 from .backend import numba_available
 from .module import flat_of
 
@@ -250,9 +251,7 @@ def make_optimizer(name, params, lr, **kw):
 
 
 def _check_positive(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) \
-            or not math.isfinite(value) or value <= 0:
-        raise RnnlabError(f"{name} must be a positive number, got {value!r}; use e.g. --lr 0.001")
+    number(name, value, lo=0, lo_open=True, hint="use e.g. --lr 0.001")
 
 
 # ---------------------------------------------------------------- learning-rate decay

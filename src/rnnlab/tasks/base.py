@@ -26,8 +26,8 @@ The task registry (tasks/registry.py) pairs each task with its trained model and
 """
 from dataclasses import dataclass
 
-import numpy as np
 
+from .. import validate
 from ..errors import RnnlabError
 
 
@@ -100,11 +100,25 @@ def task_options(tcfg, task_cls):
     return {name: opts.get(name, o.default) for name, o in allowed.items()}
 
 
+def hold_out(seqs, val_fraction):
+    """(train, valid) when the data has no 'valid' split (music rolls, melodies): the last
+    val_fraction of the sequences, or, with too few of them, the last val_fraction of each
+    sequence's steps (where that is at least 2)."""
+    n_val = int(len(seqs) * val_fraction)
+    if n_val >= 1 and len(seqs) - n_val >= 1:
+        return seqs[:-n_val], seqs[-n_val:]
+    train, valid = [], []
+    for s in seqs:
+        k = int(len(s) * val_fraction)
+        train.append(s[:len(s) - k] if k >= 2 else s)
+        if k >= 2:
+            valid.append(s[len(s) - k:])
+    return train, valid
+
+
 def positive_int(name, v):
     """A positive integer option value, or an error naming the option."""
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-        raise RnnlabError(f"--{name.replace('_', '-')} must be a positive integer, got {v!r}")
-    return int(v)
+    return validate.positive_int(f"--{name.replace('_', '-')}", v)
 
 
 # The explain page lives upstairs (rnnlab.viz, floor 5), which nothing here may import; the
@@ -127,6 +141,11 @@ class TrainedModel:
     `model` first."""
     kind = None
     vocab = None
+    # What the commands may ask of a trained model beyond its verbs, so that app/ never asks
+    # which task it is: evaluate's options besides the file (series: season), and whether
+    # `rnnlab sample` writes music (MIDI, notes JSON, a piano roll) through draw_music().
+    EVALUATE_OPTIONS = ()
+    WRITES_MUSIC = False
 
     def explain(self, inputs, *, lang=None, title=None, **options):
         """This model's explain page on `inputs` (text: a str or token ids; series and music:
@@ -153,6 +172,12 @@ class TrainedModel:
     def sample(self, *args, **kwargs):
         raise RnnlabError(f"sample works on text and music models; this run is a "
                           f"{self.cfg.task} model")
+
+    def draw_music(self, length, temperature=1.0, top_k=0, prime="", seed=None, output=None,
+                   json_out=None):
+        """-> (steps, notes or None, what): a music sample, written to MIDI `output` and/or
+        notes JSON `json_out`; `what` says in a few words what was drawn."""
+        raise RnnlabError(f"this run is a {self.cfg.task} model; it does not write music")
 
     def forecast(self, *args, **kwargs):
         raise RnnlabError(f"forecast works on series models; this run is a {self.cfg.task} model")

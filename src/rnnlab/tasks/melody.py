@@ -30,23 +30,11 @@ from ..data.music import steps_per_beat
 from ..data.text import TokenStream, Vocab
 from ..errors import RnnlabError, RnnlabWarning
 from ..fileio import atomic_write_json
+from ..validate import positive_int
+from .base import hold_out
 from .text import TextModel, run_stream_loss
 
 END_BEATS = 4                 # a sampled END is written as a rest of this many beats
-
-
-def _held_out(pieces, val_fraction):
-    """(train, valid) token lists: the last pieces, or the end of a single piece."""
-    n_val = int(len(pieces) * val_fraction)
-    if n_val >= 1 and len(pieces) - n_val >= 1:
-        return pieces[:-n_val], pieces[-n_val:]
-    train, valid = [], []
-    for p in pieces:
-        k = int(len(p) * val_fraction)
-        train.append(p[:len(p) - k] if k >= 2 else p)
-        if k >= 2:
-            valid.append(p[len(p) - k:])
-    return train, valid
 
 
 def stream_ids(pieces, vocab):
@@ -85,7 +73,7 @@ class MelodyTask:
         train = [m.tokens for m in splits["train"]]
         valid = [m.tokens for m in splits["valid"]] if splits.get("valid") else None
         if valid is None:
-            train, valid = _held_out(train, val_fraction)
+            train, valid = hold_out(train, val_fraction)
         self.chords = chord_report(splits["train"] + splits.get("valid", []))
         if self.chords and report:
             warnings.warn(self.chords, RnnlabWarning, stacklevel=2)
@@ -139,6 +127,7 @@ def _streams(n_ids, batch, seq_len):
 class MelodyModel(TextModel):
     """A trained melody model: `sample(..., output='tune.mid')`, `evaluate(path)`."""
     kind = "music"
+    WRITES_MUSIC = True
     token_join = " "                # how the explain page joins the tokens into a text
 
     def __init__(self, model, data_meta, train_cfg=None, path=None):
@@ -148,9 +137,8 @@ class MelodyModel(TextModel):
 
     def sample_tokens(self, length=64, temperature=1.0, top_k=0, seed=None):
         """`length` tokens, starting from END (the start of a tune)."""
-        if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 1:
-            raise RnnlabError(f"--length must be a positive integer, got {length!r}")
-        ids = self.sample_ids(int(length), temperature, top_k, [self.end_id], seed)
+        length = positive_int("--length", length)
+        ids = self.sample_ids(length, temperature, top_k, [self.end_id], seed)
         return [self.vocab.tokens[i] for i in ids]
 
     def render(self, tokens, output=None, json_out=None):
@@ -167,14 +155,19 @@ class MelodyModel(TextModel):
             atomic_write_json(json_out, [steps])
         return steps, tokens_to_notes(tokens, rest)[0]
 
+    def draw_music(self, length, temperature=1.0, top_k=0, prime="", seed=None, output=None,
+                   json_out=None):
+        if prime:
+            raise RnnlabError("--prime is for text models; a melody sample starts a new tune")
+        tokens = self.sample_tokens(length, temperature, top_k, seed)
+        steps, notes = self.render(tokens, output, json_out)
+        return steps, notes, f"{len(tokens)} tokens ({len(notes)} notes, {len(steps)} steps)"
+
     def sample(self, length=64, temperature=1.0, top_k=0, prime="", seed=None, stream=None,
                output=None, json_out=None):
         """Generate `length` tokens from the start of a tune and render them (see render).
         Returns the steps."""
-        if prime:
-            raise RnnlabError("--prime is for text models; a melody sample starts a new tune")
-        return self.render(self.sample_tokens(length, temperature, top_k, seed), output,
-                           json_out)[0]
+        return self.draw_music(length, temperature, top_k, prime, seed, output, json_out)[0]
 
     def input_ids(self, path):
         """Token ids (END, then the first piece) of a MIDI or notes JSON file ('test', else

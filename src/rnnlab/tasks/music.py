@@ -24,10 +24,11 @@ import numpy as np
 from ..data.music import (GRIDS, check_sequences, from_piano_roll, load_midi, load_notes_json,
                           pitch_range, to_piano_roll, write_midi)
 from ..errors import RnnlabError, RnnlabWarning
+from ..validate import integer, positive_int
 from ..fileio import atomic_write_json
 from ..nn.functional import sigmoid
 from ..nn.losses import sigmoid_bce
-from .base import TaskOption, TrainedModel, default_steps, task_options
+from .base import TaskOption, TrainedModel, default_steps, hold_out, task_options
 from .melody import MelodyTask
 
 MODES = ("roll", "melody")
@@ -55,19 +56,29 @@ def _rolls(seqs, lo, hi):
     return out, dropped
 
 
+def _inputs_of(roll, before=None):
+    """What the model reads at each step of `roll` (n, P): the frame before it (silence at the
+    first step, or `before`, the frame that precedes a window cut from a longer roll)."""
+    x = np.zeros_like(roll)
+    x[1:] = roll[:-1]
+    if before is not None:
+        x[0] = before
+    return x
+
+
+def _stack(pairs, dtype):
+    """[(inputs (n, P), targets (n, P)), ...] -> inputs (T, B, P), targets (T, B, P), mask
+    (T, B): one batch, each sequence padded at the end to the longest."""
+    T, B, P = max(len(y) for _, y in pairs), len(pairs), pairs[0][1].shape[1]
+    X, Y, M = np.zeros((T, B, P), dtype), np.zeros((T, B, P), dtype), np.zeros((T, B), dtype)
+    for b, (x, y) in enumerate(pairs):
+        X[:len(y), b], Y[:len(y), b], M[:len(y), b] = x, y, 1
+    return X, Y, M
+
+
 def _padded(rolls, dtype):
-    """rolls -> inputs (T, B, P) (the previous frame, silence first), targets (T, B, P), mask
-    (T, B), for one batch of sequences padded at the end."""
-    T, B, P = max(len(r) for r in rolls), len(rolls), rolls[0].shape[1]
-    x = np.zeros((T, B, P), dtype)
-    y = np.zeros((T, B, P), dtype)
-    mask = np.zeros((T, B), dtype)
-    for b, r in enumerate(rolls):
-        n = len(r)
-        y[:n, b] = r
-        x[1:n, b] = r[:-1]
-        mask[:n, b] = 1
-    return x, y, mask
+    """Whole rolls as one batch (validation, evaluation): see _stack."""
+    return _stack([(_inputs_of(r), r) for r in rolls], dtype)
 
 
 def _shifted(roll, k):
@@ -81,23 +92,6 @@ def _shifted(roll, k):
     else:
         out[:, :k] = roll[:, -k:]
     return out
-
-
-def _split_valid(seqs, val_fraction):
-    """No 'valid' split given: hold out the last sequences, or, with too few of them, the last
-    val_fraction of each sequence's steps."""
-    n_val = int(len(seqs) * val_fraction)
-    if n_val >= 1 and len(seqs) - n_val >= 1:
-        return seqs[:-n_val], seqs[-n_val:]
-    train, valid = [], []
-    for s in seqs:
-        k = int(len(s) * val_fraction)
-        if k >= 2:
-            train.append(s[:-k])
-            valid.append(s[-k:])
-        else:
-            train.append(s)
-    return train, valid
 
 
 class MusicTask:
@@ -143,11 +137,8 @@ class MusicTask:
         splits = load_sequences(path, grid)
         train, valid = splits["train"], splits.get("valid")
         if valid is None:
-            train, valid = _split_valid(train, val_fraction)
-        if isinstance(transpose, bool) or not isinstance(transpose, int) or \
-                not 0 <= transpose <= 12:
-            raise RnnlabError(f"--transpose must be 0-12 semitones, got {transpose!r}")
-        self.transpose = transpose
+            train, valid = hold_out(train, val_fraction)
+        self.transpose = integer("--transpose", transpose, 0, 12, expected="0-12 semitones")
         lo, hi = pitch_range(train)     # room for every shift: nothing falls off the roll
         self.lo, self.hi = max(0, lo - transpose), min(127, hi + transpose)
         self.train_rolls, _ = _rolls(train, self.lo, self.hi)
@@ -196,27 +187,17 @@ class MusicTask:
             K = self.transpose            # drawn only when on: runs without it are unchanged
             self._shifts = rng.integers(-K, K + 1, len(self.windows)) if K else None
         idx = self._perm[i * self.batch_size:(i + 1) * self.batch_size]
-        xs, ys = [], []
+        pairs = []
         for j in idx:
             seq, s = self.windows[j]
             r = self.train_rolls[seq]
             y = r[s:s + self.seq_len]
-            x = np.zeros_like(y)
-            x[1:] = y[:-1]
-            if s > 0:
-                x[0] = r[s - 1]
+            x = _inputs_of(y, r[s - 1] if s > 0 else None)
             if self._shifts is not None:
                 x, y = _shifted(x, self._shifts[j]), _shifted(y, self._shifts[j])
-            xs.append(x)
-            ys.append(y)
+            pairs.append((x, y))
         # as long as the batch's longest window: steps past every window would be all padding
-        T, B, P = max(len(y) for y in ys), len(idx), self.n_pitches
-        X = np.zeros((T, B, P), np.float32)
-        Y = np.zeros((T, B, P), np.float32)
-        M = np.zeros((T, B), np.float32)
-        for b, (x, y) in enumerate(zip(xs, ys)):
-            X[:len(x), b], Y[:len(y), b], M[:len(y), b] = x, y, 1
-        return X, Y, M
+        return _stack(pairs, np.float32)
 
     def validation_loss(self, model):
         """Mean BCE per pitch and step over the validation sequences (the training loss's
@@ -281,6 +262,7 @@ def decode_frame(logits, temperature, rng):
 class MusicModel(TrainedModel):
     """A trained piano-roll model: `generate`, `sample(..., output='x.mid')`, `evaluate`."""
     kind = "music"
+    WRITES_MUSIC = True
 
     def __init__(self, model, data_meta, train_cfg=None, path=None):
         super().__init__(model, data_meta, train_cfg, path)
@@ -296,8 +278,7 @@ class MusicModel(TrainedModel):
         every pitch is drawn independently from sigmoid(logit / T). T = 0 (deterministic):
         the round(sum p) most probable pitches, the expected number of notes (see
         decode_frame)."""
-        if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 1:
-            raise RnnlabError(f"--length must be a positive integer, got {length!r}")
+        length = positive_int("--length", length)
         if temperature < 0:
             raise RnnlabError(f"--temperature must be >= 0, got {temperature}")
         rng = np.random.default_rng(seed)
@@ -334,6 +315,12 @@ class MusicModel(TrainedModel):
         if json_out is not None:
             atomic_write_json(json_out, [steps])
         return steps
+
+    def draw_music(self, length, temperature=1.0, top_k=0, prime="", seed=None, output=None,
+                   json_out=None):
+        steps = self.sample(length, temperature, top_k, prime, seed, output=output,
+                            json_out=json_out)
+        return steps, None, f"{len(steps)} steps ({sum(map(len, steps))} pitch-steps sounding)"
 
     def evaluate(self, path, encoding=None):
         """nll_per_step (nats per step, summed over the pitch range), frame_accuracy, and the

@@ -13,6 +13,7 @@ transform, the strategies and the ensembles (config.json without "transform") lo
 they were: recursive, one model, differenced or not.
 """
 import math
+from statistics import NormalDist
 
 import numpy as np
 
@@ -20,12 +21,12 @@ from ..data.dates import iso, parse_iso, step_dates
 from ..data.series import (Scaler, detect_season, mae, mase, naive_forecast,
                            read_target_column, rmse, seasonal_naive_forecast)
 from ..data.transforms import SeriesTransform
-from ..errors import RnnlabError
+from ..validate import integer, positive_int
 from .base import TrainedModel
 from .series_forecast import ensemble_levels
 
 LEVEL = 0.9                # the prediction interval's coverage
-Z90 = 1.6448536269514722   # normal quantile for a central 90% interval
+Z_LEVEL = NormalDist().inv_cdf((1 + LEVEL) / 2)   # the normal quantile of that interval
 MIN_EMPIRICAL = 20         # errors needed at a horizon step for empirical quantiles
 TIE = 0.02                 # MAE differences under 2% of the mean one-step change are ties
 
@@ -33,6 +34,7 @@ TIE = 0.02                 # MAE differences under 2% of the mean one-step chang
 class SeriesModel(TrainedModel):
     """A trained forecaster: `forecast(horizon)`, `evaluate(holdout.csv, season=None)`."""
     kind = "series"
+    EVALUATE_OPTIONS = ("season",)
 
     def __init__(self, model, data_meta, train_cfg=None, path=None, members=()):
         super().__init__(model, data_meta, train_cfg, path, members)
@@ -85,9 +87,7 @@ class SeriesModel(TrainedModel):
         "held_features", "interval", "strategy", "members"}; "dates" are ISO 8601 (None when
         the training CSV had no regular date column)."""
         horizon = self.meta["horizon"] if horizon is None else horizon
-        if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) or horizon < 1:
-            raise RnnlabError(f"--horizon must be a positive integer, got {horizon!r}")
-        horizon = int(horizon)
+        horizon = positive_int("--horizon", horizon)
         z = self.scale_rows(self.tail)
         past = self.tail[-max(1, self.transform.rows_lost):, 0]
         fc = self.levels(z[None, -self.lookback:], horizon, past[None])[0]
@@ -110,7 +110,7 @@ class SeriesModel(TrainedModel):
                 lo, hi = np.quantile(e, [(1 - LEVEL) / 2, (1 + LEVEL) / 2])
                 kinds.add("empirical")
             else:
-                lo = -Z90 * s1 * math.sqrt(h + 1)
+                lo = -Z_LEVEL * s1 * math.sqrt(h + 1)
                 hi = -lo
                 kinds.add("normal")
             lower[h], upper[h] = fc[h] + lo, fc[h] + hi
@@ -142,9 +142,10 @@ class SeriesModel(TrainedModel):
         base = np.full_like(err, np.nan)
         for j in range(self.n_val):
             r = N - self.n_val + j                    # the first forecast row of origin j
-            for h in range(min(H, N - r)):
-                past = y[r - m + (h % m)] if m > 1 and r >= m else y[r - 1]
-                base[j, h] = y[r + h] - past
+            n = min(H, N - r)
+            f = seasonal_naive_forecast(y[:r], n, m) if m > 1 and r >= m else \
+                naive_forecast(y[:r], n)
+            base[j, :n] = y[r:r + n] - f
         ok = ~np.isnan(err) & ~np.isnan(base)
         model_mae, base_mae = float(np.mean(np.abs(err[ok]))), float(np.mean(np.abs(base[ok])))
         tie = TIE * float(np.mean(np.abs(np.diff(y[:N - self.n_val]))))
@@ -172,10 +173,9 @@ class SeriesModel(TrainedModel):
         detected = season is None
         if season is None:
             season = detect_season(hist)
-        elif isinstance(season, bool) or not isinstance(season, (int, np.integer)) \
-                or not 1 <= season < len(hist):
-            raise RnnlabError(f"--season must be an integer in [1, {len(hist) - 1}] (the length "
-                              f"of one cycle in rows), got {season!r}")
+        else:
+            season = integer("--season", season, 1, len(hist) - 1,
+                             hint="the length of one cycle in rows")
         fc = np.asarray(self.forecast(H)["forecast"])
 
         def scores(f):

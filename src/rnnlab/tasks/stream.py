@@ -69,7 +69,14 @@ def pipelined_stream_loss(model, ids, chunk=8192, threads=None):
     Returns (mean_loss, n_predictions), or None when the model has no kernel to run this way
     (the caller then takes the plain loop). The compiled loops release the GIL; each stage runs
     on one numba thread (numba.set_num_threads is per thread) so the cores are not
-    oversubscribed."""
+    oversubscribed.
+
+    Why the threads never race (the rule any change here must keep): the jobs of one tick
+    are waited for before the next tick is submitted, and within a tick each job owns what it
+    writes. Layer k alone writes states[k] and spaces[k] (one job per layer per tick), and it
+    reads only outs[(k-1, c)], which the previous tick wrote; the head alone writes `total`.
+    `outs` is shared, but each job touches its own keys, and a dict's single put or pop is
+    atomic under the GIL."""
     from concurrent.futures import ThreadPoolExecutor
     from ..nn.functional import TokenInput
     rnn = model.rnn
@@ -80,7 +87,7 @@ def pipelined_stream_loss(model, ids, chunk=8192, threads=None):
     if not (getattr(fn, "TOKEN_INPUT", False) and getattr(fn, "WORKSPACE", False)):
         return None
     import numba
-    from ..nn.kernels._common import Workspace
+    from ..nn.kernels import Workspace
     threads = threads or min(2, numba.get_num_threads())
     ids = np.asarray(ids).astype(np.int64)
     model.eval()

@@ -27,6 +27,7 @@ from ..data.dates import infer_frequency, iso, parse_times
 from ..data.forecast_metrics import naive_scale
 from ..data.series import load_csv
 from ..errors import RnnlabError
+from ..validate import positive_int
 from .load import load
 from .api import train
 
@@ -36,8 +37,7 @@ METRICS = ("mase", "rmse", "mae", "smape")
 def origins(n, horizon, folds):
     """The folds' origins (the first row of each test window), oldest first, checked."""
     for name, v in (("horizon", horizon), ("folds", folds)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-            raise RnnlabError(f"--{name} must be a positive integer, got {v!r}")
+        positive_int(f"--{name}", v)
     if horizon >= n:
         raise RnnlabError(f"--horizon {horizon} is as long as the series ({n} rows); a "
                           f"backtest needs rows to train on before each window: use a horizon "

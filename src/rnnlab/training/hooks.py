@@ -54,7 +54,7 @@ def member_configs(tcfg, mcfg, k):
 def train_member(trainer, run, resume, progress):
     """Train one ensemble member in its own run folder `run` (None: not saved); a resumed run
     continues a member that has a checkpoint and starts one that has none."""
-    if run is not None and resume and (run.path / "state.json").exists():
+    if run is not None and resume and run.has_state():
         trainer.run = run
         trainer.restore()
     elif run is not None:
@@ -68,6 +68,6 @@ def train_member(trainer, run, resume, progress):
 
 def best_model(trainer):
     """The trained model with its best weights on validation (the last without a run folder)."""
-    if trainer.run is not None and (trainer.run.path / "best.safetensors").exists():
+    if trainer.run is not None and trainer.run.has_weights("best"):
         trainer.model.load_state_dict(trainer.run.load_weights("best"))
     return trainer.model

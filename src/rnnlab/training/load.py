@@ -39,8 +39,7 @@ def load(path, which="best"):
 
 def _load_model(run, cfg, which):
     model = SequenceModel(ModelConfig.from_json(cfg["model"]))
-    weights_file = run.path / f"{which}.safetensors"
-    if which == "best" and not weights_file.exists():
+    if which == "best" and not run.has_weights("best"):
         which = "model"
-    model.load_state_dict(run.load_weights(which), source=f"{run.path}/{which}.safetensors")
+    model.load_state_dict(run.load_weights(which), source=str(run.weights_file(which)))
     return model

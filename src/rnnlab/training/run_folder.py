@@ -18,10 +18,11 @@ from pathlib import Path
 
 import numpy as np
 import safetensors.numpy
+from safetensors import SafetensorError
 
 from .._version import __version__
 from ..errors import RnnlabError
-from ..fileio import _json_default, atomic_write_bytes, atomic_write_json, read_json
+from ..fileio import json_default, atomic_write_bytes, atomic_write_json, read_json
 
 FORMAT_VERSION = 1
 WEIGHT_NAMES = ("model", "best")
@@ -58,14 +59,15 @@ def load_tensors_with_metadata(path):
         raise _invalid(path, "file not found")
     if not path.is_file():
         raise _invalid(path, "not a file")
+    data = path.read_bytes()        # an OSError (a permission, a disk) is that, not "invalid"
     try:
-        data = path.read_bytes()
         tensors = safetensors.numpy.load(data)
         (n,) = struct.unpack("<Q", data[:8])
         header = json.loads(data[8:8 + n])
         metadata = header.get("__metadata__") or {}
-    except Exception as e:  # safetensors raises its own error types; all mean "not valid"
-        raise _invalid(path, f"{type(e).__name__}: {e}".splitlines()[0][:200]) from None
+    except (SafetensorError, struct.error, ValueError, KeyError, TypeError, AttributeError) as e:
+        # what a damaged or foreign file raises; a MemoryError is not the file's fault
+        raise _invalid(path, f"{type(e).__name__}: {e}".splitlines()[0][:200]) from e
     return {k: np.array(v) for k, v in tensors.items()}, dict(metadata)
 
 
@@ -128,6 +130,14 @@ class RunFolder:
         return cfg
 
     # ---- weights
+    def has_weights(self, name):
+        """True when `<name>.safetensors` ('model' or 'best') has been written."""
+        return self._weights_path(name).is_file()
+
+    def weights_file(self, name):
+        """The path of `<name>.safetensors`, for messages."""
+        return self._weights_path(name)
+
     def _weights_path(self, name):
         if name not in WEIGHT_NAMES:
             raise RnnlabError(f"weights name must be one of {WEIGHT_NAMES}, got {name!r}")
@@ -152,11 +162,11 @@ class RunFolder:
                               "re-run training into a new folder")
         return hist
 
-    def append_history(self, record):
-        """Append one dict to history.json (the whole file is rewritten atomically)."""
-        if not isinstance(record, dict):
-            raise RnnlabError(f"history record must be a dict, got {type(record).__name__}")
-        atomic_write_json(self.path / "history.json", self.read_history() + [record])
+    def write_history(self, records):
+        """Write history.json: the list of evaluation records (rewritten whole, atomically)."""
+        if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+            raise RnnlabError("history must be a list of dicts, one per evaluation")
+        atomic_write_json(self.path / "history.json", records)
 
     # ---- resume state
     def has_state(self):
@@ -170,7 +180,7 @@ class RunFolder:
         state_id = uuid.uuid4().hex
         # the meta also goes into the tensors file, so that one atomic rename makes the whole
         # checkpoint: a crash between the two writes leaves a complete state.safetensors
-        meta_json = json.dumps(meta, default=_json_default)
+        meta_json = json.dumps(meta, default=json_default)
         save_tensors(self.path / "state.safetensors", arrays,
                      {"state_id": state_id, "meta": meta_json})
         atomic_write_json(self.path / "state.json", {"state_id": state_id, "meta": meta})

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import RnnlabError
-from ..fileio import atomic_write_json
 from ..interrupt import SignalStop
 from ..nn.optim import LRSchedule, clip_grad_norm, grads_finite, make_optimizer
 from ..tasks.base import stop_rule
@@ -199,7 +198,7 @@ class Trainer:
                 "rng": self.model.rng.bit_generator.state, "history": self.history,
                 "pending": [float(v) for v in self.pending]}
         self.run.save_state(arrays, meta)      # written last: it marks the checkpoint complete
-        atomic_write_json(self.run.path / "history.json", self.history)
+        self.run.write_history(self.history)
 
     def restore(self):
         arrays, meta = self.run.load_state()

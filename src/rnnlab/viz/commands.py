@@ -3,11 +3,12 @@ series and music runs, read like the training data) and hand it to inspect.py / 
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
 
-from rnnlab.errors import RnnlabError
+from rnnlab.errors import RnnlabError, RnnlabWarning
 from rnnlab.viz.gradients import MAX_CONN_STEPS
 from rnnlab.viz.limits import MAX_TOKENS
 from rnnlab.viz.inspect import write_explain
@@ -21,10 +22,10 @@ def explain_command(run, text=None, input_file=None, out="explain.html", title=N
     trained, inputs = _load_input(run, text, input_file)
     if inputs is None:
         raise RnnlabError("pass the input to explain: --text '...' (text models) or --input FILE")
-    if isinstance(inputs, str) and len(inputs) > MAX_TOKENS and trained.cfg.task == "text":
-        import sys
-        print(f"rnnlab: note: the page shows the first {MAX_TOKENS} tokens of the input",
-              file=sys.stderr)
+    if isinstance(inputs, str) and len(inputs) > MAX_TOKENS:
+        # a warning, not a print: the library tells, the command line decides how to show it
+        warnings.warn(f"the page shows the first {MAX_TOKENS} tokens of the input",
+                      RnnlabWarning, stacklevel=2)
     return write_explain(trained, inputs, out, title=title, bits=bits,
                          max_conn_steps=max_conn_steps, lang=lang)
 

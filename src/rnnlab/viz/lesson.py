@@ -44,13 +44,13 @@ import numpy as np
 from rnnlab.data.synthetic import DINNERS, dinner_days
 from rnnlab.errors import RnnlabError
 from rnnlab.fileio import atomic_write_bytes
+from rnnlab.nn.cells import lstm as lstm_cell
 from rnnlab.nn.functional import softmax
 from rnnlab.viz.i18n import strings
 from rnnlab.viz.page import HtmlPage
 from rnnlab.viz.subject import Subject, read_input, reference_forward
 
 VERSION = 1
-LSTM_NAMES = ("h", "c", "f", "i", "g", "o", "j", "k", "tanh_c")
 _DATA, _SCRIPT = "__RNNLAB_LESSON__", "/*__RNNLAB_LESSON_JS__*/"
 _KEYS = ("version", "seed", "dinners", "days", "rnn", "lstm", "gradients", "book", "links")
 
@@ -116,7 +116,7 @@ def _lstm_view(model, ids):
     sm, _, out, gates = _forward(model, ids)
     if sm.cfg.cell != "lstm" or sm.cfg.layers != 1:
         raise RnnlabError("the lesson's LSTM must be a one-layer LSTM (the demo's)")
-    g = {n: gates[(0, 0, n)] for n in LSTM_NAMES}
+    g = {n: gates[(0, 0, n)] for n in lstm_cell.GATES}     # the plain LSTM cell's names
     zero = np.zeros((1, g["h"].shape[1]))
     return {"hidden": g["h"].shape[1], "gates": g, "probs": softmax(out),
             "c_prev": np.vstack([zero, g["c"][:-1]]), "h_prev": np.vstack([zero, g["h"][:-1]])}

@@ -23,10 +23,11 @@ def add_parser(sub):
 def run(a):
     from ...training.load import load
     model = load(a.run)
-    if a.season is not None and model.cfg.task != "series":
-        raise RnnlabError("--season is for series models")
-    res = model.evaluate(a.file, season=a.season) if model.cfg.task == "series" else \
-        model.evaluate(a.file)
+    given = {k: v for k, v in {"season": a.season}.items() if v is not None}
+    for name in set(given) - set(model.EVALUATE_OPTIONS):
+        raise RnnlabError(f"--{name} is not an option for a {model.cfg.task} model; "
+                          f"drop it (it is for: {_takers(name)})")
+    res = model.evaluate(a.file, **given)
     if a.json:
         print(json.dumps(res))
     elif hasattr(model, "report_lines"):
@@ -35,3 +36,10 @@ def run(a):
         print("  ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"
                         for k, v in res.items()))
     return 0
+
+
+def _takers(name):
+    """The tasks whose trained models take evaluate's option `name`, from the task registry."""
+    from ...tasks import registry
+    return ", ".join(e.name for e in registry.TASKS.values()
+                     if name in e.model.EVALUATE_OPTIONS) or "none"

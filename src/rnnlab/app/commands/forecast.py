@@ -24,8 +24,6 @@ def add_parser(sub):
 def run(a):
     from ...training.load import load
     model = load(a.run)
-    if model.cfg.task != "series":
-        raise RnnlabError(f"forecast works on series models; {a.run} is a {model.cfg.task} model")
     if a.history is not None and a.history < 1:
         raise RnnlabError(f"--history must be a positive number of rows, got {a.history}")
     res = model.forecast(a.horizon)

@@ -34,7 +34,7 @@ def add_parser(sub):
 def run(a):
     from ...training.load import load
     model = load(a.run)
-    if getattr(model, "kind", None) == "music":
+    if model.WRITES_MUSIC:
         return _music(model, a)
     if a.output is not None or a.json_out is not None or a.plot is not None:
         raise RnnlabError("-o/--output, --json-out and --plot are for music models")
@@ -48,17 +48,8 @@ def _music(model, a):
     JSON; one line on stderr says what was written."""
     if a.plot is not None and not a.plot.lower().endswith(".png"):
         raise RnnlabError(f"--plot must be a .png file, got {a.plot}")
-    notes = None
-    if hasattr(model, "sample_tokens"):             # melody: tokens, one note each
-        if a.prime:
-            raise RnnlabError("--prime is for text models; a melody sample starts a new tune")
-        tokens = model.sample_tokens(a.length, a.temperature, a.top_k, a.seed)
-        steps, notes = model.render(tokens, a.output, a.json_out)
-        what = f"{len(tokens)} tokens ({len(notes)} notes, {len(steps)} steps)"
-    else:
-        steps = model.sample(a.length, a.temperature, a.top_k, a.prime, a.seed,
-                             output=a.output, json_out=a.json_out)
-        what = f"{len(steps)} steps ({sum(map(len, steps))} pitch-steps sounding)"
+    steps, notes, what = model.draw_music(a.length, a.temperature, a.top_k, a.prime, a.seed,
+                                          output=a.output, json_out=a.json_out)
     if a.plot is not None:
         from ...data.music import steps_per_beat
         from ...viz.plots import plot_piano_roll

@@ -43,3 +43,5 @@ def _drop_stale_cache():
 
 _drop_stale_cache()
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+from ._common import Workspace  # noqa: E402,F401  (public: a layer and the stream each hold one)

@@ -40,6 +40,7 @@ call's keyword options, with the random masks a regulariser draws from ``rng``),
 import numpy as np
 
 from ...errors import RnnlabError
+from ...validate import positive_int
 from .. import backend as _backend
 from ..checks import check_array, check_finite, check_lengths, check_shape
 from ..functional import TokenInput, check_dropout, dropout_mask
@@ -47,13 +48,6 @@ from ..module import Module
 from . import inputs
 from .inputs import reverse_padded
 from .state import LayerState
-
-
-def positive_int(name, v):
-    """v as an int, or a one-line error naming `name` when it is not a positive integer."""
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-        raise RnnlabError(f"{name} must be a positive integer, got {v!r}")
-    return int(v)
 
 
 class RecurrentLayer(LayerState, Module):

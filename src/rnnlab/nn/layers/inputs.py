@@ -65,7 +65,7 @@ def kernel_options(layer, fn, k, d, T, B):
     kw = dict(layer.call_options(k, d, T, B))
     if getattr(fn, "WORKSPACE", False):
         if layer._workspace is None:
-            from ..kernels._common import Workspace
+            from ..kernels import Workspace
             layer._workspace = Workspace()
         kw["workspace"] = layer._workspace
     return kw

@@ -5,10 +5,12 @@ by the fused kernel) and rnnlab/nn/cells/lstm_options.py (projection, layer norm
 import numpy as np
 
 from ...errors import RnnlabError
+from ...validate import integer
 from ..cells import lstm as lstm_cell
 from ..cells import lstm_options
 from ..functional import keep_mask
-from .base import RecurrentLayer, positive_int
+from ...validate import positive_int
+from .base import RecurrentLayer
 from .recurrent_dropout import RecurrentDropout
 
 
@@ -149,10 +151,9 @@ class LSTM(RecurrentDropout, RecurrentLayer):
 
 
 def _check_proj_size(P, H):
-    if isinstance(P, bool) or not isinstance(P, (int, np.integer)) or not 0 <= P < H:
-        raise RnnlabError(f"proj_size must be an integer in [0, hidden_size={H}) (0 = no "
-                          f"projection), got {P!r}; use e.g. --proj-size {max(1, H // 2)}")
-    return int(P)
+    return integer("proj_size", P, 0, H - 1,
+                   expected=f"an integer in [0, hidden_size={H}) (0 = no projection)",
+                   hint=f"use e.g. --proj-size {max(1, H // 2)}")
 
 
 def _check_zoneout(z):

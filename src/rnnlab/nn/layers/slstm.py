@@ -4,6 +4,7 @@ rnnlab/nn/cells/slstm.py."""
 import numpy as np
 
 from ...errors import RnnlabError
+from ...validate import is_integer, positive_int
 from ..cells import slstm as slstm_cell
 from .base import RecurrentLayer
 
@@ -20,10 +21,8 @@ def _kernel():
 
 def check_heads(num_heads, hidden_size):
     """num_heads must be a positive integer dividing hidden_size."""
-    if isinstance(num_heads, bool) or not isinstance(num_heads, (int, np.integer)) \
-            or num_heads < 1:
-        raise RnnlabError(f"num_heads must be a positive integer, got {num_heads!r}")
-    if isinstance(hidden_size, (int, np.integer)) and hidden_size >= 1 \
+    positive_int("num_heads", num_heads)
+    if is_integer(hidden_size) and hidden_size >= 1 \
             and hidden_size % num_heads:
         raise RnnlabError(f"num_heads={num_heads} does not divide hidden_size={hidden_size}; "
                           f"pick a divisor of {hidden_size} (e.g. --heads 1)")
