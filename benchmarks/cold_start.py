@@ -40,17 +40,26 @@ print(json.dumps({"first_s": first, "step_ms": 1e3 * float(np.median(ts))}))
 """
 
 
-def run(target, args):
-    with tempfile.TemporaryDirectory() as cache:
-        env = {**os.environ, "NUMBA_CACHE_DIR": cache}
-        env.pop("NUMBA_CPU_NAME", None)
-        env.pop("NUMBA_CPU_FEATURES", None)
-        if target == "generic":
-            env["NUMBA_CPU_NAME"] = "generic"
-        out = subprocess.run([sys.executable, "-c", CHILD, args.cell, str(args.hidden),
-                              str(args.batch), str(args.steps)], env=env, text=True,
-                             capture_output=True, check=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
+def start(target, args, cache):
+    """The child for one target, started (its own empty cache)."""
+    env = {**os.environ, "NUMBA_CACHE_DIR": cache}
+    env.pop("NUMBA_CPU_NAME", None)
+    env.pop("NUMBA_CPU_FEATURES", None)
+    if target == "generic":
+        env["NUMBA_CPU_NAME"] = "generic"
+    return subprocess.Popen([sys.executable, "-c", CHILD, args.cell, str(args.hidden),
+                             str(args.batch), str(args.steps)], env=env, text=True,
+                            stdout=subprocess.PIPE)
+
+
+def run_all(args, targets=("host", "generic")):
+    """Both targets at once (each its own process and cache; CPU time is per process)."""
+    with tempfile.TemporaryDirectory() as root:
+        procs = {t: start(t, args, os.path.join(root, t)) for t in targets}
+        outs = {t: p.communicate()[0] for t, p in procs.items()}
+        if any(p.returncode for p in procs.values()):
+            raise SystemExit("a child failed")
+    return {t: json.loads(o.strip().splitlines()[-1]) for t, o in outs.items()}
 
 
 def main(argv=None):
@@ -60,7 +69,7 @@ def main(argv=None):
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--steps", type=int, default=30)
     args = ap.parse_args(argv)
-    rows = {t: run(t, args) for t in ("host", "generic")}
+    rows = run_all(args)
     print(f"{args.cell} H={args.hidden} B={args.batch} T=50 float32, forward + backward")
     for t, r in rows.items():
         print(f"  {t:8s} first call (compile) {r['first_s']:6.1f} s CPU   step "
