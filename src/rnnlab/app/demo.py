@@ -33,13 +33,12 @@ def run_parts(seed, say, tr, long_memory_dir=None, n_sentences=1000):
     (models, summary): models {"dinner_rnn", "dinner_lstm", "book_rnn", "book_lstm": TextModel,
     "book_memoryless": Memoryless}, summary the numbers (see summary.json)."""
     from ..experiments import run_quick_demo
+    from ..nn.kernel_cache import compile_note
     summary = {"seed": seed, "dinner": {}, "book": {}}
     models = {}
-    lstm_ready = _compile_lstm_beside(say)
+    compile_note(["rnn", "lstm"], say)     # with the kernel cache cold, say why it waits
     say(tr("demo.dinner_intro"))
     for cell in ("rnn", "lstm"):
-        if cell == "lstm":
-            lstm_ready()
         models[f"dinner_{cell}"], summary["dinner"][cell] = run_dinner(cell, seed)
         say_dinner(cell, summary["dinner"][cell], tr, say)
     say(tr("demo.two_step_intro"))
@@ -60,19 +59,6 @@ def run_parts(seed, say, tr, long_memory_dir=None, n_sentences=1000):
                               for r in quick["records"]]
     summary["grad_norms"] = quick["grad_norms"]
     return models, summary
-
-
-def _compile_lstm_beside(say):
-    """With the kernel cache cold, say so, and compile the LSTM's kernels in a second process
-    while this one compiles and trains the RNN (the first models): returns what waits for it
-    before the first LSTM (the LSTM then loads that machine code from the cache)."""
-    from ..nn.kernel_cache import compile_note
-    from ..training.warmup import start_background
-    cold = compile_note(["rnn", "lstm"], say)
-    if "lstm" not in cold:
-        return lambda: None
-    proc = start_background(["lstm"])
-    return proc.wait
 
 
 def run_demo(out="rnnlab-demo", seed=0, say=print, lang="en"):

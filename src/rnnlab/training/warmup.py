@@ -1,22 +1,20 @@
-"""The numba kernels' first compile: ahead of time (``warm_up``, ``rnnlab warmup``), in a
-second process while this one works (``start_background``), and one line that says it is
-happening when the cache is cold (``compile_note``).
+"""The numba kernels' first compile, ahead of time (``warm_up``, ``rnnlab warmup``); the line
+that says it is happening when the cache is cold is ``nn.kernel_cache.compile_note``.
 
 numba compiles a kernel the first time it is called with a new signature (an array's dtype,
 dimensions, layout) and keeps the machine code on disk (``cache=True``, in NUMBA_CACHE_DIR or
 beside the sources): a second process loads it in milliseconds. Nothing is compiled eagerly:
 a float32 model never compiles the float64 kernels, and the threaded variants (the batch
 split, the unit split, the threaded GEMMs; ``nn.kernels.policy``) compile only when a size
-first takes them. What a first run still pays is its own cell's kernels, about 10-40 s of one
+first takes them. What a first run still pays is its own cell's kernels, about 6-50 s of one
 core (docs/performance.md); ``warm_up`` pays it ahead of time for every cell, both dtypes and
 every threaded variant, by training a tiny model of each for two steps and sampling from it.
 
-The kernels that a background process compiles are the same machine code as those compiled
-here (the cache is keyed on the source and the CPU), so a run that loads them computes the
-same bits as one that compiled them itself (tests/test_coldstart.py).
+A run that loads the machine code computes the same bits as one that compiled it
+(tests/test_coldstart.py). Compiling a cell in a second process while the first trains
+another was measured and dropped: the demo so took 40 % more CPU and no less wall clock
+(docs/performance.md, "Cold start").
 """
-import subprocess
-import sys
 import time
 
 import numpy as np
@@ -65,13 +63,3 @@ def warm_up(cells=None, dtypes=DTYPES, splits=SPLITS, say=print):
             say(f"{cell:8s} {dtype}: {row['wall_s']:6.1f} s ({row['cpu_s']:.1f} s of CPU)")
             rows.append(row)
     return rows
-
-
-def start_background(cells, dtype="float32", splits=()):
-    """Compile `cells`' kernels (`dtype`, single-thread and the threaded variants `splits`) in
-    a second process, into the same cache; returns the Popen (``wait()`` on it before the
-    cells run, so that this process loads what it compiled instead of compiling it again)."""
-    cmd = [sys.executable, "-m", "rnnlab", "warmup", "--cells", *cells, "--dtype", dtype,
-           "--splits", *(splits or ["none"]), "--quiet"]
-    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            stdin=subprocess.DEVNULL)
