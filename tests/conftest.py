@@ -35,3 +35,19 @@ def demo_run(tmp_path_factory):
     finally:
         os.umask(old)
     return out, printed.getvalue()
+
+
+# rnnlab serve's tests (test_serve.py, test_serve_live.py): a little code, strings and brackets
+SERVE_CORPUS = ('x = f("abc", [1, 2]) + g("de")\nif (a and b): print("hello", (c, d))\n') * 30
+
+
+@pytest.fixture(scope="session")
+def serve_run(tmp_path_factory):
+    """(run folder, corpus file): a tiny character LSTM (2 x 16) trained for a few steps on
+    SERVE_CORPUS."""
+    from rnnlab.training.api import train
+    d = tmp_path_factory.mktemp("serve")
+    (d / "corpus.txt").write_text(SERVE_CORPUS, "utf-8")
+    train(str(d / "corpus.txt"), out=str(d / "run"), cell="lstm", hidden=16, layers=2, steps=8,
+          eval_every=4, seq_len=20, batch=4, progress=False, log=lambda m: None)
+    return str(d / "run"), str(d / "corpus.txt")

@@ -7,7 +7,8 @@ lower floor to a higher one and on any cycle between modules. Floors, from the t
     7  rnnlab (the package face), rnnlab.__main__, rnnlab.torch, rnnlab.app
     6  rnnlab.experiments
     5  rnnlab.viz, rnnlab.interop
-    4  rnnlab.training (api, defaults, trainer, hooks, run_folder, load, backtest)
+    4  rnnlab.training (api, defaults, trainer, hooks, run_folder, load, backtest,
+       distributed, launch)
     3  rnnlab.tasks
     2  rnnlab.nn, rnnlab.data            (the engine; file formats)
     1  rnnlab.fileio, rnnlab.interrupt
@@ -26,7 +27,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "rnnlab"
 FLOORS = [  # (module prefix, floor); the longest matching prefix wins
     ("rnnlab", 7), ("rnnlab.__main__", 7), ("rnnlab.torch", 7), ("rnnlab.app", 7),
     ("rnnlab.experiments", 6),
-    ("rnnlab.viz", 5), ("rnnlab.interop", 5),
+    ("rnnlab.viz", 5), ("rnnlab.interop", 5), ("rnnlab.serve", 5),
     ("rnnlab.training", 4),
     ("rnnlab.tasks", 3),
     ("rnnlab.nn", 2), ("rnnlab.data", 2),

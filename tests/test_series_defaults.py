@@ -35,11 +35,12 @@ def test_a_short_series_gets_a_small_model_and_a_short_run():
     p = values(plan(y, {}))
     assert p["layers"] == 1 and p["hidden"] <= 32                  # not 2 x 128
     assert p["lookback"] <= (130 - p["horizon"]) // 3 + 1
-    assert p["patience"] > 0 and p["steps"] <= 3000                # early stopping on
+    # how long to train is the trainer's one stopping rule (rnnlab.training.stopping), not the plan's
+    assert "steps" not in p and "patience" not in p and p["eval_every"] == 20
     n_val = int((130 - p["difference"]) * p["val_fraction"])
     assert n_val >= p["horizon"]                                   # validates a horizon
     long = values(plan(generate_series("seasonal", 5000, seed=1), {}))
-    assert long["hidden"] > p["hidden"] and long["steps"] >= p["steps"]
+    assert long["hidden"] > p["hidden"]
 
 
 def test_horizon_is_capped_for_a_short_series():
@@ -50,13 +51,11 @@ def test_horizon_is_capped_for_a_short_series():
 def test_given_options_win_and_are_marked():
     y = generate_series("seasonal", 300, seed=0)
     given = {"difference": False, "log": True, "season": 1, "lookback": 30, "hidden": 8,
-             "strategy": "recursive", "ensemble": 1, "steps": 50}
+             "strategy": "recursive", "ensemble": 1, "eval_every": 5}
     p = plan(y, given)
     for k, v in given.items():
         assert p[k] == (v, "given")
     assert p["horizon"][0] == 12                                   # no season given: 12
-    p = plan(y, {"epochs": 3})
-    assert p["steps"] == (None, "given")                           # --epochs decides
 
 
 def test_every_choice_says_why():

@@ -49,7 +49,9 @@ def test_defaults_are_printed_saved_and_used(csv, tmp_path, capfd):
     cfg = json.loads((out / "config.json").read_text())
     assert cfg["chosen"]["lookback"]["value"] == 24 and "why" in cfg["chosen"]["difference"]
     assert cfg["train"]["task_options"]["strategy"] == "direct"
-    assert cfg["train"]["patience"] == 10 and cfg["model"]["layers"] == 1
+    # --steps given: exactly 40 steps, no early stopping (the one stopping rule, stopping.py)
+    assert cfg["train"]["patience"] is None and cfg["model"]["layers"] == 1
+    assert "stopping rule: 40 steps (--steps)\n" in err
     assert cfg["model"]["output_size"] == 12                            # the direct head
     assert cfg["members"] == ["members/1"]
     assert json.loads((out / "members/1/config.json").read_text())["train"]["seed"] == 1

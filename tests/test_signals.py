@@ -125,10 +125,14 @@ def test_the_default_stopping_rule_is_stated(text, tmp_path, capsys):
                  "1000", "--batch", "10", "--seq-len", "20"]) == 0
     cap = capsys.readouterr()
     rule = next(s for s in cap.err.splitlines() if s.startswith("stopping rule: "))
-    assert re.fullmatch(r"stopping rule: 200 steps: 10 passes over the [\d,]+ training tokens "
-                        r"\(\d+ steps a pass\), raised to the minimum of 200 steps \(the default "
-                        r"for this task and data size; --steps, --epochs or --time-budget set "
-                        r"another\)", rule), rule
+    # the default rule since issue 23: early stopping on validation under the task's cap
+    assert re.fullmatch(r"stopping rule: stop when the validation loss has not improved \(by "
+                        r"more than 0\.1%\) for 10 validations in a row \(10,000 steps at "
+                        r"--eval-every 1000\); at most 200 steps: 10 passes over the [\d,]+ "
+                        r"training tokens \(\d+ steps a pass\), raised to the minimum of 200 "
+                        r"steps \(the default for this task and data size; the best weights are "
+                        r"kept; --patience, --steps, --epochs or --time-budget set another\)",
+                        rule), rule
     assert cap.out.startswith("trained 200 steps this run, 200 of 200 in all")
 
 

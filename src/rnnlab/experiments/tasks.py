@@ -80,7 +80,12 @@ class LongMemoryTask:
         return self.data(self.batch_size,
                          np.random.default_rng([self.seed, self.T, self.index, int(k)]))
 
-    def validation_loss(self, model):
+    @property
+    def validation_size(self):
+        """Model steps of the quick part (validation_loss always scores all of it)."""
+        return int(self.quick[0].shape[0] * self.quick[0].shape[1])
+
+    def validation_loss(self, model, limit=None):
         self.last_eval = self.evaluate(model, self.quick)
         return self.last_eval[0]
 

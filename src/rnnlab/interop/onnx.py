@@ -230,6 +230,10 @@ def model_to_onnx(model, data_meta=None, initial_state=False):
         data_meta = model.meta if data_meta is None else data_meta
         model = model.model
     cfg, layer = model.cfg, model.rnn
+    if cfg.head != "bernoulli":
+        raise RnnlabError(f"ONNX export has no {cfg.head} head (its chords are drawn pitch by "
+                          f"pitch, a loop ONNX's graph here does not hold); use the model with "
+                          f"rnnlab, or train --head bernoulli to export")
     g = _Graph()
     if cfg.task == "text":
         g.inputs.append(g.helper.make_tensor_value_info("tokens", g.TP.INT64, ["time", "batch"]))

@@ -76,6 +76,10 @@ def _model_config(cfg):
 
 
 def _check_twinnable(mcfg):
+    if mcfg.head != "bernoulli":
+        raise RnnlabError(f"the torch twin has no {mcfg.head} head (its pitch-by-pitch sampling "
+                          f"is rnnlab's own); use this model with rnnlab, or train --head "
+                          f"bernoulli for torch")
     spec = registry.get(mcfg.cell)
     if spec.torch_layer is None and spec.torch_twin is not None:
         return

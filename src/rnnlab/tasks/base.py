@@ -12,10 +12,16 @@ talks to every task through the same small interface:
     task.tokens_per_batch          for the tokens-per-second figure
     task.batch(k)                  -> (inputs, targets, mask or None) for training step k;
                                       a pure function of k, so a resumed run sees the same data
-    task.validation_loss(model)    -> mean loss over the validation part (eval mode), or None
+    task.validation_size           the validation part's size in model steps (tokens, frames,
+                                      window steps); 0 when there is none
+    task.validation_loss(model, limit=None)
+                                   -> mean loss (eval mode) over the validation part, or over a
+                                      fixed sample of at most `limit` model steps of it (the
+                                      same sample at every call); None without a part
     task.meta()                    -> JSON-ready dict saved in config.json["data"]
-    task.default_steps()           -> (steps, sentence): how long to train when no --steps,
-                                      --epochs or --time-budget is given (STOP_RULE says how)
+    task.default_steps()           -> (steps, sentence): the default stopping rule's cap when no
+                                      --steps, --epochs or --time-budget is given (STOP_RULE
+                                      says how; the rule itself is rnnlab.training.stopping's)
     task.describe()                -> one line about the data, printed when training starts
     Task.from_config(tcfg, meta)   -> the task of a TrainConfig (meta: when reloading a run)
     Task.OPTIONS                   the task's own command-line options (TaskOption)
@@ -43,17 +49,19 @@ class TaskOption:
     flag: bool = False         # a switch (store_true)
 
 
-# The default stopping rule: this many passes over the training data, kept within bounds that
-# each task sets for its kind of data (STOP_RULE, shown in `rnnlab train --help`).
+# The default stopping rule's cap: this many passes over the training data (unless a task
+# says otherwise), kept within bounds that each task sets for its kind of data (STOP_RULE,
+# shown in `rnnlab train --help`). Early stopping on validation usually ends a run sooner.
 DEFAULT_EPOCHS = 10
 
 
-def default_steps(batches_per_epoch, min_steps, max_steps, what, cap=None):
-    """(steps, sentence) of the default stopping rule: DEFAULT_EPOCHS passes over the training
+def default_steps(batches_per_epoch, min_steps, max_steps, what, cap=None,
+                  passes=DEFAULT_EPOCHS):
+    """(steps, sentence) of the default stopping rule's cap: `passes` over the training
     data (`what`, e.g. 'the 903,468 training tokens'), raised to `min_steps` or lowered to
     `max_steps` (`cap` says what that maximum stands for, e.g. '20 million tokens')."""
-    steps = max(1, int(round(DEFAULT_EPOCHS * batches_per_epoch)))
-    why = f"{DEFAULT_EPOCHS} passes over {what} ({_steps(batches_per_epoch)} a pass)"
+    steps = max(1, int(round(passes * batches_per_epoch)))
+    why = f"{passes:g} passes over {what} ({_steps(batches_per_epoch)} a pass)"
     if steps < min_steps:
         steps, why = min_steps, why + f", raised to the minimum of {min_steps:,} steps"
     elif steps > max_steps:
@@ -63,27 +71,6 @@ def default_steps(batches_per_epoch, min_steps, max_steps, what, cap=None):
 
 def _steps(n):
     return f"{n:,} step" + ("" if n == 1 else "s")
-
-
-def stop_rule(tcfg, task):
-    """(total steps or None, a sentence saying why) for a TrainConfig: --steps, --epochs, a
-    --time-budget alone, or the task's default (task.default_steps(): per task and data
-    size). A --time-budget with --steps or --epochs stops at whichever comes first."""
-    c, per_pass = tcfg, task.batches_per_epoch
-    budget = f", or --time-budget {c.time_budget:g} s if sooner" if c.time_budget else ""
-    if c.steps:
-        return int(c.steps), f"{_steps(int(c.steps))} (--steps){budget}"
-    if c.epochs:
-        n = max(1, int(round(c.epochs * per_pass)))
-        return n, f"{_steps(n)}: --epochs {c.epochs:g} x {_steps(per_pass)} a pass{budget}"
-    if c.time_budget:
-        return None, f"--time-budget {c.time_budget:g} s"
-    if hasattr(task, "default_steps"):
-        n, why = task.default_steps()
-    else:
-        n, why = per_pass * DEFAULT_EPOCHS, f"{DEFAULT_EPOCHS} passes ({_steps(per_pass)} a pass)"
-    return n, (f"{_steps(n)}: {why} (the default for this task and data size; --steps, "
-               f"--epochs or --time-budget set another)")
 
 
 def task_options(tcfg, task_cls):
@@ -146,6 +133,9 @@ class TrainedModel:
     # `rnnlab sample` writes music (MIDI, notes JSON, a piano roll) through draw_music().
     EVALUATE_OPTIONS = ()
     WRITES_MUSIC = False
+    # what the model answers besides its states, for a caller that asks rather than branching
+    # on the task (rnnlab serve): a subset of ("sample", "score", "forecast")
+    verbs = ()
 
     def explain(self, inputs, *, lang=None, title=None, **options):
         """This model's explain page on `inputs` (text: a str or token ids; series and music:
@@ -184,3 +174,16 @@ class TrainedModel:
 
     def evaluate(self, path, **kwargs):
         raise NotImplementedError
+
+    def score(self, data):
+        """How well the model predicts `data` (the task's plain form: a str for text, a list of
+        steps for music); a dict of numbers, as evaluate() gives for a file."""
+        raise RnnlabError(f"score works on text and music models; this run is a "
+                          f"{self.cfg.task} model")
+
+    def model_input(self, data):
+        """Plain JSON data (music: a list of steps, each a list of MIDI pitches; series: a list
+        of rows or values in the data's units) as {"x": (T, D) model inputs, "labels": [str]},
+        what the inspection tools read (rnnlab.viz.subject.read_input). Text models read a str
+        there directly."""
+        raise RnnlabError(f"a {self.cfg.task} model reads text, not a list")

@@ -31,9 +31,10 @@ from ..data.text import TokenStream, Vocab
 from ..errors import RnnlabError, RnnlabWarning
 from ..fileio import atomic_write_json
 from ..validate import positive_int
-from .base import hold_out
-from .text import TextModel, run_stream_loss
+from .base import default_steps, hold_out
+from .text import TextModel, run_stream_loss, sampled_stream_loss
 
+PASSES = 100                  # the default stopping rule's cap, in passes over the tokens
 END_BEATS = 4                 # a sampled END is written as a rest of this many beats
 
 
@@ -99,10 +100,21 @@ class MelodyTask:
         x, y = self.stream.get(k)
         return x, y, None
 
-    def validation_loss(self, model):
-        if self.val_ids is None or len(self.val_ids) < 2:
+    @property
+    def validation_size(self):
+        return 0 if self.val_ids is None else max(0, len(self.val_ids) - 1)
+
+    def validation_loss(self, model, limit=None):
+        if not self.validation_size:
             return None
+        if limit is not None and limit < self.validation_size:
+            return sampled_stream_loss(model, self.val_ids, limit,
+                                       min(16, max(1, self.validation_size // 200)))[0]
         return run_stream_loss(model, self.val_ids, batch=1)[0]
+
+    def default_steps(self):
+        return default_steps(self.batches_per_epoch, 1, 10 ** 9,
+                             f"the {len(self.train_ids):,} training tokens", passes=PASSES)
 
     def meta(self):
         return {"kind": "melody", "vocab": self.vocab.to_json(), "grid": self.grid,

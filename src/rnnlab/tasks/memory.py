@@ -56,8 +56,12 @@ def parameter_shapes(mcfg):
     layer = spec.layer.parameter_shapes(mcfg.embed or mcfg.input_size, mcfg.hidden,
                                         num_layers=mcfg.layers, **spec.layer_options(mcfg))
     shapes.update({f"rnn.{k}": v for k, v in layer.items()})
-    shapes["head.weight"] = (mcfg.output_size, mcfg.hidden)
-    shapes["head.bias"] = (mcfg.output_size,)
+    nade = mcfg.head == "nade"          # the head computes the NADE's P + Hn biases
+    O = mcfg.output_size + (mcfg.nade_hidden if nade else 0)
+    shapes["head.weight"] = (O, mcfg.hidden)
+    shapes["head.bias"] = (O,)
+    if nade:
+        shapes["nade.weight"] = shapes["nade.readout"] = (mcfg.output_size, mcfg.nade_hidden)
     return shapes
 
 

@@ -13,6 +13,11 @@ One class covers the three tasks; the config says which input and which loss:
 The config (`ModelConfig`) is saved with every run as JSON, so a model is rebuilt from it and
 its safetensors weights alone. Parameter names: ``embed.weight``, ``rnn.<torch name>``,
 ``head.weight``, ``head.bias``.
+
+Music has two heads (``ModelConfig.head``): ``bernoulli``, one independent sigmoid per pitch,
+and ``nade``, a NADE over the pitches of a step (nn/nade.py) whose biases the Linear head
+computes from h_t (O = P + nade_hidden outputs; ``nade.weight``, ``nade.readout``), so the
+notes of a chord are predicted one after another, each given those below it.
 """
 from dataclasses import asdict, dataclass, field, fields
 
@@ -24,10 +29,17 @@ from ..nn.blocks import Embedding, Linear
 from ..nn.functional import TokenInput, dropout_mask
 from ..nn.losses import mse, sigmoid_bce, softmax_cross_entropy
 from ..defaults import MODEL
+from ..validate import positive_int
 from ..nn.module import Module, flat_views
+from ..nn.nade import NADE
 
 # The input a task model reads and the loss it is trained with, by task kind.
 TASKS = {"text": "ce", "series": "mse", "music": "bce"}
+# The output heads: every task has "bernoulli" (its own loss above); music may have "nade".
+HEADS = {"bernoulli": "one independent sigmoid per pitch (music); the task's own loss "
+                      "elsewhere",
+         "nade": "music: a NADE over the pitches of each step, conditioned on the RNN state, "
+                 "so the notes of a chord are predicted jointly"}
 
 
 @dataclass
@@ -50,6 +62,8 @@ class ModelConfig:
     seed: int = 0
     cell_options: dict = field(default_factory=dict)   # the cell's own options (its registry
                                                         # entry's `options`), e.g. proj_size
+    head: str = MODEL['head']     # a name of HEADS (a config without it: bernoulli)
+    nade_hidden: int = MODEL['nade_hidden']     # head nade: the NADE's hidden units (Hn)
 
     def validate(self):
         if self.task not in TASKS:
@@ -63,6 +77,12 @@ class ModelConfig:
             if not 0 <= getattr(self, name) < 1:
                 raise RnnlabError(f"--{name.replace('_', '-')} must be in [0, 1), got "
                                   f"{getattr(self, name)}; e.g. 0.2")
+        if self.head not in HEADS:
+            raise RnnlabError(f"--head must be one of {', '.join(HEADS)}, got {self.head!r}")
+        if self.head == "nade" and self.task != "music":
+            raise RnnlabError(f"--head nade is for music (piano roll), not {self.task}; "
+                              f"remove --head")
+        positive_int("--nade-hidden", self.nade_hidden, hint="e.g. 150")
         if self.embed < 0:
             raise RnnlabError(f"embed must be >= 0 (0 = one-hot input), got {self.embed}")
         if self.dtype not in ("float32", "float64"):
@@ -109,9 +129,14 @@ class SequenceModel(Module):
         self.rng = np.random.default_rng(cfg.seed)
         self.rnn = make_layer(cfg, self.rng)
         # the head reads y: H per direction, or P for a projected LSTM (rnn.output_size)
-        self.head = Linear(self.rnn.output_size, cfg.output_size, dtype=self.dtype,
-                           seed=cfg.seed + 2)
+        # nade: the head computes the NADE's biases [b_v, b_h] (P + Hn) from h_t
+        self.nade = (NADE(cfg.output_size, cfg.nade_hidden, self.dtype, seed=cfg.seed + 3)
+                     if cfg.head == "nade" else None)
+        n_out = cfg.output_size if self.nade is None else self.nade.bias_size
+        self.head = Linear(self.rnn.output_size, n_out, dtype=self.dtype, seed=cfg.seed + 2)
         self.children = {"rnn": self.rnn, "head": self.head}
+        if self.nade is not None:
+            self.children["nade"] = self.nade
         if self.embed is not None:
             self.children = {"embed": self.embed, **self.children}
         self._flatten()
@@ -219,7 +244,16 @@ class SequenceModel(Module):
         return dstate0
 
     def loss(self, out, targets, mask=None):
-        """The task's loss, mean over the (unmasked) targets: (loss, dout)."""
+        """The task's loss, mean over the (unmasked) targets: (loss, dout). The NADE head's
+        is its exact NLL summed over the pitches, divided by P (the scale of the bernoulli
+        head's mean BCE); it adds the NADE's own gradients to `grads` here."""
+        if self.nade is not None:
+            w = np.ones(out.shape[:-1]) if mask is None else np.asarray(mask)
+            total = float(w.sum()) * self.cfg.output_size
+            if total == 0:
+                return 0.0, np.zeros_like(out)
+            nll, dout = self.nade.nll(out, targets, w / total, grad=True, backend=self.backend)
+            return float((w * nll).sum() / total), dout
         if self.loss_kind == "ce":
             return softmax_cross_entropy(out, targets, mask)
         if self.loss_kind == "mse":

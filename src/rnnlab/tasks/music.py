@@ -1,5 +1,7 @@
 """Polyphonic music: note sequences (JSON) or MIDI -> multi-hot piano rolls, a model with one
-sigmoid output per pitch (binary cross-entropy), sampling to MIDI, and NLL / frame accuracy.
+sigmoid output per pitch (binary cross-entropy; or, with --head nade, a NADE over the pitches
+of each step: the notes of a chord predicted jointly), sampling to MIDI, and NLL / frame
+accuracy (tasks/music_scores.py reads either head's output).
 
     rnnlab train chorales.json --out run            # or song.mid, or a folder of MIDI files
     rnnlab sample run -o new.mid --length 64 --json-out notes.json
@@ -26,13 +28,18 @@ from ..data.music import (GRIDS, check_sequences, from_piano_roll, load_midi, lo
 from ..errors import RnnlabError, RnnlabWarning
 from ..validate import integer, positive_int
 from ..fileio import atomic_write_json
-from ..nn.functional import sigmoid
-from ..nn.losses import sigmoid_bce
 from .base import TaskOption, TrainedModel, default_steps, hold_out, task_options
+from .melody import PASSES as MELODY_PASSES
 from .melody import MelodyTask
+from .music_scores import (decode_frame, draw_frame, independent_nll,  # noqa: F401
+                           inputs_of as _inputs_of, roll_scores, stack as _stack)
 
 MODES = ("roll", "melody")
-MIN_STEPS, MAX_STEPS = 500, 5000     # the default stopping rule's bounds
+# The default stopping rule's cap: PASSES passes within [MIN_STEPS, MAX_STEPS]; early stopping
+# on validation ends most runs sooner (issue 23: the earlier fixed 10 passes, at most 5,000
+# steps, stopped the chorales with the validation loss still falling).
+PASSES, MIN_STEPS, MAX_STEPS = 100, 500, 10_000
+SAMPLE_SEED = 0                      # which validation sequences the bounded sample holds
 
 
 def load_sequences(path, grid="16th", bare_key="train"):
@@ -54,31 +61,6 @@ def _rolls(seqs, lo, hi):
             out.append(r)
             dropped += n
     return out, dropped
-
-
-def _inputs_of(roll, before=None):
-    """What the model reads at each step of `roll` (n, P): the frame before it (silence at the
-    first step, or `before`, the frame that precedes a window cut from a longer roll)."""
-    x = np.zeros_like(roll)
-    x[1:] = roll[:-1]
-    if before is not None:
-        x[0] = before
-    return x
-
-
-def _stack(pairs, dtype):
-    """[(inputs (n, P), targets (n, P)), ...] -> inputs (T, B, P), targets (T, B, P), mask
-    (T, B): one batch, each sequence padded at the end to the longest."""
-    T, B, P = max(len(y) for _, y in pairs), len(pairs), pairs[0][1].shape[1]
-    X, Y, M = np.zeros((T, B, P), dtype), np.zeros((T, B, P), dtype), np.zeros((T, B), dtype)
-    for b, (x, y) in enumerate(pairs):
-        X[:len(y), b], Y[:len(y), b], M[:len(y), b] = x, y, 1
-    return X, Y, M
-
-
-def _padded(rolls, dtype):
-    """Whole rolls as one batch (validation, evaluation): see _stack."""
-    return _stack([(_inputs_of(r), r) for r in rolls], dtype)
 
 
 def _shifted(roll, k):
@@ -108,16 +90,17 @@ class MusicTask:
                    "semitones in -K..K, a new shift each epoch (data augmentation; 0 = off; "
                    "default: 3, one of the roll mode's defaults)", type=int),
     )
-    STOP_RULE = (f"music (piano roll): 10 passes over the training steps (in windows of "
-                 f"--seq-len), at least {MIN_STEPS:,} and at most {MAX_STEPS:,} steps; music in "
-                 f"melody mode: 100 passes over the tokens (its default --epochs)")
+    STOP_RULE = (f"music (piano roll): early stopping, at most {PASSES} passes over the "
+                 f"training steps (in windows of --seq-len), at least {MIN_STEPS:,} and at most "
+                 f"{MAX_STEPS:,} steps; music in melody mode: early stopping (validation every "
+                 f"50 steps), at most {MELODY_PASSES} passes over the tokens")
 
     # The defaults of `rnnlab train notes.json` in each mode, measured on Bach's chorales
     # (docs/series-and-music.md); the task options among them go into task_options.
     ROLL_DEFAULTS = dict(hidden=256, layers=1, output_dropout=0.3, lr=5e-3, batch=16,
                          seq_len=200, transpose=3)
     MELODY_DEFAULTS = dict(hidden=128, layers=1, input_dropout=0.1, output_dropout=0.5,
-                           lr=3e-3, batch=16, seq_len=64, eval_every=50, epochs=100)
+                           lr=3e-3, batch=16, seq_len=64, eval_every=50)
 
     @classmethod
     def defaults(cls, task_options=None):
@@ -172,7 +155,8 @@ class MusicTask:
     def default_steps(self):
         frames = sum(len(r) for r in self.train_rolls)
         return default_steps(self.batches_per_epoch, MIN_STEPS, MAX_STEPS,
-                             f"the {frames:,} training steps ({len(self.windows):,} windows)")
+                             f"the {frames:,} training steps ({len(self.windows):,} windows)",
+                             passes=PASSES)
 
     def describe(self):
         return (f"data: {len(self.train_rolls):,} training and {len(self.valid_rolls):,} "
@@ -199,12 +183,33 @@ class MusicTask:
         # as long as the batch's longest window: steps past every window would be all padding
         return _stack(pairs, np.float32)
 
-    def validation_loss(self, model):
+    @property
+    def validation_size(self):
+        """Validation steps (frames); 0 without a validation part."""
+        return int(sum(len(r) for r in self.valid_rolls))
+
+    def validation_sample(self, limit):
+        """A fixed sample of the validation sequences, at most `limit` steps in all (at least
+        one sequence): drawn in a seeded order, the same at every call."""
+        order = np.random.default_rng(SAMPLE_SEED).permutation(len(self.valid_rolls))
+        picked, steps = [], 0
+        for i in order:
+            n = len(self.valid_rolls[i])
+            if picked and steps + n > limit:
+                continue
+            picked.append(self.valid_rolls[i])
+            steps += n
+        return picked
+
+    def validation_loss(self, model, limit=None):
         """Mean BCE per pitch and step over the validation sequences (the training loss's
-        scale; nll_per_step = this * number of pitches)."""
+        scale; nll_per_step = this * number of pitches), or over validation_sample(limit)."""
         if not self.valid_rolls:
             return None
-        nll, _, _ = roll_scores(model, self.valid_rolls)
+        rolls = self.valid_rolls
+        if limit is not None and limit < self.validation_size:
+            rolls = self.validation_sample(limit)
+        nll, _, _ = roll_scores(model, rolls)
         return nll / self.n_pitches
 
     def meta(self):
@@ -213,55 +218,10 @@ class MusicTask:
                 "train_steps": int(sum(len(r) for r in self.train_rolls))}
 
 
-def roll_scores(model, rolls, batch=32):
-    """(nll_per_step, frame_accuracy, steps) of a model over piano rolls: NLL summed over the
-    pitches, averaged over the steps; frame accuracy = sum TP / sum (TP + FP + FN) over all
-    frames, predicting a note on where sigmoid >= 0.5 (Bay et al. 2009)."""
-    model.eval()
-    total, steps, tp, fp_fn = 0.0, 0, 0.0, 0.0
-    for k in range(0, len(rolls), batch):
-        x, y, mask = _padded(rolls[k:k + batch], model.dtype)
-        out, _ = model.forward(x)
-        loss, _ = sigmoid_bce(out, y, mask, reduction="sum_per_step")
-        n = int(mask.sum())
-        total += loss * n
-        steps += n
-        on = (sigmoid(out) >= 0.5) & (mask[..., None] > 0)
-        truth = y > 0.5
-        tp += float((on & truth).sum())
-        fp_fn += float((on & ~truth).sum() + (~on & truth).sum())
-    acc = tp / (tp + fp_fn) if tp + fp_fn > 0 else 1.0
-    return total / max(steps, 1), acc, steps
-
-
-def independent_nll(freq, rolls):
-    """NLL per step of the independent-pitch baseline: each pitch on with its training
-    frequency, independently of everything else."""
-    f = np.clip(np.asarray(freq, np.float64), 1e-6, 1 - 1e-6)
-    frames = np.concatenate(rolls).astype(np.float64)
-    ll = frames @ np.log(f) + (1 - frames) @ np.log1p(-f)
-    return float(-ll.mean())
-
-
-def decode_frame(logits, temperature, rng):
-    """One multi-hot frame (P,) bool from the logits (P,) of independent pitches.
-
-    T > 0: each pitch on with probability sigmoid(logit / T). T = 0: the k most probable
-    pitches, k = round(sum of the probabilities), the number of notes the model expects.
-    ("p >= 0.5", the most likely frame under independence, is often silence: a model unsure
-    which of several pitches comes next gives each less than one half.)"""
-    z = np.asarray(logits, np.float64)
-    if temperature > 0:
-        return rng.random(z.shape) < sigmoid(z / temperature)
-    p = sigmoid(z)
-    on = np.zeros(z.shape, bool)
-    on[np.argsort(-p, kind="stable")[:int(round(float(p.sum())))]] = True
-    return on
-
-
 class MusicModel(TrainedModel):
     """A trained piano-roll model: `generate`, `sample(..., output='x.mid')`, `evaluate`."""
     kind = "music"
+    verbs = ("sample", "score")
     WRITES_MUSIC = True
 
     def __init__(self, model, data_meta, train_cfg=None, path=None):
@@ -274,10 +234,11 @@ class MusicModel(TrainedModel):
         return [str(self.lo + j) for j in range(self.cfg.output_size)]
 
     def generate(self, length=64, temperature=1.0, seed=None):
-        """Steps (lists of pitches), one frame at a time from silence, each fed back in. T > 0:
-        every pitch is drawn independently from sigmoid(logit / T). T = 0 (deterministic):
-        the round(sum p) most probable pitches, the expected number of notes (see
-        decode_frame)."""
+        """Steps (lists of pitches), one frame at a time from silence, each fed back in.
+        Bernoulli head: T > 0, every pitch drawn independently from sigmoid(logit / T); T = 0
+        (deterministic), the round(sum p) most probable pitches, the expected number of notes
+        (see decode_frame). NADE head: a chord drawn pitch by pitch, each pitch given those
+        already drawn, at temperature T (T = 0: the greedy chord)."""
         length = positive_int("--length", length)
         if temperature < 0:
             raise RnnlabError(f"--temperature must be >= 0, got {temperature}")
@@ -288,7 +249,7 @@ class MusicModel(TrainedModel):
         self.model.eval()
         for _ in range(int(length)):
             out, state = self.model.forward(frame, state)
-            on = decode_frame(out[0, 0], temperature, rng)
+            on = draw_frame(self.model, out[0, 0], temperature, rng)
             frame = on.astype(self.model.dtype)[None, None]
             frames.append(on)
         return from_piano_roll(np.array(frames, np.float32), self.lo)
@@ -338,6 +299,20 @@ class MusicModel(TrainedModel):
         return {"nll_per_step": nll, "frame_accuracy": acc, "baseline_nll_per_step": base,
                 "steps": steps, "split": split, "sequences": len(rolls),
                 "notes_outside_range": dropped, "pitch_range": [self.lo, self.hi]}
+
+    def model_input(self, data):
+        """Steps (lists of MIDI pitches) as the model reads them: input t is step t-1's frame
+        (silence first); each label names the pitches sounding at the input step."""
+        roll = to_piano_roll(check_sequences([data], "input")[0], self.lo, self.hi)
+        x = np.concatenate([np.zeros((1, roll.shape[1]), np.float32), roll[:-1]])
+        return {"x": x, "labels": [" ".join(str(self.lo + j) for j in np.flatnonzero(r > 0.5))
+                                   or "\u00b7" for r in x]}
+
+    def score(self, data):
+        """nll_per_step and frame_accuracy over one sequence of steps."""
+        roll = to_piano_roll(check_sequences([data], "input")[0], self.lo, self.hi)
+        nll, acc, steps = roll_scores(self.model, [roll])
+        return {"nll_per_step": nll, "frame_accuracy": acc, "steps": steps}
 
     @staticmethod
     def report_lines(res):

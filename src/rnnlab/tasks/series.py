@@ -33,9 +33,7 @@ from .series_model import SeriesModel
 
 STRATEGIES = ("direct", "recursive")
 # the TrainConfig / ModelConfig fields this task chooses from the data when not given
-CHOSEN = ("hidden", "layers", "batch", "lr", "steps", "eval_every", "patience", "val_fraction")
-MIN_STEPS, MAX_STEPS = 1000, 5000   # the trainer's default stopping rule's bounds, for a run
-                                    # whose steps were not chosen (an old run resumed)
+CHOSEN = ("hidden", "layers", "batch", "lr", "eval_every", "val_fraction")
 
 
 class SeriesTask:
@@ -66,9 +64,10 @@ class SeriesTask:
         TaskOption("until", "train on the first N rows only (a backtest's origin; default: "
                    "all rows)", int),
     )
-    STOP_RULE = ("series: chosen from the series with the other defaults: 60 passes over the "
-                 "training windows, 400 to 3,000 steps, validated every 20 steps with early "
-                 "stopping after 10 validations without improvement (printed at the start)")
+    STOP_RULE = (f"series: early stopping (validation every {series_defaults.EVAL_EVERY} "
+                 f"steps, chosen from the series), at most {series_defaults.EPOCHS} passes over "
+                 f"the training windows, {series_defaults.MIN_STEPS:,} to "
+                 f"{series_defaults.MAX_STEPS:,} steps")
 
     def __init__(self, path, target=None, features=None, fill=None, lookback=None, horizon=None,
                  difference=None, log=None, season=None, seasonal_difference=None,
@@ -143,8 +142,9 @@ class SeriesTask:
         return task
 
     def default_steps(self):
-        return default_steps(self.batches_per_epoch, MIN_STEPS, MAX_STEPS,
-                             f"the {len(self.starts):,} training windows")
+        d = series_defaults
+        return default_steps(self.batches_per_epoch, d.MIN_STEPS, d.MAX_STEPS,
+                             f"the {len(self.starts):,} training windows", passes=d.EPOCHS)
 
     def describe(self):
         feats = f" and {len(self.data.columns) - 1} feature column(s)" \
@@ -198,9 +198,19 @@ class SeriesTask:
         y = np.where(ahead < n, self.z[np.minimum(ahead, n - 1), 0], np.nan)
         return ctx, y
 
-    def validation_loss(self, model):
-        """MSE (scaled units) of the horizon-step forecast from every validation row."""
+    @property
+    def validation_size(self):
+        """Model steps of a validation: a lookback window at every validation row."""
+        return self.n_val * self.lookback
+
+    def validation_loss(self, model, limit=None):
+        """MSE (scaled units) of the horizon-step forecast from every validation row, or from
+        limit // lookback evenly spaced ones (the same rows at every call)."""
         ctx, y = self.validation_targets()
+        if limit is not None and limit < self.validation_size:
+            keep = np.unique(np.linspace(0, len(ctx) - 1, max(1, limit // self.lookback))
+                             .astype(np.int64))
+            ctx, y = ctx[keep], y[keep]
         held = held_features(self.scaler, ctx[:, -1], self.difference)
         p = predict_scaled(model, ctx, y.shape[1], held)
         ok = ~np.isnan(y)

@@ -13,8 +13,12 @@ says why (the reason is printed at the start of training and saved in config.jso
     ensemble     the median of 3 models with seeds seed, seed+1, seed+2
     val_fraction the last max(horizon, n/8) rows validate (early stopping, the interval)
     hidden 32, 1 layer (64 from 2000 rows), batch 32, lr 0.01
-    steps        60 epochs, 400 to 3000 steps; validation every 20 steps, patience 10 (early
-                 stopping after 200 steps without a better validation loss)
+    eval_every   20: validation every 20 steps (the run is short)
+
+How long to train is the trainer's one stopping rule (rnnlab.training.stopping): early stopping after
+10 validations without a better loss (defaults.STOPPING: 200 steps here), at most EPOCHS
+passes within [MIN_STEPS, MAX_STEPS] (SeriesTask.default_steps); --steps, --epochs or
+--time-budget replace it.
 
 The numbers come from a measurement on the 11 benchmark series (benchmarks/bench_series.py,
 docs/series-and-music.md "Choosing the defaults"; mean MASE in a rolling-origin backtest):
@@ -29,7 +33,7 @@ from ..data.series import detect_season
 from ..data.transforms import KPSS_CRITICAL_5, kpss, swing_grows_with_level
 from .base import positive_int
 
-LR, BATCH, EVAL_EVERY, PATIENCE = 1e-2, 32, 20, 10
+LR, BATCH, EVAL_EVERY = 1e-2, 32, 20
 EPOCHS, MIN_STEPS, MAX_STEPS = 60, 400, 3000
 ENSEMBLE = 3
 VAL_SHARE = 8                      # at least 1/8 of the rows validate
@@ -105,7 +109,7 @@ def plan(y, given):
     y = [float(v) for v in y]
     n = len(y)
     for name in ("horizon", "lookback", "season", "ensemble", "hidden", "layers", "batch",
-                 "steps", "eval_every"):
+                 "eval_every"):
         if given.get(name) is not None:
             positive_int(name, given[name])       # the task's own message, before any use
     out = {}
@@ -136,17 +140,7 @@ def plan(y, given):
     _fixed(out, given, "layers", 1, "a short series needs no stack")
     _fixed(out, given, "batch", BATCH, "small series, small batches")
     _fixed(out, given, "lr", LR, "0.005 measured worse on the benchmark series")
-    windows = max(1, n_train - out["lookback"][0])
-    per_epoch = math.ceil(windows / (given.get("batch") or BATCH))
-    if any(given.get(k) is not None for k in ("steps", "epochs", "time_budget")):
-        out["steps"] = (given.get("steps"), "given")      # None: --epochs / --time-budget rule
-    else:
-        steps = min(MAX_STEPS, max(MIN_STEPS, EPOCHS * per_epoch))
-        out["steps"] = (steps, f"{EPOCHS} epochs of {per_epoch} batches, within "
-                               f"[{MIN_STEPS}, {MAX_STEPS}], with early stopping")
     _fixed(out, given, "eval_every", EVAL_EVERY, "validate often: the run is short")
-    _fixed(out, given, "patience", PATIENCE, f"stop after {PATIENCE} validations without a "
-           "better loss")
     return out
 
 

@@ -34,6 +34,7 @@ TIE = 0.02                 # MAE differences under 2% of the mean one-step chang
 class SeriesModel(TrainedModel):
     """A trained forecaster: `forecast(horizon)`, `evaluate(holdout.csv, season=None)`."""
     kind = "series"
+    verbs = ("forecast",)
     EVALUATE_OPTIONS = ("season",)
 
     def __init__(self, model, data_meta, train_cfg=None, path=None, members=()):
@@ -62,6 +63,17 @@ class SeriesModel(TrainedModel):
         the ensemble's median forecast in levels (B, horizon)."""
         return ensemble_levels(self.members, ctx, horizon, self.scaler, self.transform,
                                past)[0]
+
+    def model_input(self, data):
+        """Rows in the data's units (the training CSV's columns; a bare value per row when
+        there is one column), transformed and scaled like the training data."""
+        rows = np.asarray(data, np.float64)
+        rows = rows[:, None] if rows.ndim == 1 else rows
+        if rows.ndim != 2 or rows.shape[1] != len(self.meta["columns"]) or not len(rows):
+            raise RnnlabError(f"a series input is a list of rows of {len(self.meta['columns'])} "
+                              f"value(s) ({', '.join(self.meta['columns'])})")
+        z = self.scale_rows(rows)
+        return {"x": z, "labels": [f"{v:.4g}" for v in rows[len(rows) - len(z):, 0]]}
 
     def _validation_errors(self, steps):
         """errors[j, h] = actual - forecast, h+1 steps after validation origin j (NaN past the

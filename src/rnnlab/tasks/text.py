@@ -74,6 +74,25 @@ def run_stream_loss(model, ids, chunk=1000, batch=1):
     L = (len(ids) - 1) // batch
     x = ids[:batch * L].reshape(batch, L).T            # (L, B)
     y = ids[1:batch * L + 1].reshape(batch, L).T
+    return _rows_loss(model, x, y, chunk)
+
+
+def sampled_stream_loss(model, ids, limit, rows, chunk=1000):
+    """Mean next-token cross-entropy over a fixed sample of about `limit` predictions: `rows`
+    streams of limit // rows tokens, starting at evenly spaced points of `ids` (the whole
+    sequence is covered, the same sample every call), each with its state carried. Returns
+    (mean_loss, n_predictions)."""
+    ids = np.asarray(ids)
+    rows = max(1, min(rows, limit, len(ids) - 1))
+    L = max(1, min(limit // rows, len(ids) - 1))
+    starts = np.linspace(0, len(ids) - 1 - L, rows).astype(np.int64)
+    seg = ids[starts[:, None] + np.arange(L + 1)]             # (rows, L + 1)
+    return _rows_loss(model, seg[:, :-1].T, seg[:, 1:].T, chunk)
+
+
+def _rows_loss(model, x, y, chunk):
+    """(mean loss, count) of streams x -> y (L, B), the state carried across chunks."""
+    L = x.shape[0]
     model.eval()
     total, count, state = 0.0, 0, None
     for s in range(0, L, chunk):
@@ -161,9 +180,16 @@ class TextTask:
         x, y = self.stream.get(k)
         return x, y, None
 
-    def validation_loss(self, model):
+    @property
+    def validation_size(self):
+        """Validation predictions (tokens after the first); 0 without a validation part."""
+        return max(0, len(self.val_ids) - 1)
+
+    def validation_loss(self, model, limit=None):
         if len(self.val_ids) < 2:
             return None
+        if limit is not None and limit < self.validation_size:
+            return sampled_stream_loss(model, self.val_ids, limit, self.val_batch)[0]
         return run_stream_loss(model, self.val_ids, batch=self.val_batch)[0]
 
     def meta(self):
@@ -173,10 +199,20 @@ class TextTask:
 class TextModel(TrainedModel):
     """A trained language model: `sample`, `sample_ids`, `evaluate`."""
     kind = "text"
+    verbs = ("sample", "score")
 
     def __init__(self, model, data_meta, train_cfg=None, path=None):
         super().__init__(model, data_meta, train_cfg, path)
         self.vocab = Vocab.from_json(data_meta["vocab"])
+
+    def score(self, data):
+        """Mean next-token cross-entropy over a str, as evaluate() over a file."""
+        if not isinstance(data, str):
+            raise RnnlabError("a text model scores a str")
+        ids, unknown = self.vocab.encode_counted(data, unknown_policy(self.vocab))
+        loss, n = run_stream_loss(self.model, ids, batch=1)
+        return {"loss": loss, "bits_per_token": loss / math.log(2), "tokens": n,
+                "perplexity": math.exp(loss), "unknown_tokens": unknown.count}
 
     def labels(self):
         return list(self.vocab.tokens)

@@ -7,4 +7,6 @@
     run_folder.py RunFolder: the only reader and writer of a run's files
     load.py       load(RUN): asks the task registry, names no task
     backtest.py   rnnlab.backtest: rolling origin, a model trained at each origin
+    distributed.py  rnnlab train --nproc N: the Trainer on every rank of a torch process group
+    launch.py     starting those processes (spawn, torchrun) and ending them all, on faults too
 """

@@ -14,11 +14,13 @@ step 0 with its saved config.
 """
 import math
 import sys
-from dataclasses import asdict, dataclass, fields
+import time
+from dataclasses import asdict, dataclass, fields, replace
 
 from . import hooks
 from ..defaults import TRAIN
 from ..errors import RnnlabError
+from ..validate import integer
 from .run_folder import RunFolder
 from ..tasks import registry
 from ..tasks.memory import check_fits, estimate_training_memory
@@ -46,7 +48,8 @@ class TrainConfig:
     epochs: float | None = TRAIN['epochs']
     time_budget: float | None = TRAIN['time_budget']
     eval_every: int = TRAIN['eval_every']
-    patience: int = TRAIN['patience']
+    patience: int | None = TRAIN['patience']   # None: the default rule's (stopping.py)
+    val_sample: int = TRAIN['val_sample']
     on_nan: str = TRAIN['on_nan']
     seed: int = TRAIN['seed']
     backend: str | None = TRAIN['backend']
@@ -59,6 +62,9 @@ class TrainConfig:
         for name in ("seq_len", "batch", "lr", "steps", "epochs", "time_budget", "eval_every",
                      "lr_decay_every"):
             positive(name, getattr(self, name))
+        for name in ("patience", "val_sample"):         # None: the default rule's; 0: off
+            if getattr(self, name) is not None:
+                setattr(self, name, integer(name, getattr(self, name), lo=0))
         if self.clip < 0 or self.weight_decay < 0:
             raise RnnlabError("--clip and --weight-decay must be >= 0")
         if not 0 < self.lr_decay <= 1:
@@ -87,7 +93,7 @@ def build_task(tcfg, meta=None):
 
 
 def train(data, out=None, resume=False, progress=True, log=None, handle_signals=True,
-          **options):
+          trainer_class=Trainer, **options):
     """Train a model on a data file and save the run to `out` (when given).
 
     options: ModelConfig fields (cell, hidden, layers, dropout, variant, embed, ...) and
@@ -98,7 +104,10 @@ def train(data, out=None, resume=False, progress=True, log=None, handle_signals=
     after the current step with a checkpoint (see Trainer.fit). A task may choose the options
     not given from its data (`Task.choose_defaults`; they are printed and saved in config.json
     "chosen"), train an ensemble (`task.ensemble` models, each in RUN/members/<k>) and review
-    the trained models (`task.review`, warnings)."""
+    the trained models (`task.review`, warnings). trainer_class: the Trainer (sub)class that
+    runs the loop, for the run and its ensemble members (rnnlab/training/distributed.py passes one
+    that steps on every process of a torch process group)."""
+    started = time.monotonic()         # --time-budget counts from here (Trainer.clock)
     log = log or (lambda msg: print(msg, file=sys.stderr))
     run = RunFolder(out) if out else None
     if resume:
@@ -112,12 +121,13 @@ def train(data, out=None, resume=False, progress=True, log=None, handle_signals=
                                    getattr(task, "eval_tokens", 0))
     available = check_fits(est)                 # refuses what cannot fit, before allocating
     # the model checks its own options as it is built: a bad one is the only line printed
-    trainer = Trainer(SequenceModel(mcfg), task, tcfg, None, log)
+    trainer = trainer_class(SequenceModel(mcfg), task, tcfg, None, log)
+    rule = trainer.stop_rule()            # refuses --patience without a validation part
     if hasattr(task, "describe"):
         log(task.describe())
     log(est.summary(available))
-    total, rule = trainer.stop_rule()
-    log(f"stopping rule: {rule}")
+    total = rule.total
+    log(f"stopping rule: {rule.text}")
     if tcfg.backend != "numpy":                 # with the kernel cache cold, say why step 1 waits
         compile_note([mcfg.cell], log)
     members = [f"members/{k}" for k in range(1, getattr(task, "ensemble", 1))]
@@ -135,16 +145,24 @@ def train(data, out=None, resume=False, progress=True, log=None, handle_signals=
                           **({"chosen": chosen} if chosen else {}),
                           **({"members": members} if members else {})})
         trainer.run = run
-    result = trainer.fit(progress, handle_signals=handle_signals)
+    # an ensemble shares the time budget: model k must end by (k + 1) / N of it
+    trainer.budget_share = 1 / (len(members) + 1)
+    result = trainer.fit(progress, handle_signals=handle_signals, started=started)
     if result.interrupted:
         return result
     models = [hooks.best_model(trainer)]
     for k, sub in enumerate(members, 1):
         log(f"ensemble member {k + 1}/{len(members) + 1} (seed {tcfg.seed + k})")
         mt, mm = hooks.member_configs(tcfg, mcfg, k)
-        member = Trainer(SequenceModel(mm), build_task(mt), mt, None, log)
-        models.append(hooks.train_member(member, run and RunFolder(run.path / sub), resume,
-                                         progress))
+        member = trainer_class(SequenceModel(mm), build_task(mt), mt, None, log)
+        member.budget_share = (k + 1) / (len(members) + 1)
+        model, res = hooks.train_member(member, run and RunFolder(run.path / sub), resume,
+                                        progress, handle_signals, started)
+        if res.interrupted:     # saved like the main run; --resume continues this member
+            log(f"ensemble member {k + 1} stopped at its step {res.steps:,}; its checkpoint is "
+                f"in {sub}")
+            return replace(result, stopped=res.stopped)
+        models.append(model)
     for line in getattr(task, "review", lambda models: [])(models):
         log(line)
     return result

@@ -51,9 +51,12 @@ def member_configs(tcfg, mcfg, k):
     return replace(tcfg, seed=tcfg.seed + k), replace(mcfg, seed=mcfg.seed + k)
 
 
-def train_member(trainer, run, resume, progress):
+def train_member(trainer, run, resume, progress, handle_signals=False, started=None):
     """Train one ensemble member in its own run folder `run` (None: not saved); a resumed run
-    continues a member that has a checkpoint and starts one that has none."""
+    continues a member that has a checkpoint and starts one that has none. With
+    handle_signals, Ctrl-C or SIGTERM stops the member as it stops the main run (a checkpoint
+    of its step, then stop). started: the run's start (a shared --time-budget). Returns (the
+    model with its best weights, the TrainResult)."""
     if run is not None and resume and run.has_state():
         trainer.run = run
         trainer.restore()
@@ -62,8 +65,8 @@ def train_member(trainer, run, resume, progress):
         run.write_config({"model": trainer.model.cfg.to_json(), "train": asdict(trainer.cfg),
                           "data": trainer.task.meta()})
         trainer.run = run
-    trainer.fit(progress)
-    return best_model(trainer)
+    result = trainer.fit(progress, handle_signals=handle_signals, started=started)
+    return best_model(trainer), result
 
 
 def best_model(trainer):

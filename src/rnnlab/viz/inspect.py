@@ -116,6 +116,9 @@ def _choose(gates, cell, T, budget, H):
 
 
 def _output_probs(subject, out):
+    if subject.model.nade is not None:             # music, NADE head: along the greedy chord
+        from rnnlab.tasks.music_scores import pitch_probabilities
+        return pitch_probabilities(subject.model, out)
     return softmax(out) if subject.model.loss_kind == "ce" else (
         sigmoid(out) if subject.model.loss_kind == "bce" else None)
 

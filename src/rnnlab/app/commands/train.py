@@ -25,9 +25,11 @@ def _epilog():
     rules = [wrap(e.task.STOP_RULE, "  ") for e in registry.TASKS.values()
              if hasattr(e.task, "STOP_RULE")]
     return "\n".join([
-        wrap("When no --steps, --epochs or --time-budget is given, the task chooses how long to "
-             "train from the size of its data (a step reads one batch; a pass reads all the "
-             "training data once):"), *rules,
+        wrap("When no --steps, --epochs or --time-budget is given, training stops when the "
+             "validation loss has not improved for --patience validations, and at most after "
+             "the task's cap, chosen from the size of its data (a step reads one batch; a pass "
+             "reads all the training data once); the best weights are kept. Data without a "
+             "validation part trains for the cap:"), *rules,
         wrap("The rule chosen is printed when training starts, with the data, the parameter "
              "count and a memory estimate; a model that cannot fit in memory is refused."),
         wrap("Ctrl-C or SIGTERM: the run finishes its step, saves a checkpoint and stops "
@@ -52,11 +54,13 @@ def add_parser(sub):
     _cell_options(t)
     _train_options(t)
     _task_options(t)
+    _scale_out_options(t)
     t.set_defaults(func=run)
 
 
 def _model_options(p):
     from ...nn import registry
+    from ...tasks.model import HEADS
     g = p.add_argument_group("model")
     g.add_argument("--cell", default=None, choices=list(registry.choices()),
                    help=f"the recurrent cell (default: {DEFAULTS['cell']})")
@@ -68,6 +72,11 @@ def _model_options(p):
              "output layer (non-recurrent: the state carried in time is never dropped)")
     g.add_argument("--embed", type=int, default=None,
                    help=f"text: embedding size; 0 = one-hot input (default: {DEFAULTS['embed']})")
+    g.add_argument("--head", default=None, choices=list(HEADS),
+                   help="music (piano roll): the output head; bernoulli = one independent "
+                   "sigmoid per pitch, nade = the pitches of a step predicted jointly, one after "
+                   f"another ({_defaults_text('head')})")
+    _tunable(g, "--nade-hidden", int, "--head nade: the NADE's hidden units")
     g.add_argument("--forget-bias", type=float, default=None,
                    help="LSTM, sLSTM, mLSTM: initial forget-gate bias (default: LSTM torch's "
                         "uniform init; sLSTM, mLSTM spread so that sigma(b) runs from 0.95 to "
@@ -163,10 +172,20 @@ def _train_options(p):
                    "size of the data; series: chosen from the data)")
     _tunable(g, "--epochs", float, "passes over the training data")
     g.add_argument("--time-budget", type=float, default=None, metavar="SECONDS",
-                   help="stop after this much wall-clock time (default: none)")
+                   help="stop after this much wall-clock time, counted from the start: "
+                   "compiling, validation and the final checkpoint included (default: none)")
     _tunable(g, "--eval-every", int, "steps between validation, history record and checkpoint")
-    _tunable(g, "--patience", int,
-             "early stopping after this many evaluations without improvement; 0 = off")
+    from ...training.stopping import MIN_DELTA_REL, PATIENCE
+    g.add_argument("--patience", type=int, default=None,
+                   help=f"stop after this many validations in a row without an improvement "
+                   f"(by {MIN_DELTA_REL * 100:g}%% of the best loss); 0 = off (default: "
+                   f"{PATIENCE} under the task's rule below when the data has a validation "
+                   f"part; off with --steps, --epochs or --time-budget; refused without a "
+                   f"validation part)")
+    g.add_argument("--val-sample", type=int, default=None,
+                   help=f"validate on a fixed sample of at most this many model steps (tokens, "
+                   f"frames, window steps) while training, the full validation part once at "
+                   f"the end; 0 = the full part every time (default: {DEFAULTS['val_sample']})")
     g.add_argument("--on-nan", default=None, choices=["stop", "skip"],
                    help=f"on a NaN loss or gradient: stop, or skip the batch (default: "
                    f"{DEFAULTS['on_nan']})")
@@ -174,6 +193,19 @@ def _train_options(p):
                    help=f"random seed: the same seed, the same run (default: {DEFAULTS['seed']})")
     g.add_argument("--backend", default=None, choices=["numba", "numpy"],
                    help="the cells' implementation (default: numba when installed)")
+
+
+def _scale_out_options(p):
+    g = p.add_argument_group("scale out (PyTorch DistributedDataParallel on the cell's torch "
+                             "twin; needs the [torch] extra; docs/scale-out.md)")
+    g.add_argument("--nproc", type=int, default=1,
+                   help="processes to train on, this host (default: 1, rnnlab's own NumPy "
+                   "loop); under torchrun the processes are torchrun's")
+    # not --backend: that one is the cells' NumPy implementation (numba | numpy)
+    g.add_argument("--dist-backend", default=None, choices=["gloo", "nccl"],
+                   help="torch.distributed's backend (default: gloo on cpu, nccl on cuda)")
+    g.add_argument("--device", default="cpu", choices=["cpu", "cuda"],
+                   help="where each process trains (default: cpu; cuda: one GPU per process)")
 
 
 def _task_options(p):
@@ -187,12 +219,35 @@ def _task_options(p):
             _add_option(g, o, o.help)
 
 
+def _train(a, opts):
+    """rnnlab's own loop, or the same run on a torch process group (--nproc, torchrun)."""
+    from ...errors import RnnlabError
+    from ...training import launch as dl
+    from ...training.api import TrainResult, train
+    if a.nproc == 1 and not dl.under_torchrun():
+        return train(a.file, out=a.out, resume=a.resume, **opts)
+    from ...interop.torch import build_twin
+    dl.check_setup(a.nproc, a.device, a.dist_backend)
+    if not a.resume and a.batch is not None and a.batch < a.nproc:
+        raise RnnlabError(f"--batch {a.batch} is fewer sequences than the {a.nproc} processes; "
+                          f"give --batch {a.nproc} or more, or fewer processes")
+    dl.check_twin(build_twin, dl.model_config(a.out, a.resume, opts))
+    try:
+        done = dl.launch([dict(data=a.file, out=a.out, resume=a.resume, **opts)], a.nproc,
+                         build_twin, a.device, a.dist_backend)
+    except dl.WorkerDied as e:
+        print(f"rnnlab: {e}", file=sys.stderr)
+        return e.exit_code
+    if not done:
+        return 0             # a rank of torchrun other than 0: rank 0 reports
+    return TrainResult(**done[0])
+
+
 def run(a):
     """Pass on what was given (None: not given); train() fills in the rest, in the one order
     of precedence (given, the task's defaults, chosen from the data, the table)."""
     from ...nn import registry
     from ...tasks import registry as tasks
-    from ...training.api import train
     if a.resume:
         opts = {k: getattr(a, k) for k in ("steps", "epochs", "time_budget")}
     else:
@@ -206,7 +261,9 @@ def run(a):
         cell_opts = _given(a, [o for spec in registry.CELLS.values() for o in spec.options])
         if cell_opts:
             opts["cell_options"] = cell_opts
-    res = train(a.file, out=a.out, resume=a.resume, **opts)
+    res = _train(a, opts)
+    if isinstance(res, int):
+        return res
     best = "-" if res.best_val_loss is None else f"{res.best_val_loss:.4f}"
     of = "" if res.total is None else f" of {res.total:,}"
     if res.interrupted:

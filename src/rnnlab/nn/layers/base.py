@@ -263,13 +263,15 @@ class RecurrentLayer(LayerState, Module):
         inp.flags.writeable = False
         return self._out(inp, unbatched), self._state_out(state_n, unbatched)
 
-    def forward_with_gates(self, x, state=None, lengths=None):
-        """A forward on the reference cells that also returns what every gate did:
-        (y, state_n, gates) with gates {(layer k, direction d, name): (T, B, H)} for each name
-        the cell keeps (those of its module's GATES that its options compute), the reverse
-        direction put back in natural time order (row t = step t). backward() works after it,
-        as after forward()."""
-        y, state_n = self.forward(x, state, lengths, backend="numpy")
+    def forward_with_gates(self, x, state=None, lengths=None, backend="numpy"):
+        """A forward that also returns what every gate did: (y, state_n, gates) with gates
+        {(layer k, direction d, name): (T, B, H)} for each name the cell keeps (those of its
+        module's GATES that its options compute), the reverse direction put back in natural
+        time order (row t = step t). backward() works after it, as after forward().
+        backend: "numpy" (the reference cells, every gate) by default; None or "numba" runs
+        the kernel where it fits, whose cache keeps the gates it needs for backward (the
+        LSTM's all but j, k), as views that the layer's next forward may reuse: copy them."""
+        y, state_n = self.forward(x, state, lengths, backend=backend)
         lengths, gates = self._ctx["lengths"], {}
         for i, cache in enumerate(self._ctx["caches"]):
             k, d = divmod(i, self.num_directions)
