@@ -16,8 +16,8 @@ import sys
 import time
 
 GROUPS_RNNLAB = [   # (group, substrings of "file:function")
-    ("recurrent loops, forward", ("_fwd_loop", "_fwd_split", "fwd_units")),
-    ("recurrent loops, backward", ("_bwd_loop", "_bwd_split", "bwd_units")),
+    ("recurrent loops, forward", ("_fwd_loop", "loops.py:_fwd_rows", "_fwd_split", "fwd_units")),
+    ("recurrent loops, backward", ("_bwd_loop", "loops.py:_bwd_rows", "_bwd_split", "bwd_units")),
     ("GEMMs: projections, dx, head", ("gemm_rows",)),
     ("GEMMs: weight gradients", ("gemm_tn",)),
     ("packing weights for the GEMMs", ("panels.py:", "pack_parts")),

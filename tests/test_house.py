@@ -39,7 +39,7 @@ ENGINE = [  # floors inside rnnlab.nn
     ("rnnlab.nn.blocks", 6), ("rnnlab.nn.optim", 6),
     ("rnnlab.nn.cells", 5), ("rnnlab.nn.kernels", 5), ("rnnlab.nn.losses", 5),
     ("rnnlab.nn.module", 4), ("rnnlab.nn.backend", 4),
-    ("rnnlab.nn.functional", 3), ("rnnlab.nn.checks", 3),
+    ("rnnlab.nn.functional", 3), ("rnnlab.nn.checks", 3), ("rnnlab.nn.cell_memory", 3),
 ]
 
 
@@ -222,3 +222,36 @@ def test_the_manners_checks_can_fail(tmp_path):
         "rnnlab.tasks.bad:1 imports _fsync_dir from rnnlab.fileio",
         "rnnlab.tasks.bad:3 imports from rnnlab.nn.kernels._common, private to rnnlab.nn.kernels"]
     assert task_branches(bad) == ["bad.py:2 model.cfg.task != 'series'"]
+
+
+def environ_writes(path):
+    """Statements run at import (outside any function or class) that write os.environ:
+    importing rnnlab must not change the user's environment, which child processes inherit."""
+    found = []
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for stmt in tree.body:
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            continue
+        for node in ast.walk(stmt):
+            hit = False
+            if isinstance(node, (ast.Assign, ast.Delete, ast.AugAssign)):
+                targets = node.targets if hasattr(node, "targets") else [node.target]
+                hit = any(isinstance(t, ast.Subscript) and ast.unparse(t.value) == "os.environ"
+                          for t in targets)
+            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+                hit = (ast.unparse(node.func.value) == "os.environ" and node.func.attr in
+                       ("setdefault", "update", "pop", "popitem", "clear")) or \
+                    ast.unparse(node.func) in ("os.putenv", "os.unsetenv")
+            if hit:
+                found.append(f"{path.name}:{node.lineno} {ast.unparse(node)}")
+    return found
+
+
+def test_no_module_writes_the_environment_at_import(tmp_path):
+    found = [f for p in sorted(PACKAGE.rglob("*.py")) for f in environ_writes(p)]
+    assert not found, "module-level writes to os.environ:\n" + "\n".join(found)
+    bad = tmp_path / "bad.py"
+    bad.write_text("import os\nos.environ.setdefault('X', '1')\nif True:\n"
+                   "    os.environ['Y'] = '2'\ndef f():\n    os.environ['Z'] = '3'\n")
+    assert environ_writes(bad) == ["bad.py:2 os.environ.setdefault('X', '1')",
+                                   "bad.py:4 os.environ['Y'] = '2'"]

@@ -173,22 +173,70 @@ def test_unit_split_on_one_thread_completes():
     """With one numba thread the parts of every step are done by that thread alone (the
     claiming never waits for a particular thread): no hang, the same numbers."""
     import numba
-    from rnnlab.nn.kernels import lstm, units
+    from rnnlab.nn.kernels import lstm, steps, units
     p, x, dy, st, dst, _ = make("lstm", {}, np.float64, True, H=8)
     y_ref, _, _ = lstm.forward(x, None, p)
     A = lstm.input_projection(x, p["weight_ih"], p["bias_ih"] + p["bias_hh"])
     cs, tcs, y = (np.empty((T, B, 8)) for _ in range(3))
-    hs = np.zeros((2 * B, 8))
     z = np.zeros(1)
+    a = steps.make(steps.LstmFwd, A=A, lens=np.full(B, T), variant=0, wpi=z, wpf=z, wpo=z,
+                   cs=cs, tcs=tcs, y=y, hs=np.zeros((2 * B, 8)))
     old = numba.get_num_threads()
     numba.set_num_threads(1)
     try:
-        units.fwd_units(units.CELL_LSTM, A, *units.pack_parts(p["weight_hh"], 4, 2, True),
-                        hs[:B].copy(), np.empty((2, B, 16)), np.full(B, T), 0, z, z, z, z,
-                        cs, tcs, y, hs, 2)
+        units.fwd_units(a, *units.pack_parts(p["weight_hh"], 4, 2, True), np.zeros((B, 8)),
+                        np.empty((2, B, 16)), 2, 2000)
     finally:
         numba.set_num_threads(old)
     assert np.array_equal(y, y_ref)
+
+
+_PORTABLE_RUN = """
+import os, sys
+sys.path.insert(0, sys.argv[1])
+import numpy as np
+import test_kernels as tk
+from rnnlab.nn.kernels import policy, sync
+assert not sync.POLITE, "RNNLAB_PORTABLE_SYNC=1 did not select the portable wait"
+assert "OMP_WAIT_POLICY" not in os.environ, "importing the kernels wrote OMP_WAIT_POLICY"
+policy.UNITS_MIN_WEIGHT_BYTES, policy.UNITS_ALIGN = 0, 1
+for cell in ("rnn", "gru", "lstm"):
+    tk.check(tk.run_both(cell, {}, np.float64, True, tk.LENGTHS["ragged"], True, True, H=8),
+             np.float64)
+print("ok")
+"""
+
+
+def test_unit_split_portable_sync_and_clean_environment():
+    """RNNLAB_PORTABLE_SYNC=1 (read at import, so in a fresh process) makes the unit-split
+    loops wait with a plain spin (no x86 pause, no sched_yield): the RNN, GRU and LSTM still
+    match the reference in float64. The same process checks that importing the kernels left
+    OMP_WAIT_POLICY out of os.environ (it is set only while numba's pool starts)."""
+    import os
+    import subprocess
+    import sys
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    env["RNNLAB_PORTABLE_SYNC"] = "1"
+    here = os.path.dirname(os.path.abspath(__file__))
+    r = subprocess.run([sys.executable, "-c", _PORTABLE_RUN, here], env=env,
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0 and r.stdout.strip().endswith("ok"), r.stderr[-3000:]
+
+
+def test_kernel_arguments_are_named_and_checked():
+    """A cell's loop arguments are one named tuple built by keyword: positional building is
+    refused, and an array of the wrong shape or dtype is named before compiled code runs."""
+    from rnnlab.errors import RnnlabError
+    from rnnlab.nn.kernels import steps
+    A, y, hs, lens = np.zeros((T, B, H)), np.zeros((T, B, H)), np.zeros((B, H)), np.full(B, T)
+    a = steps.make(steps.RnnFwd, A=A, lens=lens, relu=False, y=y, hs=hs)
+    assert a.y is y and a.hs is hs
+    with pytest.raises(TypeError):
+        steps.make(steps.RnnFwd, A, lens, False, y, hs)
+    with pytest.raises(RnnlabError, match="RnnFwd.hs"):
+        steps.make(steps.RnnFwd, A=A, lens=lens, relu=False, y=y, hs=np.zeros((T, B, H)))
+    with pytest.raises(RnnlabError, match="RnnFwd.y"):
+        steps.make(steps.RnnFwd, A=A, lens=lens, relu=False, y=y.astype(np.float32), hs=hs)
 
 
 def test_packed_products_edges():

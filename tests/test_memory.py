@@ -1,9 +1,13 @@
 """Memory is worked out before anything big is allocated: the parameter count from the config
 alone is exact, the estimate bounds what training really allocates, and a model that cannot
 fit is refused with one line that gives both numbers."""
+import json
+import os
 import re
+import subprocess
 import sys
 import tracemalloc
+from pathlib import Path
 
 import pytest
 from conftest import word_text
@@ -42,8 +46,11 @@ def test_the_estimate_bounds_what_training_allocates(text, tmp_path, cell, hidde
                 eval_every=1, backend="numpy")
     tcfg, mcfg, task, _ = _new_configs(str(text), dict(opts))
     est = estimate_training_memory(mcfg, tcfg.batch, tcfg.seq_len, tcfg.optimizer,
-                                   task.eval_tokens)
+                                   task.eval_tokens, "numpy", task.eval_seq_len)
     del task
+    # first a tiny run: what a process imports and caches once is no training allocation
+    train(str(text), out=str(tmp_path / "warm"), progress=False, log=lambda m: None,
+          **dict(opts, hidden=4, layers=1, seq_len=4, batch=2))
     tracemalloc.start()
     try:
         base = tracemalloc.get_traced_memory()[0]
@@ -52,6 +59,71 @@ def test_the_estimate_bounds_what_training_allocates(text, tmp_path, cell, hidde
     finally:
         tracemalloc.stop()
     assert peak <= est.total <= 4 * peak, (fmt_bytes(peak), est.summary())
+
+
+# two sizes: (H, T, B) and the mLSTM's heads (parallel, recurrent); the mLSTM (NumPy only,
+# the slowest) trains half the rows, and its heads keep the recurrent form's per-step memory
+# (heads x (H/heads)^2) near 70 MB
+SIZES = [((128, 100, 32), (1, 4)), ((256, 60, 32), (4, 8))]
+
+
+def _cases():
+    """Every cell of the registry, in every mode it has, at both sizes."""
+    cases = []
+    for (H, T, B), (par_heads, rec_heads) in SIZES:
+        for spec in registry.CELLS.values():
+            modes = [o.choices for o in spec.options if o.name == "mode"]
+            for mode in (modes[0] if modes else [None]):
+                opts = {"mode": mode} if mode else {}
+                rows = B
+                if spec.name == "mlstm":
+                    opts["num_heads"] = par_heads if mode == "parallel" else rec_heads
+                    rows = B // 2
+                cases.append(dict(cell=spec.name, hidden=H, layers=1, seq_len=T, batch=rows,
+                                  val_fraction=0.02, **({"cell_options": opts} if opts else {})))
+    return cases
+
+
+@pytest.mark.skipif(not os.access("/proc/self/clear_refs", os.W_OK),
+                    reason="needs Linux's /proc/self/clear_refs to reset the peak RSS")
+def test_the_estimate_is_within_30_percent_of_the_measured_peak_rss(tmp_path):
+    """Every cell and mode at two sizes: the peak resident memory a training run adds (two
+    steps, a validation and a checkpoint after each; measured in a subprocess over a
+    baseline, tests/memory_probe.py says how) against the estimate, +-30%."""
+    word_text(tmp_path / "t.txt", 6000)
+    env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="65536", MALLOC_TRIM_THRESHOLD_="65536",
+               PYTHONPATH=os.pathsep.join([str(Path(__file__).parents[1] / "src"),
+                                           os.environ.get("PYTHONPATH", "")]))
+    probe = Path(__file__).with_name("memory_probe.py")
+    out = subprocess.run([sys.executable, str(probe), str(tmp_path / "t.txt"),
+                          str(tmp_path / "runs"), json.dumps(_cases())],
+                         env=env, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    rows = [json.loads(line) for line in out.stdout.splitlines()]
+    assert len(rows) == len(_cases()) >= 2 * len(registry.CELLS)
+    bad = [(r["case"], fmt_bytes(r["measured"]), fmt_bytes(r["estimate"])) for r in rows
+           if not 0.7 <= r["estimate"] / r["measured"] <= 1.3]
+    assert not bad, bad
+
+
+def test_the_mlstm_names_its_quadratic_term_and_the_mode_that_avoids_it():
+    """The parallel mLSTM's T x T matrices are named in the estimate and in the refusal,
+    which offers --mode recurrent; the recurrent form's per-step memory C likewise."""
+    cfg = ModelConfig(task="text", input_size=50, output_size=50, hidden=128,
+                      cell="mlstm", cell_options={"mode": "parallel"})
+    est = estimate_training_memory(cfg, batch=50, seq_len=50, eval_tokens=16_000,
+                                   eval_seq_len=1000)
+    assert "1000 x 1000 matrices per head and sequence (O(T^2))" in est.summary()
+    with pytest.raises(RnnlabError, match=r"O\(T\^2\)\).*--seq-len, or --mode recurrent"):
+        check_fits(est, available=1 << 20)
+    rec = estimate_training_memory(
+        ModelConfig(task="text", input_size=50, output_size=50, hidden=256, cell="mlstm",
+                    cell_options={"mode": "recurrent"}), batch=32, seq_len=200)
+    # C: 200 steps x 32 rows x 256 x 256, kept and copied for backward, float32
+    assert rec.activations >= 2 * 200 * 32 * 256 * 256 * 4
+    assert "matrix memory C, 1 x 256 x 256 per step" in rec.summary()
+    with pytest.raises(RnnlabError, match="or more --num-heads"):
+        check_fits(rec, available=1 << 20)
 
 
 def test_a_model_too_big_is_refused_before_it_is_built(text, tmp_path, capsys, monkeypatch):

@@ -59,7 +59,7 @@ def test_unknown_names_are_one_line_errors():
 
 def test_cell_options_are_checked_against_the_cell():
     spec = CellSpec("toy", registry.get("gru").layer, "a toy", {"toy": {}},
-                    options=(CellOption("depth", "how deep", int, 1),))
+                    registry.get("gru").memory, options=(CellOption("depth", "how deep", int, 1),))
     spec.check_options({"depth": 2})
     with pytest.raises(RnnlabError, match="--width is not an option of the toy cell; remove it "
                                           r"\(the toy cell takes --depth\)"):

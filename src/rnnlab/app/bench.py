@@ -23,6 +23,8 @@ import subprocess
 import sys
 import time
 
+from ..errors import install_line
+
 GRID = [(H, B) for H in (32, 128, 512, 1024) for B in (1, 32, 64)]
 QUICK_GRID = [(32, 1), (128, 1), (128, 32), (512, 1), (512, 32), (1024, 64)]
 T = 100
@@ -217,7 +219,7 @@ def main(argv=None):
     try:
         import torch
     except ImportError:
-        print("rnnlab bench: torch is not installed (pip install torch==2.13.0); it is the "
+        print(f"rnnlab bench: torch is not installed ({install_line('torch')}); it is the "
               "baseline every ratio is measured against", file=sys.stderr)
         return 2
     rounds = a.rounds or (1 if a.quick else 2)

@@ -4,7 +4,7 @@
     seasonal_naive   the last season, repeated (the naive forecast without a season)
     ets, arima       statsforecast's AutoETS and AutoARIMA (Hyndman and Khandakar's automatic
                      model selection), when statsforecast is installed:
-                     pip install 'rnnlab[forecast]'
+                     the 'forecast' extra (errors.install_line('forecast') gives the command)
 
 statsforecast is optional and imported only here, on first use. Its AutoETS fits no seasonal
 model for a season longer than 24 (it then chooses among the non-seasonal ones).
@@ -16,7 +16,7 @@ import warnings
 import numpy as np
 
 from rnnlab.data.forecast_metrics import naive_forecast, seasonal_naive_forecast
-from rnnlab.errors import RnnlabError
+from rnnlab.errors import RnnlabError, install_line
 
 NAMES = ("naive", "seasonal_naive", "ets", "arima")
 LABELS = {"naive": "naive", "seasonal_naive": "seasonal naive", "ets": "AutoETS",
@@ -31,7 +31,7 @@ def missing_reason(name: str) -> str | None:
     try:
         import statsforecast.models  # noqa: F401
     except ImportError:
-        return "statsforecast is not installed: pip install 'rnnlab[forecast]'"
+        return f"statsforecast is not installed: {install_line('forecast')}"
     return None
 
 

@@ -124,10 +124,47 @@ def frequency_problem(times) -> str:
     for i, (a, b) in enumerate(zip(times, times[1:])):
         if b <= a:
             return f"row {i + 2} ({b.isoformat()}) does not come after the row before it"
+    if all(t.day == times[0].day and t.time() == times[0].time() for t in times) or \
+            all(_is_month_end(t) for t in times):          # calendar months: count months
+        steps = [_month_index(b) - _month_index(a) for a, b in zip(times, times[1:])]
+        common = max(set(steps), key=steps.count)
+        odd = [i for i, k in enumerate(steps) if k != common]
+        return (f"{len(odd)} of {len(steps)} steps are not the usual {common} month"
+                f"{'s' if common != 1 else ''} (the first: {iso(times[odd[0]])} to "
+                f"{iso(times[odd[0] + 1])})")
     deltas = [(b - a) for a, b in zip(times, times[1:])]
     common = max(set(deltas), key=deltas.count)
     odd = sum(d != common for d in deltas)
     return f"{odd} of {len(deltas)} steps differ from the usual {_span(common)}"
+
+
+def regular_grid(times):
+    """(dates, rows) when `times` are a regular series with whole steps missing (a monthly
+    column without three of its months): every date of the regular column from the first
+    to the last, and where each given row sits in it. None when the dates are already
+    regular, or when no regular column holds them all (a repeated date, a step that is no
+    whole number of the usual one)."""
+    if times is None or len(times) < 3 or infer_frequency(times) is not None or \
+            any(b <= a for a, b in zip(times, times[1:])):
+        return None
+    months = [_month_index(b) - _month_index(a) for a, b in zip(times, times[1:])]
+    if all(t.day == times[0].day and t.time() == times[0].time() for t in times) or \
+            all(_is_month_end(t) for t in times):
+        unit = min(months)
+        if unit >= 1 and all(m % unit == 0 for m in months):
+            end = all(_is_month_end(t) for t in times)
+            dates = [_add_months(times[0], k * unit, end)
+                     for k in range((_month_index(times[-1]) - _month_index(times[0])) // unit + 1)]
+            return dates, [(_month_index(t) - _month_index(times[0])) // unit for t in times]
+    seconds = [(b - a).total_seconds() for a, b in zip(times, times[1:])]
+    unit = min(seconds)
+    if unit > 0 and all(s % unit == 0 for s in seconds):
+        n = int((times[-1] - times[0]).total_seconds() // unit) + 1
+        if n <= 10 * len(times):             # mostly rows, not mostly holes
+            step = timedelta(seconds=unit)
+            return ([times[0] + k * step for k in range(n)],
+                    [int((t - times[0]).total_seconds() // unit) for t in times])
+    return None
 
 
 def step_dates(last: datetime, freq: dict, k: int, backward: bool = False) -> list:

@@ -92,21 +92,24 @@ def melody_of_notes(notes, n_steps: int, max_dur: int = MAX_DUR, name: str = "")
     return melody_of_steps([sorted(s) for s in steps], max_dur, onsets, name)
 
 
-def load_melodies(path, grid: str = "16th", max_dur: int = MAX_DUR) -> dict:
+def load_melodies(path, grid: str = "16th", max_dur: int = MAX_DUR,
+                  bare_key: str = "train") -> dict:
     """{"train": [Melody], optional "valid"/"test"} from notes JSON (its splits) or MIDI (a
-    file, or every *.mid/*.midi of a folder, one Melody each, under "train"). Pieces without
-    a note are left out; none at all is an error."""
+    file, or every *.mid/*.midi of a folder, one Melody each). A file without splits (MIDI,
+    a JSON list) comes back under `bare_key`: "train" for training, "all" for a held-out
+    file. Pieces without a note are left out; none at all is an error."""
     p = os.fspath(path)
     if p.lower().endswith(".json"):
         name = os.path.basename(p)
         splits = {k: [melody_of_steps(seq, max_dur, name=f"{name}: {k}[{i}]")
-                      for i, seq in enumerate(v)] for k, v in load_notes_json(p).items()}
+                      for i, seq in enumerate(v)]
+                  for k, v in load_notes_json(p, bare_key).items()}
     else:
         spb = steps_per_beat(grid)
-        splits = {"train": [melody_of_notes(*read_midi_notes(f, spb), max_dur,
-                                            name=os.path.basename(f)) for f in midi_files(p)]}
+        splits = {bare_key: [melody_of_notes(*read_midi_notes(f, spb), max_dur,
+                                             name=os.path.basename(f)) for f in midi_files(p)]}
     splits = {k: [m for m in v if m.tokens] for k, v in splits.items()}
-    if not splits["train"]:
+    if not splits.get("train", splits.get(bare_key)):
         raise RnnlabError(f"{p} has no notes to make a melody of; choose music with notes")
     return splits
 

@@ -197,6 +197,16 @@ def load_csv(path, target: str | None = None, features=None, fill: str | None = 
     return SeriesData(values, [header[j] for j in order], header[t], time)
 
 
+def insert_rows(values, rows, n, fill, path, columns) -> np.ndarray:
+    """values (N, F) placed at `rows` of an n-row table, the rows between them filled as
+    missing cells are (`fill`: 'ffill' or 'interpolate'): (n, F). For a date column with
+    whole steps missing (data.dates.regular_grid)."""
+    out = np.full((n, values.shape[1]), np.nan)
+    out[np.asarray(rows)] = values
+    return np.stack([_fill(out[:, j], fill, columns[j], path) for j in range(out.shape[1])],
+                    axis=1)
+
+
 def read_target_column(path, target: str, fill: str | None = None) -> np.ndarray:
     """One column of a CSV (a model's target in a holdout file), missing cells filled as in
     training. Unlike load_csv a constant column is fine: a short continuation may be flat."""

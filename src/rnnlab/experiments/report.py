@@ -8,6 +8,7 @@ import os
 
 import numpy as np
 
+from ..errors import install_line
 from ..fileio import atomic_write_bytes
 from ..nn import registry
 
@@ -76,7 +77,7 @@ def write_outputs(out_dir, meta, records, grad):
     paths written. The plots are skipped (with a note in meta) when matplotlib is missing."""
     os.makedirs(out_dir, exist_ok=True)
     if importlib.util.find_spec("matplotlib") is None:       # an optional dependency
-        meta = dict(meta, plots_skipped="matplotlib is not installed: pip install 'rnnlab[viz]'")
+        meta = dict(meta, plots_skipped=f"matplotlib is not installed: {install_line('viz')}")
     p = os.path.join(out_dir, "results.json")                # first: the numbers are what count
     atomic_write_bytes(p, (json.dumps(dict(meta=meta, records=records, grad_norms=grad),
                                       indent=1) + "\n").encode())

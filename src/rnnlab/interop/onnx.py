@@ -34,7 +34,7 @@ import json
 import numpy as np
 
 from .._version import __version__
-from ..errors import RnnlabError
+from ..errors import RnnlabError, install_line
 from ..fileio import atomic_write_bytes
 from ..nn import registry
 from ..nn.layers import RecurrentLayer
@@ -49,7 +49,8 @@ def _onnx():
         import onnx
         from onnx import TensorProto, helper, numpy_helper
     except ImportError:
-        raise RnnlabError("ONNX export needs the onnx package: pip install 'rnnlab[onnx]'") from None
+        raise RnnlabError(f"ONNX export needs the onnx package; install it with: "
+                          f"{install_line('onnx')}") from None
     return onnx, TensorProto, helper, numpy_helper
 
 

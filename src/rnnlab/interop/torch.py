@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import RnnlabError
+from ..errors import RnnlabError, install_line
 from ..nn import registry
 
 
@@ -41,7 +41,9 @@ def _torch():
     try:
         import torch
     except ImportError:
-        raise RnnlabError("this needs PyTorch: pip install 'rnnlab[torch]'") from None
+        raise RnnlabError(f"this needs PyTorch, which the 'all' extra leaves out (its CPU wheel "
+                          f"is about 190 MB; PyPI's default Linux wheel pulls CUDA, several "
+                          f"GB); install it with: {install_line('torch')}") from None
     return torch
 
 

@@ -25,6 +25,7 @@ superset of the reference cell's: the LSTM's options add c_norm and m).
 from dataclasses import dataclass, field
 
 from ..errors import RnnlabError
+from .cell_memory import CellMemory, mlstm_extra
 from .layers import GRU, LSTM, MLSTM, RNN, SLSTM, MinGRU, MinLSTM
 
 
@@ -85,6 +86,8 @@ class CellSpec:
     layer: type                # the torch-style layer class
     summary: str               # one line for help texts
     choices: dict              # command-line name -> ModelConfig options it stands for
+    memory: CellMemory         # what one training step holds (nn/cell_memory.py): required,
+                               # so that no cell is missing from the memory estimate
     config_options: tuple = ()  # ModelConfig fields passed to the layer (variant, ...)
     torch_layer: str = None    # the torch.nn class with the same weights, or None
     torch_excludes: dict = field(default_factory=dict)  # option -> values torch lacks
@@ -154,6 +157,23 @@ class CellSpec:
             raise RnnlabError(f"--{bad[0].replace('_', '-')} is not an option of the "
                               f"{self.name} cell; remove it (the {self.name} cell takes {takes})")
 
+    def kernel_runs(self, cfg, backend=None):
+        """Whether training `cfg` (a ModelConfig) on `backend` (None: the process default)
+        runs the fused kernel, not the reference cell: what the memory estimate counts."""
+        from . import backend as _backend
+        name = backend or _backend.get_backend()
+        if name != "numba" or self.layer.kernel is None or not _backend.numba_available():
+            return False
+        shell = self.layer.__new__(self.layer)      # the layer's options, nothing allocated
+        shell.training = True
+        options = self.layer_options(cfg)
+        for k, v in options.items():
+            setattr(shell, k, v)
+        try:
+            return bool(shell.kernel_fits())
+        except (AttributeError, TypeError):         # an option the layer's constructor
+            return not self.options_on(options)     # normalises (zoneout): none on, kernel
+
     def torch_problem(self, cfg):
         """Why this configuration has no torch layer (a sentence), or None when it has one."""
         if self.torch_layer is None and self.torch_twin is None:
@@ -184,31 +204,38 @@ CELLS = {spec.name: spec for spec in (
     CellSpec("rnn", RNN, "the plain (Elman) RNN: h_t = tanh(W x_t + U h_{t-1} + b)",
              {"rnn": {"nonlinearity": "tanh"}, "rnn-relu": {"nonlinearity": "relu"}},
              config_options=("nonlinearity",), torch_layer="RNN", onnx_op="RNN",
-             options=(RECURRENT_DROPOUT,), torch_twin="torch_rnn"),
+             options=(RECURRENT_DROPOUT,), torch_twin="torch_rnn",
+             memory=CellMemory(kernel=3.5, reference=4)),
     CellSpec("lstm", LSTM, "the LSTM: a cell state c with forget, input and output gates",
              {"lstm": {"variant": "standard"}, "lstm-peephole": {"variant": "peephole"},
               "lstm-coupled": {"variant": "coupled"}},
              config_options=("variant", "forget_bias"), torch_layer="LSTM",
              torch_excludes={"variant": {"peephole": "peephole connections",
                                          "coupled": "coupled input-forget gate"}},
-             onnx_op="LSTM", options=LSTM_OPTIONS, torch_twin="torch_lstm"),
+             onnx_op="LSTM", options=LSTM_OPTIONS, torch_twin="torch_lstm",
+             memory=CellMemory(kernel=9.5, reference=14)),
     CellSpec("gru", GRU, "the GRU: update and reset gates, h is both memory and output",
              {"gru": {}}, torch_layer="GRU", onnx_op="GRU", options=(RECURRENT_DROPOUT,),
-             torch_twin="torch_rnn"),
+             torch_twin="torch_rnn", memory=CellMemory(kernel=11.5, reference=11)),
     CellSpec("mingru", MinGRU, "minGRU (Feng et al. 2024): the GRU with gates that read only "
              "the input, trained by a parallel scan", {"mingru": {}}, options=(_MODE,),
-             torch_twin="torch_min"),
+             torch_twin="torch_min",
+             memory=CellMemory(kernel={"parallel": 3.2, "recurrent": 2.2}, reference=15)),
     CellSpec("minlstm", MinLSTM, "minLSTM (Feng et al. 2024): normalised forget and input gates "
              "that read only the input, trained by a parallel scan", {"minlstm": {}},
-             options=(_MODE,), torch_twin="torch_min"),
+             options=(_MODE,), torch_twin="torch_min",
+             memory=CellMemory(kernel={"parallel": 4.3, "recurrent": 3.2}, reference=20.5)),
     CellSpec("slstm", SLSTM, "xLSTM's sLSTM: exponential input gate, normaliser and "
              "stabiliser, heads with block-diagonal recurrent weights", {"slstm": {}},
              config_options=("forget_bias",), torch_twin="torch_xlstm",
-             options=(_HEADS, _FORGET_GATE)),
+             options=(_HEADS, _FORGET_GATE),
+             memory=CellMemory(kernel=12, reference=17)),
     CellSpec("mlstm", MLSTM, "xLSTM's mLSTM: a matrix memory per head written with keys and "
              "values, read with queries; gates from x alone, trains in parallel",
              {"mlstm": {}}, config_options=("forget_bias",), torch_twin="torch_xlstm",
-             options=(_HEADS, _FORGET_GATE, _MODE)),
+             options=(_HEADS, _FORGET_GATE, _MODE),
+             memory=CellMemory(kernel=None, reference={"parallel": 13, "recurrent": 25},
+                               extra=mlstm_extra)),
 )}
 
 

@@ -12,9 +12,7 @@ This package sits on the floor of viz/ and interop/: it reads models through rnn
 looks inside them through rnnlab.viz.subject; nothing below imports it. fastapi and uvicorn are
 imported only here (and only when a server is made), so `import rnnlab` stays light.
 """
-from rnnlab.errors import RnnlabError
-
-INSTALL = "pip install 'rnnlab[serve]'"
+from rnnlab.errors import RnnlabError, install_line
 
 
 def require():
@@ -24,7 +22,7 @@ def require():
         import uvicorn  # noqa: F401
     except ImportError as e:
         raise RnnlabError(f"rnnlab serve needs FastAPI and uvicorn ({e.name} is not "
-                          f"installed): {INSTALL}") from None
+                          f"installed): {install_line('serve')}") from None
 
 
 def create_app(*args, **kwargs):

@@ -9,7 +9,8 @@ talks to every task through the same small interface:
     task.input_size, task.output_size
     task.carries_state             True when batch k+1 continues batch k (truncated BPTT)
     task.batches_per_epoch
-    task.tokens_per_batch          for the tokens-per-second figure
+    task.tokens_per_batch          for the tokens-per-second figure (in the task's
+                                   `rate_unit` when it has one: a series counts windows/s)
     task.batch(k)                  -> (inputs, targets, mask or None) for training step k;
                                       a pure function of k, so a resumed run sees the same data
     task.validation_size           the validation part's size in model steps (tokens, frames,

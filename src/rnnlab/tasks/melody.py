@@ -190,9 +190,10 @@ class MelodyModel(TextModel):
 
     def report_lines(self, res):
         """`rnnlab evaluate`'s text output."""
+        which = ("every piece of the file" if res["split"] == "all" else
+                 f"{res['split']} split")
         lines = [f"nats per token {res['nats_per_token']:.4f} ({res['bits_per_token']:.3f} "
-                 f"bits) over {res['tokens']:,} tokens of {res['pieces']} pieces "
-                 f"({res['split']} split)",
+                 f"bits) over {res['tokens']:,} tokens of {res['pieces']} pieces ({which})",
                  f"unigram baseline {res['unigram_nats_per_token']:.4f} nats per token: the "
                  f"model is {res['unigram_nats_per_token'] - res['nats_per_token']:+.4f} "
                  f"better", f"voice: {res['voice']}"]
@@ -205,10 +206,11 @@ class MelodyModel(TextModel):
 
     def evaluate(self, path, encoding=None):
         """Nats per token over the melodies of a notes JSON ('test', else 'valid', else
-        'train') or MIDI file/folder, exactly (state carried through), beside the unigram
+        'train'; every piece of a JSON list: 'all') or of every piece of a MIDI file/folder
+        ('all'), exactly (state carried through), beside the unigram
         baseline on the same tokens."""
-        splits = load_melodies(path, self.grid)
-        split = next(k for k in ("test", "valid", "train") if splits.get(k))
+        splits = load_melodies(path, self.grid, bare_key="all")
+        split = next(k for k in ("test", "valid", "train", "all") if splits.get(k))
         ids, unknown = stream_ids([m.tokens for m in splits[split]], self.vocab)
         loss, n = run_stream_loss(self.model, ids, batch=1)
         base = unigram_nll(self.meta.get("token_counts", {}), ids, self.vocab)

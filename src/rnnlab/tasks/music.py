@@ -136,8 +136,8 @@ class MusicTask:
         mean_len = np.mean([min(self.seq_len, len(self.train_rolls[i]) - s)
                             for i, s in self.windows])
         self.tokens_per_batch = int(min(self.batch_size, len(self.windows)) * mean_len)
-        self.eval_tokens = min(32, len(self.valid_rolls)) * max(
-            (len(r) for r in self.valid_rolls), default=0)   # roll_scores: 32 sequences a batch
+        self.eval_seq_len = max((len(r) for r in self.valid_rolls), default=0)
+        self.eval_tokens = min(32, len(self.valid_rolls)) * self.eval_seq_len  # 32 a batch
         self._perm_epoch, self._perm, self._shifts = None, None, None
         self.n_pitches = P
 

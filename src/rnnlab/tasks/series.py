@@ -19,11 +19,12 @@ so early stopping picks the model that forecasts best. The trained model (foreca
 evaluate, ensemble) is in series_model.py.
 """
 import math
+from dataclasses import replace
 
 import numpy as np
 
-from ..data.dates import infer_frequency, parse_times
-from ..data.series import Scaler, detect_season, load_csv
+from ..data.dates import frequency_problem, infer_frequency, iso, parse_times, regular_grid
+from ..data.series import Scaler, detect_season, insert_rows, load_csv
 from ..data.transforms import SeriesTransform
 from ..errors import RnnlabError
 from . import series_defaults
@@ -42,7 +43,8 @@ class SeriesTask:
     CHOSEN = CHOSEN
     OPTIONS = (
         TaskOption("target", "the column to forecast (default: the first numeric column)"),
-        TaskOption("features", "input columns besides the target, 'a,b,c' (default: none)"),
+        TaskOption("features", "input columns besides the target, 'a,b,c' (default: every "
+                   "other numeric column)"),
         TaskOption("fill", "fill missing cells (default: a missing cell is an error)",
                    choices=("ffill", "interpolate")),
         TaskOption("lookback", "window length in rows (default: two seasons or two horizons, "
@@ -93,7 +95,11 @@ class SeriesTask:
         self.transform = SeriesTransform(given["log"], given["difference"], seasonal)
         self.difference = self.transform.difference
         self.fill, self.batch_size, self.seed = fill, int(batch), int(seed)
+        self.val_fraction = val_fraction
         self.frequency = infer_frequency(times)
+        self.dates_note = dates_note(data, times, fill)
+        short = len(raw) >= series_defaults.MIN_ROWS     # (a run's own check: plan refuses)
+        self.length_note = series_defaults.check_length(len(raw)) if short else None
         self._check_rows(path, len(raw), val_fraction)
         z_raw = self.transform.forward(raw)
         self.n_val = int(len(z_raw) * val_fraction)
@@ -107,8 +113,12 @@ class SeriesTask:
         self.starts = np.arange(self.n_train - L)      # window w: rows starts[w] .. + L - 1
         W = len(self.starts)
         self.batches_per_epoch = max(1, math.ceil(W / self.batch_size))
-        self.tokens_per_batch = min(self.batch_size, W) * L
+        # the throughput counts windows (one window: L rows in, the targets after each out);
+        # the history's "tokens_per_s" holds windows/s for a series
+        self.rate_unit = "windows/s"
+        self.tokens_per_batch = min(self.batch_size, W)
         self.eval_tokens = L * max(self.n_val, 1)   # validation: a window at every validation row
+        self.eval_seq_len = L
         self._perm_epoch, self._perm = None, None
 
     def _check_rows(self, path, n_rows, val_fraction):
@@ -151,7 +161,8 @@ class SeriesTask:
             if len(self.data.columns) > 1 else ""
         return (f"data: {len(self.raw):,} rows of {self.data.target!r}{feats}: "
                 f"{len(self.starts):,} training windows of {self.lookback} rows, "
-                f"{self.n_val:,} validation rows")
+                f"{self.n_val:,} validation rows" +
+                "".join(f"\n{note}" for note in (self.length_note, self.dates_note) if note))
 
 
     @classmethod
@@ -231,7 +242,8 @@ class SeriesTask:
                 "transform": self.transform.to_json(), "strategy": self.strategy,
                 "season": self.season, "ensemble": self.ensemble,
                 "scaler": self.scaler.to_json(), "n_rows": int(len(self.raw)),
-                "n_val": int(self.n_val), "frequency": self.frequency,
+                "n_val": int(self.n_val), "val_fraction": self.val_fraction,
+                "frequency": self.frequency, "dates_note": self.dates_note,
                 "last_time": self.data.time[len(self.raw) - 1] if self.data.time else None,
                 "target_history": self.raw[:, 0].tolist(), "tail": tail.tolist()}
 
@@ -247,7 +259,26 @@ def read_series(path, target, features, fill, until):
                               f"most {n}")
         n = until
     times = parse_times(data.time[:n]) if data.time else None
-    return data, data.values[:n], times
+    rows = data.values[:n]
+    grid = regular_grid(times) if fill else None
+    if grid is not None:            # whole steps missing: --fill puts the rows back, filled
+        dates, where = grid
+        rows = insert_rows(rows, where, len(dates), fill, path, data.columns)
+        data = replace(data, values=rows, time=[iso(t) for t in dates])
+        times = dates
+    return data, rows, times
+
+
+def dates_note(data, times, fill):
+    """Why a CSV with a date column gets no dates (forecasts numbered by step), and what to
+    do, in one line; None when it has its dates or no date column."""
+    if not data.time or infer_frequency(times) is not None:
+        return None
+    why = frequency_problem(times)
+    fix = ("; pass --fill interpolate (or ffill) to put the missing rows back, filled, and "
+           "keep the dates" if regular_grid(times) is not None and not fill else
+           "; make every step the same to keep them")
+    return f"WARNING: the dates are dropped and forecasts are numbered by step: {why}{fix}"
 
 
 def fit_scaler(train, columns):

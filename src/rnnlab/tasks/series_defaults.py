@@ -33,16 +33,41 @@ from ..data.series import detect_season
 from ..data.transforms import KPSS_CRITICAL_5, kpss, swing_grows_with_level
 from .base import positive_int
 
+from ..errors import RnnlabError
+
 LR, BATCH, EVAL_EVERY = 1e-2, 32, 20
+# The shortest series a forecaster is trained on: windows of MIN_LOOKBACK rows, MIN_WINDOWS
+# of them to train on and MIN_VAL rows to validate on (early stopping and the interval), one
+# row more for a first difference. Below it `rnnlab train` refuses; under SHORT_ROWS it warns
+# and trains a smaller model (SHORT_HIDDEN units: fewer weights than training targets).
+MIN_LOOKBACK, MIN_WINDOWS, MIN_VAL = 4, 12, 4
+MIN_ROWS = MIN_LOOKBACK + MIN_WINDOWS + MIN_VAL + 1
+SHORT_ROWS, SHORT_HIDDEN = 60, 8
 EPOCHS, MIN_STEPS, MAX_STEPS = 60, 400, 3000
 ENSEMBLE = 3
 VAL_SHARE = 8                      # at least 1/8 of the rows validate
 
 
 def hidden_for(n):
-    """Hidden units by series length: one small layer (32 units: 4.5k weights) up to 2000
-    rows, 64 beyond."""
-    return 32 if n < 2000 else 64
+    """Hidden units by series length: SHORT_HIDDEN near the minimum, one small layer (32
+    units: 4.5k weights) up to 2000 rows, 64 beyond."""
+    return SHORT_HIDDEN if n < SHORT_ROWS else 32 if n < 2000 else 64
+
+
+def check_length(n):
+    """An error below MIN_ROWS, with the minimum and why; a warning line under SHORT_ROWS,
+    else None."""
+    if n < MIN_ROWS:
+        raise RnnlabError(
+            f"the series has {n} rows: too few, a forecaster needs at least {MIN_ROWS} "
+            f"({MIN_WINDOWS} training windows of {MIN_LOOKBACK} rows, {MIN_VAL} rows to "
+            f"validate on and 1 for a difference); use a longer series, or a baseline "
+            f"(naive: the last value; seasonal naive: the value one season back)")
+    if n < SHORT_ROWS:
+        return (f"WARNING: the series has {n} rows, close to the minimum of {MIN_ROWS}: a "
+                f"small model ({SHORT_HIDDEN} hidden units) is trained, and a forecast from so "
+                f"few rows is rough; check it against naive with rnnlab backtest")
+    return None
 
 
 def _season(y, given):
@@ -59,10 +84,10 @@ def _horizon(n, season, given):
     if given.get("horizon") is not None:
         return int(given["horizon"]), "given"
     h = season if season and season <= 52 else 12
-    why = "one season" if season and season <= 52 else "12 steps (no season)"
+    why = f"one season ({h})" if season and season <= 52 else f"{h} steps without a season"
     cap = max(1, n // 10)
     if h > cap:
-        return cap, f"{why}, cut to a tenth of the {n} rows"
+        return cap, f"{why}, cut to {cap}: a tenth of the {n} rows, rounded down"
     return h, why
 
 
@@ -94,11 +119,13 @@ def _lookback(n_train, season, horizon, given):
     if given.get("lookback") is not None:
         return int(given["lookback"]), "given"
     want = max(2 * (season or 0), 2 * horizon, 12)
-    why = ("two seasons" if season and 2 * season == want else
-           "two horizons" if 2 * horizon == want else "12 rows at least")
-    cap = max(2, n_train // 3)
+    why = (f"two seasons ({want})" if season and 2 * season == want else
+           f"two horizons ({want})" if 2 * horizon == want else f"the least default, {want}")
+    cap = max(MIN_LOOKBACK, n_train // 3)
     if want > cap:
-        return cap, f"{why} ({want}), cut to a third of the {n_train} training rows"
+        third = (f"a third of the {n_train} training rows, rounded down"
+                 if cap == n_train // 3 else "the least lookback")
+        return cap, f"{why}, cut to {cap}: {third}"
     return want, why
 
 
@@ -108,6 +135,7 @@ def plan(y, given):
     one entry per option; the given ones say "given"."""
     y = [float(v) for v in y]
     n = len(y)
+    check_length(n)
     for name in ("horizon", "lookback", "season", "ensemble", "hidden", "layers", "batch",
                  "eval_every"):
         if given.get(name) is not None:
@@ -136,7 +164,8 @@ def plan(y, given):
            "(benchmark mean MASE 1.34, recursive 1.42)")
     _fixed(out, given, "ensemble", ENSEMBLE, f"the median of {ENSEMBLE} seeds (benchmark mean "
            "MASE 1.34; one model 1.39, five 1.35)")
-    _fixed(out, given, "hidden", hidden_for(n), f"for {n} rows: 32 below 2000, else 64")
+    _fixed(out, given, "hidden", hidden_for(n), f"for {n} rows: {SHORT_HIDDEN} below "
+           f"{SHORT_ROWS}, 32 below 2000, else 64")
     _fixed(out, given, "layers", 1, "a short series needs no stack")
     _fixed(out, given, "batch", BATCH, "small series, small batches")
     _fixed(out, given, "lr", LR, "0.005 measured worse on the benchmark series")

@@ -23,6 +23,7 @@ from ..data.series import (Scaler, detect_season, mae, mase, naive_forecast,
 from ..data.transforms import SeriesTransform
 from ..validate import integer, positive_int
 from .base import TrainedModel
+from . import series_defaults
 from .series_forecast import ensemble_levels
 
 LEVEL = 0.9                # the prediction interval's coverage
@@ -173,9 +174,35 @@ class SeriesModel(TrainedModel):
             return []
         return [f"WARNING: on the validation part ({v['origins']} origins, {v['steps']} steps) "
                 f"the model's MAE {v['mae']:.4g} is not below {v['baseline']}'s "
-                f"{v['baseline_mae']:.4g}; try: the defaults (drop --lookback/--difference/"
-                f"--log), --ensemble 5, --strategy recursive, --season N, more rows, or "
-                f"forecast with {v['baseline']}"]
+                f"{v['baseline_mae']:.4g}; try: {', '.join(self._what_to_try())}, more rows, "
+                f"or forecast with {v['baseline']}"]
+
+    def _what_to_try(self):
+        """The changes worth a try: back to the defaults for the options this run set away
+        from what the data would choose (only options the user gave can differ), then the
+        other strategy and a bigger ensemble unless the run already has them."""
+        m = self.meta
+        used = {"lookback": self.lookback, "difference": bool(self.diff),
+                "log": bool(self.transform.log)}
+        given = {"season": m.get("season"),
+                 "val_fraction": m.get("val_fraction", self.train_cfg.get("val_fraction"))}
+        chosen = series_defaults.plan(self.history, given)
+        off = [k for k, v in used.items() if chosen[k][0] != v]
+        tries = [f"the defaults (drop {'/'.join('--' + k for k in off)})"] if off else []
+        if self.strategy != "recursive":
+            tries.append("--strategy recursive")
+        if len(self.members) < 5:
+            tries.append("--ensemble 5")
+        if not m.get("season") or m.get("season") == 1:
+            tries.append("--season N")
+        return tries
+
+    def overlap_rows(self, actual):
+        """How many of a holdout's first values are the training data's first values (the
+        training file itself evaluated as if held out); 0 for a real holdout."""
+        n = min(len(actual), len(self.history))
+        same = np.flatnonzero(~np.isclose(actual[:n], self.history[:n], rtol=0, atol=1e-12))
+        return int(same[0] if same.size else n)
 
     def evaluate(self, path, season=None):
         """Forecast len(holdout) steps from the end of the training data and score it against
@@ -197,6 +224,7 @@ class SeriesModel(TrainedModel):
                "season": None if season is None else int(season), "season_detected": detected,
                "seasonal_naive": None, "validation": self.validation_check()}
         res["beats_naive"] = res["mae"] < res["naive"]["mae"]
+        res["overlap_rows"] = self.overlap_rows(actual)
         res["beats_seasonal_naive"] = None
         if season is not None:
             res["seasonal_naive"] = scores(seasonal_naive_forecast(hist, H, int(season)))
@@ -219,4 +247,9 @@ class SeriesModel(TrainedModel):
             lines.append("WARNING: the model does NOT beat the seasonal naive forecast")
         if not res["beats_naive"]:
             lines.append("WARNING: the model does NOT beat the naive forecast")
+        if res.get("overlap_rows", 0) > 1:
+            lines.append(f"WARNING: the holdout's first {res['overlap_rows']} rows are the "
+                         f"training data's first rows: this is the training file, not held-out "
+                         f"data, so these scores say nothing about the future; evaluate on rows "
+                         f"that come after the training data")
         return lines + self.validation_warnings()

@@ -132,8 +132,8 @@ class TextTask:
         self.unk_count = _count(self.train_ids, vocab.unk_id) if vocab.has_unk else 0
         n_val = len(self.val_ids)       # validation reads chunks of up to 1000 x val_batch
         self.val_batch = min(16, max(1, n_val // 200))
-        self.eval_tokens = min(1000, (n_val - 1) // self.val_batch) * self.val_batch \
-            if n_val >= 2 else 0
+        self.eval_seq_len = min(1000, (n_val - 1) // self.val_batch) if n_val >= 2 else 0
+        self.eval_tokens = self.eval_seq_len * self.val_batch
 
     @classmethod
     def from_file(cls, path, tokens="char", encoding="utf-8", batch=50, seq_len=50,

@@ -118,7 +118,8 @@ def train(data, out=None, resume=False, progress=True, log=None, handle_signals=
             run.create()                        # raises: an existing run is never overwritten
         hooks.log_chosen(tcfg.task, chosen, log)
     est = estimate_training_memory(mcfg, tcfg.batch, tcfg.seq_len, tcfg.optimizer,
-                                   getattr(task, "eval_tokens", 0))
+                                   getattr(task, "eval_tokens", 0), tcfg.backend,
+                                   getattr(task, "eval_seq_len", None))
     available = check_fits(est)                 # refuses what cannot fit, before allocating
     # the model checks its own options as it is built: a bad one is the only line printed
     trainer = trainer_class(SequenceModel(mcfg), task, tcfg, None, log)
@@ -150,6 +151,8 @@ def train(data, out=None, resume=False, progress=True, log=None, handle_signals=
     result = trainer.fit(progress, handle_signals=handle_signals, started=started)
     if result.interrupted:
         return result
+    if (overfit := hooks.overfit_warning(result.history)) is not None:
+        log(overfit)
     models = [hooks.best_model(trainer)]
     for k, sub in enumerate(members, 1):
         log(f"ensemble member {k + 1}/{len(members) + 1} (seed {tcfg.seed + k})")

@@ -27,6 +27,7 @@ from ..data.dates import infer_frequency, iso, parse_times
 from ..data.forecast_metrics import naive_scale
 from ..data.series import load_csv
 from ..errors import RnnlabError
+from ..tasks.series_defaults import MIN_ROWS
 from ..validate import positive_int
 from .load import load
 from .api import train
@@ -42,12 +43,16 @@ def origins(n, horizon, folds):
         raise RnnlabError(f"--horizon {horizon} is as long as the series ({n} rows); a "
                           f"backtest needs rows to train on before each window: use a horizon "
                           f"well below {n}")
-    need = max(4 * horizon, 20)
+    need = max(4 * horizon, MIN_ROWS)
     first = n - folds * horizon
     if first < need:
         most = (n - need) // horizon
+        shorter = max((h for h in range(1, horizon)
+                       if n - folds * h >= max(4 * h, MIN_ROWS)), default=None)
         fix = (f"use at most {most} fold{'s' if most != 1 else ''} with this horizon"
-               if most >= 1 else "use a shorter --horizon")
+               if most >= 1 else f"use --horizon {shorter} or shorter" if shorter else
+               f"use a longer series: one fold of --horizon 1 needs {MIN_ROWS + 1} rows "
+               f"({MIN_ROWS} to train on, the least a forecaster trains on)")
         raise RnnlabError(f"the series has {n} rows: too short for --folds {folds} of --horizon "
                           f"{horizon} (the first origin would leave {max(first, 0)} rows to train "
                           f"on, at least {need} are needed); {fix}")

@@ -30,10 +30,9 @@ from dataclasses import asdict
 
 import numpy as np
 
-from ..errors import RnnlabError
+from ..errors import RnnlabError, install_line
 from .trainer import Diverged, Trainer
 
-NEEDS_TORCH = "scaling out needs PyTorch: pip install 'rnnlab[torch]'"
 # the torch optimizer of each rnnlab optimizer (same update formulas, same buffer names)
 TORCH_OPTIMIZERS = {"sgd": "SGD", "momentum": "SGD", "adagrad": "Adagrad", "rmsprop": "RMSprop",
                     "adam": "Adam"}
@@ -45,9 +44,10 @@ def torch_module():
         import torch
         import torch.distributed as dist
     except ImportError:
-        raise RnnlabError(NEEDS_TORCH) from None
+        raise RnnlabError(f"scaling out needs PyTorch: {install_line('torch')}") from None
     if not dist.is_available():
-        raise RnnlabError("this PyTorch build has no torch.distributed; " + NEEDS_TORCH[20:])
+        raise RnnlabError(f"this PyTorch build has no torch.distributed; install the one rnnlab "
+                          f"pins: {install_line('torch')}")
     return torch
 
 

@@ -46,6 +46,27 @@ def log_chosen(task, chosen, log):
             log(f"  {option}: {c['why']}")
 
 
+# the validation loss at the end of a run this far above its best (relative) says it overfit
+OVERFIT_RISE = 0.1
+
+
+def overfit_warning(history):
+    """One warning line when the validation loss ended well above its best (the run overfit:
+    the best weights, kept in best.safetensors, are what load, sample and evaluate use), or
+    None. history: the trainer's records."""
+    vals = [(r["step"], r["val_loss"]) for r in history if r.get("val_loss") is not None]
+    if len(vals) < 2:
+        return None
+    best_step, best = min(vals, key=lambda sv: sv[1])
+    last_step, last = vals[-1]
+    if last - best <= OVERFIT_RISE * abs(best):
+        return None
+    return (f"WARNING: the run overfit: the validation loss rose from {best:.4g} at step "
+            f"{best_step:,} (its best) to {last:.4g} at step {last_step:,}; the best weights "
+            f"(step {best_step:,}) are kept and used; train fewer steps (--steps "
+            f"{best_step}), add --dropout, or give more data")
+
+
 def member_configs(tcfg, mcfg, k):
     """Ensemble member k: the run's configs with seed + k (initial weights and batch order)."""
     return replace(tcfg, seed=tcfg.seed + k), replace(mcfg, seed=mcfg.seed + k)

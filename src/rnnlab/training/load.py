@@ -41,5 +41,10 @@ def _load_model(run, cfg, which):
     model = SequenceModel(ModelConfig.from_json(cfg["model"]))
     if which == "best" and not run.has_weights("best"):
         which = "model"
+    if not run.has_weights(which) and not run.has_state():
+        data = (cfg.get("train") or {}).get("data") or "DATA"
+        raise RnnlabError(f"{run.path} has no checkpoint yet: its training stopped before the "
+                          f"first one (written every --eval-every steps); continue it with: "
+                          f"rnnlab train {data} --out {run.path} --resume")
     model.load_state_dict(run.load_weights(which), source=str(run.weights_file(which)))
     return model

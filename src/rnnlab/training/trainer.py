@@ -153,11 +153,12 @@ class Trainer:
             if self.step % rule.eval_every == 0 or self.step == total:
                 rec = self.evaluate(window, last_eval_step, clock() - last_eval_t, started)
                 last_eval_t, last_eval_step, window = clock(), self.step, []
+                unit = getattr(self.task, "rate_unit", "tok/s")
                 bar.set_postfix(train=f"{rec['train_loss']:.3f}", val=_fmt(rec["val_loss"]),
-                                tok_s=f"{rec['tokens_per_s']:.0f}")
+                                **{unit.replace("/", "_"): f"{rec['tokens_per_s']:.0f}"})
                 if not bar.interactive:
                     self.log(f"step {self.step}/{total or '?'}  train {rec['train_loss']:.4f}  "
-                             f"val {_fmt(rec['val_loss'])}  {rec['tokens_per_s']:.0f} tok/s")
+                             f"val {_fmt(rec['val_loss'])}  {rec['tokens_per_s']:.0f} {unit}")
                 if rule.patience and self.evals_since_best >= rule.patience:
                     stopped = "early stopping"
                     break

@@ -16,7 +16,7 @@ import os
 
 import numpy as np
 
-from rnnlab.errors import RnnlabError
+from rnnlab.errors import RnnlabError, install_line
 from rnnlab.fileio import atomic_write_bytes
 
 
@@ -25,7 +25,8 @@ def _figure(figsize):
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
     except ImportError:
-        raise RnnlabError("plots need matplotlib; install it with: pip install 'rnnlab[viz]'") from None
+        raise RnnlabError(f"plots need matplotlib; install it with: {install_line('viz')}") \
+            from None
     fig = Figure(figsize=figsize, layout="constrained")
     FigureCanvasAgg(fig)
     return fig

@@ -3,6 +3,8 @@ import argparse
 import json
 import sys
 
+from ...errors import install_line
+
 
 def add_parser(sub):
     b = sub.add_parser("backtest", help="rolling-origin evaluation of a series model beside "
@@ -12,12 +14,13 @@ def add_parser(sub):
                        "before it (defaults chosen from those rows, as rnnlab train does) and "
                        "forecasts the window; the baselines forecast the same windows. Scores "
                        "per horizon step and overall: MASE, RMSE, MAE, sMAPE. AutoETS and "
-                       "AutoARIMA need statsforecast: pip install 'rnnlab[forecast]'.")
+                       f"AutoARIMA need statsforecast: {install_line('forecast')}.")
     b.add_argument("file", help="a CSV time series (as for rnnlab train)")
     b.add_argument("--target", default=None,
                    help="the column to forecast (default: the first numeric column)")
     b.add_argument("--features", default=None,
-                   help="input columns besides the target, 'a,b' (default: none)")
+                   help="input columns besides the target, 'a,b' (default: every other numeric "
+                   "column)")
     b.add_argument("--fill", default=None, choices=["ffill", "interpolate"],
                    help="fill missing cells (default: a missing cell is an error)")
     b.add_argument("--horizon", type=int, default=None,

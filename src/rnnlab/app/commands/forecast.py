@@ -1,5 +1,6 @@
 """`rnnlab forecast`: continue a series past the end of its data."""
 import json
+import sys
 
 from ...errors import RnnlabError
 
@@ -27,6 +28,8 @@ def run(a):
     if a.history is not None and a.history < 1:
         raise RnnlabError(f"--history must be a positive number of rows, got {a.history}")
     res = model.forecast(a.horizon)
+    if res["dates"] is None and model.meta.get("dates_note"):
+        print(f"rnnlab: {model.meta['dates_note']}", file=sys.stderr)
     if a.plot:
         from ...viz.plots import history_window, plot_forecast
         H = len(res["forecast"])

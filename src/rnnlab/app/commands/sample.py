@@ -14,8 +14,10 @@ def add_parser(sub):
     s.add_argument("--length", type=int, default=500,
                    help="tokens (text, melody) or steps (piano roll)")
     s.add_argument("--temperature", type=float, default=1.0,
-                   help="sampling temperature; 0 = always the most likely (piano roll: the "
-                   "round(sum p) most likely pitches)")
+                   help="sampling temperature (default: 1.0); 0 = greedy, always the most "
+                   "likely (piano roll: the round(sum p) most likely pitches), which loops: a "
+                   "roll model holds one chord, a melody alternates a few notes, a text "
+                   "repeats a phrase; for variety use 0.5 to 1, or --top-k")
     s.add_argument("--top-k", type=int, default=0,
                    help="sample among the k most likely tokens only; 0 = off")
     s.add_argument("--prime", default="", help="text to start from (text models; characters "

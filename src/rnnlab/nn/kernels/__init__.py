@@ -5,9 +5,12 @@ OpenBLAS's threads never wake to compete with it. OpenMP's threads spin after ea
 region by default, which on a busy machine costs more than the work: a char-LM training step
 took 172 ms (89 ms of CPU) at load average 20 with spinning threads, 56 ms (22 ms of CPU)
 with OMP_WAIT_POLICY=passive, 55 ms on one thread (docs/performance.md). So unless the
-environment already says otherwise, OMP_WAIT_POLICY is set to PASSIVE here, before numba
-loads its OpenMP runtime (it has no effect when an OpenMP runtime is already loaded, e.g.
-by importing torch first). Set OMP_WAIT_POLICY=ACTIVE to keep spinning threads.
+environment already says otherwise, numba's thread pool is started here with
+OMP_WAIT_POLICY=PASSIVE in the environment for that moment only: the OpenMP runtime reads the
+variable once, when numba loads it, and the variable is removed again at once, so neither the
+user's ``os.environ`` nor a child process sees it (``_start_threads``). It has no effect when
+an OpenMP runtime is already loaded (e.g. by importing torch first) or when numba's threading
+layer is not OpenMP. Set OMP_WAIT_POLICY=ACTIVE to keep spinning threads.
 
 numba caches each compiled function on disk keyed on its own source
 file only, but the machine code of a function includes every function it calls from other
@@ -22,7 +25,8 @@ def _drop_stale_cache():
     here = os.path.dirname(os.path.abspath(__file__))
     cache = os.path.join(here, "__pycache__")
     try:
-        srcs = sorted(f for f in os.listdir(here) if f.endswith(".py"))
+        srcs = sorted(f for f in os.listdir(here)       # these two hold no compiled code
+                      if f.endswith(".py") and f not in ("__init__.py", "policy.py"))
         stamp = ";".join(f"{f}:{os.stat(os.path.join(here, f)).st_size}:"
                          f"{os.stat(os.path.join(here, f)).st_mtime_ns}" for f in srcs)
         mark = os.path.join(cache, "rnnlab-kernels.stamp")
@@ -41,7 +45,21 @@ def _drop_stale_cache():
         pass
 
 
+def _start_threads():
+    """Start numba's thread pool with passive OpenMP waiting unless the environment chose a
+    policy; the environment is as it was afterwards."""
+    import numba
+    scoped = "OMP_WAIT_POLICY" not in os.environ
+    if scoped:
+        os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+    try:
+        numba.get_num_threads()          # loads the threading layer; its runtime reads the policy
+    finally:
+        if scoped:
+            os.environ.pop("OMP_WAIT_POLICY", None)
+
+
 _drop_stale_cache()
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+_start_threads()
 
 from ._common import Workspace  # noqa: E402,F401  (public: a layer and the stream each hold one)

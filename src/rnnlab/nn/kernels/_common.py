@@ -35,6 +35,14 @@ def lengths_array(lengths, T, B):
     return np.clip(ln, 0, T)
 
 
+def state_rows(s, B, H, dtype):
+    """A fresh (B, H) array holding s (a state or its gradient), zeros when s is None."""
+    out = np.zeros((B, H), dtype)
+    if s is not None:
+        out[:] = s
+    return out
+
+
 def bias_sum(params, GH, dtype):
     """b_ih + b_hh (or zeros when the layer has no bias)."""
     if "bias_ih" in params:

@@ -16,59 +16,17 @@ Cache (private; views, valid until backward): ``r z n hn``, ``h`` (= y, zero pas
 length).
 """
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
-from ._common import as_dtype, lengths_array, take, use_cache_once
+from ._common import as_dtype, lengths_array, state_rows, take, use_cache_once
 from ._common import release as _release
 from .activations import one, sigm, tanh_
-from .gates import gru_bwd, gru_fwd
 from .gemms import input_grad, input_projection, prepare_input, weight_grads
-from .panels import gemm_rows, pack
-from .policy import batch_split, unit_split
-from .units import CELL_GRU, bwd_units, fwd_units, pack_parts
+from .loops import run_backward, run_forward
+from .steps import GruBwd, GruFwd, make
 
 TOKEN_INPUT = True     # forward/backward take a functional.TokenInput (gemms)
 WORKSPACE = True       # forward takes workspace=; release(cache) gives its buffers back
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def _fwd_loop(A, whp, wht, bhh, hs, lens, hns, y, acc, b0, b1):
-    """Batch rows b0..b1-1 through all T steps (rows are independent)."""
-    T, B, GH = A.shape
-    H = hs.shape[1]
-    for t in range(T):
-        gemm_rows(hs, whp, wht, acc, b0, b1)
-        gru_fwd(A, acc, bhh, t, b0, b1, H, 0, H, lens, hns, y, hs)
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def _bwd_loop(A, dAh, whp, wht, dy, lens, hns, y, h0, dhs, tmp, b0, b1):
-    T, B, GH = A.shape
-    H = dhs.shape[1]
-    for t in range(T - 1, -1, -1):
-        gru_bwd(A, dAh, dy, t, b0, b1, H, 0, H, lens, hns, y, h0, dhs)
-        gemm_rows(dAh[t], whp, wht, tmp, b0, b1)
-        for b in range(b0, b1):
-            if t < lens[b]:
-                dhs[b, :] += tmp[b]
-
-
-@njit(cache=True, parallel=True, nogil=True, error_model="numpy")
-def _fwd_split(A, whp, wht, bhh, hs, lens, hns, y, acc, nsplit):
-    """The forward with the batch split into nsplit row blocks, one thread each running the
-    whole time loop for its rows (no synchronisation per step)."""
-    B = A.shape[1]
-    for p in prange(nsplit):
-        _fwd_loop(A, whp, wht, bhh, hs, lens, hns, y, acc, p * B // nsplit,
-                  (p + 1) * B // nsplit)
-
-
-@njit(cache=True, parallel=True, nogil=True, error_model="numpy")
-def _bwd_split(A, dAh, whp, wht, dy, lens, hns, y, h0, dhs, tmp, nsplit):
-    B = A.shape[1]
-    for p in prange(nsplit):
-        _bwd_loop(A, dAh, whp, wht, dy, lens, hns, y, h0, dhs, tmp, p * B // nsplit,
-                  (p + 1) * B // nsplit)
 
 
 def forward(x, state, params, lengths=None, workspace=None):
@@ -83,31 +41,14 @@ def forward(x, state, params, lengths=None, workspace=None):
         bih, bhh = as_dtype(params["bias_ih"], dtype), as_dtype(params["bias_hh"], dtype)
     else:
         bih = bhh = np.zeros(GH, dtype)
-    hs = np.zeros((B, H), dtype)
-    if state is not None:
-        hs[:] = state
+    hs = state_rows(state, B, H, dtype)
     h0 = None if state is None else hs.copy()
     lens = lengths_array(lengths, T, B)
     ws = workspace
     A = input_projection(x, w_ih, bih, ws)
     hns = take(ws, (T, B, H), dtype)
     y = np.empty((T, B, H), dtype)
-    nunits = unit_split(B, H, 3, dtype.itemsize)
-    if nunits > 1:
-        d1, d3 = np.zeros(1, dtype), np.zeros((1, 1, 1), dtype)
-        fwd_units(CELL_GRU, A, *pack_parts(w_hh, 3, nunits, True, B < 4), hs.copy(),
-                  np.empty((nunits, B, GH // nunits), dtype), lens, 0, d1, d1, d1, bhh, hns, d3,
-                  y, hs, nunits)
-    else:
-        whp = pack(w_hh.T, ws, narrow=B < 4)
-        args = (A, *whp, bhh, hs, lens, hns, y, np.empty((B, GH), dtype))
-        nsplit = batch_split(B, H, GH)
-        if nsplit > 1:
-            _fwd_split(*args, nsplit)
-        else:
-            _fwd_loop(*args, 0, B)
-        if ws is not None:
-            ws.give(*whp)
+    run_forward(make(GruFwd, A=A, bhh=bhh, lens=lens, hns=hns, y=y, hs=hs), w_hh, 3, ws)
     cache = dict(A=A, hn=hns, h=y, x=x, h0=h0, lens=lens, params=params, w_ih=w_ih, w_hh=w_hh,
                  ws=ws, used=False)
     for k, n in enumerate("rzn"):
@@ -121,34 +62,18 @@ def backward(dy, dstate_n, cache):
     x, A, y, params = cache["x"], cache["A"], cache["h"], cache["params"]
     dtype = x.dtype
     T, B, D = x.shape
-    GH = A.shape[2]
     H = y.shape[2]
     dy = as_dtype(dy, dtype)
-    dhs = np.zeros((B, H), dtype)
-    if dstate_n is not None:
-        dhs[:] = dstate_n
+    dhs = state_rows(dstate_n, B, H, dtype)
     h0 = cache["h0"] if cache["h0"] is not None else np.zeros((B, H), dtype)
     ws = cache["ws"]
     dAh = take(ws, A.shape, dtype)
-    nunits = unit_split(B, H, 3, dtype.itemsize)
-    whp = () if nunits > 1 else pack(cache["w_hh"], ws, narrow=B < 4)
-    if nunits > 1:
-        d1, d3 = np.zeros(1, dtype), np.zeros((1, 1, 1), dtype)
-        bwd_units(CELL_GRU, A, dAh, *pack_parts(cache["w_hh"], 3, nunits, False, B < 4), dy,
-                  cache["lens"], 0, d1, d1, d1, np.zeros((3, 1), dtype), cache["hn"], d3, h0, y,
-                  dhs, np.empty((nunits, B, H // nunits), dtype), nunits)
-    else:
-        args = (A, dAh, *whp, dy, cache["lens"], cache["hn"], y, h0, dhs,
-                np.empty((B, H), dtype))
-        nsplit = batch_split(B, GH, H)
-        if nsplit > 1:
-            _bwd_split(*args, nsplit)
-        else:
-            _bwd_loop(*args, 0, B)
+    run_backward(make(GruBwd, A=A, dAh=dAh, dy=dy, lens=cache["lens"], hns=cache["hn"], y=y,
+                      h0=h0, dhs=dhs), cache["w_hh"], 3, ws)
     grads, S = weight_grads(params, x, cache["h0"], y, A, dAh, ws)
     dx = input_grad(A, cache["w_ih"], x, S, ws)
     if ws is not None:
-        ws.give(dAh, *whp)
+        ws.give(dAh)
     release(cache)
     return dx, dhs, grads
 

@@ -20,17 +20,15 @@ Cache (private; views, valid until backward): ``i f g o`` (coupled: ``f g o``), 
 (state after each step), ``tanh_c``, ``h`` (= y, zero past a row's length).
 """
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from ._common import as_dtype, bias_sum, lengths_array, pack_weights, take, use_cache_once
 from ._common import release as _release
 from .activations import one, sigm, tanh_
 from .gemms import input_grad, input_projection, prepare_input, weight_grads
-from .lstm_gates import gates_bwd, gates_fwd
-from .panels import gemm_rows, pack
-from .policy import batch_split, unit_split
+from .loops import plan, run_backward, run_forward
+from .steps import LstmBwd, LstmFwd, make
 from .tiles import matvec_packed
-from .units import CELL_LSTM, bwd_units, fwd_units, pack_parts
 
 TOKEN_INPUT = True     # forward/backward take a functional.TokenInput (gemms)
 WORKSPACE = True       # forward takes workspace=; release(cache) gives its buffers back
@@ -48,54 +46,6 @@ def _variant_code(variant):
         from ...errors import RnnlabError
         raise RnnlabError(f"variant: got {variant!r}, expected one of {VARIANTS}")
     return _VARIANT_CODE[variant]
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def _fwd_loop(A, whp, wht, hs, lens, variant, wpi, wpf, wpo, cs, tcs, y, acc, b0, b1):
-    """A: (T, B, GH) pre-activations -> activated gates, for batch rows b0..b1-1 (rows are
-    independent). hs: (2B, H) rows 0..B-1 = h, B.. = c (initial state in, final state out).
-    w_hhT: (H, GH) C-contiguous."""
-    T, B, GH = A.shape
-    H = hs.shape[1]
-    h = hs[:B]
-    for t in range(T):
-        gemm_rows(h, whp, wht, acc, b0, b1)
-        gates_fwd(A, acc, t, b0, b1, H, 0, H, lens, variant, wpi, wpf, wpo, cs, tcs, y, hs)
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def _bwd_loop(A, whp, wht, dy, lens, variant, wpi, wpf, wpo, dwp, cs, tcs, c0, dhs, tmp, b0, b1):
-    """A: gates (T, B, GH) -> dA in place, rows b0..b1-1. dhs: (2B, H) = (dh, dc) from the
-    future in, (dh0, dc0) out. w_hh: (GH, H). dwp: this row block's peephole gradients."""
-    T, B, GH = A.shape
-    H = dhs.shape[1]
-    for t in range(T - 1, -1, -1):
-        gates_bwd(A, dy, t, b0, b1, H, 0, H, lens, variant, wpi, wpf, wpo, dwp, cs, tcs, c0,
-                  dhs)
-        gemm_rows(A[t], whp, wht, tmp, b0, b1)
-        for b in range(b0, b1):
-            if t < lens[b]:
-                dhs[b, :] = tmp[b]
-
-
-@njit(cache=True, parallel=True, nogil=True, error_model="numpy")
-def _fwd_split(A, whp, wht, hs, lens, variant, wpi, wpf, wpo, cs, tcs, y, acc, nsplit):
-    """The forward recurrence with the batch split into nsplit row blocks, one thread each,
-    each running the WHOLE time loop for its rows: no synchronisation per step."""
-    B = A.shape[1]
-    for p in prange(nsplit):
-        _fwd_loop(A, whp, wht, hs, lens, variant, wpi, wpf, wpo, cs, tcs, y, acc,
-                  p * B // nsplit, (p + 1) * B // nsplit)
-
-
-@njit(cache=True, parallel=True, nogil=True, error_model="numpy")
-def _bwd_split(A, whp, wht, dy, lens, variant, wpi, wpf, wpo, dwps, cs, tcs, c0, dhs, tmp, nsplit):
-    """Backward with the batch split like ``_fwd_split``; dwps: (nsplit, 3, H), one peephole
-    gradient accumulator per block (summed by the caller)."""
-    B = A.shape[1]
-    for p in prange(nsplit):
-        _bwd_loop(A, whp, wht, dy, lens, variant, wpi, wpf, wpo, dwps[p], cs, tcs, c0, dhs, tmp,
-                  p * B // nsplit, (p + 1) * B // nsplit)
 
 
 @njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
@@ -206,23 +156,8 @@ def forward(x, state, params, lengths=None, variant="standard", workspace=None):
     cs = take(ws, (T, B, H), dtype)
     tcs = take(ws, (T, B, H), dtype)
     y = np.empty((T, B, H), dtype)
-    nunits = unit_split(B, H, G, dtype.itemsize)
-    if nunits > 1:
-        pans, tails = pack_parts(w_hh, G, nunits, True, B < 4)
-        fwd_units(CELL_LSTM, A, pans, tails, hs[:B].copy(),
-                  np.empty((nunits, B, G * H // nunits), dtype), lens, code, wp[0], wp[1],
-                  wp[2], wp[0], cs, tcs, y, hs, nunits)
-    else:
-        whp = pack(w_hh.T, ws, narrow=B < 4)
-        args = (A, *whp, hs, lens, code, wp[0], wp[1], wp[2], cs, tcs, y,
-                np.empty((B, G * H), dtype))
-        nsplit = batch_split(B, H, G * H)
-        if nsplit > 1:
-            _fwd_split(*args, nsplit)
-        else:
-            _fwd_loop(*args, 0, B)
-        if ws is not None:
-            ws.give(*whp)
+    run_forward(make(LstmFwd, A=A, lens=lens, variant=code, wpi=wp[0], wpf=wp[1], wpo=wp[2],
+                     cs=cs, tcs=tcs, y=y, hs=hs), w_hh, G, ws)
     cache = dict(A=A, c=cs, tanh_c=tcs, h=y, x=x, h0=h0c, c0=c0c, lens=lens, ws=ws,
                  variant=variant, params=params, w_ih=w_ih, w_hh=w_hh, wp=wp, used=False)
     names = "fgo" if variant == "coupled" else "ifgo"
@@ -245,41 +180,18 @@ def backward(dy, dstate_n, cache):
     wp = cache["wp"]
     code = _VARIANT_CODE[variant]
     ws = cache["ws"]
-    nunits = unit_split(B, H, GH // H, dtype.itemsize)
-    if nunits > 1:
-        dwp = np.zeros((3, H), dtype)
-        pans, tails = pack_parts(cache["w_hh"], GH // H, nunits, False, B < 4)
-        bwd_units(CELL_LSTM, A, A, pans, tails, dy, cache["lens"], code, wp[0], wp[1], wp[2],
-                  dwp, cache["c"], cache["tanh_c"], cache["c0"], y, dhs,
-                  np.empty((nunits, B, H // nunits), dtype), nunits)
-    else:
-        dwp = _bwd_rows(A, cache, dy, code, dhs, ws)
+    G = GH // H
+    dwps = np.zeros((plan(B, H, G, dtype)[1], 3, H), dtype)   # one per row block
+    run_backward(make(LstmBwd, A=A, dAh=A, dy=dy, lens=cache["lens"], variant=code, wpi=wp[0],
+                      wpf=wp[1], wpo=wp[2], dwp=dwps, cs=cache["c"], tcs=cache["tanh_c"],
+                      c0=cache["c0"], dhs=dhs), cache["w_hh"], G, ws)
+    dwp = dwps.sum(axis=0) if dwps.shape[0] > 1 else dwps[0]
     grads, S = weight_grads(params, x, cache["h0"], y, A, A, ws)
     if variant == "peephole":
         grads["weight_pi"], grads["weight_pf"], grads["weight_po"] = dwp[0], dwp[1], dwp[2]
     dx = input_grad(A, cache["w_ih"], x, S, ws)
     release(cache)
     return dx, (dhs[:B], dhs[B:]), grads
-
-
-def _bwd_rows(A, cache, dy, code, dhs, ws):
-    """The backward loop on one thread or with the batch split; returns the peephole
-    gradients (3, H)."""
-    B, GH = A.shape[1], A.shape[2]
-    H = GH // num_gates(cache["variant"])
-    wp = cache["wp"]
-    nsplit = batch_split(B, GH, H)
-    dwps = np.zeros((nsplit, 3, H), A.dtype)
-    whp = pack(cache["w_hh"], ws, narrow=B < 4)
-    args = (A, *whp, dy, cache["lens"], code, wp[0], wp[1], wp[2])
-    rest = (cache["c"], cache["tanh_c"], cache["c0"], dhs, np.empty((B, H), A.dtype))
-    if nsplit > 1:
-        _bwd_split(*args, dwps, *rest, nsplit)
-    else:
-        _bwd_loop(*args, dwps[0], *rest, 0, B)
-    if ws is not None:
-        ws.give(*whp)
-    return dwps.sum(axis=0) if nsplit > 1 else dwps[0]
 
 
 def release(cache):

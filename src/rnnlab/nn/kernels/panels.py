@@ -31,6 +31,8 @@ KC_ROWS = 512
 # ^ K block of the row form: 64x4096 @ 4096x1024 ran at 222 GFLOP/s with 512, 192 unblocked;
 #   K <= 512 (every weight of H <= 128, the projections up to D = 512) is one block.
 KC_TN = 256
+# ^ K block of the transposed form, where K = T*B is long: 3200x512 -> 512x2048 201-218
+#   GFLOP/s with 128-512, 127 unblocked; 6400x1024 -> 1024x4096 176-188 vs 80.
 TN_PACK_MIN_PANELS = 4
 # ^ the packed strips pay from this many panels on (each strip is copied once and read once
 #   per panel): 6400x1024 -> 1024x4096 152 -> 219 GFLOP/s, 3200x512 -> 512x2048 152 -> 192;
@@ -38,8 +40,6 @@ TN_PACK_MIN_PANELS = 4
 MC_TN = 128
 # ^ rows of the transposed form whose A strips are packed together (128 x 256 floats: 128 KB,
 #   in L2 while every panel passes over them).
-# ^ K block of the transposed form, where K = T*B is long: 3200x512 -> 512x2048 201-218
-#   GFLOP/s with 128-512, 127 unblocked; 6400x1024 -> 1024x4096 176-188 vs 80.
 
 
 def panel_width(dtype, narrow=False):

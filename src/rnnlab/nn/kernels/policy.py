@@ -4,9 +4,9 @@ Every product runs in the packed-panel kernels (``panels``): 200-260 GFLOP/s flo
 Zen 5 core at the grid's sizes, no BLAS call. What remains to choose is the threads:
 
 - ``unit_split``: the time loop splits the hidden units over the threads (``units``): each
-  thread keeps half of W_hh and the threads meet once per step. For weights bigger than a
-  core's L2 (1 MB on Zen 5), which the batch split would stream from L3 into both cores every
-  step, and for B < 16, which the batch split cannot use;
+  thread keeps half of W_hh and the threads meet once per step. Chosen by the size of W_hh
+  alone, whatever B: for weights of a core's L2 (1 MB on Zen 5) or more, which the batch split
+  would stream from L3 into both cores every step (and which a small batch cannot split);
 - ``batch_split``: else, the time loop splits its batch rows over the threads (each thread
   runs the whole sequence for its rows: one fork/join per sequence, none per step);
 - ``gemm_threads``: whether a GEMM outside the loop (input projection, dx, dW) splits its
@@ -16,7 +16,8 @@ Sizes are multiply-adds (MACs) of one product. Every split computes each number 
 sums in the same order, so the thread count changes no bit (tests/test_fused.py). On a loaded
 machine any 2-thread call can lose a time slice when one thread is descheduled; numba's
 OpenMP threads wait passively (kernels/__init__.py) and the unit split's threads never wait
-for a particular thread (``sync``). Tests monkeypatch the constants to force each path.
+for a particular thread (``sync``). Tests monkeypatch the constants to force each path;
+``benchmarks/thresholds.py`` measures each crossover (docs/performance.md, "Thresholds").
 """
 from contextlib import contextmanager
 
@@ -24,8 +25,12 @@ from contextlib import contextmanager
 SPLIT_MIN_ROWS = 8
 # ^ batch rows per thread, at least (so B >= 16 to split).
 SPLIT_MIN_MACS = 1 << 20
-# ^ per-step product from which waking the second thread pays (LSTM H=128 B=32, 2^21 per step:
-#   forward loop 5.3 ms one thread, 3.7 ms split, measured with the earlier kernels).
+# ^ per-step product from which the batch split runs. Re-measured on the current kernels on
+#   2026-12-07 at load average 16-23 on 2 cores (benchmarks/thresholds.py, docs/performance.md
+#   "Thresholds"): the split did not pay at any size from 2^12 to 2^21 (0.93-1.01x of one
+#   thread from 2^14 on), so no crossover was found under that load; the value is kept from
+#   the one quiet-machine reading (LSTM H=128 B=32, 2^21: 5.3 ms one thread, 3.7 split, on
+#   the kernels before issue 13). A quiet-machine crossover on these kernels is still owed.
 
 # Unit split of the time loop (``units``).
 UNITS_MIN_WEIGHT_BYTES = 1 << 20
@@ -35,9 +40,10 @@ UNITS_ALIGN = 16
 # ^ each thread's share of the units is a multiple of this (whole AVX-512 registers).
 
 # The elementwise scan of minGRU/minLSTM (kernels/minscan.py): rows split over the threads.
-SCAN_SPLIT_MIN_ELEMS = 1 << 18
-# ^ per-row elements T*H from which a thread per block of rows pays (with B >= 16 as above).
-#   Not measured as a crossover; see docs/cells.md for the timings that were taken.
+SCAN_SPLIT_MIN_ELEMS = 1 << 16
+# ^ elements B*T*H from which a thread per block of rows pays (with B >= 16 as above).
+#   Measured crossover (minGRU forward + backward, H=32, B=16; 2026-12-07, load average
+#   16-23, benchmarks/thresholds.py): 2^14 0.71x, 2^16 1.26x, 2^18 1.20x, 2^20 1.25x.
 
 # GEMMs outside the time loop (all in the packed kernels, ``panels``).
 PAR_GEMM_MIN_MACS = 1 << 22
@@ -64,9 +70,9 @@ def scan_split(B, row_elems):
     return max(1, min(numba.get_num_threads(), B // SPLIT_MIN_ROWS))
 
 
-def unit_split(B, H, G, itemsize):
+def unit_split(H, G, itemsize):
     """Into how many parts (threads) the time loop splits the hidden units, for a layer of H
-    units, G gates, B rows; 1: no unit split."""
+    units and G gates (any batch size); 1: no unit split."""
     import numba
     if numba.get_num_threads() < 2 or G * H * H * itemsize < UNITS_MIN_WEIGHT_BYTES:
         return 1

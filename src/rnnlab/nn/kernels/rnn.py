@@ -12,57 +12,19 @@ the derivative of tanh/relu is read off h). backward allocates dA (``T*B*H``) wh
 Cache (private): ``h`` (= y, zero past a row's length).
 """
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
-from ._common import as_dtype, bias_sum, lengths_array, pack_weights, take
+from ._common import as_dtype, bias_sum, lengths_array, pack_weights, state_rows, take
 from .activations import one, tanh_
-from .gates import rnn_bwd, rnn_fwd
 from .gemms import input_grad, input_projection, prepare_input, weight_grads
-from .panels import gemm_rows, pack
-from .policy import batch_split, unit_split
-from .units import CELL_RNN, bwd_units, fwd_units, pack_parts
+from .loops import run_backward, run_forward
+from .steps import RnnBwd, RnnFwd, make
 from .tiles import matvec_packed
 
 TOKEN_INPUT = True     # forward/backward take a functional.TokenInput (gemms)
 WORKSPACE = True       # forward takes workspace=; release(cache) gives its buffers back
 
 NONLINEARITIES = ("tanh", "relu")
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def _fwd_loop(A, whp, wht, hs, lens, relu, y, acc, b0, b1):
-    """Batch rows b0..b1-1 through all T steps (rows are independent)."""
-    T, B, H = A.shape
-    for t in range(T):
-        gemm_rows(hs, whp, wht, acc, b0, b1)
-        rnn_fwd(A, acc, t, b0, b1, H, 0, H, lens, relu, y, hs)
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def _bwd_loop(dA, whp, wht, dy, y, lens, relu, dhs, tmp, b0, b1):
-    T, B, H = dA.shape
-    for t in range(T - 1, -1, -1):
-        rnn_bwd(dA, dy, y, t, b0, b1, H, 0, H, lens, relu, dhs)
-        gemm_rows(dA[t], whp, wht, tmp, b0, b1)
-        for b in range(b0, b1):
-            if t < lens[b]:
-                dhs[b, :] = tmp[b]
-
-
-@njit(cache=True, parallel=True, nogil=True, error_model="numpy")
-def _fwd_split(A, whp, wht, hs, lens, relu, y, acc, nsplit):
-    """The forward with the batch split into nsplit row blocks, one thread each running the
-    whole time loop for its rows (no synchronisation per step)."""
-    B = A.shape[1]
-    for p in prange(nsplit):
-        _fwd_loop(A, whp, wht, hs, lens, relu, y, acc, p * B // nsplit, (p + 1) * B // nsplit)
-
-
-@njit(cache=True, parallel=True, nogil=True, error_model="numpy")
-def _bwd_split(dA, whp, wht, dy, y, lens, relu, dhs, tmp, nsplit):
-    B = dA.shape[1]
-    for p in prange(nsplit):
-        _bwd_loop(dA, whp, wht, dy, y, lens, relu, dhs, tmp, p * B // nsplit, (p + 1) * B // nsplit)
 
 
 def _relu_flag(nonlinearity):
@@ -82,30 +44,15 @@ def forward(x, state, params, lengths=None, nonlinearity="tanh", workspace=None)
     w_ih = as_dtype(params["weight_ih"], dtype)
     w_hh = as_dtype(params["weight_hh"], dtype)
     H = w_hh.shape[1]
-    hs = np.zeros((B, H), dtype)
-    if state is not None:
-        hs[:] = state
+    hs = state_rows(state, B, H, dtype)
     h0 = None if state is None else hs.copy()
     lens = lengths_array(lengths, T, B)
     ws = workspace
     A = input_projection(x, w_ih, bias_sum(params, H, dtype), ws)
     y = np.empty((T, B, H), dtype)
-    nunits = unit_split(B, H, 1, dtype.itemsize)
-    whp = () if nunits > 1 else pack(w_hh.T, ws, narrow=B < 4)
-    if nunits > 1:
-        d1, d3 = np.zeros(1, dtype), np.zeros((1, 1, 1), dtype)
-        fwd_units(CELL_RNN, A, *pack_parts(w_hh, 1, nunits, True, B < 4), hs.copy(),
-                  np.empty((nunits, B, H // nunits), dtype), lens, int(relu), d1, d1, d1, d1, d3,
-                  d3, y, hs, nunits)
-    else:
-        args = (A, *whp, hs, lens, relu, y, np.empty((B, H), dtype))
-        nsplit = batch_split(B, H, H)
-        if nsplit > 1:
-            _fwd_split(*args, nsplit)
-        else:
-            _fwd_loop(*args, 0, B)
+    run_forward(make(RnnFwd, A=A, lens=lens, relu=relu, y=y, hs=hs), w_hh, 1, ws)
     if ws is not None:                 # backward reads only y: A is dead already
-        ws.give(A, *whp)
+        ws.give(A)
     cache = dict(h=y, x=x, h0=h0, lens=lens, params=params, w_ih=w_ih, w_hh=w_hh, relu=relu,
                  ws=ws)
     return y, hs, cache
@@ -118,29 +65,15 @@ def backward(dy, dstate_n, cache):
     T, B, D = x.shape
     H = y.shape[2]
     dy = as_dtype(dy, dtype)
-    dhs = np.zeros((B, H), dtype)
-    if dstate_n is not None:
-        dhs[:] = dstate_n
+    dhs = state_rows(dstate_n, B, H, dtype)
     ws = cache["ws"]
     dA = take(ws, (T, B, H), dtype)
-    nunits = unit_split(B, H, 1, dtype.itemsize)
-    whp = () if nunits > 1 else pack(cache["w_hh"], ws, narrow=B < 4)
-    if nunits > 1:
-        d1, d3 = np.zeros(1, dtype), np.zeros((1, 1, 1), dtype)
-        bwd_units(CELL_RNN, dA, dA, *pack_parts(cache["w_hh"], 1, nunits, False, B < 4), dy,
-                  cache["lens"], int(cache["relu"]), d1, d1, d1, np.zeros((3, 1), dtype), d3, d3,
-                  dhs, y, dhs, np.empty((nunits, B, H // nunits), dtype), nunits)
-    else:
-        args = (dA, *whp, dy, y, cache["lens"], cache["relu"], dhs, np.empty((B, H), dtype))
-        nsplit = batch_split(B, H, H)
-        if nsplit > 1:
-            _bwd_split(*args, nsplit)
-        else:
-            _bwd_loop(*args, 0, B)
+    run_backward(make(RnnBwd, A=dA, dAh=dA, dy=dy, y=y, lens=cache["lens"], relu=cache["relu"],
+                      dhs=dhs), cache["w_hh"], 1, ws)
     grads, S = weight_grads(params, x, cache["h0"], y, dA, dA, ws)
     dx = input_grad(dA, cache["w_ih"], x, S, ws)
     if ws is not None:
-        ws.give(dA, *whp)
+        ws.give(dA)
     return dx, dhs, grads
 
 

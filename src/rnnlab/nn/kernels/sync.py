@@ -2,7 +2,16 @@
 whose per-step product is split by hidden units (``units``).
 
 numba has no atomics, so they are emitted here as LLVM instructions (``atomicrmw``,
-``cmpxchg``, an acquiring load), plus x86's ``pause`` and libc's ``sched_yield`` for waiting.
+``cmpxchg``, an acquiring load), which LLVM lowers on every target. A waiting thread is polite
+where the platform allows: x86's ``pause`` between polls (only on x86: the intrinsic does not
+exist elsewhere, so on ARM no pause is emitted), and the C library's ``sched_yield`` every
+``SPINS`` polls (only on POSIX systems, where it exists). ``wait_all``'s ``spins`` argument
+0 turns both off at run time: the portable path, a plain spin on the atomic load, which needs
+nothing from the platform. ``spins()`` is what the kernels pass: 0 when the environment
+variable RNNLAB_PORTABLE_SYNC is set (not "" or "0") at import, so the portable path can be
+forced (and is tested) on x86 too. The count is an argument, not a compile-time constant,
+because the compiled loops are cached on disk keyed on their source, not on the environment
+(and so that a benchmark can sweep it without compiling again).
 
 The protocol never waits for a particular thread. Step t's work is cut into ``nparts`` parts;
 a thread first claims its own part (a compare-and-swap on ``flags[t, part]``), then every
@@ -14,6 +23,9 @@ does every part itself instead of hanging. Counters are per step, so nothing is 
 between steps; plain stores before the releasing ``atomicrmw`` are visible after the
 acquiring load that sees its count.
 """
+import os
+import platform
+
 from llvmlite import ir
 from numba import njit, types
 from numba.core import cgutils
@@ -22,6 +34,16 @@ from numba.extending import intrinsic
 SPINS = 2000
 # ^ pause loops before a thread waiting for a part yields its CPU (a few microseconds: a part
 #   in flight on a running thread finishes sooner; a descheduled one needs the CPU we hold).
+#   Measured crossover: docs/performance.md, "Thresholds re-measured".
+
+HAS_PAUSE = platform.machine().lower() in ("x86_64", "amd64", "i386", "i686", "x86")
+HAS_SCHED_YIELD = os.name == "posix"
+POLITE = os.environ.get("RNNLAB_PORTABLE_SYNC", "") in ("", "0")
+
+
+def spins():
+    """wait_all's spins argument: SPINS, or 0 (the portable plain spin) when not POLITE."""
+    return SPINS if POLITE else 0
 
 
 def _elem_ptr(context, builder, aty, arr, idx):
@@ -71,8 +93,10 @@ def atomic_claim(typingctx, arr, idx):
 
 @intrinsic
 def cpu_pause(typingctx):
-    """x86 ``pause``: a polite spin-loop hint."""
+    """x86 ``pause``: a polite spin-loop hint; nothing off x86."""
     def codegen(context, builder, sig, args):
+        if not HAS_PAUSE:
+            return context.get_dummy_value()
         fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.VoidType(), []),
                                             "llvm.x86.sse2.pause")
         builder.call(fn, [])
@@ -83,8 +107,11 @@ def cpu_pause(typingctx):
 @intrinsic
 def sched_yield(typingctx):
     """libc's sched_yield(): give the CPU to another runnable thread (declared as an external
-    symbol, resolved in the process like numba's own libm calls, so the code can be cached)."""
+    symbol, resolved in the process like numba's own libm calls, so the code can be cached);
+    nothing where the C library has none (not POSIX)."""
     def codegen(context, builder, sig, args):
+        if not HAS_SCHED_YIELD:
+            return context.get_dummy_value()
         fn = cgutils.get_or_insert_function(builder.module,
                                             ir.FunctionType(ir.IntType(32), []), "sched_yield")
         builder.call(fn, [])
@@ -105,12 +132,14 @@ def finish(done, t):
 
 
 @njit(nogil=True, cache=True)
-def wait_all(done, t, nparts):
-    """Wait until every part of step t is finished."""
-    spins = 0
+def wait_all(done, t, nparts, spins):
+    """Wait until every part of step t is finished: pause between polls and yield the CPU
+    every ``spins`` polls; spins = 0: a plain spin (the portable path)."""
+    polls = 0
     while atomic_load(done, t) < nparts:
-        cpu_pause()
-        spins += 1
-        if spins >= SPINS:
-            sched_yield()
-            spins = 0
+        if spins > 0:
+            cpu_pause()
+            polls += 1
+            if polls >= spins:
+                sched_yield()
+                polls = 0

@@ -13,17 +13,14 @@ delays the step only by the part it holds, and one thread alone does every part.
 The product reads h_{t-1} from y[t-1] (h0 at t = 0), never from the state being written:
 rows past their length read a zero there, but those rows are padding at t too and are
 skipped. The same numbers as the single-thread loops: each unit's sums run in the same order.
+The loops take the cell's argument tuple (``steps``) and serve every cell.
 """
 import numpy as np
 from numba import njit, prange
 
-from .gates import gru_bwd, gru_fwd, rnn_bwd, rnn_fwd
-from .lstm_gates import gates_bwd as lstm_bwd
-from .lstm_gates import gates_fwd as lstm_fwd
 from .panels import gemm_rows, pack
+from .steps import adds_carry, step_bwd, step_fwd
 from .sync import claim, finish, wait_all
-
-CELL_LSTM, CELL_GRU, CELL_RNN = 0, 1, 2
 
 
 def pack_parts(w_hh, G, nparts, forward, narrow=False):
@@ -45,28 +42,20 @@ def pack_parts(w_hh, G, nparts, forward, narrow=False):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _fwd_part(cell, A, pan, tail, h0, acc, t, p, nparts, lens, code, wpi, wpf, wpo, bhh, c1,
-              c2, y, hs):
-    """Step t, part p, forward. LSTM: c1, c2 = c, tanh c; GRU: c1 = hn; code = variant or
-    relu."""
-    B = A.shape[1]
-    H = y.shape[2]
+def _fwd_part(a, pan, tail, h0, acc, t, p, nparts):
+    """Step t, part p, forward (a: the cell's forward tuple, ``steps``)."""
+    B = a.A.shape[1]
+    H = a.y.shape[2]
     j0 = p * (H // nparts)
-    j1 = j0 + H // nparts
-    gemm_rows(h0 if t == 0 else y[t - 1], pan, tail, acc, 0, B)
-    if cell == CELL_LSTM:
-        lstm_fwd(A, acc, t, 0, B, H, j0, j1, lens, code, wpi, wpf, wpo, c1, c2, y, hs)
-    elif cell == CELL_GRU:
-        gru_fwd(A, acc, bhh, t, 0, B, H, j0, j1, lens, c1, y, hs)
-    else:
-        rnn_fwd(A, acc, t, 0, B, H, j0, j1, lens, code, y, hs)
+    gemm_rows(h0 if t == 0 else a.y[t - 1], pan, tail, acc, 0, B)
+    step_fwd(a, acc, t, 0, B, j0, j0 + H // nparts)
 
 
 @njit(cache=True, parallel=True, nogil=True, error_model="numpy")
-def fwd_units(cell, A, pans, tails, h0, accs, lens, code, wpi, wpf, wpo, bhh, c1, c2, y, hs,
-              nthreads):
-    """The forward time loop, units split into pans.shape[0] parts over nthreads threads."""
-    T = A.shape[0]
+def fwd_units(a, pans, tails, h0, accs, nthreads, spins):
+    """The forward time loop, units split into pans.shape[0] parts over nthreads threads;
+    h0: the initial h (B, H); spins: ``sync.wait_all``'s."""
+    T = a.A.shape[0]
     n = pans.shape[0]
     flags = np.zeros(T * n, np.int64)
     done = np.zeros(T, np.int64)
@@ -75,46 +64,35 @@ def fwd_units(cell, A, pans, tails, h0, accs, lens, code, wpi, wpf, wpo, bhh, c1
             for k in range(n):
                 p = (me + k) % n
                 if claim(flags, t, p, n):
-                    _fwd_part(cell, A, pans[p], tails[p], h0, accs[p], t, p, n, lens, code,
-                              wpi, wpf, wpo, bhh, c1, c2, y, hs)
+                    _fwd_part(a, pans[p], tails[p], h0, accs[p], t, p, n)
                     finish(done, t)
-            wait_all(done, t, n)
+            wait_all(done, t, n, spins)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _bwd_part(cell, A, dAh, pan, tail, dy, t, p, nparts, lens, code, wpi, wpf, wpo, dwp, c1,
-              c2, h0, y, dhs, tmp):
+def _bwd_part(a, pan, tail, t, p, nparts, tmp):
     """Part p: dh of its units from the product of step t+1's dA (all its rows), then its
-    units' gates of step t (t = -1: the product only, giving dh0). GRU: A holds dA_x, dAh the
-    recurrent part; LSTM: c1, c2 = c, tanh c, h0 = c0; GRU: c1 = hn, h0 = h0."""
-    T, B = A.shape[0], A.shape[1]
-    H = dhs.shape[1]
+    units' gates of step t (t = -1: the product only, giving dh0)."""
+    T, B = a.A.shape[0], a.A.shape[1]
+    H = a.dhs.shape[1]
     j0 = p * (H // nparts)
     j1 = j0 + H // nparts
     if t + 1 < T:
-        gemm_rows(dAh[t + 1], pan, tail, tmp, 0, B)
+        gemm_rows(a.dAh[t + 1], pan, tail, tmp, 0, B)
         for b in range(B):
-            if t + 1 < lens[b]:
-                if cell == CELL_GRU:
-                    dhs[b, j0:j1] += tmp[b]
+            if t + 1 < a.lens[b]:
+                if adds_carry(a):
+                    a.dhs[b, j0:j1] += tmp[b]
                 else:
-                    dhs[b, j0:j1] = tmp[b]
-    if t < 0:
-        return
-    if cell == CELL_LSTM:
-        lstm_bwd(A, dy, t, 0, B, H, j0, j1, lens, code, wpi, wpf, wpo, dwp, c1, c2, h0, dhs)
-    elif cell == CELL_GRU:
-        gru_bwd(A, dAh, dy, t, 0, B, H, j0, j1, lens, c1, y, h0, dhs)
-    else:
-        rnn_bwd(A, dy, y, t, 0, B, H, j0, j1, lens, code, dhs)
+                    a.dhs[b, j0:j1] = tmp[b]
+    if t >= 0:
+        step_bwd(a, t, 0, B, j0, j1, 0)
 
 
 @njit(cache=True, parallel=True, nogil=True, error_model="numpy")
-def bwd_units(cell, A, dAh, pans, tails, dy, lens, code, wpi, wpf, wpo, dwp, c1, c2, h0, y,
-              dhs, tmps, nthreads):
-    """The backward time loop, units split into pans.shape[0] parts over nthreads threads
-    (dAh is A itself for the LSTM and the RNN)."""
-    T = A.shape[0]
+def bwd_units(a, pans, tails, tmps, nthreads, spins):
+    """The backward time loop, units split into pans.shape[0] parts over nthreads threads."""
+    T = a.A.shape[0]
     n = pans.shape[0]
     flags = np.zeros((T + 1) * n, np.int64)
     done = np.zeros(T + 1, np.int64)
@@ -123,7 +101,6 @@ def bwd_units(cell, A, dAh, pans, tails, dy, lens, code, wpi, wpf, wpo, dwp, c1,
             for k in range(n):
                 p = (me + k) % n
                 if claim(flags, s, p, n):
-                    _bwd_part(cell, A, dAh, pans[p], tails[p], dy, T - 1 - s, p, n, lens, code,
-                              wpi, wpf, wpo, dwp, c1, c2, h0, y, dhs, tmps[p])
+                    _bwd_part(a, pans[p], tails[p], T - 1 - s, p, n, tmps[p])
                     finish(done, s)
-            wait_all(done, s, n)
+            wait_all(done, s, n, spins)

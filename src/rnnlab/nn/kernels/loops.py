@@ -1,0 +1,108 @@
+"""The time loops of the RNN, GRU and LSTM kernels, and the one place that chooses how they
+run: on one thread, with the batch rows split over the threads, or with the hidden units
+split over them (``policy`` decides; ``units`` holds the unit-split loops).
+
+The loops take the cell's argument tuple (``steps``): one loop serves every cell. The choice
+is made here, in Python, before entering compiled code: one policy call and one call of a
+compiled loop, so a B = 1 call pays no more than it did with the choice written out in each
+kernel. Every way computes each number with the same sums in the same order.
+"""
+import numpy as np
+from numba import njit, prange
+
+from . import sync
+from .panels import gemm_rows, pack
+from .policy import batch_split, unit_split
+from .steps import adds_carry, step_bwd, step_fwd
+from .units import bwd_units, fwd_units, pack_parts
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _fwd_rows(a, whp, wht, acc, b0, b1):
+    """Batch rows b0..b1-1 through all T steps (rows are independent)."""
+    T, B = a.A.shape[0], a.A.shape[1]
+    H = a.y.shape[2]
+    h = a.hs[:B]
+    for t in range(T):
+        gemm_rows(h, whp, wht, acc, b0, b1)
+        step_fwd(a, acc, t, b0, b1, 0, H)
+
+
+@njit(cache=True, parallel=True, nogil=True, error_model="numpy")
+def _fwd_split(a, whp, wht, acc, nsplit):
+    """The forward with the batch split into nsplit row blocks, one thread each running the
+    whole time loop for its rows (no synchronisation per step)."""
+    B = a.A.shape[1]
+    for p in prange(nsplit):
+        _fwd_rows(a, whp, wht, acc, p * B // nsplit, (p + 1) * B // nsplit)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _bwd_rows(a, whp, wht, tmp, b0, b1, blk):
+    """Batch rows b0..b1-1 backward through all T steps; blk: their block's index."""
+    T = a.A.shape[0]
+    H = a.dhs.shape[1]
+    for t in range(T - 1, -1, -1):
+        step_bwd(a, t, b0, b1, 0, H, blk)
+        gemm_rows(a.dAh[t], whp, wht, tmp, b0, b1)
+        for b in range(b0, b1):
+            if t < a.lens[b]:
+                if adds_carry(a):
+                    a.dhs[b, :] += tmp[b]
+                else:
+                    a.dhs[b, :] = tmp[b]
+
+
+@njit(cache=True, parallel=True, nogil=True, error_model="numpy")
+def _bwd_split(a, whp, wht, tmp, nsplit):
+    B = a.A.shape[1]
+    for p in prange(nsplit):
+        _bwd_rows(a, whp, wht, tmp, p * B // nsplit, (p + 1) * B // nsplit, p)
+
+
+def plan(B, H, G, dtype):
+    """(unit parts, batch blocks) for a layer of H units, G gates, B rows: (n, 1) for the
+    unit split in n parts, else (1, n) for n row blocks (1: one thread). The backward of the
+    LSTM sizes its per-block peephole gradients by the second number."""
+    nunits = unit_split(H, G, np.dtype(dtype).itemsize)
+    return (nunits, 1) if nunits > 1 else (1, batch_split(B, H, G * H))
+
+
+def run_forward(a, w_hh, G, ws=None):
+    """Run a cell's forward loop (a: its ``steps`` tuple; w_hh (G*H, H)) the way ``plan``
+    chooses; ws: the workspace for the packed weights."""
+    T, B, GH = a.A.shape
+    H = GH // G
+    nunits, nsplit = plan(B, H, G, a.A.dtype)
+    if nunits > 1:
+        pans, tails = pack_parts(w_hh, G, nunits, True, B < 4)
+        accs = np.empty((nunits, B, GH // nunits), a.A.dtype)
+        fwd_units(a, pans, tails, a.hs[:B].copy(), accs, nunits, sync.spins())
+        return
+    whp = pack(w_hh.T, ws, narrow=B < 4)
+    acc = np.empty((B, GH), a.A.dtype)
+    if nsplit > 1:
+        _fwd_split(a, *whp, acc, nsplit)
+    else:
+        _fwd_rows(a, *whp, acc, 0, B)
+    if ws is not None:
+        ws.give(*whp)
+
+
+def run_backward(a, w_hh, G, ws=None):
+    """Run a cell's backward loop (a: its ``steps`` tuple, built for ``plan``'s blocks)."""
+    T, B, GH = a.A.shape
+    H = GH // G
+    nunits, nsplit = plan(B, H, G, a.A.dtype)
+    tmp = np.empty((nunits, B, H // nunits), a.A.dtype)
+    if nunits > 1:
+        pans, tails = pack_parts(w_hh, G, nunits, False, B < 4)
+        bwd_units(a, pans, tails, tmp, nunits, sync.spins())
+        return
+    whp = pack(w_hh, ws, narrow=B < 4)
+    if nsplit > 1:
+        _bwd_split(a, *whp, tmp[0], nsplit)
+    else:
+        _bwd_rows(a, *whp, tmp[0], 0, B, 0)
+    if ws is not None:
+        ws.give(*whp)

@@ -1,0 +1,126 @@
+"""The arguments of one cell's time loop as one structure, and the step that reads it.
+
+Each cell's forward and backward loop take one named tuple (``RnnFwd`` ... ``LstmBwd``)
+instead of a long positional list: the fields are named where the tuple is built, so two
+arrays cannot trade places unnoticed, and a cell carries no filler for fields only another
+cell reads. The tuples are built by ``make`` (keyword arguments only), which checks every
+array's dtype and shape against the layer's (T, B, H) before the compiled code sees it.
+
+Inside the compiled loops (``loops``, ``units``) the tuple's type picks the cell:
+``step_fwd``/``step_bwd`` are overloaded per tuple class and call that cell's fused gate pass
+(``gates``, ``lstm_gates``), so one loop serves every cell and numba compiles it once per
+cell, as before. The backward tuples name ``dAh``, the buffer the recurrent product reads:
+the gate gradients themselves for the LSTM and the RNN, the recurrent part for the GRU (whose
+carried dh adds to the one from the gate pass; ``adds_carry``).
+"""
+from collections import namedtuple
+
+import numpy as np
+from numba.extending import overload
+
+from .gates import gru_bwd, gru_fwd, rnn_bwd, rnn_fwd
+from .lstm_gates import gates_bwd as lstm_bwd
+from .lstm_gates import gates_fwd as lstm_fwd
+
+RnnFwd = namedtuple("RnnFwd", "A lens relu y hs")
+RnnBwd = namedtuple("RnnBwd", "A dAh dy y lens relu dhs")
+GruFwd = namedtuple("GruFwd", "A bhh lens hns y hs")
+GruBwd = namedtuple("GruBwd", "A dAh dy lens hns y h0 dhs")
+LstmFwd = namedtuple("LstmFwd", "A lens variant wpi wpf wpo cs tcs y hs")
+LstmBwd = namedtuple("LstmBwd", "A dAh dy lens variant wpi wpf wpo dwp cs tcs c0 dhs")
+
+# Each array field's shape in letters: T steps, B rows, H units, G*H gates (``A``), S state
+# rows (B; 2B for the LSTM's stacked (h, c)), P peephole length (H, or 1 for a placeholder),
+# N row blocks; scalars (relu, variant) are not arrays.
+_SHAPES = {"A": "TBG", "dAh": "TBG", "dy": "TBH", "y": "TBH", "hns": "TBH", "cs": "TBH",
+           "tcs": "TBH", "lens": "B", "hs": "SH", "dhs": "SH", "h0": "BH", "c0": "BH",
+           "bhh": "G", "wpi": "P", "wpf": "P", "wpo": "P", "dwp": "N3H"}
+
+
+def make(cls, **fields):
+    """cls(**fields), after checking each array's dtype (that of A; int64 lens) and shape."""
+    from ...errors import RnnlabError
+    T, B, GH = fields["A"].shape
+    H = fields["dy" if "dy" in fields else "y"].shape[2]
+    sizes = {"T": T, "B": B, "G": GH, "H": H, "3": 3,
+             "S": 2 * B if cls in (LstmFwd, LstmBwd) else B,
+             "P": fields["wpi"].shape[0] if "wpi" in fields else 1,
+             "N": fields["dwp"].shape[0] if "dwp" in fields else 1}
+    for name, v in fields.items():
+        if name not in _SHAPES:
+            continue
+        want = tuple(sizes[c] for c in _SHAPES[name])
+        dtype = np.int64 if name == "lens" else fields["A"].dtype
+        if not isinstance(v, np.ndarray) or v.shape != want or v.dtype != dtype:
+            got = (type(v).__name__ if not isinstance(v, np.ndarray)
+                   else f"{v.dtype}{v.shape}")
+            raise RnnlabError(f"{cls.__name__}.{name}: got {got}, expected "
+                              f"{np.dtype(dtype)}{want} (an internal kernel argument)")
+    return cls(**fields)
+
+
+def step_fwd(a, acc, t, b0, b1, j0, j1):
+    """Step t of the forward, rows b0..b1-1, units j0..j1-1, given the recurrent product acc
+    (compiled code only: overloaded per tuple class)."""
+    raise NotImplementedError("step_fwd runs in compiled code only")
+
+
+def step_bwd(a, t, b0, b1, j0, j1, blk):
+    """Step t of the backward, rows b0..b1-1, units j0..j1-1; blk: the row block (its own
+    peephole-gradient accumulator). Compiled code only."""
+    raise NotImplementedError("step_bwd runs in compiled code only")
+
+
+def adds_carry(a):
+    """True when dh from step t+1's product adds to dh (GRU), False when it replaces it."""
+    raise NotImplementedError("adds_carry runs in compiled code only")
+
+
+def _cls(a):
+    return getattr(a, "instance_class", None)
+
+
+@overload(step_fwd)
+def _step_fwd(a, acc, t, b0, b1, j0, j1):
+    if _cls(a) is RnnFwd:
+        def impl(a, acc, t, b0, b1, j0, j1):
+            rnn_fwd(a.A, acc, t, b0, b1, a.y.shape[2], j0, j1, a.lens, a.relu, a.y, a.hs)
+        return impl
+    if _cls(a) is GruFwd:
+        def impl(a, acc, t, b0, b1, j0, j1):
+            gru_fwd(a.A, acc, a.bhh, t, b0, b1, a.y.shape[2], j0, j1, a.lens, a.hns, a.y, a.hs)
+        return impl
+    if _cls(a) is LstmFwd:
+        def impl(a, acc, t, b0, b1, j0, j1):
+            lstm_fwd(a.A, acc, t, b0, b1, a.y.shape[2], j0, j1, a.lens, a.variant, a.wpi,
+                     a.wpf, a.wpo, a.cs, a.tcs, a.y, a.hs)
+        return impl
+    return None
+
+
+@overload(step_bwd)
+def _step_bwd(a, t, b0, b1, j0, j1, blk):
+    if _cls(a) is RnnBwd:
+        def impl(a, t, b0, b1, j0, j1, blk):
+            rnn_bwd(a.A, a.dy, a.y, t, b0, b1, a.dhs.shape[1], j0, j1, a.lens, a.relu, a.dhs)
+        return impl
+    if _cls(a) is GruBwd:
+        def impl(a, t, b0, b1, j0, j1, blk):
+            gru_bwd(a.A, a.dAh, a.dy, t, b0, b1, a.dhs.shape[1], j0, j1, a.lens, a.hns, a.y,
+                    a.h0, a.dhs)
+        return impl
+    if _cls(a) is LstmBwd:
+        def impl(a, t, b0, b1, j0, j1, blk):
+            lstm_bwd(a.A, a.dy, t, b0, b1, a.dhs.shape[1], j0, j1, a.lens, a.variant, a.wpi,
+                     a.wpf, a.wpo, a.dwp[blk], a.cs, a.tcs, a.c0, a.dhs)
+        return impl
+    return None
+
+
+@overload(adds_carry)
+def _adds_carry(a):
+    if _cls(a) in (RnnBwd, LstmBwd):
+        return lambda a: False
+    if _cls(a) is GruBwd:
+        return lambda a: True
+    return None
