@@ -32,9 +32,16 @@ def _kernel_modules(cell):
         return set()
     pkg = mod.__name__.rsplit(".", 1)[0]
     names = {mod.__name__}
-    names |= {v.__name__ for v in vars(mod).values()
-              if type(v) is type(mod) and v.__name__.startswith(pkg + ".")}
-    return {n.rsplit(".", 1)[1] for n in names}
+    for v in vars(mod).values():        # the modules it imports, and those of its compiled
+        name = v.__name__ if type(v) is type(mod) else getattr(getattr(v, "py_func", v),
+                                                                 "__module__", None)
+        if isinstance(name, str) and name.startswith(pkg + "."):   # functions (time loops)
+            names.add(name)
+    return {n.rsplit(".", 1)[1] for n in names} - _EVERY_CELLS
+
+
+# kernel modules every cell calls: cached once any cell ran, so they tell nothing of one cell
+_EVERY_CELLS = {"_common", "activations", "gemms", "tiles", "panels", "fused", "policy"}
 
 
 def kernel_cache_dir():
