@@ -34,7 +34,7 @@ def every_action():
 def test_every_command_is_walked():
     assert set(subparsers()) == {"demo", "train", "sample", "forecast", "evaluate", "export",
                                  "import", "explain", "plot", "bench", "experiment", "backtest",
-                                 "serve"}
+                                 "serve", "warmup"}
     assert sum(1 for _ in every_action()) > 60
 
 

@@ -33,8 +33,10 @@ def run_parts(seed, say, tr, long_memory_dir=None, n_sentences=1000):
     (models, summary): models {"dinner_rnn", "dinner_lstm", "book_rnn", "book_lstm": TextModel,
     "book_memoryless": Memoryless}, summary the numbers (see summary.json)."""
     from ..experiments import run_quick_demo
+    from ..nn.kernel_cache import compile_note
     summary = {"seed": seed, "dinner": {}, "book": {}}
     models = {}
+    compile_note(["rnn", "lstm"], say)     # with the kernel cache cold, say why it waits
     say(tr("demo.dinner_intro"))
     for cell in ("rnn", "lstm"):
         models[f"dinner_{cell}"], summary["dinner"][cell] = run_dinner(cell, seed)

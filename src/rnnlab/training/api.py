@@ -25,6 +25,7 @@ from .run_folder import RunFolder
 from ..tasks import registry
 from ..tasks.memory import check_fits, estimate_training_memory
 from ..tasks.model import ModelConfig, SequenceModel
+from ..nn.kernel_cache import compile_note
 from .trainer import Diverged, Trainer, TrainResult  # noqa: F401  (rnnlab.train's API)
 
 
@@ -128,6 +129,8 @@ def train(data, out=None, resume=False, progress=True, log=None, handle_signals=
     log(est.summary(available))
     total = rule.total
     log(f"stopping rule: {rule.text}")
+    if tcfg.backend != "numpy":                 # with the kernel cache cold, say why step 1 waits
+        compile_note([mcfg.cell], log)
     members = [f"members/{k}" for k in range(1, getattr(task, "ensemble", 1))]
     if resume:
         trainer.run = run

@@ -19,6 +19,7 @@ OpenMP threads wait passively (kernels/__init__.py) and the unit split's threads
 for a particular thread (``sync``). Tests monkeypatch the constants to force each path;
 ``benchmarks/thresholds.py`` measures each crossover (docs/performance.md, "Thresholds").
 """
+from contextlib import contextmanager
 
 # Batch split of the time loop.
 SPLIT_MIN_ROWS = 8
@@ -85,3 +86,26 @@ def gemm_threads(M, macs):
         return 1
     import numba
     return max(1, min(numba.get_num_threads(), M // 4))
+
+
+_FORCED = {
+    # every threaded path but the unit split (which, where it applies, preempts the batch split)
+    "batch": dict(SPLIT_MIN_MACS=0, SCAN_SPLIT_MIN_ELEMS=0, PAR_GEMM_MIN_MACS=0,
+                  UNITS_MIN_WEIGHT_BYTES=1 << 62),
+    "units": dict(UNITS_MIN_WEIGHT_BYTES=0),
+}
+
+
+@contextmanager
+def forced(split):
+    """Within the block, every size takes one split: 'batch' (the batch split of the time
+    loops and scans, the threaded GEMMs) or 'units' (the unit split). The kernels compile a
+    threaded variant only when a size first takes it; ``rnnlab warmup`` forces each split on a
+    tiny model so that they are compiled ahead of time. The same numbers as unforced (see
+    above); not thread-safe (it sets this module's thresholds)."""
+    old = {k: globals()[k] for k in _FORCED[split]}
+    globals().update(_FORCED[split])
+    try:
+        yield
+    finally:
+        globals().update(old)

@@ -1,0 +1,91 @@
+"""Whether the numba kernels a run needs are compiled on this machine yet, and the one line
+that says so when they are not (``compile_note``): numba compiles a kernel the first time it is
+called with a new signature and keeps the machine code in its cache (NUMBA_CACHE_DIR, else
+the kernels' __pycache__), so a first run waits 10-60 s inside step 1 with nothing printed.
+``rnnlab warmup`` (training/warmup.py) compiles everything ahead of time.
+
+Cold means: no compiled function of the cell's kernel modules is in the cache, in any dtype
+(a cell cached for float32 and run in float64 still compiles, without the note)."""
+import os
+import sys
+
+# CPU seconds to compile one cell's own kernels (float32, the single-thread paths) with an
+# empty cache, and the kernels every cell shares (packed GEMMs, cross-entropy, Adam): `rnnlab
+# warmup --cells C --dtype float32 --splits none` in a fresh cache, less the mLSTM's run (it has
+# no kernel of its own), on the 2-core AMD EPYC VM on 2026-12-07 (docs/performance.md): the
+# note's estimate.
+COMPILE_S = {"rnn": 10, "lstm": 50, "gru": 11, "mingru": 6, "minlstm": 6, "slstm": 8,
+             "mlstm": 0}
+SHARED_S = 17
+
+
+def _kernel_modules(cell):
+    """The short names of the modules whose compiled functions `cell` runs ('lstm'; minGRU:
+    'mingru', 'minscan'); empty for a cell without a kernel."""
+    from . import registry
+    spec = registry.get(cell)
+    try:
+        mod = spec.kernel()
+    except Exception:                 # no kernel, or numba not importable: nothing to compile
+        return set()
+    if mod is None:
+        return set()
+    pkg = mod.__name__.rsplit(".", 1)[0]
+    names = {mod.__name__}
+    for v in vars(mod).values():        # the modules it imports, and those of its compiled
+        name = v.__name__ if type(v) is type(mod) else getattr(getattr(v, "py_func", v),
+                                                                 "__module__", None)
+        if isinstance(name, str) and name.startswith(pkg + "."):   # functions (time loops)
+            names.add(name)
+    return {n.rsplit(".", 1)[1] for n in names} - _EVERY_CELLS
+
+
+# kernel modules every cell calls: cached once any cell ran, so they tell nothing of one cell
+_EVERY_CELLS = {"_common", "activations", "gemms", "tiles", "panels", "fused", "policy"}
+
+
+def kernel_cache_dir():
+    """The folder numba keeps the kernels' machine code in (NUMBA_CACHE_DIR's subfolder for
+    them, else their __pycache__)."""
+    from numba.core.caching import FunctionCache
+
+    from .kernels import fused
+    return FunctionCache(fused.scale.py_func).cache_path
+
+
+def cold_cells(cells):
+    """Those of `cells` whose kernels have nothing in the cache yet (a cell counts as cached
+    once any of its compiled functions is, in any dtype), and 'shared' first when the kernels
+    all cells share (cross-entropy, Adam) are not cached either."""
+    try:
+        files = os.listdir(kernel_cache_dir())
+    except OSError:
+        files = []
+    cached = {f.split(".", 1)[0] for f in files if f.endswith(".nbi")}
+    cold = [] if "fused" in cached else ["shared"]
+    for cell in cells:
+        mods = _kernel_modules(cell)
+        if mods and not mods & cached:
+            cold.append(cell)
+    return cold
+
+
+def compile_note(cells, say=None):
+    """When the kernels of `cells` are not in the cache, say once that they are compiling and
+    about how long it takes (this machine's CPU may differ from the one measured); returns the
+    cold cells ([] when warm or when numba is not installed)."""
+    from .backend import get_backend, numba_available
+    if get_backend() != "numba" or not numba_available():
+        return []
+    cold = cold_cells(cells)
+    if cold:
+        secs = sum(SHARED_S if c == "shared" else COMPILE_S.get(c, 0) for c in cold)
+        (say or _stderr)(f"compiling kernels for this machine (once, about {secs:.0f} s; "
+                         "`rnnlab warmup` compiles all of them ahead of time)")
+    return cold
+
+
+def _stderr(line):
+    print(line, file=sys.stderr, flush=True)
+
+

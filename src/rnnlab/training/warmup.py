@@ -1,0 +1,65 @@
+"""The numba kernels' first compile, ahead of time (``warm_up``, ``rnnlab warmup``); the line
+that says it is happening when the cache is cold is ``nn.kernel_cache.compile_note``.
+
+numba compiles a kernel the first time it is called with a new signature (an array's dtype,
+dimensions, layout) and keeps the machine code on disk (``cache=True``, in NUMBA_CACHE_DIR or
+beside the sources): a second process loads it in milliseconds. Nothing is compiled eagerly:
+a float32 model never compiles the float64 kernels, and the threaded variants (the batch
+split, the unit split, the threaded GEMMs; ``nn.kernels.policy``) compile only when a size
+first takes them. What a first run still pays is its own cell's kernels, about 6-50 s of one
+core (docs/performance.md); ``warm_up`` pays it ahead of time for every cell, both dtypes and
+every threaded variant, by training a tiny model of each for two steps and sampling from it.
+
+A run that loads the machine code computes the same bits as one that compiled it
+(tests/test_coldstart.py). Compiling a cell in a second process while the first trains
+another was measured and dropped: the demo so took 40 % more CPU and no less wall clock
+(docs/performance.md, "Cold start").
+"""
+import time
+
+import numpy as np
+
+DTYPES = ("float32", "float64")
+SPLITS = ("batch", "units")
+
+
+def _tiny_run(cell, dtype, batch, hidden, seed=0):
+    """Train a one-layer token model of `cell` for 2 steps and sample 3 tokens from it: every
+    kernel a text run of that cell and dtype calls, at this size's policy."""
+    from ..data.text import Vocab
+    from ..tasks.model import ModelConfig, SequenceModel
+    from ..tasks.text import TextModel, TextTask
+    from .api import TrainConfig
+    from .trainer import Trainer
+    vocab = Vocab(list("abcd"), level="char")
+    ids = np.random.default_rng(seed).integers(0, vocab.size, 8 * batch + 1)
+    task = TextTask(ids, vocab, batch=batch, seq_len=4, val_fraction=0.0)
+    cfg = ModelConfig(task="text", cell=cell, input_size=vocab.size, output_size=vocab.size,
+                      hidden=hidden, layers=1, seed=seed, dtype=dtype)
+    tcfg = TrainConfig(steps=2, batch=batch, seq_len=4, eval_every=2, seed=seed)
+    model = SequenceModel(cfg)
+    Trainer(model, task, tcfg, run=None, log=lambda msg: None).fit(progress=False)
+    tm = TextModel(model.eval(), {"kind": "text", "vocab": vocab.to_json()})
+    list(tm.sample_ids(3, seed=seed))
+
+
+def warm_up(cells=None, dtypes=DTYPES, splits=SPLITS, say=print):
+    """Compile (or load from the cache) every kernel that `cells` (registry names; None: all)
+    run in `dtypes`, single-thread and in the threaded variants `splits` (a subset of SPLITS).
+    Returns [{cell, dtype, cpu_s, wall_s}] in the order run; says one line per row."""
+    from ..nn import registry
+    from ..nn.kernels import policy
+    rows = []
+    for cell in cells or list(registry.CELLS):
+        registry.get(cell)
+        for dtype in dtypes:
+            c0, w0 = time.process_time(), time.perf_counter()
+            _tiny_run(cell, dtype, batch=2, hidden=8)
+            for split in splits:
+                with policy.forced(split):
+                    _tiny_run(cell, dtype, batch=16, hidden=2 * policy.UNITS_ALIGN)
+            row = dict(cell=cell, dtype=dtype, cpu_s=round(time.process_time() - c0, 2),
+                       wall_s=round(time.perf_counter() - w0, 2))
+            say(f"{cell:8s} {dtype}: {row['wall_s']:6.1f} s ({row['cpu_s']:.1f} s of CPU)")
+            rows.append(row)
+    return rows
