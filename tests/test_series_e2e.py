@@ -149,3 +149,10 @@ def test_evaluate_on_a_short_flat_holdout_and_a_wrong_one(run, tmp_path, capsys)
     capsys.readouterr()
     assert main(["evaluate", str(run), str(wrong)]) == 2
     assert "no column 'y'" in capsys.readouterr().err
+
+
+def test_a_series_input_of_the_wrong_width_is_one_line(run):
+    """model_input (what `rnnlab serve` reads a series through) names the columns it wants."""
+    model = rnnlab.load(run)
+    with pytest.raises(rnnlab.RnnlabError, match=r"a series input is a list of rows of 1 value\(s\) \(y\)"):
+        model.model_input([[1.0, 2.0, 3.0]])

@@ -21,6 +21,7 @@ from ..data.dates import iso, parse_iso, step_dates
 from ..data.series import (Scaler, detect_season, mae, mase, naive_forecast,
                            read_target_column, rmse, seasonal_naive_forecast)
 from ..data.transforms import SeriesTransform
+from ..errors import RnnlabError
 from ..validate import integer, positive_int
 from .base import TrainedModel
 from . import series_defaults

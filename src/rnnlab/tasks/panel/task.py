@@ -16,7 +16,7 @@ import math
 import numpy as np
 
 from ..base import TaskOption, positive_int, task_options
-from .data import read_panel, season_of
+from .data import read_panel
 from .frame import PanelFrame, choose_lag, lead, seasonal_scale
 from . import defaults
 
