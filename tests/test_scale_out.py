@@ -1,6 +1,6 @@
 """`rnnlab train --nproc N` (rnnlab/training/distributed.py): 2 gloo processes on loopback.
 
-One spawned process group trains every task (text, series, music roll, melody) with every cell
+One spawned process group trains every task (text, series, music roll, melody, panel) with every cell
 that has a torch twin, and a single-process run resumed on 2 processes; each is held to
 rnnlab's own single-process run on the full batch, in the parameters after the steps (float64
 with Adam to 1e-10; float32 with SGD to 1e-6: see docs/scale-out.md for float32 Adam). Then the
@@ -43,12 +43,15 @@ TASKS = {
                             task_options=dict(transpose=0))),
     "melody": ("m.json", dict(hidden=6, layers=1, batch=4, seq_len=12, **NO_DROPOUT,
                               task_options=dict(music_mode="melody"))),
+    "panel": ("p.csv", dict(hidden=6, layers=1, batch=8, patience=0, task_options=dict(
+        horizon=4, ensemble=1))),
 }
 CELLS = {("text", "float64"): ("lstm", {"proj_size": 4}), ("text", "float32"): ("rnn", {}),
          ("series", "float64"): ("gru", {}), ("series", "float32"): ("lstm", {"layer_norm": True}),
          ("roll", "float64"): ("minlstm", {}), ("roll", "float32"): ("mingru", {}),
          ("melody", "float64"): ("slstm", {"num_heads": 2}),
-         ("melody", "float32"): ("mlstm", {"num_heads": 2})}
+         ("melody", "float32"): ("mlstm", {"num_heads": 2}),
+         ("panel", "float64"): ("lstm", {}), ("panel", "float32"): ("gru", {})}
 PRECISION = {"float64": (dict(dtype="float64"), 1e-10),
              "float32": (dict(dtype="float32", optimizer="sgd", lr=0.1), 1e-6)}
 
@@ -65,6 +68,9 @@ def data(tmp_path_factory):
                                           "valid": chorales(3, 24, seed=1)}))
     (d / "m.json").write_text(json.dumps({"train": melodies(12, seed=0),
                                           "valid": melodies(3, seed=1)}))
+    rows = [f"s{k},{t},{v}" for k in range(4)
+            for t, v in enumerate(generate_series("seasonal", 60, seed=k))]
+    (d / "p.csv").write_text("unique_id,ds,y\n" + "\n".join(rows) + "\n")
     return d
 
 
