@@ -147,6 +147,9 @@ def test_bad_panels_exit_2_with_one_line(tmp_path, capsys):
                                  "--task", "panel")
     mixed = pd.concat([df, frame(1, n=60, freq="D").assign(unique_id="daily")])
     assert "mixes frequencies" in bad(tmp_path, mixed, capsys)
+    # a window shorter than a season gave "x contains NaN" from deep inside
+    assert "--lookback 8 is not longer than a season (12 rows)" in bad(
+        tmp_path, df, capsys, "--lookback", "8", "--season", "12")
 
 
 def test_a_single_series_csv_is_still_the_series_task(tmp_path):

@@ -29,7 +29,12 @@ def plan(panel, given, training=False):
     H = out["horizon"][0]
     shortest = int(panel.lengths.min())
     if given.get("lookback") is not None:
-        out["lookback"] = (positive_int("lookback", given["lookback"]), "given")
+        L = positive_int("lookback", given["lookback"])
+        if m > 1 and L <= m:      # a window's level is the mean of its first season
+            raise RnnlabError(f"--lookback {L} is not longer than a season ({m} rows): each "
+                              f"window is scaled by the level of its first season; use "
+                              f"--lookback {m + 1} or more, or leave it out")
+        out["lookback"] = (L, "given")
     else:
         want = max(3 * m, H + m) if m > 1 else max(2 * H, 24)
         room = shortest - H - 1
