@@ -163,11 +163,7 @@ class DistributedTrainer(Trainer):
         bad = first_nonfinite(self.model.params, self.tparams) or \
             (None if np.isfinite(loss) else "loss")
         if bad is not None:
-            if self.cfg.on_nan == "stop":
-                raise Diverged(f"training diverged at step {self.step + 1}: {bad} is NaN or "
-                               f"inf; lower --lr or --clip (the last good checkpoint is kept)"
-                               f", or pass --on-nan skip to skip such batches")
-            self.log(f"step {self.step + 1}: skipped a batch with non-finite {bad}")
+            self.nonfinite(bad)
             if not all(bool(torch.isfinite(s).all()) for s in _parts(state_n)):
                 state_n = None
         else:

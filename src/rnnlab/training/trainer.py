@@ -87,11 +87,7 @@ class Trainer:
             clip_grad_norm(model.grads, self.cfg.clip)
         bad = grads_finite(model.grads) or (None if math.isfinite(loss) else "loss")
         if bad is not None:
-            if self.cfg.on_nan == "stop":
-                raise Diverged(f"training diverged at step {self.step + 1}: {bad} is NaN or "
-                               f"inf; lower --lr or --clip (the last good checkpoint is kept)"
-                               f", or pass --on-nan skip to skip such batches")
-            self.log(f"step {self.step + 1}: skipped a batch with non-finite {bad}")
+            self.nonfinite(bad)
             if not all(np.isfinite(s).all() for s in _state_list(state_n)):
                 state_n = None      # never carry a non-finite state into the next batch
         else:
@@ -102,6 +98,16 @@ class Trainer:
         return loss
 
     # ----- the loop ---------------------------------------------------------------------------
+    def nonfinite(self, bad):
+        """A step found `bad` (what it names) NaN or inf: with --on-nan stop raise Diverged (the
+        last good checkpoint stays), with skip say the batch is skipped. The caller drops a
+        non-finite carried state."""
+        if self.cfg.on_nan == "stop":
+            raise Diverged(f"training diverged at step {self.step + 1}: {bad} is NaN or "
+                           f"inf; lower --lr or --clip (the last good checkpoint is kept)"
+                           f", or pass --on-nan skip to skip such batches")
+        self.log(f"step {self.step + 1}: skipped a batch with non-finite {bad}")
+
     def total_steps(self):
         return self.stop_rule().total
 
