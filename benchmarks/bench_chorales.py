@@ -64,17 +64,9 @@ def cell_choices(variants):
 def note_stats(seqs):
     """(mean note length in steps, mean notes sounding per step) of step sequences; a note is
     a run of consecutive steps holding the same pitch."""
-    lengths, sounding, steps = [], 0, 0
-    for seq in seqs:
-        open_at = {}
-        for t, step in enumerate(list(seq) + [[]]):
-            now = set(step)
-            for p in [p for p in open_at if p not in now]:
-                lengths.append(t - open_at.pop(p))
-            for p in now:
-                open_at.setdefault(p, t)
-        sounding += sum(len(s) for s in seq)
-        steps += len(seq)
+    from music_stats import note_lengths
+    lengths = note_lengths(seqs)
+    sounding, steps = sum(len(s) for seq in seqs for s in seq), sum(len(seq) for seq in seqs)
     return (float(np.mean(lengths)) if lengths else 0.0), sounding / max(steps, 1)
 
 
