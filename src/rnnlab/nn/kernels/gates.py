@@ -105,7 +105,7 @@ def _gru_bwd_row(A, dAh, dy, t, b, H, j0, j1, hns, y, h0, dhs):
 def rnn_fwd(A, R, t, b0, b1, H, j0, j1, lens, relu, y, hs):
     """Step t, rows b0..b1-1, units j0..j1-1 (R[b, j-j0]: the recurrent product); a row past
     its length keeps its state (y zero)."""
-    if relu:                      # a constant in each branch (lstm_gates.gates_fwd)
+    if relu:                      # a constant in each branch (lstm_gates.fwd_standard)
         _rnn_fwd_rows(A, R, t, b0, b1, H, j0, j1, lens, True, y, hs)
     else:
         _rnn_fwd_rows(A, R, t, b0, b1, H, j0, j1, lens, False, y, hs)

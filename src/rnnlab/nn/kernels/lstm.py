@@ -4,10 +4,10 @@
 Forward: ``A = X W_ih^T + (b_ih + b_hh)`` for all steps as one GEMM, then one compiled time
 loop: per step one product ``h_{t-1} W_hh^T`` (``panels.gemm_rows`` on W_hh^T packed once; for
 big layers the units split over the threads, ``units``) and
-one fused pass over (B, H) (``lstm_gates.gates_fwd``) that reads the four pre-activations,
+one fused pass over (B, H) (``lstm_gates.fwd_standard`` or its variant's) that reads the four pre-activations,
 writes the activated gates i, f, g, o back into A in place, and the new c, tanh(c), h.
 Backward: one compiled loop that turns the gates into dA in place (same buffer,
-``lstm_gates.gates_bwd``) with one product ``dA_t W_hh`` per step; then dW_ih = dA^T X,
+``lstm_gates.bwd_*``) with one product ``dA_t W_hh`` per step; then dW_ih = dA^T X,
 dW_hh = dA[1:]^T H[:-1], dx = dA W_ih, db = sum(dA) as single GEMMs/reductions after the
 loop (``gemms``).
 
@@ -27,7 +27,7 @@ from ._common import release as _release
 from .activations import one, sigm, tanh_
 from .gemms import input_grad, input_projection, prepare_input, weight_grads
 from .loops import plan, run_backward, run_forward
-from .steps import LstmBwd, LstmFwd, make
+from .steps import LSTM_BWD, LSTM_FWD, make
 from .tiles import matvec_packed
 
 TOKEN_INPUT = True     # forward/backward take a functional.TokenInput (gemms)
@@ -156,7 +156,7 @@ def forward(x, state, params, lengths=None, variant="standard", workspace=None):
     cs = take(ws, (T, B, H), dtype)
     tcs = take(ws, (T, B, H), dtype)
     y = np.empty((T, B, H), dtype)
-    run_forward(make(LstmFwd, A=A, lens=lens, variant=code, wpi=wp[0], wpf=wp[1], wpo=wp[2],
+    run_forward(make(LSTM_FWD[code], A=A, lens=lens, wpi=wp[0], wpf=wp[1], wpo=wp[2],
                      cs=cs, tcs=tcs, y=y, hs=hs), w_hh, G, ws)
     cache = dict(A=A, c=cs, tanh_c=tcs, h=y, x=x, h0=h0c, c0=c0c, lens=lens, ws=ws,
                  variant=variant, params=params, w_ih=w_ih, w_hh=w_hh, wp=wp, used=False)
@@ -182,7 +182,7 @@ def backward(dy, dstate_n, cache):
     ws = cache["ws"]
     G = GH // H
     dwps = np.zeros((plan(B, H, G, dtype)[1], 3, H), dtype)   # one per row block
-    run_backward(make(LstmBwd, A=A, dAh=A, dy=dy, lens=cache["lens"], variant=code, wpi=wp[0],
+    run_backward(make(LSTM_BWD[code], A=A, dAh=A, dy=dy, lens=cache["lens"], wpi=wp[0],
                       wpf=wp[1], wpo=wp[2], dwp=dwps, cs=cache["c"], tcs=cache["tanh_c"],
                       c0=cache["c0"], dhs=dhs), cache["w_hh"], G, ws)
     dwp = dwps.sum(axis=0) if dwps.shape[0] > 1 else dwps[0]

@@ -3,8 +3,8 @@ the three variants (``lstm.VARIANTS``, by code: 0 standard, 1 peephole, 2 couple
 units j0..j1-1 of one row (all of them in the single-thread and batch-split loops, one
 thread's share in ``units``).
 
-``gates_fwd`` turns a step's rows' pre-activations (input projection + recurrent product) into the
-activated gates in place and the new c, tanh c, h; ``gates_bwd`` turns those gates into
+``fwd_*`` turns a step's rows' pre-activations (input projection + recurrent product) into the
+activated gates in place and the new c, tanh c, h; ``bwd_*`` turns those gates into
 dA in place, carries dc to the previous step and accumulates the peephole gradients. Same
 equations as ``rnnlab.nn.cells.lstm``.
 
@@ -49,19 +49,27 @@ def _output(ao, c, tc, y, h):
 
 
 @njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
-def gates_fwd(A, R, t, b0, b1, H, j0, j1, lens, variant, wpi, wpf, wpo, cs, tcs, y, hs):
+def fwd_standard(A, R, t, b0, b1, H, j0, j1, lens, wpi, wpf, wpo, cs, tcs, y, hs):
     """Step t, rows b0..b1-1, units j0..j1-1: each row's pre-activations A[t, b] (+ R[b], the
     recurrent product, gate k of unit j at R[b, k*(j1-j0) + j-j0]) -> gates in place, c,
     tanh c, h; a row past its length keeps its state (c carried, A, tanh c, y zero).
-    The variant is a constant in each branch, so each compiles to its own straight loop
-    (with the variant known only at run time inside the row loop, an LSTM H=32, B=32 forward
-    loop took 0.80 ms against 0.49)."""
-    if variant == 0:
-        _fwd_rows(A, R, t, b0, b1, H, j0, j1, lens, 0, wpi, wpf, wpo, cs, tcs, y, hs)
-    elif variant == 1:
-        _fwd_rows(A, R, t, b0, b1, H, j0, j1, lens, 1, wpi, wpf, wpo, cs, tcs, y, hs)
-    else:
-        _fwd_rows(A, R, t, b0, b1, H, j0, j1, lens, 2, wpi, wpf, wpo, cs, tcs, y, hs)
+    One entry point per variant, the variant a constant in it: each compiles to its own
+    straight loop (with the variant known only at run time inside the row loop, an LSTM
+    H=32, B=32 forward loop took 0.80 ms against 0.49), and a run compiles only its own
+    variant (the three in one function took three times as long to compile)."""
+    _fwd_rows(A, R, t, b0, b1, H, j0, j1, lens, 0, wpi, wpf, wpo, cs, tcs, y, hs)
+
+
+@njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
+def fwd_peephole(A, R, t, b0, b1, H, j0, j1, lens, wpi, wpf, wpo, cs, tcs, y, hs):
+    """``fwd_standard`` for the peephole LSTM."""
+    _fwd_rows(A, R, t, b0, b1, H, j0, j1, lens, 1, wpi, wpf, wpo, cs, tcs, y, hs)
+
+
+@njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
+def fwd_coupled(A, R, t, b0, b1, H, j0, j1, lens, wpi, wpf, wpo, cs, tcs, y, hs):
+    """``fwd_standard`` for the coupled LSTM."""
+    _fwd_rows(A, R, t, b0, b1, H, j0, j1, lens, 2, wpi, wpf, wpo, cs, tcs, y, hs)
 
 
 @njit(nogil=True, fastmath={"contract"}, error_model="numpy", inline="always")
@@ -153,16 +161,23 @@ def _acc2(d, x, c):
 
 
 @njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
-def gates_bwd(A, dy, t, b0, b1, H, j0, j1, lens, variant, wpi, wpf, wpo, dwp, cs, tcs, c0,
-              dhs):
+def bwd_standard(A, dy, t, b0, b1, H, j0, j1, lens, wpi, wpf, wpo, dwp, cs, tcs, c0, dhs):
     """Step t, rows b0..b1-1, units j0..j1-1: the gates in A[t, b] -> dA in place, dc_{t-1}
-    into dhs[B + b]; a row past its length gets dA = 0. One branch per variant, as forward."""
-    if variant == 0:
-        _bwd_rows(A, dy, t, b0, b1, H, j0, j1, lens, 0, wpi, wpf, wpo, dwp, cs, tcs, c0, dhs)
-    elif variant == 1:
-        _bwd_rows(A, dy, t, b0, b1, H, j0, j1, lens, 1, wpi, wpf, wpo, dwp, cs, tcs, c0, dhs)
-    else:
-        _bwd_rows(A, dy, t, b0, b1, H, j0, j1, lens, 2, wpi, wpf, wpo, dwp, cs, tcs, c0, dhs)
+    into dhs[B + b]; a row past its length gets dA = 0. One entry point per variant, as
+    forward."""
+    _bwd_rows(A, dy, t, b0, b1, H, j0, j1, lens, 0, wpi, wpf, wpo, dwp, cs, tcs, c0, dhs)
+
+
+@njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
+def bwd_peephole(A, dy, t, b0, b1, H, j0, j1, lens, wpi, wpf, wpo, dwp, cs, tcs, c0, dhs):
+    """``bwd_standard`` for the peephole LSTM."""
+    _bwd_rows(A, dy, t, b0, b1, H, j0, j1, lens, 1, wpi, wpf, wpo, dwp, cs, tcs, c0, dhs)
+
+
+@njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
+def bwd_coupled(A, dy, t, b0, b1, H, j0, j1, lens, wpi, wpf, wpo, dwp, cs, tcs, c0, dhs):
+    """``bwd_standard`` for the coupled LSTM."""
+    _bwd_rows(A, dy, t, b0, b1, H, j0, j1, lens, 2, wpi, wpf, wpo, dwp, cs, tcs, c0, dhs)
 
 
 @njit(nogil=True, fastmath={"contract"}, error_model="numpy", inline="always")

@@ -18,20 +18,45 @@ from collections import namedtuple
 import numpy as np
 from numba.extending import overload
 
+from . import lstm_gates
 from .gates import gru_bwd, gru_fwd, rnn_bwd, rnn_fwd
-from .lstm_gates import gates_bwd as lstm_bwd
-from .lstm_gates import gates_fwd as lstm_fwd
 
 RnnFwd = namedtuple("RnnFwd", "A lens relu y hs")
 RnnBwd = namedtuple("RnnBwd", "A dAh dy y lens relu dhs")
 GruFwd = namedtuple("GruFwd", "A bhh lens hns y hs")
 GruBwd = namedtuple("GruBwd", "A dAh dy lens hns y h0 dhs")
-LstmFwd = namedtuple("LstmFwd", "A lens variant wpi wpf wpo cs tcs y hs")
-LstmBwd = namedtuple("LstmBwd", "A dAh dy lens variant wpi wpf wpo dwp cs tcs c0 dhs")
+LstmFwd = namedtuple("LstmFwd", "A lens wpi wpf wpo cs tcs y hs")
+LstmBwd = namedtuple("LstmBwd", "A dAh dy lens wpi wpf wpo dwp cs tcs c0 dhs")
+
+
+# The LSTM's variant is its tuple's class (``LSTM_FWD[code]``, code as ``lstm.VARIANTS``), not
+# a field: the class is known when the loop compiles, so each variant's loop holds its own gate
+# pass only, and a standard LSTM never compiles the peephole and coupled ones.
+class LstmPeepholeFwd(LstmFwd):
+    __slots__ = ()
+
+
+class LstmCoupledFwd(LstmFwd):
+    __slots__ = ()
+
+
+class LstmPeepholeBwd(LstmBwd):
+    __slots__ = ()
+
+
+class LstmCoupledBwd(LstmBwd):
+    __slots__ = ()
+
+
+LSTM_FWD = (LstmFwd, LstmPeepholeFwd, LstmCoupledFwd)
+LSTM_BWD = (LstmBwd, LstmPeepholeBwd, LstmCoupledBwd)
+_LSTM_GATES = {LstmFwd: lstm_gates.fwd_standard, LstmPeepholeFwd: lstm_gates.fwd_peephole,
+               LstmCoupledFwd: lstm_gates.fwd_coupled, LstmBwd: lstm_gates.bwd_standard,
+               LstmPeepholeBwd: lstm_gates.bwd_peephole, LstmCoupledBwd: lstm_gates.bwd_coupled}
 
 # Each array field's shape in letters: T steps, B rows, H units, G*H gates (``A``), S state
 # rows (B; 2B for the LSTM's stacked (h, c)), P peephole length (H, or 1 for a placeholder),
-# N row blocks; scalars (relu, variant) are not arrays.
+# N row blocks; scalars (relu) are not arrays.
 _SHAPES = {"A": "TBG", "dAh": "TBG", "dy": "TBH", "y": "TBH", "hns": "TBH", "cs": "TBH",
            "tcs": "TBH", "lens": "B", "hs": "SH", "dhs": "SH", "h0": "BH", "c0": "BH",
            "bhh": "G", "wpi": "P", "wpf": "P", "wpo": "P", "dwp": "N3H"}
@@ -43,7 +68,7 @@ def make(cls, **fields):
     T, B, GH = fields["A"].shape
     H = fields["dy" if "dy" in fields else "y"].shape[2]
     sizes = {"T": T, "B": B, "G": GH, "H": H, "3": 3,
-             "S": 2 * B if cls in (LstmFwd, LstmBwd) else B,
+             "S": 2 * B if issubclass(cls, (LstmFwd, LstmBwd)) else B,
              "P": fields["wpi"].shape[0] if "wpi" in fields else 1,
              "N": fields["dwp"].shape[0] if "dwp" in fields else 1}
     for name, v in fields.items():
@@ -90,10 +115,12 @@ def _step_fwd(a, acc, t, b0, b1, j0, j1):
         def impl(a, acc, t, b0, b1, j0, j1):
             gru_fwd(a.A, acc, a.bhh, t, b0, b1, a.y.shape[2], j0, j1, a.lens, a.hns, a.y, a.hs)
         return impl
-    if _cls(a) is LstmFwd:
+    if _cls(a) in LSTM_FWD:
+        gates = _LSTM_GATES[_cls(a)]
+
         def impl(a, acc, t, b0, b1, j0, j1):
-            lstm_fwd(a.A, acc, t, b0, b1, a.y.shape[2], j0, j1, a.lens, a.variant, a.wpi,
-                     a.wpf, a.wpo, a.cs, a.tcs, a.y, a.hs)
+            gates(a.A, acc, t, b0, b1, a.y.shape[2], j0, j1, a.lens, a.wpi, a.wpf, a.wpo, a.cs,
+                  a.tcs, a.y, a.hs)
         return impl
     return None
 
@@ -109,17 +136,19 @@ def _step_bwd(a, t, b0, b1, j0, j1, blk):
             gru_bwd(a.A, a.dAh, a.dy, t, b0, b1, a.dhs.shape[1], j0, j1, a.lens, a.hns, a.y,
                     a.h0, a.dhs)
         return impl
-    if _cls(a) is LstmBwd:
+    if _cls(a) in LSTM_BWD:
+        gates = _LSTM_GATES[_cls(a)]
+
         def impl(a, t, b0, b1, j0, j1, blk):
-            lstm_bwd(a.A, a.dy, t, b0, b1, a.dhs.shape[1], j0, j1, a.lens, a.variant, a.wpi,
-                     a.wpf, a.wpo, a.dwp[blk], a.cs, a.tcs, a.c0, a.dhs)
+            gates(a.A, a.dy, t, b0, b1, a.dhs.shape[1], j0, j1, a.lens, a.wpi, a.wpf, a.wpo,
+                  a.dwp[blk], a.cs, a.tcs, a.c0, a.dhs)
         return impl
     return None
 
 
 @overload(adds_carry)
 def _adds_carry(a):
-    if _cls(a) in (RnnBwd, LstmBwd):
+    if _cls(a) is RnnBwd or _cls(a) in LSTM_BWD:
         return lambda a: False
     if _cls(a) is GruBwd:
         return lambda a: True
