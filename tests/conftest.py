@@ -7,24 +7,6 @@ import os
 import numpy as np
 import pytest
 
-# Session fixtures that cost tens of seconds: the tests that use one run in one process
-# (below), so that fixture runs once however many processes run the suite.
-_SHARED_RUNS = ("demo_run", "serve_run")
-
-
-def pytest_collection_modifyitems(items):
-    """Under pytest-xdist (`.ci/run` runs `-n 2 --dist loadgroup`), keep each test module in one
-    process, since its module-scoped fixtures (trained models) would otherwise be built in both,
-    and the users of each expensive session fixture in one process together."""
-    group = {}
-    for item in items:
-        for name in _SHARED_RUNS:
-            if name in item.fixturenames:
-                group[item.module.__name__] = name
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group(group.get(item.module.__name__,
-                                                          item.module.__name__)))
-
 
 def word_text(path, n, seed=0):
     """A small text of n words from a 12-word vocabulary (for the run-folder, signal, fault
