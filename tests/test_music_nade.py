@@ -1,4 +1,4 @@
-"""The music task with the NADE head (--head nade): the model's loss gradient in float64 with a
+"""The music task with the NADE head (the piano roll's default): the model's loss gradient in float64 with a
 mask, evaluate's exact NLL by hand, chords sampled pitch by pitch, the config key, and the
 exports that refuse the head."""
 import json
@@ -16,7 +16,7 @@ from rnnlab.tasks.model import ModelConfig, SequenceModel
 
 TINY = ["--cell", "gru", "--hidden", "16", "--layers", "1", "--batch", "8", "--seq-len", "16",
         "--eval-every", "40", "--lr", "0.02", "--transpose", "0", "--output-dropout", "0",
-        "--head", "nade", "--nade-hidden", "8"]
+        "--nade-hidden", "8"]            # no --head: nade is the piano roll's default
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +95,7 @@ def test_samples_chords_pitch_by_pitch(run):
     assert all(m.lo <= p <= m.hi for s in greedy for p in s)
 
 
-def test_config_key_and_refusals(run, tmp_path):
+def test_config_key_and_refusals(run, tmp_path, capsys):
     old = ModelConfig(task="music", input_size=3, output_size=3).to_json()
     del old["head"], old["nade_hidden"]                    # a config from before the head
     assert ModelConfig.from_json(old).head == "bernoulli"
@@ -106,3 +106,11 @@ def test_config_key_and_refusals(run, tmp_path):
     with pytest.raises(RnnlabError, match="no nade head"):
         export_onnx(run, tmp_path / "m.onnx")
     assert not (tmp_path / "m.onnx").exists()
+    capsys.readouterr()
+    assert main(["export", str(run), "-o", str(tmp_path / "m.onnx")]) == 2
+    err = capsys.readouterr().err
+    assert "no nade head" in err and "--head bernoulli" in err and err.count("\n") == 1, err
+    pytest.importorskip("torch")
+    from rnnlab.interop.torch import build_twin
+    with pytest.raises(RnnlabError, match="torch twin has no nade head"):
+        build_twin(run)
