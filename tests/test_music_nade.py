@@ -114,3 +114,28 @@ def test_config_key_and_refusals(run, tmp_path, capsys):
     from rnnlab.interop.torch import build_twin
     with pytest.raises(RnnlabError, match="torch twin has no nade head"):
         build_twin(run)
+
+
+def test_the_gradient_norm_plot_reads_the_nade_loss(run, notes):
+    """`plot --input`'s ||dL/dh|| at distance 0 is the gradient of the NADE's -log p(chord)
+    of the last prediction (it used the sigmoid head's loss, and failed, before)."""
+    from rnnlab.viz.gradients import grad_norms
+    m = rnnlab.load(run)
+    sm = m.model
+    seq = json.loads(notes.read_text())["test"][0][:12]
+    x = np.vstack([np.zeros((1, m.hi - m.lo + 1)),
+                   to_piano_roll(seq, m.lo, m.hi)]).astype(np.float32)
+    got = grad_norms(m, x)
+    label = next(k for k in got if "h_t" in k)
+    y, _ = sm.rnn(x[:, None], None, backend="numpy")          # the top layer's h_t
+    h, target = y[-2, 0].astype(np.float64), x[-1][None].astype(np.float64)
+
+    def loss(hh):
+        out = sm.head.forward(hh[None].astype(sm.dtype))
+        return float(sm.nade.nll(out, target.astype(sm.dtype), backend="numpy")[0])
+    eps, fd = 1e-2, np.zeros_like(h)
+    for i in range(len(h)):
+        d = np.zeros_like(h)
+        d[i] = eps
+        fd[i] = (loss(h + d) - loss(h - d)) / (2 * eps)
+    assert got[label][0] == pytest.approx(np.linalg.norm(fd), rel=1e-2)
