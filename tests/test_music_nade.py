@@ -1,4 +1,4 @@
-"""The music task with the NADE head (--head nade): the model's loss gradient in float64 with a
+"""The music task with the NADE head (the piano roll's default): the model's loss gradient in float64 with a
 mask, evaluate's exact NLL by hand, chords sampled pitch by pitch, the config key, and the
 exports that refuse the head."""
 import json
@@ -16,7 +16,7 @@ from rnnlab.tasks.model import ModelConfig, SequenceModel
 
 TINY = ["--cell", "gru", "--hidden", "16", "--layers", "1", "--batch", "8", "--seq-len", "16",
         "--eval-every", "40", "--lr", "0.02", "--transpose", "0", "--output-dropout", "0",
-        "--head", "nade", "--nade-hidden", "8"]
+        "--nade-hidden", "8"]            # no --head: nade is the piano roll's default
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +95,7 @@ def test_samples_chords_pitch_by_pitch(run):
     assert all(m.lo <= p <= m.hi for s in greedy for p in s)
 
 
-def test_config_key_and_refusals(run, tmp_path):
+def test_config_key_and_refusals(run, tmp_path, capsys):
     old = ModelConfig(task="music", input_size=3, output_size=3).to_json()
     del old["head"], old["nade_hidden"]                    # a config from before the head
     assert ModelConfig.from_json(old).head == "bernoulli"
@@ -106,3 +106,36 @@ def test_config_key_and_refusals(run, tmp_path):
     with pytest.raises(RnnlabError, match="no nade head"):
         export_onnx(run, tmp_path / "m.onnx")
     assert not (tmp_path / "m.onnx").exists()
+    capsys.readouterr()
+    assert main(["export", str(run), "-o", str(tmp_path / "m.onnx")]) == 2
+    err = capsys.readouterr().err
+    assert "no nade head" in err and "--head bernoulli" in err and err.count("\n") == 1, err
+    pytest.importorskip("torch")
+    from rnnlab.interop.torch import build_twin
+    with pytest.raises(RnnlabError, match="torch twin has no nade head"):
+        build_twin(run)
+
+
+def test_the_gradient_norm_plot_reads_the_nade_loss(run, notes):
+    """`plot --input`'s ||dL/dh|| at distance 0 is the gradient of the NADE's -log p(chord)
+    of the last prediction (it used the sigmoid head's loss, and failed, before)."""
+    from rnnlab.viz.gradients import grad_norms
+    m = rnnlab.load(run)
+    sm = m.model
+    seq = json.loads(notes.read_text())["test"][0][:12]
+    x = np.vstack([np.zeros((1, m.hi - m.lo + 1)),
+                   to_piano_roll(seq, m.lo, m.hi)]).astype(np.float32)
+    got = grad_norms(m, x)
+    label = next(k for k in got if "h_t" in k)
+    y, _ = sm.rnn(x[:, None], None, backend="numpy")          # the top layer's h_t
+    h, target = y[-2, 0].astype(np.float64), x[-1][None].astype(np.float64)
+
+    def loss(hh):
+        out = sm.head.forward(hh[None].astype(sm.dtype))
+        return float(sm.nade.nll(out, target.astype(sm.dtype), backend="numpy")[0])
+    eps, fd = 1e-2, np.zeros_like(h)
+    for i in range(len(h)):
+        d = np.zeros_like(h)
+        d[i] = eps
+        fd[i] = (loss(h + d) - loss(h - d)) / (2 * eps)
+    assert got[label][0] == pytest.approx(np.linalg.norm(fd), rel=1e-2)

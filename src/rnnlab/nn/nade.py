@@ -73,7 +73,7 @@ class NADE(Module):
         w = (np.ones(len(bv), self.dtype) if weights is None else
              np.ascontiguousarray(np.broadcast_to(weights, lead).reshape(-1), self.dtype))
         W, V = self.params["weight"], self.params["readout"]
-        if _use_kernel(backend):
+        if kernel_runs(backend):
             from .kernels.nade import nade_nll_grad
             nll, dbv, dbh, dW, dV = nade_nll_grad(bv, bh, v, w, W, V, _chunks(len(bv)), grad)
         else:
@@ -105,7 +105,7 @@ class NADE(Module):
              np.random.default_rng(rng).random((len(bv), self.P)))
         u = np.ascontiguousarray(u, self.dtype)
         W, V = self.params["weight"], self.params["readout"]
-        if _use_kernel(backend):
+        if kernel_runs(backend):
             from .kernels.nade import nade_sample
             out = nade_sample(bv, bh, W, V, u, float(temperature), _chunks(len(bv)))
         else:
@@ -113,7 +113,10 @@ class NADE(Module):
         return out.reshape(np.shape(bias)[:-1] + (self.P,))
 
 
-def _use_kernel(backend):
+def kernel_runs(backend=None):
+    """Whether the NADE runs in its numba kernels on `backend` (None: the process default);
+    else the NumPy reference, which keeps every unit's hidden activations for the backward
+    (what the memory estimate counts)."""
     return (backend or get_backend()) == "numba" and numba_available()
 
 
@@ -134,7 +137,8 @@ def _nll_grad_numpy(bv, bh, v, w, W, V, grad):
         z = bv[:, p] + h @ V[p]
         nll += np.logaddexp(0, z) - v[:, p] * z
         dz[:, p] = (sigmoid(z) - v[:, p]) * w
-        hids.append(h)
+        if grad:                # the backward's: P arrays of (N, Hn), not kept to score
+            hids.append(h)
         a = a + v[:, p, None] * W[p]
     nll[w == 0] = 0
     if not grad:

@@ -17,7 +17,9 @@ after minutes of allocating. It counts:
                                                       what is not (T, B, H): the mLSTM's
                                                       T x T per head (parallel) or its
                                                       memory C per step (recurrent)
-  the head's logits, probabilities and gradient       (T, B, O) each, in float64
+  the head's logits, probabilities and gradient       (T, B, O) each, in float64 (the NADE
+                                                      head: O = P + Hn; its NumPy reference
+                                                      also keeps (T, B, P, Hn) for the backward)
   validation's forward instead, when it is larger     in its own chunks (text: up to 1000
                                                       steps x 16 rows; the forward's share)
   the one-hot table (V, V) of a text model without --embed
@@ -42,6 +44,7 @@ import numpy as np
 
 from ..errors import RnnlabError
 from ..nn import registry
+from ..nn.nade import kernel_runs as nade_kernel_runs
 from ..nn.optim import OPTIMIZERS
 
 # buffers each optimizer keeps per parameter
@@ -118,6 +121,8 @@ def estimate_training_memory(mcfg, batch, seq_len, optimizer="adam", eval_tokens
     kernel = spec.kernel_runs(mcfg, backend)
     options = spec.layer_options(mcfg)
     D, H, O = mcfg.embed or mcfg.input_size, mcfg.hidden, mcfg.output_size
+    Hn = mcfg.nade_hidden if mcfg.head == "nade" else 0     # the NADE head's hidden units
+    nade_reference = Hn and not nade_kernel_runs(backend)
 
     def step(T, B, forward=False):
         """(bytes, notes) of one forward (and backward) over (T, B)."""
@@ -132,7 +137,9 @@ def estimate_training_memory(mcfg, batch, seq_len, optimizer="adam", eval_tokens
         # (the first layer's input, one-hot or embedded, is its x, counted with the layer)
         # the head's gradient into the top layer, the loss's arrays
         numbers += T * B * H
-        numbers += HEAD_ARRAYS * T * B * O * 8 // s
+        numbers += HEAD_ARRAYS * T * B * (O + Hn) * 8 // s     # nade: P + Hn biases a row
+        if nade_reference and not forward:       # NumPy NADE: (Hn,) per pitch and row
+            numbers += T * B * O * Hn
         return numbers * s, notes
 
     T_eval = min(eval_seq_len or seq_len, eval_tokens) if eval_tokens else 0

@@ -178,7 +178,7 @@ def _of(total):
 def _new_configs(data, options):
     options = {k: v for k, v in options.items() if v is not None}     # None: not given
     name = registry.task_for_file(data, options.get("task"))
-    options = _nest_task_options(name, options)
+    options = nest_task_options(name, options)
     split_options(options)                  # an unknown option fails before the data is read
     options = registry.with_task_defaults(name, options)     # the task's measured defaults
     tcfg = TrainConfig(data=str(data), task=name, task_options=options.get("task_options"))
@@ -192,7 +192,7 @@ def _new_configs(data, options):
     return tcfg, mcfg, task, chosen
 
 
-def _nest_task_options(name, options):
+def nest_task_options(name, options):
     """The task's own options may be given flat (rnnlab.train(f, music_mode="melody")), as
     the command line gives them; they travel in options["task_options"]."""
     own = {o.name for o in registry.get(name).task.OPTIONS}

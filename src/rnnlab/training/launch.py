@@ -58,9 +58,12 @@ def check_setup(nproc, device, dist_backend):
 
 
 def check_twin(build_twin, mcfg):
-    """Refuse, in one line, a model whose cell has no torch twin."""
+    """Refuse, in one line, a model whose cell or head has no torch twin."""
     if mcfg is None:
         return
+    if mcfg.head != "bernoulli":
+        raise RnnlabError(f"--nproc trains the model's PyTorch twin, which has no {mcfg.head} "
+                          f"head; train it without --nproc, or with --head bernoulli")
     try:
         build_twin(mcfg)
     except RnnlabError as e:
@@ -70,17 +73,24 @@ def check_twin(build_twin, mcfg):
                           ) from None
 
 
-def model_config(out, resume, options):
+def model_config(out, resume, options, data=None):
     """The ModelConfig a `train` call will build (enough of it to build the twin), or None
-    when train() itself will refuse the call (a --resume without a run folder)."""
+    when train() itself will refuse the call (a --resume without a run folder). With the data
+    file, the task's own defaults count (the piano roll's head is nade)."""
     from .run_folder import RunFolder
+    from ..tasks import registry
     from ..tasks.model import ModelConfig
-    from .api import split_options
+    from .api import nest_task_options, split_options
     if resume:
         run = RunFolder(out)
         return ModelConfig.from_json(run.read_config()["model"]) if run.exists() else None
-    model, _ = split_options({k: v for k, v in options.items() if v is not None})
-    return ModelConfig(input_size=1, output_size=1, **model).validate()
+    given, task = {k: v for k, v in options.items() if v is not None}, {}
+    if data is not None:
+        name = registry.task_for_file(data, given.get("task"))
+        given = registry.with_task_defaults(name, nest_task_options(name, given))
+        task = {"task": getattr(registry.get(name).task, "model_task", name)}
+    model, _ = split_options(given)
+    return ModelConfig(input_size=1, output_size=1, **task, **model).validate()
 
 
 def launch(jobs, nproc, build_twin, device="cpu", dist_backend=None):

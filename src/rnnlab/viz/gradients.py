@@ -260,6 +260,8 @@ def _dloss(sm, logits, target):
         return g
     if sm.loss_kind == "mse":
         return 2 * (logits - np.reshape(target, (len(target), -1)))
+    if getattr(sm, "nade", None) is not None:      # music, head nade: -log p(chord)
+        return sm.nade.nll(logits, target.astype(logits.dtype), grad=True, backend="numpy")[1]
     return sigmoid(logits) - target
 
 

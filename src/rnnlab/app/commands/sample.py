@@ -15,7 +15,8 @@ def add_parser(sub):
                    help="tokens (text, melody) or steps (piano roll)")
     s.add_argument("--temperature", type=float, default=1.0,
                    help="sampling temperature (default: 1.0); 0 = greedy, always the most "
-                   "likely (piano roll: the round(sum p) most likely pitches), which loops: a "
+                   "likely (piano roll: the round(sum p) most likely pitches; with the nade head, "
+                   "the greedy chord, pitch by pitch), which loops: a "
                    "roll model holds one chord, a melody alternates a few notes, a text "
                    "repeats a phrase; for variety use 0.5 to 1, or --top-k")
     s.add_argument("--top-k", type=int, default=0,

@@ -234,7 +234,7 @@ def _train(a, opts):
     if not a.resume and a.batch is not None and a.batch < a.nproc:
         raise RnnlabError(f"--batch {a.batch} is fewer sequences than the {a.nproc} processes; "
                           f"give --batch {a.nproc} or more, or fewer processes")
-    dl.check_twin(build_twin, dl.model_config(a.out, a.resume, opts))
+    dl.check_twin(build_twin, dl.model_config(a.out, a.resume, opts, a.file))
     try:
         done = dl.launch([dict(data=a.file, out=a.out, resume=a.resume, **opts)], a.nproc,
                          build_twin, a.device, a.dist_backend)
