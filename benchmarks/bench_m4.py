@@ -133,6 +133,9 @@ def main():
                     help="an experiment: train N models, median (default: the model's default)")
     ap.add_argument("--hidden", type=int, default=None,
                     help="an experiment: hidden units (default: the model's default)")
+    ap.add_argument("--val-sample", type=int, default=None,
+                    help="an experiment: validate on at most this many model steps while "
+                         "training, 0 = every series (default: the training default)")
     ap.add_argument("--per-series", type=int, default=0, metavar="N",
                     help="also train one model per series on N series spread over the file "
                          "and compare (default: 0, not run)")
@@ -143,7 +146,8 @@ def main():
     t0, c0 = time.perf_counter(), time.process_time()
     lines = []
     knobs = {k: v for k, v in (("steps", a.steps), ("hidden", a.hidden),
-                               ("ensemble", a.ensemble)) if v is not None}
+                               ("ensemble", a.ensemble), ("val_sample", a.val_sample))
+             if v is not None}
     fc = rnnlab.Forecaster(horizon=H, seed=a.seed, log=lines.append, **knobs).fit(df)
     res = fc.model.forecast(H)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
