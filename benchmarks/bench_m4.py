@@ -2,7 +2,7 @@
 computed in the same run and the published anchors.
 
     python benchmarks/bench_m4.py benchmarks/data/Hourly-train.csv benchmarks/data/Hourly-test.csv
-        [--series 50] [--seed 0] [--json out.json]
+        [--series 50] [--seed 0] [--json out.json] [--per-series 12]
 
 The data (Mcompetitions/M4-methods, Dataset/Train/Hourly-train.csv and
 Dataset/Test/Hourly-test.csv) is not shipped: give the paths. Every option of the model is
@@ -10,11 +10,18 @@ its default (the horizon, 48, is M4's). Scores: sMAPE and MASE (m = 24, scaled b
 series' whole training history) averaged over the series; OWA against the whole set's Naive2
 (sMAPE 18.383, MASE 2.395) as M4 published it; the 95% interval's coverage and MSIS.
 Times: wall and CPU (process_time) of fit + predict; peak memory: the process's max RSS.
+
+`--per-series N` also runs today's alternative, as a user would: N series spread evenly over
+the file (the first, the last and N - 2 between), each written to its own single-series CSV
+and trained on its own (`rnnlab train series.csv --horizon 48`, every other option at its
+default), then forecast 48 steps. Both are scored on those N series, and the per-series CPU
+time for N is scaled to every series of the run (x series / N) beside the global model's.
 """
 import argparse
 import json
 import os
 import resource
+import tempfile
 import time
 
 import numpy as np
@@ -67,6 +74,53 @@ def scores(train, test, fc, lower=None, upper=None, level=0.95):
     return out
 
 
+def spread(ids, n):
+    """n ids spread evenly over `ids` (the first and the last included)."""
+    n = min(n, len(ids))
+    return [ids[k] for k in np.unique(np.linspace(0, len(ids) - 1, n).round().astype(int))]
+
+
+def per_series(train, ids, seed):
+    """Train one single-series model per id from its own CSV, with the defaults; returns
+    ({id: forecast}, total CPU s, total wall s, {id: CPU s})."""
+    import rnnlab
+    from rnnlab.data.series import write_csv
+    fcs, cpus, wall = {}, {}, time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="m4-per-series-") as tmp:
+        for i in ids:
+            path = os.path.join(tmp, f"{i}.csv")
+            write_csv(path, {"y": train[i]})
+            c0 = time.process_time()
+            run = os.path.join(tmp, f"run-{i}")
+            rnnlab.train(path, out=run, task_options={"horizon": H}, seed=seed, progress=False,
+                         log=lambda msg: None, handle_signals=False)
+            fcs[i] = np.asarray(rnnlab.load(run).forecast(H)["forecast"])
+            cpus[i] = time.process_time() - c0
+            print(f"  per-series {i}: {cpus[i]:.1f} s CPU", flush=True)
+    return fcs, sum(cpus.values()), time.perf_counter() - wall, cpus
+
+
+def compare_per_series(train, test, fc_global, snaive, n, seed, global_cpu):
+    """The global model against one model per series on the same n series, and their time."""
+    ids = spread(list(train), n)
+    fcs, cpu, wall, cpus = per_series(train, ids, seed)
+    sub = lambda d: {i: d[i] for i in ids}  # noqa: E731
+    rows = {"rnnlab global model (with fallback)": scores(train, sub(test), fc_global),
+            "rnnlab one model per series": scores(train, sub(test), fcs),
+            "seasonal naive": scores(train, sub(test), snaive)}
+    scaled = cpu / len(ids) * len(train)
+    print(f"\nSame {len(ids)} series ({', '.join(ids)}), each scored as above:")
+    for name, r in rows.items():
+        print(f"{name:38s} {r['smape']:7.3f} {r['mase']:7.3f} {r['owa']:6.3f}")
+    print(f"per-series models: {cpu:.0f} s CPU for {len(ids)} series ({wall:.0f} s wall), "
+          f"x {len(train)}/{len(ids)} = {scaled:.0f} s CPU for {len(train)} series; the global "
+          f"model {global_cpu:.0f} s CPU for {len(train)}: ratio {global_cpu / scaled:.4f} "
+          f"(target <= 0.05)")
+    return {"ids": ids, "rows": rows, "cpu_s": cpu, "wall_s": wall, "cpu_s_each": cpus,
+            "cpu_s_scaled": scaled, "time_ratio": global_cpu / scaled,
+            "forecasts": {i: f.tolist() for i, f in fcs.items()}}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("train")
@@ -80,6 +134,12 @@ def main():
                     help="an experiment: train N models, median (default: the model's default)")
     ap.add_argument("--hidden", type=int, default=None,
                     help="an experiment: hidden units (default: the model's default)")
+    ap.add_argument("--val-sample", type=int, default=None,
+                    help="an experiment: validate on at most this many model steps while "
+                         "training, 0 = every series (default: the training default)")
+    ap.add_argument("--per-series", type=int, default=0, metavar="N",
+                    help="also train one model per series on N series spread over the file "
+                         "and compare (default: 0, not run)")
     a = ap.parse_args()
     import rnnlab
     train, test = read_wide(a.train, a.series), read_wide(a.test, a.series)
@@ -87,7 +147,8 @@ def main():
     t0, c0 = time.perf_counter(), time.process_time()
     lines = []
     knobs = {k: v for k, v in (("steps", a.steps), ("hidden", a.hidden),
-                               ("ensemble", a.ensemble)) if v is not None}
+                               ("ensemble", a.ensemble), ("val_sample", a.val_sample))
+             if v is not None}
     fc = rnnlab.Forecaster(horizon=H, seed=a.seed, log=lines.append, **knobs).fit(df)
     res = fc.model.forecast(H)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
@@ -120,6 +181,9 @@ def main():
           f"{rows['rnnlab (with fallback)']['owa'] / base:.3f}")
     for name, owa in PUBLISHED:
         print(f"{name + ' (published, 414 series)':38s} {'':7s} {'':7s} {owa:6.3f}")
+    if a.per_series:
+        out["per_series"] = compare_per_series(train, test, pick(res, "forecast"), snaive,
+                                               a.per_series, a.seed, cpu)
     if a.json:
         with open(a.json, "w") as f:
             json.dump(out, f, indent=1)

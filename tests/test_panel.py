@@ -48,6 +48,8 @@ def test_cli_train_forecast_evaluate(panel, capsys):
     d, run = panel
     cfg = json.loads((run / "config.json").read_text())
     assert cfg["data"]["kind"] == "panel" and cfg["chosen"]["season"]["value"] == 24
+    # every series is validated every time (a sample of them chose worse weights on M4)
+    assert cfg["chosen"]["val_sample"]["value"] == 0 and cfg["train"]["val_sample"] == 0
     capsys.readouterr()
     assert main(["forecast", str(run), "--json"]) == 0
     res = json.loads(capsys.readouterr().out)

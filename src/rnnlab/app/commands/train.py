@@ -185,7 +185,8 @@ def _train_options(p):
     g.add_argument("--val-sample", type=int, default=None,
                    help=f"validate on a fixed sample of at most this many model steps (tokens, "
                    f"frames, window steps) while training, the full validation part once at "
-                   f"the end; 0 = the full part every time (default: {DEFAULTS['val_sample']})")
+                   f"the end; 0 = the full part every time (default: {DEFAULTS['val_sample']}; "
+                   f"panel: 0)")
     g.add_argument("--on-nan", default=None, choices=["stop", "skip"],
                    help=f"on a NaN loss or gradient: stop, or skip the batch (default: "
                    f"{DEFAULTS['on_nan']})")

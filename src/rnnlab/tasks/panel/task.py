@@ -23,7 +23,7 @@ from . import defaults
 # the long season of a season (hours: a week), when the base may look that far back
 LONG_SEASONS = {24: 168}
 LAG_NAMES = {1: "naive"}
-CHOSEN = ("hidden", "layers", "batch", "lr", "steps", "eval_every", "patience")
+CHOSEN = ("hidden", "layers", "batch", "lr", "steps", "eval_every", "patience", "val_sample")
 
 
 class PanelTask:
