@@ -195,6 +195,7 @@ def test_thread_count_changes_no_bit(cell, monkeypatch):
     monkeypatch.setattr(policy, "SPLIT_MIN_ROWS", 1)
     monkeypatch.setattr(policy, "SPLIT_MIN_MACS", 0)
     monkeypatch.setattr(policy, "PAR_GEMM_MIN_MACS", 0)
+    monkeypatch.setattr(policy, "PAR_GEMM_COLD_MAX_MACS", 0)
 
     class Stream:                               # a tiny text task: random ids, state carried
         carries_state, batches_per_epoch, tokens_per_batch = True, 100, 6 * 4

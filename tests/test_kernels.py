@@ -163,6 +163,7 @@ def test_batch_split_and_threaded_gemms(case, monkeypatch):
     monkeypatch.setattr(policy, "SPLIT_MIN_MACS", 0)
     monkeypatch.setattr(policy, "SCAN_SPLIT_MIN_ELEMS", 0)
     monkeypatch.setattr(policy, "PAR_GEMM_MIN_MACS", 0)
+    monkeypatch.setattr(policy, "PAR_GEMM_COLD_MAX_MACS", 0)
     cell, opts = case
     for dtype in split_dtypes(opts):
         check(run_both(cell, opts, dtype, True, LENGTHS["ragged"], True, True), dtype)
@@ -177,6 +178,36 @@ def test_unit_split(case, monkeypatch):
     cell, opts = case
     for dtype in split_dtypes(opts):
         check(run_both(cell, opts, dtype, True, LENGTHS["ragged"], True, True, H=8), dtype)
+
+
+def test_a_threaded_gemm_without_machine_code_waits_for_a_size_that_pays(monkeypatch):
+    """Below PAR_GEMM_COLD_MAX_MACS a GEMM takes the threaded kernel only once it is compiled
+    (in this process or in numba's cache folder): a cold run does not pay its compile for a
+    product it would not earn back. Same bits either way (test_fused)."""
+    import numba
+    from rnnlab.nn.kernels import gemms, panels
+
+    class Cold:                                  # a dispatcher with no machine code anywhere
+        signatures = []
+        py_func = staticmethod(lambda: None)
+    monkeypatch.setattr(policy, "_ON_DISK", {})
+    monkeypatch.setattr(policy, "_in_cache_folder", lambda fn: False)
+    threads = min(numba.get_num_threads(), 64 // 4)
+    mid = 4 * policy.PAR_GEMM_MIN_MACS
+    assert policy.gemm_threads(64, mid, Cold) == 1
+    assert policy.gemm_threads(64, policy.PAR_GEMM_COLD_MAX_MACS, Cold) == threads
+    Cold.signatures = [("compiled",)]
+    assert policy.gemm_threads(64, mid, Cold) == threads
+    Cold.signatures = []
+    monkeypatch.setattr(policy, "_ON_DISK", {})
+    monkeypatch.setattr(policy, "_in_cache_folder", lambda fn: True)     # cached by a past run
+    assert policy.gemm_threads(64, mid, Cold) == threads
+    # the cache folder is read as numba writes it: a kernel run once has its index there
+    a = np.ones((8, 8), np.float32)
+    gemms.gemm(a, panels.pack(a), np.empty((8, 8), np.float32))
+    monkeypatch.undo()
+    assert policy._in_cache_folder(panels.gemm_rows.py_func)
+    assert not policy._in_cache_folder(Cold.py_func)
 
 
 def test_unit_split_on_one_thread_completes():

@@ -40,7 +40,7 @@ def gemm_t(a, wp, out):
 def _split_rows(a, wp, out, K, one_thread, threaded):
     """Run a packed product on one thread or with out's rows split over ``gemm_threads``."""
     M = out.shape[0]
-    n = gemm_threads(M, M * K * out.shape[1])
+    n = gemm_threads(M, M * K * out.shape[1], threaded)
     if n > 1:
         threaded(a, wp[0], wp[1], out, n)
     else:

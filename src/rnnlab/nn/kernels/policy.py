@@ -50,6 +50,13 @@ PAR_GEMM_MIN_MACS = 1 << 22
 # ^ from this size a GEMM splits its rows over the threads; below it one thread. A fork/join
 #   of numba's OpenMP pool costs 1.4 us with its threads spinning (26 us passive), and 2^22
 #   multiply-adds take about 35 us on one core.
+PAR_GEMM_COLD_MAX_MACS = 1 << 26
+# ^ below this size a GEMM takes the threaded kernel only once that kernel has machine code
+#   (compiled in this process, or in numba's cache from an earlier run or `rnnlab warmup`):
+#   compiling it costs about 6 s of one core (the cold demo's profile, docs/performance.md),
+#   which a product of 2^22-2^26 multiply-adds (35 us - 0.6 ms on one core) earns back only
+#   after tens of thousands of calls. The thread count changes no bit, so the cold run and
+#   the warm one compute the same numbers.
 
 
 def batch_split(B, K, N):
@@ -79,19 +86,53 @@ def unit_split(H, G, itemsize):
     return 2 if H % (2 * UNITS_ALIGN) == 0 else 1
 
 
-def gemm_threads(M, macs):
+def gemm_threads(M, macs, threaded=None):
     """Threads for a GEMM with M output rows: 1 below PAR_GEMM_MIN_MACS or under two 4-row
-    tiles, else up to one thread per 4-row tile."""
+    tiles, or below PAR_GEMM_COLD_MAX_MACS while `threaded` (the threaded kernel's numba
+    dispatcher) has no machine code yet; else up to one thread per 4-row tile."""
     if macs < PAR_GEMM_MIN_MACS or M < 8:
+        return 1
+    if threaded is not None and macs < PAR_GEMM_COLD_MAX_MACS and \
+            not has_machine_code(threaded):
         return 1
     import numba
     return max(1, min(numba.get_num_threads(), M // 4))
 
 
+_ON_DISK = {}     # py_func -> whether numba's cache held its machine code when first asked
+
+
+def has_machine_code(dispatcher):
+    """Whether a numba dispatcher can run without compiling: it has a compiled signature in
+    this process, or numba's cache folder holds an index for it (any signature; asked once
+    per process, since only a compile in this process adds one later)."""
+    if dispatcher.signatures:
+        return True
+    fn = dispatcher.py_func
+    if fn not in _ON_DISK:
+        _ON_DISK[fn] = _in_cache_folder(fn)
+    return _ON_DISK[fn]
+
+
+def _in_cache_folder(fn):
+    """numba names a function's cache index MODULE.QUALNAME-LINE.pyXY.nbi in the folder of its
+    module's cache."""
+    import glob
+    import os
+
+    from numba.core.caching import FunctionCache
+    try:
+        folder = FunctionCache(fn).cache_path
+    except Exception:               # no usable cache folder: then nothing is cached
+        return False
+    name = f"{fn.__module__.rsplit('.', 1)[-1]}.{fn.__qualname__}-*.nbi"
+    return bool(glob.glob(os.path.join(glob.escape(folder), name)))
+
+
 _FORCED = {
     # every threaded path but the unit split (which, where it applies, preempts the batch split)
     "batch": dict(SPLIT_MIN_MACS=0, SCAN_SPLIT_MIN_ELEMS=0, PAR_GEMM_MIN_MACS=0,
-                  UNITS_MIN_WEIGHT_BYTES=1 << 62),
+                  PAR_GEMM_COLD_MAX_MACS=0, UNITS_MIN_WEIGHT_BYTES=1 << 62),
     "units": dict(UNITS_MIN_WEIGHT_BYTES=0),
 }
 
