@@ -17,6 +17,19 @@ def word_text(path, n, seed=0):
     return path
 
 
+def chorale_json(path, train, valid, test=0, steps=32):
+    """A notes JSON of generated chorales (``synthetic.chorales``) with its own train, valid
+    and (when test > 0) test splits, seeds 0, 1, 2: the music tests' data."""
+    import json
+
+    from rnnlab.data.synthetic import chorales
+    data = {"train": chorales(train, steps, seed=0), "valid": chorales(valid, steps, seed=1)}
+    if test:
+        data["test"] = chorales(test, steps, seed=2)
+    path.write_text(json.dumps(data))
+    return path
+
+
 @pytest.fixture
 def text(tmp_path):
     """t.txt of 400 words (a test module may define its own `text`)."""

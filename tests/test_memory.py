@@ -10,7 +10,7 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
-from conftest import word_text
+from conftest import chorale_json, word_text
 
 from rnnlab.app.cli import main
 from rnnlab.errors import RnnlabError
@@ -36,6 +36,18 @@ def test_parameter_count_from_the_config_is_exact(choice, task, embed):
     assert parameter_count(cfg) == sum(v.size for v in model.params.values())
 
 
+def _traced_peak(data, out, opts):
+    """The peak of Python-traced allocations (NumPy's included) of `train(data, **opts)`
+    into `out`, above what was allocated before it."""
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        train(str(data), out=str(out), progress=False, log=lambda m: None, **opts)
+        return tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+
+
 @pytest.mark.parametrize("cell, hidden", [("lstm", 96), ("gru", 96), ("rnn", 160)])
 def test_the_estimate_bounds_what_training_allocates(text, tmp_path, cell, hidden):
     """Two training steps with a checkpoint after each (the reference cells, whose caches are
@@ -51,24 +63,15 @@ def test_the_estimate_bounds_what_training_allocates(text, tmp_path, cell, hidde
     # first a tiny run: what a process imports and caches once is no training allocation
     train(str(text), out=str(tmp_path / "warm"), progress=False, log=lambda m: None,
           **dict(opts, hidden=4, layers=1, seq_len=4, batch=2))
-    tracemalloc.start()
-    try:
-        base = tracemalloc.get_traced_memory()[0]
-        train(str(text), out=str(tmp_path / "run"), progress=False, log=lambda m: None, **opts)
-        peak = tracemalloc.get_traced_memory()[1] - base
-    finally:
-        tracemalloc.stop()
+    peak = _traced_peak(text, tmp_path / "run", opts)
     assert peak <= est.total <= 4 * peak, (fmt_bytes(peak), est.summary())
 
 
 def test_the_estimate_bounds_the_numpy_nade_head(tmp_path):
     """The NADE head's NumPy reference keeps every pitch's hidden units for its backward,
     (T, B, P, Hn): counted, it is most of this run's peak (the numba kernel keeps none)."""
-    from rnnlab.data.synthetic import chorales
     from rnnlab.training.api import _new_configs
-    data = tmp_path / "c.json"
-    data.write_text(json.dumps({"train": chorales(40, 32, seed=0),
-                                "valid": chorales(4, 32, seed=1)}))
+    data = chorale_json(tmp_path / "c.json", 40, 4)
     opts = dict(hidden=32, batch=16, seq_len=32, steps=2, eval_every=1, backend="numpy",
                 head="nade", nade_hidden=100)
     tcfg, mcfg, task, _ = _new_configs(str(data), dict(opts))
@@ -76,13 +79,7 @@ def test_the_estimate_bounds_the_numpy_nade_head(tmp_path):
                                    task.eval_tokens, "numpy", task.eval_seq_len)
     train(str(data), out=str(tmp_path / "warm"), progress=False, log=lambda m: None,
           **dict(opts, hidden=4, nade_hidden=4, seq_len=4, batch=2))
-    tracemalloc.start()
-    try:
-        base = tracemalloc.get_traced_memory()[0]
-        train(str(data), out=str(tmp_path / "run"), progress=False, log=lambda m: None, **opts)
-        peak = tracemalloc.get_traced_memory()[1] - base
-    finally:
-        tracemalloc.stop()
+    peak = _traced_peak(data, tmp_path / "run", opts)
     assert peak <= est.total <= 4 * peak, (fmt_bytes(peak), est.summary())
 
 # two sizes: (H, T, B) and the mLSTM's heads (parallel, recurrent); the mLSTM (NumPy only,

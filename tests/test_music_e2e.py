@@ -6,11 +6,11 @@ import shutil
 import mido
 import numpy as np
 import pytest
+from conftest import chorale_json
 
 import rnnlab
 from rnnlab.app.cli import main
 from rnnlab.data.music import load_midi, to_piano_roll, write_midi
-from rnnlab.data.synthetic import chorales
 from rnnlab.tasks.music import independent_nll, roll_scores
 from rnnlab.training.run_folder import load_tensors, save_tensors
 
@@ -21,11 +21,7 @@ TINY = ["--cell", "gru", "--hidden", "16", "--layers", "1", "--batch", "8", "--s
 
 @pytest.fixture(scope="module")
 def notes(tmp_path_factory):
-    d = tmp_path_factory.mktemp("music")
-    data = {"train": chorales(200, 32, seed=0), "valid": chorales(4, 32, seed=1),
-            "test": chorales(8, 32, seed=2)}
-    (d / "chorales.json").write_text(json.dumps(data))
-    return d / "chorales.json"
+    return chorale_json(tmp_path_factory.mktemp("music") / "chorales.json", 200, 4, 8)
 
 
 @pytest.fixture(scope="module")

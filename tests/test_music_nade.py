@@ -5,11 +5,11 @@ import json
 
 import numpy as np
 import pytest
+from conftest import chorale_json
 
 import rnnlab
 from rnnlab.app.cli import main
 from rnnlab.data.music import to_piano_roll
-from rnnlab.data.synthetic import chorales
 from rnnlab.errors import RnnlabError
 from rnnlab.tasks.memory import parameter_count
 from rnnlab.tasks.model import ModelConfig, SequenceModel
@@ -21,11 +21,7 @@ TINY = ["--cell", "gru", "--hidden", "16", "--layers", "1", "--batch", "8", "--s
 
 @pytest.fixture(scope="module")
 def notes(tmp_path_factory):
-    d = tmp_path_factory.mktemp("music")
-    data = {"train": chorales(60, 32, seed=0), "valid": chorales(4, 32, seed=1),
-            "test": chorales(6, 32, seed=2)}
-    (d / "chorales.json").write_text(json.dumps(data))
-    return d / "chorales.json"
+    return chorale_json(tmp_path_factory.mktemp("music") / "chorales.json", 60, 4, 6)
 
 
 @pytest.fixture(scope="module")
