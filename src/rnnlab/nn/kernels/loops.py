@@ -60,11 +60,12 @@ def _bwd_split(a, whp, wht, tmp, nsplit):
         _bwd_rows(a, whp, wht, tmp, p * B // nsplit, (p + 1) * B // nsplit, p)
 
 
-def plan(B, H, G, dtype):
+def plan(B, H, G, dtype, whole_rows=False):
     """(unit parts, batch blocks) for a layer of H units, G gates, B rows: (n, 1) for the
     unit split in n parts, else (1, n) for n row blocks (1: one thread). The backward of the
-    LSTM sizes its per-block peephole gradients by the second number."""
-    nunits = unit_split(H, G, np.dtype(dtype).itemsize)
+    LSTM sizes its per-block peephole gradients by the second number. whole_rows: the cell's
+    gate pass needs every unit of a row (the LSTM's layer norm), so no unit split."""
+    nunits = 1 if whole_rows else unit_split(H, G, np.dtype(dtype).itemsize)
     return (nunits, 1) if nunits > 1 else (1, batch_split(B, H, G * H))
 
 
@@ -73,7 +74,7 @@ def run_forward(a, w_hh, G, ws=None):
     chooses; ws: the workspace for the packed weights."""
     T, B, GH = a.A.shape
     H = GH // G
-    nunits, nsplit = plan(B, H, G, a.A.dtype)
+    nunits, nsplit = plan(B, H, G, a.A.dtype, getattr(a, "WHOLE_ROWS", False))
     if nunits > 1:
         pans, tails = pack_parts(w_hh, G, nunits, True, B < 4)
         accs = np.empty((nunits, B, GH // nunits), a.A.dtype)
@@ -93,7 +94,7 @@ def run_backward(a, w_hh, G, ws=None):
     """Run a cell's backward loop (a: its ``steps`` tuple, built for ``plan``'s blocks)."""
     T, B, GH = a.A.shape
     H = GH // G
-    nunits, nsplit = plan(B, H, G, a.A.dtype)
+    nunits, nsplit = plan(B, H, G, a.A.dtype, getattr(a, "WHOLE_ROWS", False))
     tmp = np.empty((nunits, B, H // nunits), a.A.dtype)
     if nunits > 1:
         pans, tails = pack_parts(w_hh, G, nunits, False, B < 4)

@@ -18,7 +18,7 @@ from collections import namedtuple
 import numpy as np
 from numba.extending import overload
 
-from . import lstm_gates
+from . import lstm_gates, lstm_options_gates
 from .gates import gru_bwd, gru_fwd, rnn_bwd, rnn_fwd
 
 RnnFwd = namedtuple("RnnFwd", "A lens relu y hs")
@@ -48,6 +48,20 @@ class LstmCoupledBwd(LstmBwd):
     __slots__ = ()
 
 
+class LstmOptFwd(namedtuple("LstmOptFwd", "A lens cs tcs y hs h0 rmask zc zh lnp vh rh vc rc")):
+    """The LSTM with layer norm, zoneout and recurrent dropout (``lstm_options_gates``; the
+    fields as there). WHOLE_ROWS: its gate pass needs every unit of a row (layer norm), so
+    ``loops.plan`` never splits its units."""
+    __slots__ = ()
+    WHOLE_ROWS = True
+
+
+class LstmOptBwd(namedtuple("LstmOptBwd", "A dAh dy lens cs tcs c0 dhs rmask zc zh zcarry lnp "
+                                          "vh rh vc rc dln")):
+    __slots__ = ()
+    WHOLE_ROWS = True
+
+
 LSTM_FWD = (LstmFwd, LstmPeepholeFwd, LstmCoupledFwd)
 LSTM_BWD = (LstmBwd, LstmPeepholeBwd, LstmCoupledBwd)
 _LSTM_GATES = {LstmFwd: lstm_gates.fwd_standard, LstmPeepholeFwd: lstm_gates.fwd_peephole,
@@ -59,7 +73,14 @@ _LSTM_GATES = {LstmFwd: lstm_gates.fwd_standard, LstmPeepholeFwd: lstm_gates.fwd
 # N row blocks; scalars (relu) are not arrays.
 _SHAPES = {"A": "TBG", "dAh": "TBG", "dy": "TBH", "y": "TBH", "hns": "TBH", "cs": "TBH",
            "tcs": "TBH", "lens": "B", "hs": "SH", "dhs": "SH", "h0": "BH", "c0": "BH",
-           "bhh": "G", "wpi": "P", "wpf": "P", "wpo": "P", "dwp": "N3H"}
+           "bhh": "G", "wpi": "P", "wpf": "P", "wpo": "P", "dwp": "N3H", "zcarry": "BH",
+           "rmask": "MH", "lnp": "LK", "vh": "tbG", "rh": "tb", "vc": "tbH", "rc": "tb",
+           "dln": "N2K"}
+# The options' arrays (LstmOpt*): M rows of the recurrent-dropout mask (B, or 0 without it);
+# L rows of the layer-norm gains and biases (2, or 0 without layer norm), K their length (5H:
+# 4H of the product, H of c^); t, b: T and B with layer norm, else 0 (its caches are empty).
+# Zoneout's zc, zh ((T, B, H) masks, (1, 1, 1) evaluation, (0, 0, 0) off) are checked where
+# they are built (lstm_options).
 
 
 def make(cls, **fields):
@@ -67,10 +88,15 @@ def make(cls, **fields):
     from ...errors import RnnlabError
     T, B, GH = fields["A"].shape
     H = fields["dy" if "dy" in fields else "y"].shape[2]
-    sizes = {"T": T, "B": B, "G": GH, "H": H, "3": 3,
+    sizes = {"T": T, "B": B, "G": GH, "H": H, "2": 2, "3": 3,
              "S": 2 * B if issubclass(cls, (LstmFwd, LstmBwd)) else B,
              "P": fields["wpi"].shape[0] if "wpi" in fields else 1,
-             "N": fields["dwp"].shape[0] if "dwp" in fields else 1}
+             "N": fields["dwp"].shape[0] if "dwp" in fields else
+             (fields["dln"].shape[0] if "dln" in fields else 1)}
+    if issubclass(cls, (LstmOptFwd, LstmOptBwd)):
+        ln = fields["lnp"].shape[0] > 0
+        sizes.update(S=2 * B, M=B if fields["rmask"].shape[0] else 0, L=2 if ln else 0,
+                     K=5 * H if ln else 0, t=T if ln else 0, b=B if ln else 0)
     for name, v in fields.items():
         if name not in _SHAPES:
             continue
@@ -115,6 +141,10 @@ def _step_fwd(a, acc, t, b0, b1, j0, j1):
         def impl(a, acc, t, b0, b1, j0, j1):
             gru_fwd(a.A, acc, a.bhh, t, b0, b1, a.y.shape[2], j0, j1, a.lens, a.hns, a.y, a.hs)
         return impl
+    if _cls(a) is LstmOptFwd:
+        def impl(a, acc, t, b0, b1, j0, j1):
+            lstm_options_gates.fwd(a, acc, t, b0, b1)
+        return impl
     if _cls(a) in LSTM_FWD:
         gates = _LSTM_GATES[_cls(a)]
 
@@ -136,6 +166,10 @@ def _step_bwd(a, t, b0, b1, j0, j1, blk):
             gru_bwd(a.A, a.dAh, a.dy, t, b0, b1, a.dhs.shape[1], j0, j1, a.lens, a.hns, a.y,
                     a.h0, a.dhs)
         return impl
+    if _cls(a) is LstmOptBwd:
+        def impl(a, t, b0, b1, j0, j1, blk):
+            lstm_options_gates.bwd(a, t, b0, b1, blk)
+        return impl
     if _cls(a) in LSTM_BWD:
         gates = _LSTM_GATES[_cls(a)]
 
@@ -148,7 +182,7 @@ def _step_bwd(a, t, b0, b1, j0, j1, blk):
 
 @overload(adds_carry)
 def _adds_carry(a):
-    if _cls(a) is RnnBwd or _cls(a) in LSTM_BWD:
+    if _cls(a) is RnnBwd or _cls(a) in LSTM_BWD or _cls(a) is LstmOptBwd:
         return lambda a: False
     if _cls(a) is GruBwd:
         return lambda a: True

@@ -1,0 +1,271 @@
+"""The fused per-row gate passes of the LSTM with its options (``lstm_options``): layer
+normalisation of the recurrent product and of the new memory, zoneout, and the recurrent-dropout
+mask. Same equations as ``rnnlab.nn.cells.lstm_options`` (its docstring); the argument tuples
+are ``steps.LstmOptFwd`` / ``steps.LstmOptBwd``.
+
+Each pass takes whole rows (all H units): layer norm needs every unit of a row, so these
+tuples never take the unit split (``loops.plan``). The options are read from the arrays, not
+compiled in: an option that is off is an empty array (layer norm, the mask) or a (0, 1, 1) one
+(zoneout), a zoneout in evaluation a (1, 1, 1) array holding z, in training the (T, B, H) 0/1
+masks. So one compiled pass serves every combination, and the plain LSTM compiles none of it.
+
+State rows: hs[:B] holds d * h_t, the masked h that the next step's product reads (h_t itself
+without the mask), hs[B:] c_t. The true h_{t-1} that zoneout mixes in is y[t-1] (h0 at t = 0):
+a row live at t was live at t-1.
+
+Forward caches, besides the gates (in A), c (the zoned state) and tanh(LN(c^)): the
+normalised recurrent product vh (T, B, 4H) and its 1/std rh (T, B), the normalised c^ vc
+(T, B, H) and rc (T, B). Backward overwrites vh with dL/d(W_hh h) (the buffer the product
+reads) and adds each row block's gain and bias gradients into its own dln[blk].
+
+The row statistics (means, variances and the sums of the LN backward) run in ``_sums`` with
+reassociation allowed, so that LLVM vectorises the reductions; with strict order each sum
+over 4H is a chain of dependent adds (H = 512, B = 32: about 0.15 ms a step, half the
+product's time). Every split of the rows runs the same code per row, so the threads change no
+bit.
+"""
+import numpy as np
+from numba import njit
+
+from .activations import one, sigm, tanh_
+from .lstm_gates import _act, _dig
+
+LN_EPS = 1e-5     # as functional.LN_EPS (the reference)
+
+
+@njit(nogil=True, fastmath={"contract", "reassoc"}, error_model="numpy")
+def _sums(u, v, w):
+    """(sum(u * v), sum(u * v * w)) in float64, vectorised (reassociated)."""
+    s1 = 0.0
+    s2 = 0.0
+    for j in range(u.shape[0]):
+        p = np.float64(u[j]) * v[j]
+        s1 += p
+        s2 += p * w[j]
+    return s1, s2
+
+
+@njit(nogil=True, fastmath={"contract", "reassoc"}, error_model="numpy")
+def _mean_rstd(v):
+    """(mean(v), 1 / sqrt(var(v) + eps)) in float64, var the biased variance (two passes)."""
+    n = v.shape[0]
+    s = 0.0
+    for j in range(n):
+        s += v[j]
+    mu = s / n
+    q = 0.0
+    for j in range(n):
+        d = v[j] - mu
+        q += d * d
+    return mu, 1.0 / np.sqrt(q / n + LN_EPS)
+
+
+@njit(nogil=True, fastmath={"contract"}, error_model="numpy", inline="always")
+def _normalise(v, vhat, gain, bias, out):
+    """LN of row v: vhat = (v - mean) * rstd, out = gain * vhat + bias; returns rstd."""
+    mu, rstd = _mean_rstd(v)
+    for j in range(v.shape[0]):
+        vhat[j] = (v[j] - mu) * rstd
+    for j in range(v.shape[0]):
+        out[j] = vhat[j] * gain[j] + bias[j]
+    return rstd
+
+
+@njit(nogil=True, fastmath={"contract"}, error_model="numpy", inline="always")
+def _zone(z, t, b, old, new):
+    """new <- z * old + (1 - z) * new, zoneout's mix at step t, row b (z: empty when off,
+    one number in evaluation, the (T, B, H) masks in training; a (1, 1, 1) mask with
+    T = B = H = 1 is the same either way)."""
+    if z.shape[0] == 0:
+        return
+    if z.size == 1:
+        k = z[0, 0, 0]
+        k1 = one(new) - k
+        for j in range(new.shape[0]):
+            new[j] = k * old[j] + k1 * new[j]
+    else:
+        zr = z[t, b]
+        o1 = one(new)
+        for j in range(new.shape[0]):
+            new[j] = zr[j] * old[j] + (o1 - zr[j]) * new[j]
+
+
+@njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
+def fwd(a, R, t, b0, b1):
+    """Step t, rows b0..b1-1: the pre-activations A[t, b] (+ R[b], the product of the masked
+    h_{t-1}) -> gates in place, c_t, tanh(LN(c^)), h_t (y and the state rows); a row past its
+    length keeps its state (c carried; A, tanh c, y zero)."""
+    B = a.hs.shape[0] // 2
+    for b in range(b0, b1):
+        if t < a.lens[b]:
+            _fwd_row(a, R[b], t, b)
+        else:
+            a.A[t, b] = 0
+            a.cs[t, b] = a.hs[B + b]
+            a.tcs[t, b] = 0
+            a.y[t, b] = 0
+
+
+@njit(nogil=True, fastmath={"contract"}, error_model="numpy", inline="always")
+def _fwd_row(a, r, t, b):
+    B = a.hs.shape[0] // 2
+    H = a.y.shape[2]
+    ln = a.lnp.shape[0] > 0
+    if ln:                                  # r <- LN(W_hh (d * h_{t-1})), over all 4H
+        a.rh[t, b] = _normalise(r, a.vh[t, b], a.lnp[0, :4 * H], a.lnp[1, :4 * H], r)
+    g = a.A[t, b]
+    gi = g[0:H]
+    gf = g[H:2 * H]
+    gg = g[2 * H:3 * H]
+    go = g[3 * H:4 * H]
+    _act(gi, r[0:H], True)
+    _act(gf, r[H:2 * H], True)
+    _act(gg, r[2 * H:3 * H], False)
+    _act(go, r[3 * H:4 * H], True)
+    cprev = a.hs[B + b]
+    chat = a.cs[t, b]                       # c^ here first, c_t (zoned) at the end
+    for j in range(H):
+        chat[j] = gf[j] * cprev[j] + gi[j] * gg[j]
+    tc = a.tcs[t, b]
+    if ln:                                  # tc <- LN(c^), then tanh of it
+        a.rc[t, b] = _normalise(chat, a.vc[t, b], a.lnp[0, 4 * H:], a.lnp[1, 4 * H:], tc)
+        for j in range(H):
+            tc[j] = tanh_(tc[j])
+    else:
+        for j in range(H):
+            tc[j] = tanh_(chat[j])
+    yt = a.y[t, b]
+    for j in range(H):                      # h^ = o * tanh(LN(c^))
+        yt[j] = go[j] * tc[j]
+    hprev = a.y[t - 1, b] if t > 0 else a.h0[b]
+    _zone(a.zh, t, b, hprev, yt)
+    _zone(a.zc, t, b, cprev, chat)
+    cprev[:] = chat
+    h = a.hs[b]
+    if a.rmask.shape[0] > 0:                # the next product reads d * h_t
+        d = a.rmask[b]
+        for j in range(H):
+            h[j] = d[j] * yt[j]
+    else:
+        h[:] = yt
+
+
+@njit(nogil=True, fastmath={"contract"}, error_model="numpy", inline="always")
+def _unzone(z, t, b, dnew, dold):
+    """The backward of ``_zone`` in place: dold = z * dnew, dnew *= 1 - z; dold is left as
+    it is (zeros) when zoneout is off."""
+    if z.shape[0] == 0:
+        return
+    if z.size == 1:
+        k = z[0, 0, 0]
+        k1 = one(dnew) - k
+        for j in range(dnew.shape[0]):
+            dold[j] = k * dnew[j]
+            dnew[j] = k1 * dnew[j]
+    else:
+        zr = z[t, b]
+        o1 = one(dnew)
+        for j in range(dnew.shape[0]):
+            dold[j] = zr[j] * dnew[j]
+            dnew[j] = (o1 - zr[j]) * dnew[j]
+
+
+@njit(nogil=True, fastmath={"contract"}, error_model="numpy", inline="always")
+def _ln_back(dout, vhat, rstd, gain, out, dgain, dbias):
+    """Through LN(v) = gain * vhat + bias: dgain += dout * vhat, dbias += dout, and
+    out = dL/dv = rstd * (dvhat - mean(dvhat) - vhat * mean(dvhat * vhat)), dvhat =
+    dout * gain. out may be dout or vhat (each entry is read before it is written)."""
+    n = dout.shape[0]
+    s1, s2 = _sums(dout, gain, vhat)
+    m1 = s1 / n
+    m2 = s2 / n
+    for j in range(n):
+        dgain[j] += dout[j] * vhat[j]
+        dbias[j] += dout[j]
+    for j in range(n):
+        out[j] = rstd * (dout[j] * gain[j] - m1 - vhat[j] * m2)
+
+
+@njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
+def bwd(a, t, b0, b1, blk):
+    """Step t, rows b0..b1-1: the gates in A[t, b] -> dA in place (and dL/d(W_hh h) into vh
+    with layer norm), dc_{t-1} into dhs[B + b], zoneout's share of dh_{t-1} into zcarry[b];
+    a row past its length gets zeros. dhs[b] holds, on entry, dL/d(d * h_t) from step t+1's
+    product (or dh_n at a row's last step) and serves as scratch."""
+    ln = a.lnp.shape[0] > 0
+    for b in range(b0, b1):
+        if t < a.lens[b]:
+            _bwd_row(a, t, b, blk)
+        else:
+            a.A[t, b] = 0
+            if ln:
+                a.vh[t, b] = 0
+
+
+@njit(nogil=True, fastmath={"contract"}, error_model="numpy", inline="always")
+def _bwd_row(a, t, b, blk):
+    B = a.dhs.shape[0] // 2
+    H = a.dhs.shape[1]
+    o1 = one(a.A)
+    dh = a.dhs[b]
+    dc = a.dhs[B + b]
+    dyt = a.dy[t, b]
+    zcar = a.zcarry[b]
+    if t + 1 < a.lens[b]:                   # dh came through step t+1's product: times d
+        if a.rmask.shape[0] > 0:
+            d = a.rmask[b]
+            for j in range(H):
+                dh[j] = dyt[j] + d[j] * dh[j] + zcar[j]
+        else:
+            for j in range(H):
+                dh[j] = dyt[j] + dh[j] + zcar[j]
+    else:                                   # the row's last step: dh_n as it came in
+        for j in range(H):
+            dh[j] = dyt[j] + dh[j]
+    _unzone(a.zh, t, b, dh, zcar)           # h_t = zh h_{t-1} + (1 - zh) h^_t
+    g = a.A[t, b]
+    gi = g[0:H]
+    gf = g[H:2 * H]
+    gg = g[2 * H:3 * H]
+    go = g[3 * H:4 * H]
+    tc = a.tcs[t, b]
+    for j in range(H):                      # h^ = o * tanh(LN(c^)): dA_o; dh <- dLN(c^)
+        o = go[j]
+        d = dh[j]
+        go[j] = d * tc[j] * o * (o1 - o)
+        dh[j] = d * o * (o1 - tc[j] * tc[j])
+    if a.lnp.shape[0] > 0:                  # dh <- dL/dc^ through LN(c^)
+        _ln_back(dh, a.vc[t, b], a.rc[t, b], a.lnp[0, 4 * H:], dh, a.dln[blk, 0, 4 * H:],
+                 a.dln[blk, 1, 4 * H:])
+    _dc_hat(a.zc, t, b, dc, dh)             # dh <- dc^ = (1 - zc) dc + dLN; dc <- zc dc
+    _dig(gi, gg, dh)
+    cprev = a.cs[t - 1, b] if t > 0 else a.c0[b]
+    for j in range(H):                      # dA_f; dc_{t-1} = zc dc + dc^ f
+        f = gf[j]
+        gf[j] = dh[j] * cprev[j] * f * (o1 - f)
+        dc[j] = dc[j] + dh[j] * f
+    if a.lnp.shape[0] > 0:                  # dL/d(W_hh h) through LN, into vh
+        _ln_back(g, a.vh[t, b], a.rh[t, b], a.lnp[0, :4 * H], a.vh[t, b],
+                 a.dln[blk, 0, :4 * H], a.dln[blk, 1, :4 * H])
+
+
+@njit(nogil=True, fastmath={"contract"}, error_model="numpy", inline="always")
+def _dc_hat(z, t, b, dc, dh):
+    """dh <- (1 - z) dc + dh (dL/dc^), dc <- z dc (the part that skips the step); without
+    zoneout dh <- dc + dh, dc <- 0."""
+    if z.shape[0] == 0:
+        for j in range(dc.shape[0]):
+            dh[j] = dc[j] + dh[j]
+            dc[j] = 0
+    elif z.size == 1:
+        k = z[0, 0, 0]
+        k1 = one(dc) - k
+        for j in range(dc.shape[0]):
+            dh[j] = k1 * dc[j] + dh[j]
+            dc[j] = k * dc[j]
+    else:
+        zr = z[t, b]
+        o1 = one(dc)
+        for j in range(dc.shape[0]):
+            dh[j] = (o1 - zr[j]) * dc[j] + dh[j]
+            dc[j] = zr[j] * dc[j]
