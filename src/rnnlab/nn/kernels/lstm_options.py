@@ -21,12 +21,12 @@ zero past a row's length).
 """
 import numpy as np
 
-from ..functional import layer_norm, layer_norm_backward
 from ._common import as_dtype, bias_sum, lengths_array, state_rows, take, use_cache_once
 from ._common import release as _release
+from .lstm_options_gates import ln_rows, ln_rows_back
 from .gemms import input_grad, input_projection, prepare_input, weight_grads
 from .loops import plan, run_backward, run_forward
-from .steps import LstmOptBwd, LstmOptFwd, make
+from .steps import lstm_opt, make
 
 TOKEN_INPUT = True     # forward/backward take a functional.TokenInput (gemms)
 WORKSPACE = True       # forward takes workspace=; release(cache) gives its buffers back
@@ -55,14 +55,16 @@ def forward(x, state, params, lengths=None, zoneout=(0.0, 0.0), recurrent_mask=N
     A = input_projection(x, w_ih, np.zeros(4 * H, dtype) if ln else bias, ws)
     vhat_ih = rstd_ih = None
     if ln:                                     # the input side, all steps at once
-        A[...], vhat_ih, rstd_ih = layer_norm(A, as_dtype(params["ln_ih_weight"], dtype),
-                                              _ln_bias(params, "ln_ih", 4 * H, dtype))
-        A += bias
+        vhat_ih, rstd_ih = take(ws, (T, B, 4 * H), dtype), np.empty((T, B), dtype)
+        ln_rows(A.reshape(T * B, 4 * H), as_dtype(params["ln_ih_weight"], dtype),
+                _ln_bias(params, "ln_ih", 4 * H, dtype) + bias,
+                vhat_ih.reshape(T * B, 4 * H), rstd_ih.reshape(T * B))
     lnp, vh, rh, vc, rc = _ln_buffers(params, ln, T, B, H, dtype)
     zc, zh = (_zone_array(z, (T, B, H), dtype) for z in zoneout)
     cs, tcs = take(ws, (T, B, H), dtype), take(ws, (T, B, H), dtype)
     y = np.empty((T, B, H), dtype)
-    run_forward(make(LstmOptFwd, A=A, lens=lens, cs=cs, tcs=tcs, y=y, hs=hs, h0=h0,
+    fwd_cls, _ = lstm_opt(ln, zc.shape[0] or zh.shape[0], mask.shape[0])
+    run_forward(make(fwd_cls, A=A, lens=lens, cs=cs, tcs=tcs, y=y, hs=hs, h0=h0,
                      rmask=mask, zc=zc, zh=zh, lnp=lnp, vh=vh, rh=rh, vc=vc, rc=rc),
                 w_hh, 4, ws)
     h_n = hs[:B]
@@ -94,14 +96,14 @@ def backward(dy, dstate_n, cache):
     zcarry = np.zeros((B, H), dtype)
     dln = np.zeros((plan(B, H, 4, dtype, True)[1], 2, cache["lnp"].shape[1]), dtype)
     dAh = cache["vh"] if ln else A             # dL/d(W_hh h): in vh's place with layer norm
-    run_backward(make(LstmOptBwd, A=A, dAh=dAh, dy=as_dtype(dy, dtype), lens=cache["lens"],
+    _, bwd_cls = lstm_opt(ln, cache["zc"].shape[0] or cache["zh"].shape[0], mask.shape[0])
+    run_backward(make(bwd_cls, A=A, dAh=dAh, dy=as_dtype(dy, dtype), lens=cache["lens"],
                       cs=cache["c"], tcs=cache["tanh_c"], c0=cache["c0"], dhs=dhs,
                       rmask=mask, zc=cache["zc"], zh=cache["zh"], zcarry=zcarry,
                       lnp=cache["lnp"], vh=cache["vh"], rh=cache["rh"], vc=cache["vc"],
                       rc=cache["rc"], dln=dln), cache["w_hh"], 4, ws)
     live = (cache["lens"] > 0)[:, None]        # dh0: through the first step's product
     dh0 = np.where(live, (dhs[:B] * mask if mask.shape[0] else dhs[:B]) + zcarry, dhs[:B])
-    dA = A.reshape(T * B, 4 * H)
     dAx, grads = A, {}
     if ln:
         dAx = _input_ln_backward(A, cache, grads, dtype)
@@ -114,8 +116,11 @@ def backward(dy, dstate_n, cache):
     wgrads, S = weight_grads(params, x, h_read0, y_read, dAx, dAh, ws)
     grads.update(wgrads)
     if "bias_ih" in params:                    # the biases add after the layer norms
-        grads["bias_ih"] = dA.sum(axis=0)
+        grads["bias_ih"] = grads["ln_ih_bias"].copy() if ln else \
+            A.reshape(T * B, 4 * H).sum(axis=0)
         grads["bias_hh"] = grads["bias_ih"].copy()
+    if ln and "ln_ih_bias" not in params:
+        del grads["ln_ih_bias"]
     dx = input_grad(dAx, cache["w_ih"], x, S, ws)
     release(cache)
     return dx, (dh0, dhs[B:]), grads
@@ -124,7 +129,7 @@ def backward(dy, dstate_n, cache):
 def release(cache):
     """Give the cache's gate and cell-state buffers back to its workspace (after backward, or
     when a forward's cache will never be backpropagated)."""
-    _release(cache, ("A", "c", "tanh_c"))
+    _release(cache, ("A", "c", "tanh_c") + (("vhat_ih",) if cache["vhat_ih"] is not None else ()))
 
 
 def _check_params(params, H):
@@ -171,15 +176,17 @@ def _ln_buffers(params, ln, T, B, H, dtype):
 
 
 def _input_ln_backward(dA, cache, grads, dtype):
-    """dL/d(W_ih x) through the input side's layer norm, all steps at once; its gain's and
-    bias's gradients into grads."""
-    params = cache["params"]
+    """dL/d(W_ih x) through the input side's layer norm, all steps at once, into the buffer
+    of its vhat; its gain's and bias's gradients into grads (the bias's also when the layer
+    norm has none: it is the LSTM biases' gradient)."""
+    T, B, GH = dA.shape
     vhat = cache["vhat_ih"]
-    grads["ln_ih_weight"] = (dA * vhat).sum(axis=(0, 1))
-    if "ln_ih_bias" in params:
-        grads["ln_ih_bias"] = dA.sum(axis=(0, 1))
-    return layer_norm_backward(dA, vhat, cache["rstd_ih"], as_dtype(params["ln_ih_weight"],
-                                                                     dtype))
+    dgain, dbias = np.zeros(GH, dtype), np.zeros(GH, dtype)
+    ln_rows_back(dA.reshape(T * B, GH), vhat.reshape(T * B, GH), cache["rstd_ih"].reshape(-1),
+                 as_dtype(cache["params"]["ln_ih_weight"], dtype), vhat.reshape(T * B, GH),
+                 dgain, dbias)
+    grads["ln_ih_weight"], grads["ln_ih_bias"] = dgain, dbias
+    return vhat
 
 
 def _ln_grads(dln, H, grads, params):

@@ -90,15 +90,17 @@ def _zone(z, t, b, old, new):
             new[j] = zr[j] * old[j] + (o1 - zr[j]) * new[j]
 
 
-@njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
-def fwd(a, R, t, b0, b1):
+@njit(nogil=True, fastmath={"contract"}, error_model="numpy", inline="always")
+def fwd(a, R, t, b0, b1, ln, zoned, masked):
     """Step t, rows b0..b1-1: the pre-activations A[t, b] (+ R[b], the product of the masked
     h_{t-1}) -> gates in place, c_t, tanh(LN(c^)), h_t (y and the state rows); a row past its
-    length keeps its state (c carried; A, tanh c, y zero)."""
+    length keeps its state (c carried; A, tanh c, y zero). ln, zoned, masked: which options
+    are on, constants where ``steps`` calls it (one compiled pass per combination)."""
     B = a.hs.shape[0] // 2
     for b in range(b0, b1):
         if t < a.lens[b]:
-            _fwd_row(a, R[b], t, b)
+            _fwd_row(a, a.A[t, b], R[b], t, b, a.hs[B + b], a.cs[t, b], a.tcs[t, b], a.y[t, b],
+                     a.hs[b], ln, zoned, masked)
         else:
             a.A[t, b] = 0
             a.cs[t, b] = a.hs[B + b]
@@ -107,13 +109,12 @@ def fwd(a, R, t, b0, b1):
 
 
 @njit(nogil=True, fastmath={"contract"}, error_model="numpy", inline="always")
-def _fwd_row(a, r, t, b):
-    B = a.hs.shape[0] // 2
-    H = a.y.shape[2]
-    ln = a.lnp.shape[0] > 0
+def _fwd_row(a, g, r, t, b, cprev, chat, tc, yt, h, ln, zoned, masked):
+    """One row: the gates in place (g = A[t, b], r its product), c^ into chat, then c_t
+    there and in cprev (the state row); tc; h_t into yt and (times d) into h."""
+    H = yt.shape[0]
     if ln:                                  # r <- LN(W_hh (d * h_{t-1})), over all 4H
         a.rh[t, b] = _normalise(r, a.vh[t, b], a.lnp[0, :4 * H], a.lnp[1, :4 * H], r)
-    g = a.A[t, b]
     gi = g[0:H]
     gf = g[H:2 * H]
     gg = g[2 * H:3 * H]
@@ -122,11 +123,8 @@ def _fwd_row(a, r, t, b):
     _act(gf, r[H:2 * H], True)
     _act(gg, r[2 * H:3 * H], False)
     _act(go, r[3 * H:4 * H], True)
-    cprev = a.hs[B + b]
-    chat = a.cs[t, b]                       # c^ here first, c_t (zoned) at the end
     for j in range(H):
         chat[j] = gf[j] * cprev[j] + gi[j] * gg[j]
-    tc = a.tcs[t, b]
     if ln:                                  # tc <- LN(c^), then tanh of it
         a.rc[t, b] = _normalise(chat, a.vc[t, b], a.lnp[0, 4 * H:], a.lnp[1, 4 * H:], tc)
         for j in range(H):
@@ -134,20 +132,20 @@ def _fwd_row(a, r, t, b):
     else:
         for j in range(H):
             tc[j] = tanh_(chat[j])
-    yt = a.y[t, b]
     for j in range(H):                      # h^ = o * tanh(LN(c^))
         yt[j] = go[j] * tc[j]
-    hprev = a.y[t - 1, b] if t > 0 else a.h0[b]
-    _zone(a.zh, t, b, hprev, yt)
-    _zone(a.zc, t, b, cprev, chat)
-    cprev[:] = chat
-    h = a.hs[b]
-    if a.rmask.shape[0] > 0:                # the next product reads d * h_t
+    if zoned:                               # h_{t-1} itself: y[t-1] (or h0), not d * h
+        _zone(a.zh, t, b, a.y[t - 1, b] if t > 0 else a.h0[b], yt)
+        _zone(a.zc, t, b, cprev, chat)
+    for j in range(H):
+        cprev[j] = chat[j]
+    if masked:                              # the next product reads d * h_t
         d = a.rmask[b]
         for j in range(H):
             h[j] = d[j] * yt[j]
     else:
-        h[:] = yt
+        for j in range(H):
+            h[j] = yt[j]
 
 
 @njit(nogil=True, fastmath={"contract"}, error_model="numpy", inline="always")
@@ -186,16 +184,16 @@ def _ln_back(dout, vhat, rstd, gain, out, dgain, dbias):
         out[j] = rstd * (dout[j] * gain[j] - m1 - vhat[j] * m2)
 
 
-@njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
-def bwd(a, t, b0, b1, blk):
+@njit(nogil=True, fastmath={"contract"}, error_model="numpy", inline="always")
+def bwd(a, t, b0, b1, blk, ln, zoned, masked):
     """Step t, rows b0..b1-1: the gates in A[t, b] -> dA in place (and dL/d(W_hh h) into vh
     with layer norm), dc_{t-1} into dhs[B + b], zoneout's share of dh_{t-1} into zcarry[b];
     a row past its length gets zeros. dhs[b] holds, on entry, dL/d(d * h_t) from step t+1's
-    product (or dh_n at a row's last step) and serves as scratch."""
-    ln = a.lnp.shape[0] > 0
+    product (or dh_n at a row's last step) and serves as scratch. ln, zoned, masked: as
+    ``fwd``."""
     for b in range(b0, b1):
         if t < a.lens[b]:
-            _bwd_row(a, t, b, blk)
+            _bwd_row(a, t, b, blk, ln, zoned, masked)
         else:
             a.A[t, b] = 0
             if ln:
@@ -203,7 +201,7 @@ def bwd(a, t, b0, b1, blk):
 
 
 @njit(nogil=True, fastmath={"contract"}, error_model="numpy", inline="always")
-def _bwd_row(a, t, b, blk):
+def _bwd_row(a, t, b, blk, ln, zoned, masked):
     B = a.dhs.shape[0] // 2
     H = a.dhs.shape[1]
     o1 = one(a.A)
@@ -211,18 +209,18 @@ def _bwd_row(a, t, b, blk):
     dc = a.dhs[B + b]
     dyt = a.dy[t, b]
     zcar = a.zcarry[b]
-    if t + 1 < a.lens[b]:                   # dh came through step t+1's product: times d
-        if a.rmask.shape[0] > 0:
-            d = a.rmask[b]
-            for j in range(H):
-                dh[j] = dyt[j] + d[j] * dh[j] + zcar[j]
-        else:
-            for j in range(H):
-                dh[j] = dyt[j] + dh[j] + zcar[j]
-    else:                                   # the row's last step: dh_n as it came in
+    if masked and t + 1 < a.lens[b]:       # dh came through step t+1's product: times d
+        d = a.rmask[b]
+        for j in range(H):
+            dh[j] = dyt[j] + d[j] * dh[j]
+    else:                                   # (at a row's last step: dh_n as it came in)
         for j in range(H):
             dh[j] = dyt[j] + dh[j]
-    _unzone(a.zh, t, b, dh, zcar)           # h_t = zh h_{t-1} + (1 - zh) h^_t
+    if zoned:                               # h_t = zh h_{t-1} + (1 - zh) h^_t
+        if t + 1 < a.lens[b]:
+            for j in range(H):
+                dh[j] += zcar[j]
+        _unzone(a.zh, t, b, dh, zcar)
     g = a.A[t, b]
     gi = g[0:H]
     gf = g[H:2 * H]
@@ -234,25 +232,35 @@ def _bwd_row(a, t, b, blk):
         d = dh[j]
         go[j] = d * tc[j] * o * (o1 - o)
         dh[j] = d * o * (o1 - tc[j] * tc[j])
-    if a.lnp.shape[0] > 0:                  # dh <- dL/dc^ through LN(c^)
+    if ln:                                  # dh <- dL/dc^ through LN(c^)
         _ln_back(dh, a.vc[t, b], a.rc[t, b], a.lnp[0, 4 * H:], dh, a.dln[blk, 0, 4 * H:],
                  a.dln[blk, 1, 4 * H:])
-    _dc_hat(a.zc, t, b, dc, dh)             # dh <- dc^ = (1 - zc) dc + dLN; dc <- zc dc
+    if zoned:                               # dh <- dc^ = (1 - zc) dc + dLN; dc <- zc dc
+        _dc_hat(a.zc, t, b, dc, dh)
+    else:
+        for j in range(H):
+            dh[j] = dc[j] + dh[j]
     _dig(gi, gg, dh)
     cprev = a.cs[t - 1, b] if t > 0 else a.c0[b]
-    for j in range(H):                      # dA_f; dc_{t-1} = zc dc + dc^ f
-        f = gf[j]
-        gf[j] = dh[j] * cprev[j] * f * (o1 - f)
-        dc[j] = dc[j] + dh[j] * f
-    if a.lnp.shape[0] > 0:                  # dL/d(W_hh h) through LN, into vh
+    if zoned:
+        for j in range(H):                  # dA_f; dc_{t-1} = zc dc + dc^ f
+            f = gf[j]
+            gf[j] = dh[j] * cprev[j] * f * (o1 - f)
+            dc[j] = dc[j] + dh[j] * f
+    else:
+        for j in range(H):                  # dA_f; dc_{t-1} = dc^ f
+            f = gf[j]
+            gf[j] = dh[j] * cprev[j] * f * (o1 - f)
+            dc[j] = dh[j] * f
+    if ln:                                  # dL/d(W_hh h) through LN, into vh
         _ln_back(g, a.vh[t, b], a.rh[t, b], a.lnp[0, :4 * H], a.vh[t, b],
                  a.dln[blk, 0, :4 * H], a.dln[blk, 1, :4 * H])
 
 
 @njit(nogil=True, fastmath={"contract"}, error_model="numpy", inline="always")
 def _dc_hat(z, t, b, dc, dh):
-    """dh <- (1 - z) dc + dh (dL/dc^), dc <- z dc (the part that skips the step); without
-    zoneout dh <- dc + dh, dc <- 0."""
+    """dh <- (1 - z) dc + dh (dL/dc^), dc <- z dc (the part that skips the step; 0 when z_c
+    is off)."""
     if z.shape[0] == 0:
         for j in range(dc.shape[0]):
             dh[j] = dc[j] + dh[j]
@@ -269,3 +277,20 @@ def _dc_hat(z, t, b, dc, dh):
         for j in range(dc.shape[0]):
             dh[j] = (o1 - zr[j]) * dc[j] + dh[j]
             dc[j] = zr[j] * dc[j]
+
+
+@njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
+def ln_rows(v, gain, bias, vhat, rstd):
+    """The input side's layer norm for all steps, in place: each row of v (M, N) ->
+    gain * vhat + bias (bias: the LN bias plus the LSTM's b_ih + b_hh), vhat and rstd (M,)
+    kept for backward."""
+    for r in range(v.shape[0]):
+        rstd[r] = _normalise(v[r], vhat[r], gain, bias, v[r])
+
+
+@njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
+def ln_rows_back(dout, vhat, rstd, gain, out, dgain, dbias):
+    """The backward of ``ln_rows``: out (M, N) = dL/dv per row; dgain, dbias (N,) += the
+    gain's and bias's gradients (dbias is also the LSTM biases' gradient)."""
+    for r in range(dout.shape[0]):
+        _ln_back(dout[r], vhat[r], rstd[r], gain, out[r], dgain, dbias)

@@ -51,15 +51,42 @@ class LstmCoupledBwd(LstmBwd):
 class LstmOptFwd(namedtuple("LstmOptFwd", "A lens cs tcs y hs h0 rmask zc zh lnp vh rh vc rc")):
     """The LSTM with layer norm, zoneout and recurrent dropout (``lstm_options_gates``; the
     fields as there). WHOLE_ROWS: its gate pass needs every unit of a row (layer norm), so
-    ``loops.plan`` never splits its units."""
+    ``loops.plan`` never splits its units. Which options are on is the class (``lstm_opt``):
+    LN, ZONED, MASKED are constants of the compiled pass, so each combination compiles its
+    own straight loops (with the options read from the arrays at run time the plain rows ran
+    1.4x slower at H = 32), and only when it runs."""
     __slots__ = ()
     WHOLE_ROWS = True
+    LN = ZONED = MASKED = False
 
 
 class LstmOptBwd(namedtuple("LstmOptBwd", "A dAh dy lens cs tcs c0 dhs rmask zc zh zcarry lnp "
                                           "vh rh vc rc dln")):
     __slots__ = ()
     WHOLE_ROWS = True
+    LN = ZONED = MASKED = False
+
+
+def _opt_classes(base):
+    """base's subclass for each (LN, ZONED, MASKED), module-level names (numba's cache pickles
+    the class by name)."""
+    out = {}
+    for code in range(8):
+        flags = (bool(code & 4), bool(code & 2), bool(code & 1))
+        name = f"{base.__name__}{code}"
+        cls = type(name, (base,), {"__slots__": (), "__module__": __name__, "__qualname__": name,
+                                   "LN": flags[0], "ZONED": flags[1], "MASKED": flags[2]})
+        globals()[name] = out[flags] = cls
+    return out
+
+
+_OPT_FWD, _OPT_BWD = _opt_classes(LstmOptFwd), _opt_classes(LstmOptBwd)
+
+
+def lstm_opt(ln, zoned, masked):
+    """(forward class, backward class) of the options LSTM with these options on."""
+    key = (bool(ln), bool(zoned), bool(masked))
+    return _OPT_FWD[key], _OPT_BWD[key]
 
 
 LSTM_FWD = (LstmFwd, LstmPeepholeFwd, LstmCoupledFwd)
@@ -131,6 +158,10 @@ def _cls(a):
     return getattr(a, "instance_class", None)
 
 
+def _is_opt(a, base):
+    return isinstance(_cls(a), type) and issubclass(_cls(a), base)
+
+
 @overload(step_fwd)
 def _step_fwd(a, acc, t, b0, b1, j0, j1):
     if _cls(a) is RnnFwd:
@@ -141,9 +172,11 @@ def _step_fwd(a, acc, t, b0, b1, j0, j1):
         def impl(a, acc, t, b0, b1, j0, j1):
             gru_fwd(a.A, acc, a.bhh, t, b0, b1, a.y.shape[2], j0, j1, a.lens, a.hns, a.y, a.hs)
         return impl
-    if _cls(a) is LstmOptFwd:
+    if _is_opt(a, LstmOptFwd):
+        ln, zoned, masked = _cls(a).LN, _cls(a).ZONED, _cls(a).MASKED
+
         def impl(a, acc, t, b0, b1, j0, j1):
-            lstm_options_gates.fwd(a, acc, t, b0, b1)
+            lstm_options_gates.fwd(a, acc, t, b0, b1, ln, zoned, masked)
         return impl
     if _cls(a) in LSTM_FWD:
         gates = _LSTM_GATES[_cls(a)]
@@ -166,9 +199,11 @@ def _step_bwd(a, t, b0, b1, j0, j1, blk):
             gru_bwd(a.A, a.dAh, a.dy, t, b0, b1, a.dhs.shape[1], j0, j1, a.lens, a.hns, a.y,
                     a.h0, a.dhs)
         return impl
-    if _cls(a) is LstmOptBwd:
+    if _is_opt(a, LstmOptBwd):
+        ln, zoned, masked = _cls(a).LN, _cls(a).ZONED, _cls(a).MASKED
+
         def impl(a, t, b0, b1, j0, j1, blk):
-            lstm_options_gates.bwd(a, t, b0, b1, blk)
+            lstm_options_gates.bwd(a, t, b0, b1, blk, ln, zoned, masked)
         return impl
     if _cls(a) in LSTM_BWD:
         gates = _LSTM_GATES[_cls(a)]
@@ -182,7 +217,7 @@ def _step_bwd(a, t, b0, b1, j0, j1, blk):
 
 @overload(adds_carry)
 def _adds_carry(a):
-    if _cls(a) is RnnBwd or _cls(a) in LSTM_BWD or _cls(a) is LstmOptBwd:
+    if _cls(a) is RnnBwd or _cls(a) in LSTM_BWD or _is_opt(a, LstmOptBwd):
         return lambda a: False
     if _cls(a) is GruBwd:
         return lambda a: True
