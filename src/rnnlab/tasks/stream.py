@@ -54,7 +54,7 @@ def streaming_model(model, backend=None):
     """A StreamingModel when the numba kernels can run, else None (callers then step the
     layers themselves)."""
     if (backend or get_backend()) != "numba" or not numba_available() \
-            or model.rnn.bidirectional or not model.rnn.kernel_fits():
+            or model.rnn.bidirectional or not model.rnn.stepper_fits():
         return None
     return StreamingModel(model)
 

@@ -33,15 +33,16 @@ WORKSPACE = True       # forward takes workspace=; release(cache) gives its buff
 
 
 def forward(x, state, params, lengths=None, zoneout=(0.0, 0.0), recurrent_mask=None,
-            workspace=None):
+            workspace=None, variant="standard"):
     """Run the LSTM with its options over x (T, B, D) (an array or a ``TokenInput``).
     zoneout: (z_c, z_h), each a number (evaluation) or a 0/1 mask (T, B, H) (training);
-    recurrent_mask: (B, H) or None. Returns (y, (h_n, c_n), cache)."""
+    recurrent_mask: (B, H) or None; variant: 'standard' only (what the plain cells take, for
+    a plain LSTM with recurrent dropout). Returns (y, (h_n, c_n), cache)."""
     x, dtype = prepare_input(x)
     T, B, _ = x.shape
     w_ih, w_hh = as_dtype(params["weight_ih"], dtype), as_dtype(params["weight_hh"], dtype)
     H = w_hh.shape[1]
-    _check_params(params, H)
+    _check_params(params, H, variant)
     ln = "ln_ih_weight" in params
     h0, c0 = (None, None) if state is None else state
     h0, c0 = state_rows(h0, B, H, dtype), state_rows(c0, B, H, dtype)
@@ -132,9 +133,9 @@ def release(cache):
     _release(cache, ("A", "c", "tanh_c") + (("vhat_ih",) if cache["vhat_ih"] is not None else ()))
 
 
-def _check_params(params, H):
+def _check_params(params, H, variant):
     from ...errors import RnnlabError
-    if "weight_hr" in params or params["weight_ih"].shape[0] != 4 * H:
+    if variant != "standard" or "weight_hr" in params or params["weight_ih"].shape[0] != 4 * H:
         raise RnnlabError("the options kernel runs the standard LSTM without proj_size; "
                           "run rnnlab.nn.cells.lstm_options for a projected or variant LSTM")
 

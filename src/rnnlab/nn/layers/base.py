@@ -35,7 +35,8 @@ reaches into a layer's private fields:
 And hooks for a layer class whose options the plain cell lacks: ``cell_module()`` (the
 reference cell that computes the layer as configured), ``call_options(k, d, T, B)`` (one
 call's keyword options, with the random masks a regulariser draws from ``rng``),
-``kernel_fits()`` and ``recurrent_block()`` (the orthogonal init's block of weight_hh).
+``kernel_fits()``, ``kernel_loader()`` (which kernel), ``stepper_fits()`` and
+``recurrent_block()`` (the orthogonal init's block of weight_hh).
 """
 import numpy as np
 
@@ -205,6 +206,17 @@ class RecurrentLayer(LayerState, Module):
         cell on every backend."""
         return self.kernel is not None
 
+    def kernel_loader(self):
+        """The function returning the kernel module that computes this layer as configured
+        (when ``kernel_fits()``): `kernel`, or the kernel a layer's options need (the LSTM's
+        layer norm and zoneout run kernels.lstm_options)."""
+        return self.kernel
+
+    def stepper_fits(self):
+        """Whether the kernel's B=1 ``Stepper`` computes this layer as configured (for
+        ``steppers()``); a layer whose options the stepper lacks returns False."""
+        return self.kernel_fits()
+
     def cell_module(self):
         """The reference cell that computes this layer as configured: `reference`, or the
         cell module a layer's options need (the LSTM with layer norm runs cells.lstm_options)."""
@@ -219,7 +231,8 @@ class RecurrentLayer(LayerState, Module):
     def implementation(self, backend=None):
         """The module whose forward/backward runs this layer: the kernel or the reference."""
         return _backend.implementation(self.cell_module(),
-                                       self.kernel if self.kernel_fits() else None, backend)
+                                       self.kernel_loader() if self.kernel_fits() else None,
+                                       backend)
 
     # ----- forward ------------------------------------------------------------------------
     def __call__(self, x, state=None, lengths=None, backend=None):
@@ -343,7 +356,7 @@ class RecurrentLayer(LayerState, Module):
         future, so it cannot generate."""
         if self.bidirectional:
             raise RnnlabError("a bidirectional layer cannot step one token at a time")
-        if not self.kernel_fits():
+        if not self.stepper_fits():
             raise RnnlabError(f"the {self.cell} layer as configured has no fused kernel to step "
                               "with; generate with forward() one step at a time")
         kernel = self.kernel()

@@ -20,6 +20,12 @@ def _kernel():
     return lstm
 
 
+def _options_kernel():
+    """The numba LSTM with layer norm, zoneout and recurrent dropout (kernels/lstm_options)."""
+    from ..kernels import lstm_options as kernel
+    return kernel
+
+
 class LSTM(RecurrentDropout, RecurrentLayer):
     """LSTM with gates i, f, g, o, the variants 'peephole' and 'coupled', and the options
     proj_size, layer_norm, zoneout and recurrent_dropout. Returns (y, (h_n, c_n)).
@@ -35,7 +41,11 @@ class LSTM(RecurrentDropout, RecurrentLayer):
     unit_forget_bias does.
 
     Options (equations in rnnlab/nn/cells/lstm_options.py; all but recurrent_dropout need
-    variant='standard', and make the layer run the NumPy reference on every backend):
+    variant='standard'). layer_norm, zoneout and recurrent_dropout run on the numba kernel
+    (rnnlab/nn/kernels/lstm_options.py; recurrent dropout of a peephole or coupled LSTM in
+    training on the NumPy reference); proj_size runs the NumPy reference on every backend, and
+    so does generation one token at a time (``steppers()``) with any option but
+    recurrent_dropout, which is off there:
 
     - ``proj_size=P`` (0 < P < H), as torch: h_t = W_hr (o_t * tanh c_t). h, h_n and y are
       P wide per direction (c stays H); ``weight_hh_l{k}`` is (4H, P) and ``weight_hr_l{k}``
@@ -90,8 +100,25 @@ class LSTM(RecurrentDropout, RecurrentLayer):
     def cell_module(self):
         return lstm_options if self.uses_options_cell() else lstm_cell
 
+    def options_kernel_runs(self):
+        """Whether this call's options need the options kernel (kernels/lstm_options.py): layer
+        norm, zoneout, or recurrent dropout in training."""
+        return bool(self.layer_norm or any(self.zoneout) or self.recurrent_mask_on())
+
     def kernel_fits(self):
-        return super().kernel_fits() and not self.uses_options_cell()
+        return super().kernel_fits() and not self.proj_size
+
+    def recurrent_mask_fits(self):
+        """The options kernel applies recurrent dropout to the standard LSTM."""
+        return self.variant == "standard" and not self.proj_size
+
+    def kernel_loader(self):
+        return _options_kernel if self.options_kernel_runs() else _kernel
+
+    def stepper_fits(self):
+        """The B=1 Stepper computes the plain LSTM only (in evaluation recurrent dropout is
+        off, so it steps a layer whose only option that is)."""
+        return self.kernel_fits() and not self.uses_options_cell()
 
     def num_gates(self):
         return lstm_cell.num_gates(self.variant)

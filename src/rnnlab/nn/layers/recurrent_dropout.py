@@ -11,7 +11,9 @@ silenced for the whole sequence, which is what lets dropout act on a recurrence 
 drowning its memory in noise. A sequence fed in chunks gets one mask per chunk.
 
 In evaluation there is no mask: the layer equals the same layer without recurrent dropout, and
-the fused kernels run it again (they lack the mask, so training with p > 0 runs the reference).
+the fused kernels run it. In training the standard LSTM's mask runs on its options kernel
+(kernels/lstm_options.py); the GRU's, the RNN's and the peephole and coupled LSTM's on the
+reference (their kernels lack the mask).
 """
 from ..functional import check_dropout, dropout_mask
 
@@ -32,5 +34,13 @@ class RecurrentDropout:
                                                   self.rng, self.dtype)
         return opts
 
+    def recurrent_mask_on(self):
+        """Whether this call draws a recurrent-dropout mask (training with p > 0)."""
+        return self.training and self.recurrent_dropout > 0
+
+    def recurrent_mask_fits(self):
+        """Whether the layer's kernel applies the mask (the LSTM's options kernel does)."""
+        return False
+
     def kernel_fits(self):
-        return super().kernel_fits() and not (self.training and self.recurrent_dropout > 0)
+        return super().kernel_fits() and (self.recurrent_mask_fits() or not self.recurrent_mask_on())
