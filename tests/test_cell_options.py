@@ -237,9 +237,11 @@ def test_recurrent_dropout_in_eval_is_the_layer_without_it(kind, opts, backend):
         _close(a, b)
     for k in outs[1][4]:
         np.testing.assert_array_equal(outs[0][4][k], outs[1][4][k])
-    # the kernel runs it again in evaluation (not for the LSTM's other options), never in training
+    # the kernel runs it again in evaluation (not the LSTM's proj_size); in training only the
+    # standard LSTM's options kernel applies the mask
     plain = not opts.get("proj_size")
-    assert with_rd.kernel_fits() is plain and with_rd.train().kernel_fits() is False
+    assert with_rd.kernel_fits() is plain
+    assert with_rd.train().kernel_fits() is (kind == "LSTM" and not opts)
     assert np.abs(with_rd(x, s0)[0] - outs[0][0]).max() > 1e-3
 
 
@@ -368,13 +370,21 @@ def test_orthogonal_recurrent_init_with_a_projection():
 
 
 def test_what_runs_each_configuration():
-    assert rnnlab.LSTM(D, 4).kernel_fits()
+    from rnnlab.nn.kernels import lstm as plain_kernel
+    from rnnlab.nn.kernels import lstm_options as options_kernel
+    assert rnnlab.LSTM(D, 4).implementation("numba") is plain_kernel
     for opts in (dict(proj_size=2), dict(layer_norm=True), dict(zoneout=0.1)):
         layer = rnnlab.LSTM(D, 4, **opts)
         assert layer.cell_module() is lstm_options
-        assert not layer.kernel_fits() and not layer.eval().kernel_fits()
+        runs = lstm_options if "proj_size" in opts else options_kernel
+        assert layer.implementation("numba") is runs is layer.eval().implementation("numba")
         with pytest.raises(rnnlab.RnnlabError, match="no fused kernel to step with"):
             layer.steppers()
+    layer = rnnlab.LSTM(D, 4, recurrent_dropout=0.2)     # the mask in training only
+    assert layer.implementation("numba") is options_kernel
+    assert layer.eval().implementation("numba") is plain_kernel and layer.steppers()
+    assert rnnlab.LSTM(D, 4, recurrent_dropout=0.2, variant="coupled").implementation(
+        "numba") is lstm_cell
     assert rnnlab.LSTM(D, 4, recurrent_dropout=0.2).cell_module() is lstm_cell
     assert "proj_size=2, layer_norm=True" in repr(rnnlab.LSTM(D, 4, proj_size=2, layer_norm=True))
 
