@@ -20,7 +20,7 @@ from .activations import one, sigm, tanh_
 
 
 @njit(nogil=True, fastmath={"contract"}, error_model="numpy", inline="always")
-def _act(a, r, sig):
+def activate(a, r, sig):
     """a = sigm(a + r) (sig) or tanh(a + r), elementwise."""
     if sig:
         for j in range(a.shape[0]):
@@ -99,9 +99,9 @@ def _fwd_row(A, r, t, b, H, j0, j1, variant, wpi, wpf, wpo, cs, tcs, y, hs):
     g2 = a[2 * H + j0:2 * H + j1]
     g3 = a[(G - 1) * H + j0:(G - 1) * H + j1]          # o (the last gate)
     if variant == 2:                                   # coupled: f, g, o
-        _act(g0, r[0:n], True)
-        _act(g1, r[n:2 * n], False)
-        _act(g2, r[2 * n:3 * n], True)
+        activate(g0, r[0:n], True)
+        activate(g1, r[n:2 * n], False)
+        activate(g2, r[2 * n:3 * n], True)
         o1 = one(A)
         for j in range(n):
             c = g0[j] * cb[j] + (o1 - g0[j]) * g1[j]
@@ -112,9 +112,9 @@ def _fwd_row(A, r, t, b, H, j0, j1, variant, wpi, wpf, wpo, cs, tcs, y, hs):
             _act_peep(g0, r[0:n], wpi[j0:j1], cb)
             _act_peep(g1, r[n:2 * n], wpf[j0:j1], cb)
         else:
-            _act(g0, r[0:n], True)
-            _act(g1, r[n:2 * n], True)
-        _act(g2, r[2 * n:3 * n], False)
+            activate(g0, r[0:n], True)
+            activate(g1, r[n:2 * n], True)
+        activate(g2, r[2 * n:3 * n], False)
         for j in range(n):
             c = g1[j] * cb[j] + g0[j] * g2[j]
             c_all[j] = c
@@ -122,7 +122,7 @@ def _fwd_row(A, r, t, b, H, j0, j1, variant, wpi, wpf, wpo, cs, tcs, y, hs):
         if variant == 1:                               # o sees c_t
             _act_peep(g3, r[3 * n:4 * n], wpo[j0:j1], c_all)
         else:
-            _act(g3, r[3 * n:4 * n], True)
+            activate(g3, r[3 * n:4 * n], True)
     _output(g3, c_all, tcs[t, b, j0:j1], y[t, b, j0:j1], hs[b, j0:j1])
 
 
@@ -143,7 +143,7 @@ def _dout(ao, dc, dh, tc, wpo):
 
 
 @njit(nogil=True, fastmath={"contract"}, error_model="numpy", inline="always")
-def _dig(ai, ag, dc):
+def dig_backward(ai, ag, dc):
     """dA_i = dc * g * i * (1 - i), dA_g = dc * i * (1 - g^2), in place."""
     o1 = one(ai)
     for j in range(ai.shape[0]):
@@ -225,7 +225,7 @@ def _bwd_row(A, dy, t, b, H, j0, j1, variant, wpi, wpf, wpo, dwp, cs, tcs, c0, d
         _acc2(dwp[2, j0:j1], g3, cs[t, b, j0:j1])       # dw_po += dA_o * c_t
         for j in range(dh.shape[0]):                    # dh is free: dc * f + dA_i * w_pi
             dh[j] = dc[j] * g1[j]
-    _dig(g0, g2, dc)
+    dig_backward(g0, g2, dc)
     if peep:
         for j in range(dh.shape[0]):
             dh[j] = dh[j] + g0[j] * wpi[j0 + j]

@@ -28,7 +28,7 @@ import numpy as np
 from numba import njit
 
 from .activations import one, sigm, tanh_
-from .lstm_gates import _act, _dig
+from .lstm_gates import activate, dig_backward
 
 LN_EPS = 1e-5     # as functional.LN_EPS (the reference)
 
@@ -65,9 +65,9 @@ def _normalise(v, vhat, gain, bias, out):
     """LN of row v: vhat = (v - mean) * rstd, out = gain * vhat + bias; returns rstd."""
     mu, rstd = _mean_rstd(v)
     for j in range(v.shape[0]):
-        vhat[j] = (v[j] - mu) * rstd
-    for j in range(v.shape[0]):
-        out[j] = vhat[j] * gain[j] + bias[j]
+        u = (v[j] - mu) * rstd
+        vhat[j] = u
+        out[j] = u * gain[j] + bias[j]
     return rstd
 
 
@@ -119,10 +119,10 @@ def _fwd_row(a, g, r, t, b, cprev, chat, tc, yt, h, ln, zoned, masked):
     gf = g[H:2 * H]
     gg = g[2 * H:3 * H]
     go = g[3 * H:4 * H]
-    _act(gi, r[0:H], True)
-    _act(gf, r[H:2 * H], True)
-    _act(gg, r[2 * H:3 * H], False)
-    _act(go, r[3 * H:4 * H], True)
+    activate(gi, r[0:H], True)
+    activate(gf, r[H:2 * H], True)
+    activate(gg, r[2 * H:3 * H], False)
+    activate(go, r[3 * H:4 * H], True)
     for j in range(H):
         chat[j] = gf[j] * cprev[j] + gi[j] * gg[j]
     if ln:                                  # tc <- LN(c^), then tanh of it
@@ -240,7 +240,7 @@ def _bwd_row(a, t, b, blk, ln, zoned, masked):
     else:
         for j in range(H):
             dh[j] = dc[j] + dh[j]
-    _dig(gi, gg, dh)
+    dig_backward(gi, gg, dh)
     cprev = a.cs[t - 1, b] if t > 0 else a.c0[b]
     if zoned:
         for j in range(H):                  # dA_f; dc_{t-1} = zc dc + dc^ f

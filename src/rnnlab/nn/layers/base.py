@@ -201,9 +201,9 @@ class RecurrentLayer(LayerState, Module):
                 for name in self.param_shapes(self.layer_input_size(k))}
 
     def kernel_fits(self):
-        """Whether the fused kernel computes this layer as configured. A layer whose options
-        the kernel lacks (say, a layer-normalised LSTM) returns False and runs the reference
-        cell on every backend."""
+        """Whether a fused kernel computes this layer as configured (``kernel_loader()`` names
+        which). A layer whose options no kernel has (say, a projected LSTM) returns False and
+        runs the reference cell on every backend."""
         return self.kernel is not None
 
     def kernel_loader(self):
@@ -219,7 +219,7 @@ class RecurrentLayer(LayerState, Module):
 
     def cell_module(self):
         """The reference cell that computes this layer as configured: `reference`, or the
-        cell module a layer's options need (the LSTM with layer norm runs cells.lstm_options)."""
+        cell module a layer's options need (the LSTM with layer norm: cells.lstm_options)."""
         return self.reference
 
     def call_options(self, k, d, T, B):
