@@ -70,8 +70,10 @@ def chunk_decay(log_i, log_f, valid):
     L = log_f.shape[-1]
     b = np.cumsum(log_f, axis=-1)
     keep = np.tril(np.ones((L, L), bool)) & valid[:, None, :, None, :]
-    log_D = np.where(keep, b[..., :, None] - b[..., None, :] + log_i[..., None, :], -np.inf)
-    return log_D.astype(log_f.dtype, copy=False), b
+    log_D = b[..., :, None] - b[..., None, :]
+    log_D += log_i[..., None, :]
+    np.copyto(log_D, -np.inf, where=~keep)
+    return log_D, b
 
 
 def carried_states(C0, n0, m0, v, k, log_D, b):
@@ -117,7 +119,8 @@ def forward_chunkwise(x, state, params, lengths=None, num_heads=1, forget_gate="
     Cs, ns, ms = C_p[:, :, :-1], n_p[:, :, :-1], m_p[..., :-1]      # chunk c starts from these
     g0 = b + ms[..., None]
     m = np.maximum(g0, log_D.max(axis=-1))
-    D = np.exp(log_D - m[..., None])
+    D = np.subtract(log_D, m[..., None])
+    np.exp(D, out=D)
     d0 = np.exp(g0 - m)
     qk = np.matmul(q, np.swapaxes(k, -1, -2))                        # q_t . k_j
     S = qk * D
@@ -128,13 +131,16 @@ def forward_chunkwise(x, state, params, lengths=None, num_heads=1, forget_gate="
     den = np.maximum(np.abs(s), np.exp(-m))
     h_tilde = num / den[..., None]
     n_all = np.matmul(D, k) + d0[..., None] * ns[..., None, :]      # n_t, for the cache
-    y = g["o"] * unchunked(h_tilde, T).reshape(T, B, H) * valid_t[..., None]
+    h_tilde_T = unchunked(h_tilde, T).reshape(T, B, H)
+    y = g["o"] * h_tilde_T
+    if lengths is not None:                                          # y is 0 past the end
+        y *= valid_t[..., None]
     cache = dict(x=x, params=params, lengths=lengths, mode="chunkwise", heads=num_heads,
                  forget_gate=forget_gate, g=g, valid=valid, valid_t=valid_t, C_p=C_p, n_p=n_p,
                  m_p=m_p, d0_L=d0_L, w=w, log_D=log_D, b=b, m=m, D=D, d0=d0, qk=qk, S=S,
                  C0q=C0q, n0q=n0q, s=s, den=den, ht=h_tilde, qc=q, kc=k, vc=v)
     cache.update(_step_gates(log_i, log_f, m, m0, T))
-    add_gates(cache, y, unchunked(h_tilde, T), unchunked(n_all, T))
+    add_gates(cache, y, h_tilde_T, unchunked(n_all, T))
     return y, (C_p[:, :, -1], n_p[:, :, -1].reshape(B, H), m_p[..., -1]), cache
 
 

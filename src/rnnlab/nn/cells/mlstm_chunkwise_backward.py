@@ -29,7 +29,8 @@ def _readout_backward(c, dy):
     dnum (B, heads, nc, L, d), ds (B, heads, nc, L))."""
     T, B, H = dy.shape
     heads, L = c["heads"], c["D"].shape[-1]
-    dy = dy * c["valid_t"][..., None]
+    if c["lengths"] is not None:                                     # y was 0 past the end
+        dy = dy * c["valid_t"][..., None]
     do = dy * unchunked(c["ht"], T).reshape(T, B, H)
     dht = chunked((dy * c["g"]["o"]).reshape(T, B, heads, H // heads), T, L)
     dnum = dht / c["den"][..., None]
@@ -89,7 +90,8 @@ def backward_chunkwise(dy, dstate_n, c):
     Cs, ns = c["C_p"][:, :, :-1], c["n_p"][:, :, :-1]
     do, dnum, ds = _readout_backward(c, dy)
     # pass 1, per chunk: num = S v + d0 C_p q,  s = sum_j S + d0 n_p . q,  S = (q . k) D
-    dS = np.matmul(dnum, np.swapaxes(v, -1, -2)) + ds[..., None]
+    dS = np.matmul(dnum, np.swapaxes(v, -1, -2))
+    dS += ds[..., None]
     dv = np.matmul(np.swapaxes(c["S"], -1, -2), dnum)
     dnum0, ds0 = dnum * d0[..., None], ds * d0
     dCs = np.matmul(np.swapaxes(dnum0, -1, -2), q)
@@ -98,7 +100,7 @@ def backward_chunkwise(dy, dstate_n, c):
     dqk = dS * D
     dq += np.matmul(dqk, k)
     dk = np.matmul(np.swapaxes(dqk, -1, -2), q)
-    dlog_D = dS * c["qk"] * D
+    dlog_D = np.multiply(dqk, c["qk"], out=dqk)                     # dS (q . k) D
     dg0 = (np.sum(dnum * c["C0q"], axis=-1) + ds * c["n0q"]) * d0
     # pass 2
     dC_e, dn_e, dg_L, dm_row, (dC0, dn0, dm0) = _carried_backward(
