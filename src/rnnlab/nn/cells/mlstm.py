@@ -5,7 +5,8 @@ training). ``parallel`` runs the chunkwise form (mlstm_chunkwise.py: the attenti
 on blocks of L steps, the state carried between blocks; O(T L d + T d^2) time and O(T L)
 memory per head), or, where the sequence is one chunk (T <= L), the whole-sequence form
 (mlstm_parallel.py: O(T^2 d), (T, T) per head), which then does the same work less the
-carried state's.
+carried state's; a single step (T = 1, token-at-a-time generation) runs the recurrent form,
+which skips the (T, T) machinery.
 
 A matrix memory per head, written with a key and a value and read with a query. The gates read
 x_t alone (no h_{t-1}), which is what makes the parallel form possible. Per head (heads of
@@ -79,7 +80,7 @@ LEGEND = {
 def forward(x, state, params, lengths=None, num_heads=1, forget_gate="sigmoid",
             mode="parallel"):
     """Run the mLSTM over x (T, B, D). Returns (y, (C_n, n_n, m_n), cache)."""
-    if mode == "parallel":
+    if mode == "parallel" and x.shape[0] > 1:   # one step (generation): the step form is cheaper
         L = chunk_length(x.shape[0], sizes(params, num_heads)[1])
         if L >= x.shape[0]:
             return forward_parallel(x, state, params, lengths, num_heads, forget_gate)
