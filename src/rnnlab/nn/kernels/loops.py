@@ -11,6 +11,7 @@ import numpy as np
 from numba import njit, prange
 
 from . import sync
+from .copies import add_into, copy_into
 from .panels import gemm_rows, pack
 from .policy import batch_split, unit_split
 from .steps import adds_carry, step_bwd, step_fwd
@@ -48,9 +49,9 @@ def _bwd_rows(a, whp, wht, tmp, b0, b1, blk):
         for b in range(b0, b1):
             if t < a.lens[b]:
                 if adds_carry(a):
-                    a.dhs[b, :] += tmp[b]
+                    add_into(a.dhs[b], tmp[b])
                 else:
-                    a.dhs[b, :] = tmp[b]
+                    copy_into(a.dhs[b], tmp[b])
 
 
 @njit(cache=True, parallel=True, nogil=True, error_model="numpy")
