@@ -86,6 +86,16 @@ def compile_note(cells, say=None):
     return cold
 
 
+def compile_in_background():
+    """For a command's process (`rnnlab train`, `rnnlab demo`): compile the threaded kernels
+    in the background while the one-thread ones run (nn/kernels/background.py), when the numba
+    backend runs. The same numbers either way; off for library code unless called."""
+    from .backend import get_backend, numba_available
+    if get_backend() == "numba" and numba_available():
+        from .kernels import background
+        background.enable()
+
+
 def _stderr(line):
     print(line, file=sys.stderr, flush=True)
 
