@@ -49,11 +49,11 @@ def chunk_length(T, d):
     return max(1, -(-T // chunks))
 
 
-def chunked(a, T, L, valid_fill=0.0):
-    """(T, B, heads, ...) -> (B, heads, nc, L, ...), padded past T with valid_fill,
+def chunked(a, T, L, fill=0.0):
+    """(T, B, heads, ...) -> (B, heads, nc, L, ...), padded past T with `fill`,
     contiguous (the batched matmuls read whole blocks)."""
     nc = -(-T // L)
-    out = np.full(a.shape[1:3] + (nc * L,) + a.shape[3:], valid_fill, a.dtype)
+    out = np.full(a.shape[1:3] + (nc * L,) + a.shape[3:], fill, a.dtype)
     out[:, :, :T] = np.moveaxis(a, 0, 2)
     return out.reshape(a.shape[1:3] + (nc, L) + a.shape[3:])
 
