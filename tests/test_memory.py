@@ -128,15 +128,21 @@ def test_the_estimate_is_within_30_percent_of_the_measured_peak_rss(tmp_path):
 
 
 def test_the_mlstm_names_its_quadratic_term_and_the_mode_that_avoids_it():
-    """The parallel mLSTM's T x T matrices are named in the estimate and in the refusal,
-    which offers --mode recurrent; the recurrent form's per-step memory C likewise."""
+    """The parallel mLSTM's T x T matrices (T within one chunk: the whole-sequence form) are
+    named in the estimate and in the refusal, which offers --mode recurrent; a longer T runs
+    in chunks, named with their L x L blocks and carried state and no O(T^2); the recurrent
+    form's per-step memory C likewise."""
     cfg = ModelConfig(task="text", input_size=50, output_size=50, hidden=128,
                       cell="mlstm", cell_options={"mode": "parallel"})
-    est = estimate_training_memory(cfg, batch=50, seq_len=50, eval_tokens=16_000,
-                                   eval_seq_len=1000)
-    assert "1000 x 1000 matrices per head and sequence (O(T^2))" in est.summary()
+    est = estimate_training_memory(cfg, batch=50, seq_len=64, eval_tokens=3200,
+                                   eval_seq_len=64)
+    assert "64 x 64 matrices per head and sequence (O(T^2))" in est.summary()
     with pytest.raises(RnnlabError, match=r"O\(T\^2\)\).*--seq-len, or --mode recurrent"):
         check_fits(est, available=1 << 20)
+    long = estimate_training_memory(cfg, batch=50, seq_len=50, eval_tokens=16_000,
+                                    eval_seq_len=1000)
+    assert "63 x 63 blocks and the 1 x 128 x 128 state carried into each of 16 chunks of 63 " \
+           "steps per sequence" in long.summary() and "O(T^2)" not in long.summary()
     rec = estimate_training_memory(
         ModelConfig(task="text", input_size=50, output_size=50, hidden=256, cell="mlstm",
                     cell_options={"mode": "recurrent"}), batch=32, seq_len=200)

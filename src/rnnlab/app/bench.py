@@ -1,14 +1,15 @@
 """rnnlab against torch on the CPU: the layer grid, cell by cell, and the char-LM training step.
 
     rnnlab bench [--quick] [--rounds N] [--repeats N] [--cells lstm,gru,rnn] [--sizes H:B,...]
-                 [--no-grid] [--no-step] [--steps N] [--embed 0,32]
+                 [--no-grid] [--no-options] [--no-step] [--steps N] [--embed 0,32]
     python benchmarks/bench_cells.py ...     (the same)
 
 Grid: LSTM, GRU, RNN; H in {32, 128, 512, 1024} x B in {1, 32, 64}, T=100, D=H, float32;
 inference (no grad) and training (forward + backward; torch with requires_grad on the input,
 so both compute dx); plus per-step generation latency at H=256, B=1 (torch calling nn.LSTM /
-nn.GRU / nn.RNN one step at a time under no_grad, rnnlab its Stepper). Then the training step
-(``bench_step``). Every measurement runs in its own fresh process (``--worker``), rnnlab and
+nn.GRU / nn.RNN one step at a time under no_grad, rnnlab its Stepper). Then the LSTM's
+options and the cells torch lacks against rnnlab's plain LSTM (``bench_options``), and the
+training step (``bench_step``). Every measurement runs in its own fresh process (``--worker``), rnnlab and
 torch alternating; within a process the best of ``repeats`` runs is kept. Both sides get the
 same threads (``--threads``: torch.set_num_threads, NUMBA_NUM_THREADS). Ratios are torch time /
 rnnlab time (> 1: rnnlab faster): the best time over the rounds of each side, and in brackets
@@ -21,24 +22,14 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 from ..errors import install_line
+from .bench_step import best_time
 
 GRID = [(H, B) for H in (32, 128, 512, 1024) for B in (1, 32, 64)]
 QUICK_GRID = [(32, 1), (128, 1), (128, 32), (512, 1), (512, 32), (1024, 64)]
 T = 100
 GEN_H, GEN_STEPS = 256, 200
-
-
-def _best(f, repeats):
-    f()                                        # warm-up (caches, workspace, threads)
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        f()
-        best = min(best, time.perf_counter() - t0)
-    return best
 
 
 def _torch_fns(cell, H, B, threads):
@@ -107,10 +98,10 @@ def _worker(side, cell, H, B, repeats, threads):
     rss0 = rss_mb()
     res = {"load": os.getloadavg()[0]}
     if B == 0:
-        res["gen"] = _best(inf, repeats) / GEN_STEPS
+        res["gen"] = best_time(inf, repeats) / GEN_STEPS
     else:
-        res["inf"] = _best(inf, repeats)
-        res["train"] = _best(train, repeats)
+        res["inf"] = best_time(inf, repeats)
+        res["train"] = best_time(train, repeats)
     peak = peak_rss_mb()
     res.update(peak_mb=peak, growth_mb=peak - rss0)
     print(json.dumps(res))
@@ -194,6 +185,9 @@ def main(argv=None):
     ap.add_argument("--no-grid", action="store_true",
                     help="only the training step (default: both)")
     ap.add_argument("--no-step", action="store_true", help="only the layer grid (default: both)")
+    ap.add_argument("--no-options", action="store_true",
+                    help="skip the LSTM's options and the cells torch lacks, timed against the "
+                         "plain LSTM (default: timed after the grid)")
     ap.add_argument("--steps", type=int, default=None,
                     help="timed training steps per process (default 40; 20 with --quick)")
     ap.add_argument("--embed", default="0,32",
@@ -236,6 +230,11 @@ def main(argv=None):
               "rounds")
         grid = _sizes(a.sizes) if a.sizes else (QUICK_GRID if a.quick else GRID)
         run_grid(cells, grid, rounds, repeats, a.threads)
+    if not a.no_grid and not a.no_options:
+        from .bench_options import SIZES, run as run_options
+        print()
+        run_options(sizes=_sizes(a.sizes) if a.sizes else SIZES, T=T, rounds=rounds,
+                    repeats=repeats, threads=a.threads)
     if not a.no_step:
         from .bench_step import run as run_step
         print()

@@ -28,6 +28,16 @@ H, LAYERS, B, T, V = 128, 2, 50, 50, 65
 LR, CLIP = 2e-3, 5.0
 
 
+def best_time(f, repeats):
+    f()                                        # warm-up (caches, workspace, threads)
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        f()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
 def _text_ids(n=300_000, seed=0):
     import numpy as np
     return np.random.default_rng(seed).integers(0, V, n)

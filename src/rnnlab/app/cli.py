@@ -19,6 +19,7 @@ import sys
 import warnings
 
 from ..errors import RnnlabError, RnnlabWarning
+from ..nn.backend import one_thread_blas
 from .commands import COMMANDS
 
 # what to do about an OSError, by errno: the second half of its one line
@@ -105,6 +106,7 @@ def os_error_line(e):
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
+    one_thread_blas()        # NumPy's products on one thread: see nn/backend.py
     with warnings.catch_warnings():
         warnings.showwarning = _show_warning
         warnings.simplefilter("always", RnnlabWarning)

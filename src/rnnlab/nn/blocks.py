@@ -127,7 +127,11 @@ def _product(a, w, trans_a=False, backend=None):
         return (a.T if trans_a else a) @ w
     from .kernels.gemms import gemm, gemm_t
     from .kernels.panels import pack
-    a = np.ascontiguousarray(a)
+    # read-only inputs (a recurrent layer's y) are copied: numba would compile every product
+    # a second time for the read-only array type (about 2 s on a cold cache); the copy is
+    # one pass over `a` against a product over it
+    a, w = (np.array(v, order="C") if not v.flags.writeable else np.ascontiguousarray(v)
+            for v in (a, w))
     out = np.empty((a.shape[1] if trans_a else a.shape[0], w.shape[1]), a.dtype)
     return (gemm_t if trans_a else gemm)(a, pack(w), out)
 

@@ -45,18 +45,33 @@ class CellMemory:
         return n + sum(k for _, k, _ in notes), notes
 
 
-def mlstm_extra(T, B, H, options, forward):
-    """The mLSTM's arrays beyond (T, B, H). Parallel: per sequence and head, T x T numbers:
-    log D, D, q.k and S in the cache, the where/exp temporaries while they are made, and dS,
-    dD, d(q.k), dlog D in the backward. Recurrent: the memory C (heads, d, d), d = H/heads,
-    kept for every step (Cs), and its copy shifted by one step (C_{t-1}) in the backward."""
+def mlstm_extra(T, B, H, options, forward, *, chunk_length):
+    """The mLSTM's arrays beyond (T, B, H). Parallel, as one chunk (T <= L, the whole-sequence
+    form): per sequence and head, T x T numbers: log D, D, q.k and S in the cache, the
+    where/exp temporaries while they are made, and dS, dD, d(q.k), dlog D in the backward.
+    Parallel in chunks of L (cells/mlstm_chunkwise.py): the same per (L, L) block, the state
+    carried into each chunk, (heads, d, d) per chunk (with its gradients in the backward), and
+    the chunked copies of q, k, v and their gradients. Recurrent: the memory C (heads, d, d),
+    d = H/heads, kept for every step (Cs), and its copy shifted by one step (C_{t-1}) in the
+    backward. chunk_length(T, d): the parallel form's L (cells/mlstm_chunkwise.py; the registry
+    passes it in, the cells being above this module)."""
     heads = int(options.get("num_heads", 1))
     d = H // heads
     if options.get("mode", "parallel") == "parallel":
-        k = (6 if forward else 29) * B * heads * T * T
-        return [(f"the parallel form's {T} x {T} matrices per head and sequence (O(T^2))", k,
-                 "or --mode recurrent (one step at a time: it keeps a heads x (H/heads)^2 "
-                 "memory per step instead of the T x T matrices)")]
+        L = chunk_length(T, d)
+        if L >= T:
+            k = (6 if forward else 29) * B * heads * T * T
+            return [(f"the parallel form's {T} x {T} matrices per head and sequence (O(T^2))",
+                     k, "or --mode recurrent (one step at a time: it keeps a heads x "
+                     "(H/heads)^2 memory per step instead of the T x T matrices)")]
+        chunks = -(-T // L)
+        blocks = (6 if forward else 20) * B * heads * chunks * L * L
+        carried = (2 if forward else 4) * B * heads * (chunks + 1) * d * d
+        copies = (3 if forward else 6) * B * chunks * L * H
+        return [(f"the parallel form's {L} x {L} blocks and the {heads} x {d} x {d} state "
+                 f"carried into each of {chunks} chunks of {L} steps per sequence",
+                 blocks + carried + copies, "or --mode recurrent (one step at a time: it keeps "
+                 "a heads x (H/heads)^2 memory per step instead)")]
     k = (1 if forward else 2) * T * B * heads * d * d
     return [(f"the recurrent form's matrix memory C, {heads} x {d} x {d} per step and "
              f"sequence", k, "or more --num-heads (C is heads x (H/heads)^2 per step), or "

@@ -1,7 +1,7 @@
 """Whether the numba kernels a run needs are compiled on this machine yet, and the one line
 that says so when they are not (``compile_note``): numba compiles a kernel the first time it is
 called with a new signature and keeps the machine code in its cache (NUMBA_CACHE_DIR, else
-the kernels' __pycache__), so a first run waits 10-60 s inside step 1 with nothing printed.
+the kernels' __pycache__), so a first run waits 10-20 s inside step 1 with nothing printed.
 ``rnnlab warmup`` (training/warmup.py) compiles everything ahead of time.
 
 Cold means: no compiled function of the cell's kernel modules is in the cache, in any dtype
@@ -11,13 +11,13 @@ import sys
 
 # CPU seconds to compile one cell's own kernels (float32, the single-thread paths) with an
 # empty cache, and the kernels every cell shares (packed GEMMs, cross-entropy, Adam): `rnnlab
-# warmup --cells C --dtype float32 --splits none` in a fresh cache, less the mLSTM's run (it has
-# no kernel of its own), on the 2-core AMD EPYC VM on 2026-12-07 (docs/performance.md; the
-# LSTM's standard variant alone, 27.8 - 17.2, since the variants compile apart): the note's
-# estimate.
-COMPILE_S = {"rnn": 10, "lstm": 11, "gru": 11, "mingru": 6, "minlstm": 6, "slstm": 8,
+# warmup --cells C --dtype float32 --splits none` in a fresh cache, less the mLSTM's run (4.6 s:
+# it has no kernel of its own), on the 2-core AMD EPYC VM on 2026-12-07, 22:25 UTC, after the
+# slice copies became loops (docs/performance.md): the note's estimate. The threaded variants
+# compile in the background of `rnnlab train` and `rnnlab demo` (kernels/background.py).
+COMPILE_S = {"rnn": 5, "lstm": 8, "gru": 7, "mingru": 5, "minlstm": 5, "slstm": 4,
              "mlstm": 0}
-SHARED_S = 17
+SHARED_S = 5
 
 
 def _kernel_modules(cell):
@@ -84,6 +84,16 @@ def compile_note(cells, say=None):
         (say or _stderr)(f"compiling kernels for this machine (once, about {secs:.0f} s; "
                          "`rnnlab warmup` compiles all of them ahead of time)")
     return cold
+
+
+def compile_in_background():
+    """For a command's process (`rnnlab train`, `rnnlab demo`): compile the threaded kernels
+    in the background while the one-thread ones run (nn/kernels/background.py), when the numba
+    backend runs. The same numbers either way; off for library code unless called."""
+    from .backend import get_backend, numba_available
+    if get_backend() == "numba" and numba_available():
+        from .kernels import background
+        background.enable()
 
 
 def _stderr(line):

@@ -23,9 +23,11 @@ The gate names, legends and ranges are those of the layer's `catalogue` when it 
 superset of the reference cell's: the LSTM's options add c_norm and m).
 """
 from dataclasses import dataclass, field
+from functools import partial
 
 from ..errors import RnnlabError
 from .cell_memory import CellMemory, mlstm_extra
+from .cells.mlstm_chunkwise import chunk_length
 from .layers import GRU, LSTM, MLSTM, RNN, SLSTM, MinGRU, MinLSTM
 
 
@@ -187,11 +189,11 @@ class CellSpec:
 
 
 # the same function computed two ways (minGRU and minLSTM: rnnlab/nn/cells/_minscan.py; the
-# mLSTM: cells/mlstm.py and cells/mlstm_parallel.py)
+# mLSTM: cells/mlstm.py, and cells/mlstm_chunkwise.py and mlstm_parallel.py)
 _MODE = CellOption("mode", "the same function computed two ways: 'parallel' (all steps at once: "
-                   "minGRU/minLSTM's log-space scan, the mLSTM's attention-like form, which keeps "
-                   "T*T*heads numbers per sequence for backward) or 'recurrent' (one step at a "
-                   "time; on a CPU the faster for minGRU/minLSTM, docs/cells.md)", str,
+                   "minGRU/minLSTM's log-space scan, the mLSTM's attention-like form in chunks "
+                   "of 16 to 64 steps with the memory carried between them) or 'recurrent' (one "
+                   "step at a time; on a CPU the faster for minGRU/minLSTM, docs/cells.md)", str,
                    "parallel", choices=("parallel", "recurrent"))
 # the xLSTM cells' own options (rnnlab train --num-heads 4 --forget-gate exp)
 _HEADS = CellOption("num_heads", "split the hidden units into this many heads (it must divide "
@@ -235,7 +237,7 @@ CELLS = {spec.name: spec for spec in (
              {"mlstm": {}}, config_options=("forget_bias",), torch_twin="torch_xlstm",
              options=(_HEADS, _FORGET_GATE, _MODE),
              memory=CellMemory(kernel=None, reference={"parallel": 13, "recurrent": 25},
-                               extra=mlstm_extra)),
+                               extra=partial(mlstm_extra, chunk_length=chunk_length))),
 )}
 
 

@@ -16,6 +16,8 @@ def add_parser(sub):
 
 
 def run(a):
+    from ...nn.kernel_cache import compile_in_background
     from ..demo import run_demo
+    compile_in_background()
     run_demo(out=a.out, seed=a.seed, lang=a.lang)
     return 0

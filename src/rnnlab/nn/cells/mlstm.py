@@ -1,7 +1,12 @@
 """The mLSTM cell (Beck et al. 2024, "xLSTM: Extended Long Short-Term Memory"), forward and
 backward, in two modes that compute the same function: ``recurrent`` (one step at a time, for
-generation, and the oracle) here, and ``parallel`` (all steps at once, attention-like, for
-training) in mlstm_parallel.py.
+generation, and the oracle) here, and ``parallel`` (many steps at once, attention-like, for
+training). ``parallel`` runs the chunkwise form (mlstm_chunkwise.py: the attention-like form
+on blocks of L steps, the state carried between blocks; O(T L d + T d^2) time and O(T L)
+memory per head), or, where the sequence is one chunk (T <= L), the whole-sequence form
+(mlstm_parallel.py: O(T^2 d), (T, T) per head), which then does the same work less the
+carried state's; a single step (T = 1, token-at-a-time generation) runs the recurrent form,
+which skips the (T, T) machinery.
 
 A matrix memory per head, written with a key and a value and read with a query. The gates read
 x_t alone (no h_{t-1}), which is what makes the parallel form possible. Per head (heads of
@@ -42,6 +47,8 @@ NX-AI/xlstm's pure-PyTorch mLSTM backends (``parallel_stabilized_simple``,
 import numpy as np
 
 from ._common import blend, step_mask
+from .mlstm_chunkwise import chunk_length, forward_chunkwise
+from .mlstm_chunkwise_backward import backward_chunkwise
 from .mlstm_parallel import backward_parallel, forward_parallel
 from .mlstm_parts import add_gates, initial_state, project, project_backward, sizes
 
@@ -73,17 +80,20 @@ LEGEND = {
 def forward(x, state, params, lengths=None, num_heads=1, forget_gate="sigmoid",
             mode="parallel"):
     """Run the mLSTM over x (T, B, D). Returns (y, (C_n, n_n, m_n), cache)."""
-    if mode == "parallel":
-        return forward_parallel(x, state, params, lengths, num_heads, forget_gate)
+    if mode == "parallel" and x.shape[0] > 1:   # one step (generation): the step form is cheaper
+        L = chunk_length(x.shape[0], sizes(params, num_heads)[1])
+        if L >= x.shape[0]:
+            return forward_parallel(x, state, params, lengths, num_heads, forget_gate)
+        return forward_chunkwise(x, state, params, lengths, num_heads, forget_gate, chunk=L)
     return forward_recurrent(x, state, params, lengths, num_heads, forget_gate)
 
 
 def backward(dy, dstate_n, cache):
     """dy: (T, B, H); dstate_n: (dC_n, dn_n, dm_n) or None (any part may be None).
-    Returns (dx (T, B, D), (dC0, dn0, dm0), grads)."""
-    if cache["mode"] == "parallel":
-        return backward_parallel(dy, dstate_n, cache)
-    return backward_recurrent(dy, dstate_n, cache)
+    Returns (dx (T, B, D), (dC0, dn0, dm0), grads). The cache says which form made it."""
+    form = {"chunkwise": backward_chunkwise, "parallel": backward_parallel,
+            "recurrent": backward_recurrent}[cache["mode"]]
+    return form(dy, dstate_n, cache)
 
 
 def forward_recurrent(x, state, params, lengths=None, num_heads=1, forget_gate="sigmoid"):

@@ -27,7 +27,7 @@ def project(x, params, num_heads, forget_gate):
     H, d = sizes(params, num_heads)
     A = (x.reshape(T * B, D) @ params["weight_ih"].T).reshape(T, B, -1)
     if "bias" in params:
-        A = A + params["bias"]
+        A += params["bias"]
     heads = lambda a: a.reshape(T, B, num_heads, d)          # noqa: E731
     return dict(q=heads(A[..., :H]), k=heads(A[..., H:2 * H]) / math.sqrt(d),
                 v=heads(A[..., 2 * H:3 * H]), o=sigmoid(A[..., 3 * H:4 * H]),

@@ -25,8 +25,9 @@ def _drop_stale_cache():
     here = os.path.dirname(os.path.abspath(__file__))
     cache = os.path.join(here, "__pycache__")
     try:
-        srcs = sorted(f for f in os.listdir(here)       # these two hold no compiled code
-                      if f.endswith(".py") and f not in ("__init__.py", "policy.py"))
+        srcs = sorted(f for f in os.listdir(here)       # these hold no compiled code
+                      if f.endswith(".py") and f not in ("__init__.py", "policy.py",
+                                                         "background.py"))
         stamp = ";".join(f"{f}:{os.stat(os.path.join(here, f)).st_size}:"
                          f"{os.stat(os.path.join(here, f)).st_mtime_ns}" for f in srcs)
         mark = os.path.join(cache, "rnnlab-kernels.stamp")

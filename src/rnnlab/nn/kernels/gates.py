@@ -7,6 +7,7 @@ touching few arrays, so that LLVM vectorises them (``lstm_gates``).
 from numba import njit
 
 from .activations import one, sigm, tanh_
+from .copies import copy_into
 
 
 @njit(nogil=True, fastmath={"contract"}, error_model="numpy", inline="always")
@@ -97,8 +98,8 @@ def _gru_bwd_row(A, dAh, dy, t, b, H, j0, j1, hns, y, h0, dhs):
         r = ar[j]
         dahn[j] = an[j] * r
         ar[j] = an[j] * hn_t[j] * r * (o1 - r)
-    dah[j0:j1] = ar
-    dah[H + j0:H + j1] = az
+    copy_into(dah[j0:j1], ar)
+    copy_into(dah[H + j0:H + j1], az)
 
 
 @njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")

@@ -17,6 +17,7 @@ from numba import njit
 
 from ..functional import TokenInput
 from ._common import as_dtype, check_dtype, take
+from .background import ready
 from .panels import gemm_rows, gemm_rows_par, gemm_tn, gemm_tn_par, pack
 from .policy import gemm_threads
 
@@ -41,7 +42,7 @@ def _split_rows(a, wp, out, K, one_thread, threaded):
     """Run a packed product on one thread or with out's rows split over ``gemm_threads``."""
     M = out.shape[0]
     n = gemm_threads(M, M * K * out.shape[1], threaded)
-    if n > 1:
+    if n > 1 and ready(threaded, (a, wp[0], wp[1], out, n)):
         threaded(a, wp[0], wp[1], out, n)
     else:
         one_thread(a, wp[0], wp[1], out, 0, M)

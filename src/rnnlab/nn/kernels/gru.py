@@ -21,6 +21,7 @@ from numba import njit
 from ._common import as_dtype, lengths_array, state_rows, take, use_cache_once
 from ._common import release as _release
 from .activations import one, sigm, tanh_
+from .copies import copy_into
 from .gemms import input_grad, input_projection, prepare_input, weight_grads
 from .loops import run_backward, run_forward
 from .steps import GruBwd, GruFwd, make
@@ -89,13 +90,13 @@ def _step(x, h, Wx, Wh, bih, bhh, ax, ah):
     """One B=1 step in place on h (H,): two passes (input and recurrent parts stay apart
     because r multiplies only W_hn h + b_hn)."""
     H = h.shape[0]
-    ax[:] = bih
+    copy_into(ax, bih)
     for k in range(x.shape[0]):
         s = x[k]
         wk = Wx[k]
         for j in range(3 * H):
             ax[j] += s * wk[j]
-    ah[:] = bhh
+    copy_into(ah, bhh)
     for k in range(H):
         s = h[k]
         wk = Wh[k]

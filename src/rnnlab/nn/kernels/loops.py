@@ -11,6 +11,8 @@ import numpy as np
 from numba import njit, prange
 
 from . import sync
+from .background import ready
+from .copies import add_into, copy_into
 from .panels import gemm_rows, pack
 from .policy import batch_split, unit_split
 from .steps import adds_carry, step_bwd, step_fwd
@@ -48,9 +50,9 @@ def _bwd_rows(a, whp, wht, tmp, b0, b1, blk):
         for b in range(b0, b1):
             if t < a.lens[b]:
                 if adds_carry(a):
-                    a.dhs[b, :] += tmp[b]
+                    add_into(a.dhs[b], tmp[b])
                 else:
-                    a.dhs[b, :] = tmp[b]
+                    copy_into(a.dhs[b], tmp[b])
 
 
 @njit(cache=True, parallel=True, nogil=True, error_model="numpy")
@@ -78,13 +80,15 @@ def run_forward(a, w_hh, G, ws=None):
     if nunits > 1:
         pans, tails = pack_parts(w_hh, G, nunits, True, B < 4)
         accs = np.empty((nunits, B, GH // nunits), a.A.dtype)
-        fwd_units(a, pans, tails, a.hs[:B].copy(), accs, nunits, sync.spins())
-        return
+        args = (a, pans, tails, a.hs[:B].copy(), accs, nunits, sync.spins())
+        if ready(fwd_units, args):
+            fwd_units(*args)
+            return
     whp = pack(w_hh.T, ws, narrow=B < 4)
     acc = np.empty((B, GH), a.A.dtype)
-    if nsplit > 1:
+    if nsplit > 1 and ready(_fwd_split, (a, *whp, acc, nsplit)):
         _fwd_split(a, *whp, acc, nsplit)
-    else:
+    else:                          # one thread (the rows are independent: the same numbers)
         _fwd_rows(a, *whp, acc, 0, B)
     if ws is not None:
         ws.give(*whp)
@@ -98,12 +102,15 @@ def run_backward(a, w_hh, G, ws=None):
     tmp = np.empty((nunits, B, H // nunits), a.A.dtype)
     if nunits > 1:
         pans, tails = pack_parts(w_hh, G, nunits, False, B < 4)
-        bwd_units(a, pans, tails, tmp, nunits, sync.spins())
-        return
+        if ready(bwd_units, (a, pans, tails, tmp, nunits, sync.spins())):
+            bwd_units(a, pans, tails, tmp, nunits, sync.spins())
+            return
+        tmp = np.empty((1, B, H), a.A.dtype)
     whp = pack(w_hh, ws, narrow=B < 4)
-    if nsplit > 1:
+    if nsplit > 1 and ready(_bwd_split, (a, *whp, tmp[0], nsplit)):
         _bwd_split(a, *whp, tmp[0], nsplit)
-    else:
-        _bwd_rows(a, *whp, tmp[0], 0, B, 0)
+    else:                          # one thread, block by block as the split would run them
+        for p in range(nsplit):    # (each block sums its own peephole gradients)
+            _bwd_rows(a, *whp, tmp[0], p * B // nsplit, (p + 1) * B // nsplit, p)
     if ws is not None:
         ws.give(*whp)

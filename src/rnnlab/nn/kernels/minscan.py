@@ -22,6 +22,7 @@ from numba import njit, prange
 from ._common import as_dtype, check_dtype, lengths_array, use_cache_once
 from .activations import one as one_of
 from .activations import sigm
+from .copies import copy_into
 from .gemms import input_grad, input_projection, weight_grad
 from .policy import scan_split
 
@@ -285,7 +286,7 @@ def _step(cell, x, h, W, bias, ab):
     """One B=1 step in place on h (H,): ab = bias + x W (W = W_ih^T, (D, G*H)), then the
     recurrent update h = a h + b, unit by unit."""
     H = h.shape[0]
-    ab[:] = bias
+    copy_into(ab, bias)
     for k in range(x.shape[0]):
         s = x[k]
         wk = W[k]

@@ -24,6 +24,7 @@ import numpy as np
 from numba import njit, prange
 
 from ._common import take
+from .copies import copy_into, copy_rows
 from .tiles import (T11, T11A, T12, T12A, T14, T14A, T41, T41A, T44, T44A, TT11, TT11A,
                     TT12, TT12A, TT14, TT14A, TT41, TT41A, TT44, TT44A, lanes)
 
@@ -81,9 +82,9 @@ def _fill(w, panels, tail, k0):
     for k in range(w.shape[0]):
         row = w[k]
         for p in range(P):
-            panels[p, k0 + k, :] = row[p * W:(p + 1) * W]
+            copy_into(panels[p, k0 + k], row[p * W:(p + 1) * W])
         t = tail[k0 + k]
-        t[:N - P * W] = row[P * W:]
+        copy_into(t[:N - P * W], row[P * W:])
         t[N - P * W:] = 0
 
 
@@ -191,7 +192,7 @@ def gemm_rows(a, panels, tail, out, b0, b1):
         for k0 in range(0, K, KC_ROWS):
             k1 = min(K, k0 + KC_ROWS)
             _tail_block(ab[:, k0:k1], tail[k0:k1], sc, False, k0 == 0)
-        out[b0:b1, P * W:] = sc[:, :out.shape[1] - P * W]
+        copy_rows(out[b0:b1, P * W:], sc)
 
 
 @njit(nogil=True, fastmath={"contract"}, error_model="numpy", inline="always")
@@ -246,7 +247,7 @@ def gemm_tn(a, panels, tail, out, b0, b1):
         if tailed:
             _tail_block(ak[:, b0:b1], tail[k0:k1], sc, True, k0 == 0)
     if tailed:
-        out[b0:b1, P * W:] = sc[:, :out.shape[1] - P * W]
+        copy_rows(out[b0:b1, P * W:], sc)
 
 
 @njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")

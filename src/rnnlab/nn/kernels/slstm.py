@@ -23,6 +23,7 @@ from numba import njit, prange
 
 from ._common import as_dtype, check_dtype, lengths_array, use_cache_once
 from .activations import one, sigm, tanh_
+from .copies import copy_into
 from .gemms import input_grad, input_projection, weight_grad
 from .policy import batch_split
 from .slstm_gates import gates_bwd, gates_fwd, log_sigmoid
@@ -61,9 +62,9 @@ def _fwd_loop(A, Rt, st, lens, exp_f, cs, ns, ms, lis, lfs, y, acc, b0, b1):
                 gates_fwd(A, acc, t, b, heads, d, exp_f, st, cs, ns, ms, lis, lfs, y)
             else:                                    # padding: carry the state, y = 0
                 A[t, b, :] = 0
-                cs[t, b, :] = st[1, b]
-                ns[t, b, :] = st[2, b]
-                ms[t, b, :] = st[3, b]
+                copy_into(cs[t, b], st[1, b])
+                copy_into(ns[t, b], st[2, b])
+                copy_into(ms[t, b], st[3, b])
                 lis[t, b, :] = 0
                 lfs[t, b, :] = 0
                 y[t, b, :] = 0
@@ -85,7 +86,7 @@ def _bwd_loop(A, R, dy, lens, exp_f, ds, cs, ns, ms, lis, lfs, s0, tmp, b0, b1):
         for b in range(b0, b1):
             if t < lens[b]:                          # dh_{t-1} = R^T dA_t (h feeds the gates)
                 for j in range(heads):
-                    ds[0, b, j * d:(j + 1) * d] = tmp[j, b]
+                    copy_into(ds[0, b, j * d:(j + 1) * d], tmp[j, b])
 
 
 @njit(cache=True, parallel=True, nogil=True, error_model="numpy")

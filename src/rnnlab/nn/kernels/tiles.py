@@ -8,6 +8,8 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic, overload
 
+from .copies import copy_into
+
 
 def _make_tile(R, V, trans_a=False, accumulate=False):
     """An intrinsic ``tile(a, w, out, b0, n0)``: out[b0:b0+R, n0:n0+V*L] = a[b0:b0+R] @
@@ -127,10 +129,10 @@ def matvec_packed(x, h, W, b, xh, acc):
     input and recurrent products are one pass over the packed weights (xh: scratch (D+H,))."""
     D = x.shape[0]
     H = h.shape[0]
-    xh[:D] = x
-    xh[D:] = h
+    copy_into(xh[:D], x)
+    copy_into(xh[D:], h)
     N = W.shape[1]
-    acc[:] = b
+    copy_into(acc, b)
     for k in range(D + H):
         s = xh[k]
         wk = W[k]

@@ -18,6 +18,7 @@ The loops take the cell's argument tuple (``steps``) and serve every cell.
 import numpy as np
 from numba import njit, prange
 
+from .copies import add_into, copy_into
 from .panels import gemm_rows, pack
 from .steps import adds_carry, step_bwd, step_fwd
 from .sync import claim, finish, wait_all
@@ -82,9 +83,9 @@ def _bwd_part(a, pan, tail, t, p, nparts, tmp):
         for b in range(B):
             if t + 1 < a.lens[b]:
                 if adds_carry(a):
-                    a.dhs[b, j0:j1] += tmp[b]
+                    add_into(a.dhs[b, j0:j1], tmp[b])
                 else:
-                    a.dhs[b, j0:j1] = tmp[b]
+                    copy_into(a.dhs[b, j0:j1], tmp[b])
     if t >= 0:
         step_bwd(a, t, 0, B, j0, j1, 0)
 

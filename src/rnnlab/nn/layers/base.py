@@ -272,9 +272,12 @@ class RecurrentLayer(LayerState, Module):
         self._ctx = dict(fn=fn, caches=caches, masks=masks, lengths=lengths, shape=inp.shape,
                          unbatched=unbatched, tokens=x if isinstance(x, TokenInput) else None)
         # backward reads y (the kernels use it as h_{t-1}): hand it out read-only, as torch
-        # refuses in-place changes to a tensor autograd still needs; copy it to change it
-        inp.flags.writeable = False
-        return self._out(inp, unbatched), self._state_out(state_n, unbatched)
+        # refuses in-place changes to a tensor autograd still needs; copy it to change it. A
+        # read-only view, not the array itself: the kernels keep reading a writeable y, so
+        # numba does not compile a second, read-only signature of each product (2 s cold)
+        out = inp.view()
+        out.flags.writeable = False
+        return self._out(out, unbatched), self._state_out(state_n, unbatched)
 
     def forward_with_gates(self, x, state=None, lengths=None, backend="numpy"):
         """A forward that also returns what every gate did: (y, state_n, gates) with gates

@@ -1,7 +1,8 @@
 """The mLSTM layer (xLSTM, Beck et al. 2024): a matrix memory per head, written with keys and
 values and read with queries, gates from x alone; ``mode='parallel'`` (training) or
 ``'recurrent'`` (generation), the same function. The equations and their backward passes:
-rnnlab/nn/cells/mlstm.py and mlstm_parallel.py."""
+rnnlab/nn/cells/mlstm.py (recurrent), mlstm_chunkwise.py and mlstm_chunkwise_backward.py
+(parallel, in chunks), mlstm_parallel.py (parallel, one chunk)."""
 import numpy as np
 
 from ...errors import RnnlabError
@@ -29,7 +30,10 @@ class MLSTM(RecurrentLayer):
     o (H each), i, f (one per head). No recurrent weights: the gates read x alone.
     Initialisation: U(-1/sqrt(H), 1/sqrt(H)), then the forget-gate biases: evenly spaced from 3
     to 6 over the heads (as xLSTM's mLSTM; one head gets 3), or all ``forget_bias``.
-    ``mode='parallel'`` costs O(T^2) memory per head and row; 'recurrent' O(T (H/heads)^2).
+    ``mode='parallel'`` runs chunks of L steps, L about H/heads within [16, 64] (the
+    attention-like form on (L, L) blocks, the memory carried between chunks): O(T L d + T d^2)
+    time and O(T L + T d^2 / L) memory per head and row, d = H/heads; where T fits one chunk,
+    the whole sequence at once, O(T^2). 'recurrent': O(T d^2) time and memory.
     """
     reference = mlstm_cell
     kernel = None

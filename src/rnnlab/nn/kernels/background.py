@@ -1,0 +1,136 @@
+"""Compile the threaded kernels in the background on a fresh machine, while the one-thread
+kernels already run.
+
+On an empty numba cache a threaded variant (the batch split's and the unit split's time loops,
+the threaded GEMMs) compiles for 3-8 s of one core each, about 20 s for a GRU's training step,
+before the step can run. Each threaded kernel computes every number with the same sums in the
+same order as its one-thread counterpart (``policy``; tests/test_fused.py), so a run may start
+on one thread and move to two threads at any call without changing a bit. With background
+compiling on (``enable``; the command line turns it on for `rnnlab train` and `rnnlab demo`):
+
+- ``ready(dispatcher, args)`` answers at each call whether a threaded kernel can run now:
+  yes when it has machine code (compiled in this process, or in numba's cache); otherwise
+  it queues the compile of that kernel for these arguments' types and says no, and the
+  caller runs its one-thread path;
+- one daemon thread compiles the queue, one kernel at a time, once no other thread has
+  compiled anything for ``QUIET_S`` seconds (numba's compile events): numba compiles under one lock per process, and a
+  compile started while the first training step is still compiling its own kernels would
+  make that step wait for it;
+- once compiled, the next call takes the threaded kernel.
+
+Off (the default for library code and the tests), ``ready`` always says yes and a threaded
+kernel compiles in the call that first needs it, as before. ``drain()`` waits for the queue
+(``rnnlab warmup`` compiles synchronously anyway).
+"""
+import threading
+import time
+
+from . import policy
+
+QUIET_S = 0.3
+# ^ seconds without a compile in any other thread before the background thread starts the
+#   next one: longer than the gaps between the first training step's own compiles (a few ms).
+
+_state = {"enabled": False, "watching": False, "thread": None, "last_compile": 0.0, "others": 0,
+          "compiling": 0}
+_queue = []                    # [(dispatcher, argument types)] waiting to compile
+_queued = set()                # the same, as keys, queued or done
+_cond = threading.Condition()
+
+
+def enable():
+    """Turn background compiling on for this process (idempotent)."""
+    with _cond:
+        _state["enabled"] = True
+        if _state["watching"]:
+            return
+        _state["watching"] = True
+    from numba.core import event
+    event.register("numba:compile", _watch())
+
+
+def disable():
+    """Turn it off again: ``ready`` says yes to every kernel (the queue still compiles)."""
+    _state["enabled"] = False
+
+
+def enabled():
+    return _state["enabled"]
+
+
+def ready(dispatcher, args):
+    """Whether the threaded kernel `dispatcher` should run now on `args`: True when it has
+    machine code or background compiling is off; else its compile for these argument types
+    is queued (once) and the answer is False (run the one-thread path)."""
+    if not _state["enabled"] or policy.has_machine_code(dispatcher):
+        return True
+    import numba
+    sig = tuple(numba.typeof(a) for a in args)
+    key = (dispatcher, sig)
+    with _cond:
+        if key not in _queued:
+            _queued.add(key)
+            _queue.append(key)
+            if _state["thread"] is None:
+                _state["thread"] = threading.Thread(target=_work, name="rnnlab-compile",
+                                                    daemon=True)
+                _state["thread"].start()
+            _cond.notify_all()
+    return False
+
+
+def pending():
+    """How many queued kernels have not finished compiling."""
+    with _cond:
+        return len(_queue) + (1 if _state["compiling"] else 0)
+
+
+def drain(timeout=None):
+    """Wait until the queue is compiled (or timeout seconds pass); True when it is."""
+    end = None if timeout is None else time.monotonic() + timeout
+    with _cond:
+        while _queue or _state["compiling"]:
+            left = None if end is None else end - time.monotonic()
+            if left is not None and left <= 0:
+                return False
+            _cond.wait(left)
+    return True
+
+
+def _watch():
+    """A listener of numba's compile events in every thread but ours: how many compiles are
+    under way there, and when the last one ended."""
+    from numba.core import event
+
+    class CompileWatch(event.Listener):
+        def on_start(self, ev):
+            if threading.current_thread() is not _state["thread"]:
+                with _cond:
+                    _state["others"] += 1
+
+        def on_end(self, ev):
+            if threading.current_thread() is not _state["thread"]:
+                with _cond:
+                    _state["others"] -= 1
+                    _state["last_compile"] = time.monotonic()
+                    _cond.notify_all()
+    return CompileWatch()
+
+
+def _work():
+    while True:
+        with _cond:
+            while not _queue:
+                _cond.wait()
+            while _state["others"] or time.monotonic() - _state["last_compile"] < QUIET_S:
+                _cond.wait(QUIET_S)
+            dispatcher, sig = _queue.pop(0)
+            _state["compiling"] = 1
+        try:
+            dispatcher.compile(sig)
+        except Exception:          # the call that needs it compiles it again and says why
+            pass
+        finally:
+            with _cond:
+                _state["compiling"] = 0
+                _cond.notify_all()
