@@ -96,6 +96,16 @@ def compile_in_background():
         background.enable()
 
 
+def steps_loaded():
+    """Say that a training loop's first step has run: every kernel its steps call is compiled
+    or loaded, so the threaded variants queued meanwhile may compile in the background now
+    (nn/kernels/background.py). Before this, a background compile would hold numba's one
+    compile lock while the step waits to load its own kernels from the cache."""
+    bg = sys.modules.get("rnnlab.nn.kernels.background")
+    if bg is not None and bg.enabled():
+        bg.open_queue()
+
+
 def _stderr(line):
     print(line, file=sys.stderr, flush=True)
 

@@ -18,6 +18,7 @@ import numpy as np
 
 from ..errors import RnnlabError
 from ..interrupt import SignalStop
+from ..nn.kernel_cache import steps_loaded
 from ..nn.optim import LRSchedule, clip_grad_norm, grads_finite, make_optimizer
 from ..tasks.model import detach_state
 from .stopping import Budget, improves, stop_rule, validation_guess
@@ -152,6 +153,8 @@ class Trainer:
             window.append(self.train_step())
             if budget is not None:
                 budget.measured(step=clock() - t0)
+            if self.step == first + 1:
+                steps_loaded()           # threaded variants may now compile in the background
             bar.update(1)
             if self.step == 1 and hasattr(self.task, "initial_loss"):
                 self.log(f"step 1: loss {window[0]:.3f}; an untrained model should start near "

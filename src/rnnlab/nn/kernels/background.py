@@ -12,10 +12,11 @@ compiling on (``enable``; the command line turns it on for `rnnlab train` and `r
   yes when it has machine code (compiled in this process, or in numba's cache); otherwise
   it queues the compile of that kernel for these arguments' types and says no, and the
   caller runs its one-thread path;
-- one daemon thread compiles the queue, one kernel at a time, once no other thread has
-  compiled anything for ``QUIET_S`` seconds (numba's compile events): numba compiles under one lock per process, and a
-  compile started while the first training step is still compiling its own kernels would
-  make that step wait for it;
+- one daemon thread compiles the queue, one kernel at a time, once the caller's first step
+  has run (``open_queue``; the trainer calls it through ``kernel_cache.steps_loaded``) and
+  no other thread has compiled anything for ``QUIET_S`` seconds (numba's compile events):
+  numba compiles, and loads from its cache, under one lock per process, so a compile started
+  while the first step still compiles or loads its own kernels would make it wait;
 - once compiled, the next call takes the threaded kernel.
 
 Off (the default for library code and the tests), ``ready`` always says yes and a threaded
@@ -31,8 +32,8 @@ QUIET_S = 0.3
 # ^ seconds without a compile in any other thread before the background thread starts the
 #   next one: longer than the gaps between the first training step's own compiles (a few ms).
 
-_state = {"enabled": False, "watching": False, "thread": None, "last_compile": 0.0, "others": 0,
-          "compiling": 0}
+_state = {"enabled": False, "watching": False, "open": False, "thread": None,
+          "last_compile": 0.0, "others": 0, "compiling": 0}
 _queue = []                    # [(dispatcher, argument types)] waiting to compile
 _queued = set()                # the same, as keys, queued or done
 _cond = threading.Condition()
@@ -47,6 +48,16 @@ def enable():
         _state["watching"] = True
     from numba.core import event
     event.register("numba:compile", _watch())
+
+
+def open_queue():
+    """Let the queue compile (the caller's first step has run: everything it calls is loaded;
+    ``kernel_cache.steps_loaded``). Until then queued kernels wait: numba holds its one compile
+    lock while it loads a kernel from the cache too, so a background compile started during
+    the first step would make that step wait for it."""
+    with _cond:
+        _state["open"] = True
+        _cond.notify_all()
 
 
 def disable():
@@ -86,7 +97,9 @@ def pending():
 
 
 def drain(timeout=None):
-    """Wait until the queue is compiled (or timeout seconds pass); True when it is."""
+    """Open the queue and wait until it is compiled (or timeout seconds pass); True when it
+    is."""
+    open_queue()
     end = None if timeout is None else time.monotonic() + timeout
     with _cond:
         while _queue or _state["compiling"]:
@@ -120,7 +133,7 @@ def _watch():
 def _work():
     while True:
         with _cond:
-            while not _queue:
+            while not (_queue and _state["open"]):
                 _cond.wait()
             while _state["others"] or time.monotonic() - _state["last_compile"] < QUIET_S:
                 _cond.wait(QUIET_S)
