@@ -22,6 +22,7 @@ from numba import njit, prange
 from ._common import as_dtype, check_dtype, lengths_array, use_cache_once
 from .activations import one as one_of
 from .activations import sigm
+from .background import ready
 from .copies import copy_into
 from .gemms import input_grad, input_projection, weight_grad
 from .policy import scan_split
@@ -229,7 +230,7 @@ def forward(cell, x, state, params, lengths=None, mode="parallel"):
     Acs, Ss = np.zeros((B, H), dtype), np.full((B, H), -np.inf, dtype)
     args = (cell, log, A, h0, lens, y, Acum, hs, Acs, Ss)
     nsplit = scan_split(B, T * H)
-    if nsplit > 1:
+    if nsplit > 1 and ready(_fwd_split, args + (nsplit,)):
         _fwd_split(*args, nsplit)
     else:
         _fwd_rows(*args, 0, B)
@@ -262,7 +263,7 @@ def backward(dy, dstate_n, cache):
         Lp = Lm = np.empty((0, 0), dtype)
     args = (cache["cell"], log, A, dy, cache["lens"], y, cache["h0"], cache["Acum"], gs, Lp, Lm)
     nsplit = scan_split(B, T * H)
-    if nsplit > 1:
+    if nsplit > 1 and ready(_bwd_split, args + (nsplit,)):
         _bwd_split(*args, nsplit)
     else:
         _bwd_rows(*args, 0, B)

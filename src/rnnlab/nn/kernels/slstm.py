@@ -23,6 +23,7 @@ from numba import njit, prange
 
 from ._common import as_dtype, check_dtype, lengths_array, use_cache_once
 from .activations import one, sigm, tanh_
+from .background import ready
 from .copies import copy_into
 from .gemms import input_grad, input_projection, weight_grad
 from .policy import batch_split
@@ -138,7 +139,7 @@ def forward(x, state, params, lengths=None, forget_gate="sigmoid"):
     args = (A, np.ascontiguousarray(R.transpose(0, 2, 1)), st, lens, exp_f, cs, ns, ms, lis,
             lfs, y, np.empty((heads, B, 4 * d), dtype))
     nsplit = batch_split(B, d, 4 * H)
-    if nsplit > 1:
+    if nsplit > 1 and ready(_fwd_split, args + (nsplit,)):   # else one thread, the same bits
         _fwd_split(*args, nsplit)
     else:
         _fwd_loop(*args, 0, B)
@@ -164,7 +165,7 @@ def backward(dy, dstate_n, cache):
     args = (A, R, as_dtype(dy, dtype), cache["lens"], cache["exp_f"], ds, cache["c"],
             cache["n"], cache["m"], cache["log_i"], cache["log_f"], cache["s0"],
             np.empty((heads, B, d), dtype))
-    if nsplit > 1:
+    if nsplit > 1 and ready(_bwd_split, args + (nsplit,)):
         _bwd_split(*args, nsplit)
     else:
         _bwd_loop(*args, 0, B)
