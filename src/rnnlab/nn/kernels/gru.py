@@ -24,15 +24,18 @@ from .activations import one, sigm, tanh_
 from .copies import copy_into
 from .gemms import input_grad, input_projection, prepare_input, weight_grads
 from .loops import run_backward, run_forward
-from .steps import GruBwd, GruFwd, make
+from .rdrop_gates import dh0_through_product, mask_rows, masked_reads, true_h_n
+from .steps import GruBwd, GruFwd, GruMaskedBwd, GruMaskedFwd, make
 
 TOKEN_INPUT = True     # forward/backward take a functional.TokenInput (gemms)
 WORKSPACE = True       # forward takes workspace=; release(cache) gives its buffers back
 
 
-def forward(x, state, params, lengths=None, workspace=None):
+def forward(x, state, params, lengths=None, recurrent_mask=None, workspace=None):
     """Run the GRU over x (T, B, D) (an array or a ``TokenInput``). Returns (y, h_n, cache).
-    workspace: a ``_common.Workspace`` for the internal buffers (``release``)."""
+    recurrent_mask: (B, H) recurrent dropout's mask on h_{t-1} where it enters W_hh
+    (``rdrop_gates``) or None; workspace: a ``_common.Workspace`` for the internal buffers
+    (``release``)."""
     x, dtype = prepare_input(x)
     T, B, D = x.shape
     w_ih = as_dtype(params["weight_ih"], dtype)
@@ -49,9 +52,17 @@ def forward(x, state, params, lengths=None, workspace=None):
     A = input_projection(x, w_ih, bih, ws)
     hns = take(ws, (T, B, H), dtype)
     y = np.empty((T, B, H), dtype)
-    run_forward(make(GruFwd, A=A, bhh=bhh, lens=lens, hns=hns, y=y, hs=hs), w_hh, 3, ws)
+    mask = None if recurrent_mask is None else mask_rows(recurrent_mask, B, H, dtype)
+    if mask is None:
+        run_forward(make(GruFwd, A=A, bhh=bhh, lens=lens, hns=hns, y=y, hs=hs), w_hh, 3, ws)
+    else:                              # the state rows hold d * h: h_n from y
+        h_true0 = hs.copy()
+        hs *= mask
+        run_forward(make(GruMaskedFwd, A=A, bhh=bhh, lens=lens, hns=hns, y=y, hs=hs,
+                         h0=h_true0, rmask=mask), w_hh, 3, ws)
+        hs = true_h_n(y, lens, h_true0)
     cache = dict(A=A, hn=hns, h=y, x=x, h0=h0, lens=lens, params=params, w_ih=w_ih, w_hh=w_hh,
-                 ws=ws, used=False)
+                 ws=ws, used=False, mask=mask)
     for k, n in enumerate("rzn"):
         cache[n] = A[:, :, k * H:(k + 1) * H]
     return y, hs, cache
@@ -69,12 +80,20 @@ def backward(dy, dstate_n, cache):
     h0 = cache["h0"] if cache["h0"] is not None else np.zeros((B, H), dtype)
     ws = cache["ws"]
     dAh = take(ws, A.shape, dtype)
-    run_backward(make(GruBwd, A=A, dAh=dAh, dy=dy, lens=cache["lens"], hns=cache["hn"], y=y,
-                      h0=h0, dhs=dhs), cache["w_hh"], 3, ws)
-    grads, S = weight_grads(params, x, cache["h0"], y, A, dAh, ws)
+    mask, lens, h_read0, y_read = cache["mask"], cache["lens"], cache["h0"], y
+    if mask is None:
+        run_backward(make(GruBwd, A=A, dAh=dAh, dy=dy, lens=lens, hns=cache["hn"], y=y,
+                          h0=h0, dhs=dhs), cache["w_hh"], 3, ws)
+    else:                              # W_hh read d * h_{t-1}; the update read h_{t-1}
+        dcarry = np.zeros((B, H), dtype)
+        run_backward(make(GruMaskedBwd, A=A, dAh=dAh, dy=dy, lens=lens, hns=cache["hn"], y=y,
+                          h0=h0, dhs=dhs, rmask=mask, dcarry=dcarry), cache["w_hh"], 3, ws)
+        dhs = dh0_through_product(dhs, lens, mask, dcarry)
+        h_read0, y_read = masked_reads(y, h_read0, mask, ws)
+    grads, S = weight_grads(params, x, h_read0, y_read, A, dAh, ws)
     dx = input_grad(A, cache["w_ih"], x, S, ws)
     if ws is not None:
-        ws.give(dAh)
+        ws.give(dAh, *(() if y_read is y else (y_read,)))
     release(cache)
     return dx, dhs, grads
 

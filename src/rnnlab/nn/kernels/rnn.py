@@ -18,7 +18,8 @@ from ._common import as_dtype, bias_sum, lengths_array, pack_weights, state_rows
 from .activations import one, tanh_
 from .gemms import input_grad, input_projection, prepare_input, weight_grads
 from .loops import run_backward, run_forward
-from .steps import RnnBwd, RnnFwd, make
+from .rdrop_gates import dh0_through_product, mask_rows, masked_reads, true_h_n
+from .steps import RnnBwd, RnnFwd, RnnMaskedBwd, RnnMaskedFwd, make
 from .tiles import matvec_packed
 
 TOKEN_INPUT = True     # forward/backward take a functional.TokenInput (gemms)
@@ -35,8 +36,10 @@ def _relu_flag(nonlinearity):
     return nonlinearity == "relu"
 
 
-def forward(x, state, params, lengths=None, nonlinearity="tanh", workspace=None):
+def forward(x, state, params, lengths=None, nonlinearity="tanh", recurrent_mask=None,
+            workspace=None):
     """Run the RNN over x (T, B, D) (an array or a ``TokenInput``). Returns (y, h_n, cache).
+    recurrent_mask: (B, H) recurrent dropout's mask on h_{t-1} (``rdrop_gates``) or None;
     workspace: a ``_common.Workspace`` for the internal buffers."""
     relu = _relu_flag(nonlinearity)
     x, dtype = prepare_input(x)
@@ -50,11 +53,18 @@ def forward(x, state, params, lengths=None, nonlinearity="tanh", workspace=None)
     ws = workspace
     A = input_projection(x, w_ih, bias_sum(params, H, dtype), ws)
     y = np.empty((T, B, H), dtype)
-    run_forward(make(RnnFwd, A=A, lens=lens, relu=relu, y=y, hs=hs), w_hh, 1, ws)
+    mask = None if recurrent_mask is None else mask_rows(recurrent_mask, B, H, dtype)
+    if mask is None:
+        run_forward(make(RnnFwd, A=A, lens=lens, relu=relu, y=y, hs=hs), w_hh, 1, ws)
+    else:                              # the state rows hold d * h: h_n from y
+        hs *= mask
+        run_forward(make(RnnMaskedFwd, A=A, lens=lens, relu=relu, y=y, hs=hs, rmask=mask),
+                    w_hh, 1, ws)
+        hs = true_h_n(y, lens, np.zeros((B, H), dtype) if h0 is None else h0)
     if ws is not None:                 # backward reads only y: A is dead already
         ws.give(A)
     cache = dict(h=y, x=x, h0=h0, lens=lens, params=params, w_ih=w_ih, w_hh=w_hh, relu=relu,
-                 ws=ws)
+                 ws=ws, mask=mask)
     return y, hs, cache
 
 
@@ -68,12 +78,19 @@ def backward(dy, dstate_n, cache):
     dhs = state_rows(dstate_n, B, H, dtype)
     ws = cache["ws"]
     dA = take(ws, (T, B, H), dtype)
-    run_backward(make(RnnBwd, A=dA, dAh=dA, dy=dy, y=y, lens=cache["lens"], relu=cache["relu"],
-                      dhs=dhs), cache["w_hh"], 1, ws)
-    grads, S = weight_grads(params, x, cache["h0"], y, dA, dA, ws)
+    mask, lens, h0, y_read = cache.get("mask"), cache["lens"], cache["h0"], y
+    if mask is None:
+        run_backward(make(RnnBwd, A=dA, dAh=dA, dy=dy, y=y, lens=lens, relu=cache["relu"],
+                          dhs=dhs), cache["w_hh"], 1, ws)
+    else:                              # W_hh read d * h_{t-1}
+        run_backward(make(RnnMaskedBwd, A=dA, dAh=dA, dy=dy, y=y, lens=lens,
+                          relu=cache["relu"], dhs=dhs, rmask=mask), cache["w_hh"], 1, ws)
+        dhs = dh0_through_product(dhs, lens, mask)
+        h0, y_read = masked_reads(y, h0, mask, ws)
+    grads, S = weight_grads(params, x, h0, y_read, dA, dA, ws)
     dx = input_grad(dA, cache["w_ih"], x, S, ws)
     if ws is not None:
-        ws.give(dA)
+        ws.give(dA, *(() if y_read is y else (y_read,)))
     return dx, dhs, grads
 
 

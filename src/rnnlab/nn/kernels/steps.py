@@ -18,7 +18,7 @@ from collections import namedtuple
 import numpy as np
 from numba.extending import overload
 
-from . import lstm_gates, lstm_options_gates
+from . import lstm_gates, lstm_options_gates, rdrop_gates
 from .gates import gru_bwd, gru_fwd, rnn_bwd, rnn_fwd
 
 RnnFwd = namedtuple("RnnFwd", "A lens relu y hs")
@@ -27,6 +27,30 @@ GruFwd = namedtuple("GruFwd", "A bhh lens hns y hs")
 GruBwd = namedtuple("GruBwd", "A dAh dy lens hns y h0 dhs")
 LstmFwd = namedtuple("LstmFwd", "A lens wpi wpf wpo cs tcs y hs")
 LstmBwd = namedtuple("LstmBwd", "A dAh dy lens wpi wpf wpo dwp cs tcs c0 dhs")
+
+
+# Recurrent dropout on the RNN and GRU (``rdrop_gates``): their own tuples, taken only with a
+# mask, so the plain kernels compile none of it. rmask: the mask (B, H); the state rows hold
+# d * h. WHOLE_ROWS: the unit split's product reads the unmasked h from y (``units``).
+class RnnMaskedFwd(namedtuple("RnnMaskedFwd", "A lens relu y hs rmask")):
+    __slots__ = ()
+    WHOLE_ROWS = True
+
+
+class RnnMaskedBwd(namedtuple("RnnMaskedBwd", "A dAh dy y lens relu dhs rmask")):
+    __slots__ = ()
+    WHOLE_ROWS = True
+
+
+class GruMaskedFwd(namedtuple("GruMaskedFwd", "A bhh lens hns y hs h0 rmask")):
+    __slots__ = ()
+    WHOLE_ROWS = True
+
+
+class GruMaskedBwd(namedtuple("GruMaskedBwd", "A dAh dy lens hns y h0 dhs rmask dcarry")):
+    """dcarry: the direct part dh * z of dh_{t-1} (B, H), kept apart from the product's."""
+    __slots__ = ()
+    WHOLE_ROWS = True
 
 
 # The LSTM's variant is its tuple's class (``LSTM_FWD[code]``, code as ``lstm.VARIANTS``), not
@@ -102,7 +126,7 @@ _SHAPES = {"A": "TBG", "dAh": "TBG", "dy": "TBH", "y": "TBH", "hns": "TBH", "cs"
            "tcs": "TBH", "lens": "B", "hs": "SH", "dhs": "SH", "h0": "BH", "c0": "BH",
            "bhh": "G", "wpi": "P", "wpf": "P", "wpo": "P", "dwp": "N3H", "zcarry": "BH",
            "rmask": "MH", "lnp": "LK", "vh": "tbG", "rh": "tb", "vc": "tbH", "rc": "tb",
-           "dln": "N2K"}
+           "dln": "N2K", "dcarry": "BH"}
 # The options' arrays (LstmOpt*): M rows of the recurrent-dropout mask (B, or 0 without it);
 # L rows of the layer-norm gains and biases (2, or 0 without layer norm), K their length (5H:
 # 4H of the product, H of c^); t, b: T and B with layer norm, else 0 (its caches are empty).
@@ -119,7 +143,8 @@ def make(cls, **fields):
              "S": 2 * B if issubclass(cls, (LstmFwd, LstmBwd)) else B,
              "P": fields["wpi"].shape[0] if "wpi" in fields else 1,
              "N": fields["dwp"].shape[0] if "dwp" in fields else
-             (fields["dln"].shape[0] if "dln" in fields else 1)}
+             (fields["dln"].shape[0] if "dln" in fields else 1),
+             "M": B if "rmask" in fields and fields["rmask"].shape[0] else 0}
     if issubclass(cls, (LstmOptFwd, LstmOptBwd)):
         ln = fields["lnp"].shape[0] > 0
         sizes.update(S=2 * B, M=B if fields["rmask"].shape[0] else 0, L=2 if ln else 0,
@@ -172,6 +197,10 @@ def _step_fwd(a, acc, t, b0, b1, j0, j1):
         def impl(a, acc, t, b0, b1, j0, j1):
             gru_fwd(a.A, acc, a.bhh, t, b0, b1, a.y.shape[2], j0, j1, a.lens, a.hns, a.y, a.hs)
         return impl
+    if _cls(a) is RnnMaskedFwd:
+        return lambda a, acc, t, b0, b1, j0, j1: rdrop_gates.rnn_fwd(a, acc, t, b0, b1)
+    if _cls(a) is GruMaskedFwd:
+        return lambda a, acc, t, b0, b1, j0, j1: rdrop_gates.gru_fwd(a, acc, t, b0, b1)
     if _is_opt(a, LstmOptFwd):
         ln, zoned, masked = _cls(a).LN, _cls(a).ZONED, _cls(a).MASKED
 
@@ -199,6 +228,10 @@ def _step_bwd(a, t, b0, b1, j0, j1, blk):
             gru_bwd(a.A, a.dAh, a.dy, t, b0, b1, a.dhs.shape[1], j0, j1, a.lens, a.hns, a.y,
                     a.h0, a.dhs)
         return impl
+    if _cls(a) is RnnMaskedBwd:
+        return lambda a, t, b0, b1, j0, j1, blk: rdrop_gates.rnn_bwd(a, t, b0, b1)
+    if _cls(a) is GruMaskedBwd:
+        return lambda a, t, b0, b1, j0, j1, blk: rdrop_gates.gru_bwd(a, t, b0, b1)
     if _is_opt(a, LstmOptBwd):
         ln, zoned, masked = _cls(a).LN, _cls(a).ZONED, _cls(a).MASKED
 
@@ -217,7 +250,8 @@ def _step_bwd(a, t, b0, b1, j0, j1, blk):
 
 @overload(adds_carry)
 def _adds_carry(a):
-    if _cls(a) is RnnBwd or _cls(a) in LSTM_BWD or _is_opt(a, LstmOptBwd):
+    if (_cls(a) in (RnnBwd, RnnMaskedBwd, GruMaskedBwd) or _cls(a) in LSTM_BWD
+            or _is_opt(a, LstmOptBwd)):        # the masked GRU keeps its direct part apart
         return lambda a: False
     if _cls(a) is GruBwd:
         return lambda a: True
