@@ -11,9 +11,9 @@ silenced for the whole sequence, which is what lets dropout act on a recurrence 
 drowning its memory in noise. A sequence fed in chunks gets one mask per chunk.
 
 In evaluation there is no mask: the layer equals the same layer without recurrent dropout, and
-the fused kernels run it. In training the standard LSTM's mask runs on its options kernel
-(kernels/lstm_options.py); the GRU's, the RNN's and the peephole and coupled LSTM's on the
-reference (their kernels lack the mask).
+the fused kernels run it. In training the GRU's and the RNN's mask runs on their kernels
+(kernels/rdrop_gates.py), the standard LSTM's on its options kernel (kernels/lstm_options.py);
+the peephole and coupled LSTM's on the reference (their kernels lack the mask).
 """
 from ..functional import check_dropout, dropout_mask
 
@@ -39,8 +39,9 @@ class RecurrentDropout:
         return self.training and self.recurrent_dropout > 0
 
     def recurrent_mask_fits(self):
-        """Whether the layer's kernel applies the mask (the LSTM's options kernel does)."""
-        return False
+        """Whether the layer's kernel applies the mask: the RNN's and GRU's do (the LSTM
+        narrows this to its standard variant, on its options kernel)."""
+        return True
 
     def kernel_fits(self):
         return super().kernel_fits() and (self.recurrent_mask_fits() or not self.recurrent_mask_on())
