@@ -68,7 +68,7 @@ def test_masked_batch_split_changes_no_bit(cell, monkeypatch):
 
 @pytest.mark.parametrize("layer_cls", [rnnlab.GRU, rnnlab.RNN])
 def test_training_with_recurrent_dropout_runs_the_kernel(layer_cls):
-    layer = layer_cls(D, H, recurrent_dropout=0.25, seed=0, dtype=np.float64)   # compiled above
+    layer = layer_cls(D, H, recurrent_dropout=0.25, seed=0, dtype=np.float64)
     kernel = gru_kernel if layer_cls is rnnlab.GRU else rnn_kernel
     assert layer.implementation("numba") is kernel
     rng = np.random.default_rng(4)

@@ -18,7 +18,8 @@ class GRU(RecurrentDropout, RecurrentLayer):
         bidirectional=False, dtype=np.float32, seed=None, recurrent_dropout=0.0)
 
     recurrent_dropout=p: one dropout mask on h_{t-1} (where it enters W_hh) for the whole
-    sequence, in training (Gal & Ghahramani 2016; see rnnlab/nn/layers/recurrent_dropout.py).
+    sequence, in training (Gal & Ghahramani 2016; see rnnlab/nn/layers/recurrent_dropout.py),
+    on the numba kernel (rnnlab/nn/kernels/rdrop_gates.py).
     """
     reference = gru_cell
     kernel = staticmethod(_kernel)

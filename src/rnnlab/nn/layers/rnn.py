@@ -20,7 +20,8 @@ class RNN(RecurrentDropout, RecurrentLayer):
         recurrent_dropout=0.0)
 
     recurrent_dropout=p: one dropout mask on h_{t-1} for the whole sequence, in training
-    (Gal & Ghahramani 2016; see rnnlab/nn/layers/recurrent_dropout.py).
+    (Gal & Ghahramani 2016; see rnnlab/nn/layers/recurrent_dropout.py), on the numba kernel
+    (rnnlab/nn/kernels/rdrop_gates.py).
     """
     reference = rnn_cell
     kernel = staticmethod(_kernel)
