@@ -8,6 +8,7 @@ Cold means: no compiled function of the cell's kernel modules is in the cache, i
 (a cell cached for float32 and run in float64 still compiles, without the note)."""
 import os
 import sys
+from contextlib import contextmanager
 
 # CPU seconds to compile one cell's own kernels (float32, the single-thread paths) with an
 # empty cache, and the kernels every cell shares (packed GEMMs, cross-entropy, Adam): `rnnlab
@@ -86,14 +87,22 @@ def compile_note(cells, say=None):
     return cold
 
 
+@contextmanager
 def compile_in_background():
-    """For a command's process (`rnnlab train`, `rnnlab demo`): compile the threaded kernels
+    """Within the block (a command: `rnnlab train`, `rnnlab demo`), compile the threaded kernels
     in the background while the one-thread ones run (nn/kernels/background.py), when the numba
-    backend runs. The same numbers either way; off for library code unless called."""
+    backend runs. The same numbers either way; off again after the block, and for library
+    code."""
     from .backend import get_backend, numba_available
-    if get_backend() == "numba" and numba_available():
-        from .kernels import background
-        background.enable()
+    if get_backend() != "numba" or not numba_available():
+        yield
+        return
+    from .kernels import background
+    background.enable()
+    try:
+        yield
+    finally:
+        background.disable()
 
 
 def steps_loaded():

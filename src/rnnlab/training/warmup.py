@@ -6,9 +6,12 @@ dimensions, layout) and keeps the machine code on disk (``cache=True``, in NUMBA
 beside the sources): a second process loads it in milliseconds. Nothing is compiled eagerly:
 a float32 model never compiles the float64 kernels, and the threaded variants (the batch
 split, the unit split, the threaded GEMMs; ``nn.kernels.policy``) compile only when a size
-first takes them. What a first run still pays is its own cell's kernels, about 6-50 s of one
-core (docs/performance.md); ``warm_up`` pays it ahead of time for every cell, both dtypes and
-every threaded variant, by training a tiny model of each for two steps and sampling from it.
+first takes them. What a first run still pays is its own cell's one-thread kernels, about
+4-8 s of one core plus 5 s shared (docs/performance.md; `rnnlab train` and `rnnlab demo`
+compile the threaded variants in the background, ``nn.kernels.background``); ``warm_up``
+pays it all ahead of time for every cell, both dtypes and every threaded variant, by training
+a tiny model of each for two steps and sampling from it. (Not the LSTM's option
+combinations: layer norm, zoneout and recurrent dropout each compile on first use.)
 
 A run that loads the machine code computes the same bits as one that compiled it
 (tests/test_coldstart.py). Compiling a cell in a second process while the first trains

@@ -18,6 +18,6 @@ def add_parser(sub):
 def run(a):
     from ...nn.kernel_cache import compile_in_background
     from ..demo import run_demo
-    compile_in_background()
-    run_demo(out=a.out, seed=a.seed, lang=a.lang)
+    with compile_in_background():
+        run_demo(out=a.out, seed=a.seed, lang=a.lang)
     return 0

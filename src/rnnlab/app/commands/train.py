@@ -230,8 +230,8 @@ def _train(a, opts):
     from ...training import launch as dl
     from ...training.api import TrainResult, train
     if a.nproc == 1 and not dl.under_torchrun():
-        compile_in_background()
-        return train(a.file, out=a.out, resume=a.resume, **opts)
+        with compile_in_background():
+            return train(a.file, out=a.out, resume=a.resume, **opts)
     from ...interop.torch import build_twin
     dl.check_setup(a.nproc, a.device, a.dist_backend)
     if not a.resume and a.batch is not None and a.batch < a.nproc:
