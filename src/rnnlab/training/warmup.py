@@ -10,8 +10,9 @@ first takes them. What a first run still pays is its own cell's one-thread kerne
 4-8 s of one core plus 5 s shared (docs/performance.md; `rnnlab train` and `rnnlab demo`
 compile the threaded variants in the background, ``nn.kernels.background``); ``warm_up``
 pays it all ahead of time for every cell, both dtypes and every threaded variant, by training
-a tiny model of each for two steps and sampling from it. (Not the LSTM's option
-combinations: layer norm, zoneout and recurrent dropout each compile on first use.)
+a tiny model of each for two steps and sampling from it. (Not the options: the LSTM's layer
+norm, zoneout and recurrent dropout, and the GRU's and RNN's recurrent dropout, each compile on
+first use.)
 
 A run that loads the machine code computes the same bits as one that compiled it
 (tests/test_coldstart.py). Compiling a cell in a second process while the first trains
