@@ -78,7 +78,7 @@ def backward(dy, dstate_n, cache):
     dhs = state_rows(dstate_n, B, H, dtype)
     ws = cache["ws"]
     dA = take(ws, (T, B, H), dtype)
-    mask, lens, h0, y_read = cache.get("mask"), cache["lens"], cache["h0"], y
+    mask, lens, h0, y_read = cache["mask"], cache["lens"], cache["h0"], y
     if mask is None:
         run_backward(make(RnnBwd, A=dA, dAh=dA, dy=dy, y=y, lens=lens, relu=cache["relu"],
                           dhs=dhs), cache["w_hh"], 1, ws)
