@@ -59,7 +59,8 @@ def test_a_cold_run_says_it_compiles_once_and_computes_the_warm_runs_bits(cold_a
 
 def test_warmup_compiles_a_cell_and_reports_its_time(cold_and_warm):
     root, cache, _ = cold_and_warm                          # warm: this loads, in seconds
-    proc = rnnlab(cache, "warmup", "--cells", "rnn", "--dtype", "float32", "--splits", "none")
+    proc = rnnlab(cache, "warmup", "--cells", "rnn", "--dtype", "float32", "--splits", "none",
+                  "--no-options")
     assert proc.returncode == 0, proc.stderr[-3000:]
     lines = proc.stdout.splitlines()
     assert lines[0].startswith("rnn      float32:") and "s of CPU" in lines[0]
@@ -88,3 +89,24 @@ def test_warmup_help_lists_every_cell(capsys):
     out = capsys.readouterr().out
     for cell in ("rnn", "lstm", "gru", "mingru", "minlstm", "slstm", "mlstm"):
         assert cell in out
+
+
+def test_warmup_runs_every_option_set_on_one_thread_and_the_batch_split(monkeypatch):
+    """What warm_up asks for (the compiles themselves: the cold-run test above and each
+    kernel's own tests): the plain cell in every split, then each option set (all seven
+    combinations of the LSTM's three) on one thread and the batch split only."""
+    from rnnlab.training import warmup
+    calls = []
+    monkeypatch.setattr(warmup, "_warm_one", lambda *a: calls.append(a))
+    rows = warmup.warm_up(["lstm", "gru", "mingru"], ("float32",), ("batch", "units"),
+                          say=lambda line: None)
+    assert len(rows) == len(calls) == 1 + 7 + 2 + 1
+    assert calls[0] == ("lstm", "float32", ("batch", "units"), {})
+    lstm_sets = [c[3] for c in calls if c[0] == "lstm" and c[3]]
+    assert len(lstm_sets) == 7 and {"layer_norm": True, "zoneout": 0.1,
+                                    "recurrent_dropout": 0.25} in lstm_sets
+    assert all(c[2] == ("batch",) for c in calls if c[3])
+    assert [c[3] for c in calls if c[0] == "mingru"] == [{}]
+    rows = warmup.warm_up(["gru"], ("float32",), (), say=lambda line: None, options=False)
+    assert [r["options"] for r in rows] == [{}]
+

@@ -16,6 +16,10 @@ def add_parser(sub):
     p.add_argument("--splits", nargs="+", choices=("batch", "units", "none"),
                    default=["batch", "units"], help="the threaded variants to compile, which "
                    "big models use: batch split, unit split, or none (default: batch units)")
+    p.add_argument("--no-options", action="store_true",
+                   help="skip the options with compiled paths of their own (the LSTM's layer "
+                        "norm, zoneout and recurrent dropout in every combination, the GRU's "
+                        "and RNN's recurrent dropout) (default: compiled too)")
     p.add_argument("--quiet", action="store_true", help="print nothing (default: one line per "
                    "cell and dtype, and the total)")
     p.set_defaults(func=run)
@@ -32,7 +36,7 @@ def run(a):
     say = (lambda line: None) if a.quiet else (lambda line: print(line, flush=True))
     c0, w0 = time.process_time(), time.perf_counter()
     warm_up(a.cells, DTYPES if a.dtype == "both" else (a.dtype,),
-            tuple(s for s in a.splits if s != "none"), say)
+            tuple(s for s in a.splits if s != "none"), say, options=not a.no_options)
     say(f"kernels ready: {time.perf_counter() - w0:.1f} s ({time.process_time() - c0:.1f} s "
         "of CPU)")
     return 0
