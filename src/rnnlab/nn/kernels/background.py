@@ -40,9 +40,10 @@ _cond = threading.Condition()
 
 
 def enable():
-    """Turn background compiling on for this process (idempotent)."""
+    """Turn background compiling on for this process, the queue closed until the caller's
+    first step has run (``open_queue``)."""
     with _cond:
-        _state["enabled"] = True
+        _state["enabled"], _state["open"] = True, False
         if _state["watching"]:
             return
         _state["watching"] = True
