@@ -24,7 +24,7 @@ import subprocess
 import sys
 
 from ..errors import install_line
-from .bench_step import best_time
+from .bench_step import best_time, layer_fns, warm_layer
 
 GRID = [(H, B) for H in (32, 128, 512, 1024) for B in (1, 32, 64)]
 QUICK_GRID = [(32, 1), (128, 1), (128, 32), (512, 1), (512, 32), (1024, 64)]
@@ -66,10 +66,7 @@ def _rnnlab_fns(cell, H, B):
     import numpy as np
     from ..nn import registry
     Hh = GEN_H if B == 0 else H
-    layer = registry.get(cell).layer(Hh, Hh, seed=0)         # torch's init, float32
-    x0 = np.random.default_rng(0).standard_normal((2, 1, Hh)).astype(np.float32)
-    layer(x0)
-    layer.backward(np.ones((2, 1, Hh), np.float32))          # load the cached machine code
+    layer = warm_layer(registry.get(cell).layer(Hh, Hh, seed=0))     # torch's init, float32
     if B == 0:
         st = layer.steppers()[0]
         xs = np.random.default_rng(0).standard_normal((GEN_STEPS, Hh)).astype(np.float32)
@@ -80,16 +77,7 @@ def _rnnlab_fns(cell, H, B):
             for t in range(GEN_STEPS):
                 step(xs[t])
         return gen, None
-    x = np.random.default_rng(0).standard_normal((T, B, H)).astype(np.float32)
-    dy = np.ones((T, B, H), np.float32)
-
-    def inf():
-        layer(x)
-
-    def train():
-        layer(x)
-        layer.backward(dy)
-    return inf, train
+    return layer_fns(layer, T, B)
 
 
 def _worker(side, cell, H, B, repeats, threads):

@@ -38,6 +38,34 @@ def best_time(f, repeats):
     return best
 
 
+def warm_layer(layer):
+    """One tiny forward and backward of an rnnlab layer: its machine code loaded (or
+    compiled) before anything is timed."""
+    import numpy as np
+    x0 = np.random.default_rng(0).standard_normal((2, 1, layer.input_size)).astype(np.float32)
+    y, _ = layer(x0)
+    layer.backward(np.ones(y.shape, np.float32))
+    return layer
+
+
+def layer_fns(layer, T, B):
+    """(inference, training) closures over one float32 batch (T, B, D) for an rnnlab layer:
+    a forward; a forward and a backward."""
+    import numpy as np
+    x = np.random.default_rng(0).standard_normal((T, B, layer.input_size)).astype(np.float32)
+    dy = None
+
+    def inf():
+        layer(x)
+
+    def train():
+        nonlocal dy
+        y, _ = layer(x)
+        dy = np.ones(y.shape, np.float32) if dy is None else dy
+        layer.backward(dy)
+    return inf, train
+
+
 def _text_ids(n=300_000, seed=0):
     import numpy as np
     return np.random.default_rng(seed).integers(0, V, n)
