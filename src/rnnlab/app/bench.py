@@ -157,8 +157,8 @@ def _sizes(text):
         raise SystemExit("rnnlab bench: --sizes takes H:B pairs, e.g. 128:32,512:1") from None
 
 
-def main(argv=None):
-    ap = argparse.ArgumentParser(prog="rnnlab bench", description=__doc__.split("\n")[0])
+def add_arguments(ap):
+    """The options of ``rnnlab bench`` (one list, read by the CLI and by this module's main)."""
     ap.add_argument("--quick", action="store_true",
                     help="smaller grid, one round, fewer repeats (default: off)")
     ap.add_argument("--rounds", type=int, default=None,
@@ -181,7 +181,16 @@ def main(argv=None):
     ap.add_argument("--embed", default="0,32",
                     help="training step: embedding sizes, 0 = one-hot (default 0,32)")
     ap.add_argument("--worker", nargs=6, help=argparse.SUPPRESS)
-    a = ap.parse_args(argv)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="rnnlab bench", description=__doc__.split("\n")[0])
+    add_arguments(ap)
+    return run(ap.parse_args(argv))
+
+
+def run(a):
+    """Run the benchmark the parsed options ask for; 2 on a bad option."""
     if a.worker:
         side, cell, H, B, rep, threads = a.worker
         _worker(side, cell, int(H), int(B), int(rep), int(threads))
