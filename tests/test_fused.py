@@ -224,3 +224,38 @@ def test_thread_count_changes_no_bit(cell, monkeypatch):
             numba.set_num_threads(old)
         weights.append(m.flat_params.copy())
     assert all(np.array_equal(weights[0], w) for w in weights[1:])
+
+
+@pytest.mark.parametrize("units", [False, True], ids=["rows", "units"])
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_eval_mode_keeps_packed_weights_until_they_change(cell, units, monkeypatch):
+    """In eval mode a layer keeps its packed W_ih and W_hh between calls (kernels/_common.py,
+    ``Workspace.kept``): the second call packs nothing and gives the training-mode bits; after
+    an in-place write to the weights (as an optimizer step makes) the next call packs again
+    and gives the bits of a fresh layer holding the new weights."""
+    from rnnlab.nn import registry
+    from rnnlab.nn.kernels import gemms, loops, policy
+    monkeypatch.setattr(policy, "UNITS_MIN_WEIGHT_BYTES", 0 if units else 1 << 40)
+    packs = []
+    for module, name in ((loops, "pack"), (loops, "pack_parts"), (gemms, "pack")):
+        real = getattr(module, name)
+        monkeypatch.setattr(module, name, lambda *a, _real=real, _name=name, **k:
+                            packs.append(_name) or _real(*a, **k))
+    x = np.random.default_rng(0).standard_normal((5, 2, 6)).astype(np.float32)
+    layer = registry.get(cell).layer(6, 32, num_layers=2, seed=0)
+    y_train, _ = layer(x)
+    layer.eval()
+    y1, _ = layer(x)
+    n = len(packs)
+    y2, _ = layer(x)
+    assert len(packs) == n, "the second eval-mode call packed again"
+    assert ("pack_parts" in packs) == units      # the path asked for ran
+    assert np.array_equal(y1, y_train) and np.array_equal(y2, y_train)
+    for p in layer.params.values():          # an optimizer's in-place update
+        p += np.float32(0.01)
+    y3, _ = layer(x)
+    assert len(packs) > n
+    fresh = registry.get(cell).layer(6, 32, num_layers=2, seed=0)
+    fresh.load_state_dict(layer.state_dict())
+    assert np.array_equal(y3, fresh(x)[0])
+    assert not np.array_equal(y3, y1)

@@ -50,16 +50,18 @@ def warm_layer(layer):
 
 def layer_fns(layer, T, B):
     """(inference, training) closures over one float32 batch (T, B, D) for an rnnlab layer:
-    a forward; a forward and a backward."""
+    a forward in eval mode; a forward and a backward in training mode."""
     import numpy as np
     x = np.random.default_rng(0).standard_normal((T, B, layer.input_size)).astype(np.float32)
     dy = None
 
     def inf():
+        layer.eval()               # inference: what evaluation and serving run
         layer(x)
 
     def train():
         nonlocal dy
+        layer.train()
         y, _ = layer(x)
         dy = np.ones(y.shape, np.float32) if dy is None else dy
         layer.backward(dy)

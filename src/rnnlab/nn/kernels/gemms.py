@@ -87,25 +87,30 @@ def input_projection(x, w_ih, bias, ws=None):
             P = _product(as_dtype(x.table, x.dtype), w_ih.T, np.empty((x.V, GH), x.dtype), ws)
         _gather_rows(P, x.ids.reshape(-1), as_dtype(bias, x.dtype), o2)
         return out
-    _product(x.reshape(T * B, D), w_ih.T, o2, ws)
+    _product(x.reshape(T * B, D), w_ih.T, o2, ws, kept_from=w_ih)
     o2 += bias
     return out
 
 
-def _product(a, w, out, ws, trans=False, top=None):
+def _product(a, w, out, ws, trans=False, top=None, kept_from=None):
     """out = a @ w (trans: a^T @ [top; w]) with w packed into scratch from ws for the call.
     A transposed product with w narrower than one register (a weight gradient of D or H
-    < 16) runs unpacked: packing would pad each of the T*B rows of w to a whole register."""
+    < 16) runs unpacked: packing would pad each of the T*B rows of w to a whole register.
+    kept_from: the weight w is a view of; in eval mode its packing is kept between calls
+    (``Workspace.kept``)."""
     if trans and w.shape[1] * w.dtype.itemsize < 64:
         out[...] = 0
         _tn_narrow(a if top is None else a[top.shape[0]:], w, out)
         if top is not None:
             _tn_narrow(a[:top.shape[0]], as_dtype(top, w.dtype), out)
         return out
-    wp = pack(w, ws, top)
+    if kept_from is not None and ws is not None:
+        wp = ws.kept(("product", top is None), kept_from, lambda to: pack(w, to, top))
+    else:
+        wp = pack(w, ws, top)
     (gemm_t if trans else gemm)(a, wp, out)
     if ws is not None:
-        ws.give(*wp)
+        ws.give_unkept(*wp)
     return out
 
 

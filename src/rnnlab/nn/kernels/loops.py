@@ -78,20 +78,29 @@ def run_forward(a, w_hh, G, ws=None):
     H = GH // G
     nunits, nsplit = plan(B, H, G, a.A.dtype, getattr(a, "WHOLE_ROWS", False))
     if nunits > 1:
-        pans, tails = pack_parts(w_hh, G, nunits, True, B < 4)
+        pans, tails = _packed(ws, ("units", G, nunits, B < 4), w_hh,
+                              lambda to: pack_parts(w_hh, G, nunits, True, B < 4, to))
         accs = np.empty((nunits, B, GH // nunits), a.A.dtype)
         args = (a, pans, tails, a.hs[:B].copy(), accs, nunits, sync.spins())
         if ready(fwd_units, args):
             fwd_units(*args)
+            if ws is not None:
+                ws.give_unkept(pans, tails)
             return
-    whp = pack(w_hh.T, ws, narrow=B < 4)
+    whp = _packed(ws, ("rows", B < 4), w_hh, lambda to: pack(w_hh.T, to, narrow=B < 4))
     acc = np.empty((B, GH), a.A.dtype)
     if nsplit > 1 and ready(_fwd_split, (a, *whp, acc, nsplit)):
         _fwd_split(a, *whp, acc, nsplit)
     else:                          # one thread (the rows are independent: the same numbers)
         _fwd_rows(a, *whp, acc, 0, B)
     if ws is not None:
-        ws.give(*whp)
+        ws.give_unkept(*whp)
+
+
+def _packed(ws, key, w_hh, build):
+    """build(to): the forward's packed W_hh (its arrays taken from the workspace `to`, or new
+    when None), kept between eval-mode calls (``Workspace.kept``)."""
+    return build(None) if ws is None else ws.kept(key, w_hh, build)
 
 
 def run_backward(a, w_hh, G, ws=None):
@@ -101,9 +110,11 @@ def run_backward(a, w_hh, G, ws=None):
     nunits, nsplit = plan(B, H, G, a.A.dtype, getattr(a, "WHOLE_ROWS", False))
     tmp = np.empty((nunits, B, H // nunits), a.A.dtype)
     if nunits > 1:
-        pans, tails = pack_parts(w_hh, G, nunits, False, B < 4)
+        pans, tails = pack_parts(w_hh, G, nunits, False, B < 4, ws)
         if ready(bwd_units, (a, pans, tails, tmp, nunits, sync.spins())):
             bwd_units(a, pans, tails, tmp, nunits, sync.spins())
+            if ws is not None:
+                ws.give(pans, tails)
             return
         tmp = np.empty((1, B, H), a.A.dtype)
     whp = pack(w_hh, ws, narrow=B < 4)

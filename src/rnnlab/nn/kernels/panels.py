@@ -48,22 +48,24 @@ def panel_width(dtype, narrow=False):
     return (128 if narrow else 256) // np.dtype(dtype).itemsize
 
 
-def pack(w, ws=None, top=None, narrow=False):
+def pack(w, ws=None, top=None, narrow=False, out=None):
     """w (K, N) -> (panels (P, K, W), tail (K, R)), both C-contiguous: P = N // W full panels,
     and the last N - P*W columns zero-padded to R, a whole number of registers (the tiles
     then never read or write past a row; ``gemm_*`` copy back only the real columns).
     top: rows stacked above w (the packed matrix is [top; w]) without building the stack.
     ws: a ``_common.Workspace`` to take the two arrays from (give them back after use).
     narrow: panels of 2 registers, for products of 1-3 rows (the B=1 matrix-vector product of
-    a time step): 1 x 128 @ 128 x 512 took 1.56 us with them against 2.1-2.25 us with 4."""
+    a time step): 1 x 128 @ 128 x 512 took 1.56 us with them against 2.1-2.25 us with 4.
+    out: (panels, tail) of those shapes to fill instead of new arrays."""
     w = np.asarray(w)
     N = w.shape[1]
     K = w.shape[0] + (0 if top is None else top.shape[0])
     W = (128 if narrow else 256) // w.dtype.itemsize
     L = 64 // w.dtype.itemsize
     P = N // W
-    panels = take(ws, (P, K, W), w.dtype)
-    tail = take(ws, (K, -(-(N - P * W) // L) * L), w.dtype)
+    R = -(-(N - P * W) // L) * L
+    panels, tail = out if out is not None else (take(ws, (P, K, W), w.dtype),
+                                                take(ws, (K, R), w.dtype))
     if top is not None:
         _fill(np.asarray(top, w.dtype), panels, tail, 0)
     if not w.flags.c_contiguous and w.T.flags.c_contiguous:

@@ -67,6 +67,7 @@ def kernel_options(layer, fn, k, d, T, B):
         if layer._workspace is None:
             from ..kernels import Workspace
             layer._workspace = Workspace()
+        layer._workspace.keep_packed = not layer.training   # the weights stay as they are
         kw["workspace"] = layer._workspace
     return kw
 
