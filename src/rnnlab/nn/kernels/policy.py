@@ -24,13 +24,21 @@ from contextlib import contextmanager
 # Batch split of the time loop.
 SPLIT_MIN_ROWS = 8
 # ^ batch rows per thread, at least (so B >= 16 to split).
-SPLIT_MIN_MACS = 1 << 20
-# ^ per-step product from which the batch split runs. Re-measured on the current kernels on
-#   2026-12-07 at load average 16-23 on 2 cores (benchmarks/thresholds.py, docs/performance.md
-#   "Thresholds"): the split did not pay at any size from 2^12 to 2^21 (0.93-1.01x of one
-#   thread from 2^14 on), so no crossover was found under that load; the value is kept from
-#   the one quiet-machine reading (LSTM H=128 B=32, 2^21: 5.3 ms one thread, 3.7 split, on
-#   the kernels before issue 13). A quiet-machine crossover on these kernels is still owed.
+SPLIT_MIN_MACS = 1 << 17
+# ^ per-step product from which the batch split runs. Measured on 2026-12-08 (lscpu "AMD
+#   EPYC", 2 cores, load average 0.8-1.0: one other engineer's job, which held one core for
+#   stretches of seconds) with T = 100, float32, one thread against the split in the same
+#   process, alternating, best of 30-40: while the second core was free the split paid from
+#   2^15 on (one/split, forward | forward + backward: LSTM H=16 B=32 2^15 1.11-1.28 |
+#   1.08-1.14; RNN H=32 B=32 2^15 1.04-1.12 | 0.98-1.02; LSTM H=32 B=16 2^16 1.18 | 1.08; LSTM
+#   H=32 B=32 2^17 1.27-1.30 | 1.15-1.21; GRU H=32 B=64 2^17.6 1.44-1.47 | 1.35-1.39; LSTM
+#   H=32 B=64 2^18 1.37-1.45 | 1.28-1.34); while it was taken the split ran at one thread's
+#   speed from 2^17 on (1.00-1.02) but lost up to 8 % below it (RNN H=16 B=64 2^14 0.92 |
+#   0.92; T = 25: 0.87-0.99). 2^17 keeps the sizes that never lost. (Before: 2^20, from a
+#   reading at load average 16-23, where no split paid at any size, docs/performance.md.)
+#   The fixed cost of a split call is the wake-up of numba's passive OpenMP thread, 40 us
+#   with nothing to do and about 0.2 ms in the LSTM H=32 T=100 loop on this VM (its halves
+#   ran 0.35 ms alone, 0.55 ms together), so short sequences gain less.
 
 # Unit split of the time loop (``units``).
 UNITS_MIN_WEIGHT_BYTES = 1 << 20
