@@ -217,10 +217,11 @@ def test_unit_split_on_one_thread_completes():
     from rnnlab.nn.kernels import lstm, steps, units
     p, x, dy, st, dst, _ = make("lstm", {}, np.float64, True, H=8)
     y_ref, _, _ = lstm.forward(x, None, p)
-    A = lstm.input_projection(x, p["weight_ih"], p["bias_ih"] + p["bias_hh"])
+    A = lstm.input_projection(x, p["weight_ih"], None)
     cs, tcs, y = (np.empty((T, B, 8)) for _ in range(3))
     z = np.zeros(1)
-    a = steps.make(steps.LstmFwd, A=A, lens=np.full(B, T), wpi=z, wpf=z, wpo=z,
+    a = steps.make(steps.LstmFwd, A=A, bias=p["bias_ih"] + p["bias_hh"], lens=np.full(B, T),
+                   wpi=z, wpf=z, wpo=z,
                    cs=cs, tcs=tcs, y=y, hs=np.zeros((2 * B, 8)))
     old = numba.get_num_threads()
     numba.set_num_threads(1)

@@ -73,7 +73,7 @@ def input_projection(x, w_ih, bias, ws=None):
     """A = x W_ih^T + bias for all steps: (T, B, D) -> (T, B, G*H), taken from ws. One GEMM
     for an array x; for token input, table W_ih^T (V rows, one-hot: W_ih^T itself) and a row
     gather, the same numbers as the GEMM on the dense x (each row of a product is the same
-    sum either way)."""
+    sum either way). bias None: no bias (the caller adds it later)."""
     T, B, D = x.shape
     GH = w_ih.shape[0]
     out = take(ws, (T, B, GH), x.dtype)
@@ -85,10 +85,12 @@ def input_projection(x, w_ih, bias, ws=None):
             P = np.ascontiguousarray(w_ih.T)
         else:
             P = _product(as_dtype(x.table, x.dtype), w_ih.T, np.empty((x.V, GH), x.dtype), ws)
-        _gather_rows(P, x.ids.reshape(-1), as_dtype(bias, x.dtype), o2)
+        _gather_rows(P, x.ids.reshape(-1), as_dtype(np.zeros(GH) if bias is None else bias,
+                                                    x.dtype), o2)
         return out
     _product(x.reshape(T * B, D), w_ih.T, o2, ws, kept_from=w_ih)
-    o2 += bias
+    if bias is not None:
+        o2 += bias
     return out
 
 

@@ -1,10 +1,11 @@
 """Fused numba LSTM: the same ``forward``/``backward`` as ``rnnlab.nn.cells.lstm``, and a
 ``Stepper`` for one-token-at-a-time generation.
 
-Forward: ``A = X W_ih^T + (b_ih + b_hh)`` for all steps as one GEMM, then one compiled time
-loop: per step one product ``h_{t-1} W_hh^T`` (``panels.gemm_rows`` on W_hh^T packed once; for
+Forward: ``A = X W_ih^T`` for all steps as one GEMM, then one compiled time loop: per step
+one product ``h_{t-1} W_hh^T`` (``panels.gemm_rows`` on W_hh^T packed once; for
 big layers the units split over the threads, ``units``) and
-one fused pass over (B, H) (``lstm_gates.fwd_standard`` or its variant's) that reads the four pre-activations,
+one fused pass over (B, H) (``lstm_gates.fwd_standard`` or its variant's) that adds the bias
+(b_ih + b_hh) to the four pre-activations,
 writes the activated gates i, f, g, o back into A in place, and the new c, tanh(c), h.
 Backward: one compiled loop that turns the gates into dA in place (same buffer,
 ``lstm_gates.bwd_*``) with one product ``dA_t W_hh`` per step; then dW_ih = dA^T X,
@@ -152,11 +153,11 @@ def forward(x, state, params, lengths=None, variant="standard", workspace=None):
     c0c = hs[B:].copy()
     lens = lengths_array(lengths, T, B)
     ws = workspace
-    A = input_projection(x, w_ih, bias_sum(params, G * H, dtype), ws)
+    A = input_projection(x, w_ih, None, ws)       # the gate pass adds the bias (lstm_gates)
     cs = take(ws, (T, B, H), dtype)
     tcs = take(ws, (T, B, H), dtype)
     y = np.empty((T, B, H), dtype)
-    run_forward(make(LSTM_FWD[code], A=A, lens=lens, wpi=wp[0], wpf=wp[1], wpo=wp[2],
+    run_forward(make(LSTM_FWD[code], A=A, bias=bias_sum(params, G * H, dtype), lens=lens, wpi=wp[0], wpf=wp[1], wpo=wp[2],
                      cs=cs, tcs=tcs, y=y, hs=hs), w_hh, G, ws)
     cache = dict(A=A, c=cs, tanh_c=tcs, h=y, x=x, h0=h0c, c0=c0c, lens=lens, ws=ws,
                  variant=variant, params=params, w_ih=w_ih, w_hh=w_hh, wp=wp, used=False)

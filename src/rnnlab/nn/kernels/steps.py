@@ -25,7 +25,7 @@ RnnFwd = namedtuple("RnnFwd", "A lens relu y hs")
 RnnBwd = namedtuple("RnnBwd", "A dAh dy y lens relu dhs")
 GruFwd = namedtuple("GruFwd", "A bhh lens hns y hs")
 GruBwd = namedtuple("GruBwd", "A dAh dy lens hns y h0 dhs")
-LstmFwd = namedtuple("LstmFwd", "A lens wpi wpf wpo cs tcs y hs")
+LstmFwd = namedtuple("LstmFwd", "A bias lens wpi wpf wpo cs tcs y hs")
 LstmBwd = namedtuple("LstmBwd", "A dAh dy lens wpi wpf wpo dwp cs tcs c0 dhs")
 
 
@@ -124,7 +124,7 @@ _LSTM_GATES = {LstmFwd: lstm_gates.fwd_standard, LstmPeepholeFwd: lstm_gates.fwd
 # N row blocks; scalars (relu) are not arrays.
 _SHAPES = {"A": "TBG", "dAh": "TBG", "dy": "TBH", "y": "TBH", "hns": "TBH", "cs": "TBH",
            "tcs": "TBH", "lens": "B", "hs": "SH", "dhs": "SH", "h0": "BH", "c0": "BH",
-           "bhh": "G", "wpi": "P", "wpf": "P", "wpo": "P", "dwp": "N3H", "zcarry": "BH",
+           "bhh": "G", "bias": "G", "wpi": "P", "wpf": "P", "wpo": "P", "dwp": "N3H", "zcarry": "BH",
            "rmask": "MH", "lnp": "LK", "vh": "tbG", "rh": "tb", "vc": "tbH", "rc": "tb",
            "dln": "N2K", "dcarry": "BH"}
 # The options' arrays (LstmOpt*): M rows of the recurrent-dropout mask (B, or 0 without it);
@@ -211,8 +211,8 @@ def _step_fwd(a, acc, t, b0, b1, j0, j1):
         gates = _LSTM_GATES[_cls(a)]
 
         def impl(a, acc, t, b0, b1, j0, j1):
-            gates(a.A, acc, t, b0, b1, a.y.shape[2], j0, j1, a.lens, a.wpi, a.wpf, a.wpo, a.cs,
-                  a.tcs, a.y, a.hs)
+            gates(a.A, a.bias, acc, t, b0, b1, a.y.shape[2], j0, j1, a.lens, a.wpi, a.wpf,
+                  a.wpo, a.cs, a.tcs, a.y, a.hs)
         return impl
     return None
 
