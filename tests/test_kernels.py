@@ -220,8 +220,9 @@ def test_unit_split_on_one_thread_completes():
     A = lstm.input_projection(x, p["weight_ih"], None)
     cs, tcs, y = (np.empty((T, B, 8)) for _ in range(3))
     z = np.zeros(1)
-    a = steps.make(steps.LstmFwd, A=A, bias=p["bias_ih"] + p["bias_hh"], lens=np.full(B, T),
-                   wpi=z, wpf=z, wpo=z,
+    a = steps.make(steps.LstmFwd, A=A, bias=p["bias_ih"] + p["bias_hh"],
+                   xs=np.empty((0, B, x.shape[2])), wip=np.empty((0, 0, 0)), wit=np.empty((0, 0)),
+                   lens=np.full(B, T), wpi=z, wpf=z, wpo=z,
                    cs=cs, tcs=tcs, y=y, hs=np.zeros((2 * B, 8)))
     old = numba.get_num_threads()
     numba.set_num_threads(1)

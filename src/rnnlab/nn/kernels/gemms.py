@@ -94,6 +94,15 @@ def input_projection(x, w_ih, bias, ws=None):
     return out
 
 
+def projection_panels(w_ih, ws=None):
+    """W_ih^T packed (``panels.pack``) for an input projection that the time loop computes
+    step by step (``lstm``), kept between eval-mode calls as ``input_projection``'s is (the
+    same key: the same packing); give it back with ``ws.give_unkept``."""
+    if ws is None:
+        return pack(w_ih.T)
+    return ws.kept(("product", True), w_ih, lambda to: pack(w_ih.T, to))
+
+
 def _product(a, w, out, ws, trans=False, top=None, kept_from=None):
     """out = a @ w (trans: a^T @ [top; w]) with w packed into scratch from ws for the call.
     A transposed product with w narrower than one register (a weight gradient of D or H

@@ -15,16 +15,19 @@ from .background import ready
 from .copies import add_into, copy_into
 from .panels import gemm_rows, pack
 from .policy import batch_split, unit_split
-from .steps import adds_carry, step_bwd, step_fwd
+from .steps import adds_carry, project, step_bwd, step_fwd
 from .units import bwd_units, fwd_units, pack_parts
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def _fwd_rows(a, whp, wht, acc, b0, b1):
-    """Batch rows b0..b1-1 through all T steps (rows are independent)."""
+    """Batch rows b0..b1-1 through all T steps (rows are independent), after their input
+    projection where the cell's tuple carries its input (``steps.project``: in the same
+    thread, so a batch split wakes its threads once per call, not twice)."""
     T, B = a.A.shape[0], a.A.shape[1]
     H = a.y.shape[2]
     h = a.hs[:B]
+    project(a, b0, b1)
     for t in range(T):
         gemm_rows(h, whp, wht, acc, b0, b1)
         step_fwd(a, acc, t, b0, b1, 0, H)
@@ -71,12 +74,13 @@ def plan(B, H, G, dtype, whole_rows=False):
     return (nunits, 1) if nunits > 1 else (1, batch_split(B, H, G * H))
 
 
-def run_forward(a, w_hh, G, ws=None):
+def run_forward(a, w_hh, G, ws=None, planned=None):
     """Run a cell's forward loop (a: its ``steps`` tuple; w_hh (G*H, H)) the way ``plan``
-    chooses; ws: the workspace for the packed weights."""
+    chooses (planned: its answer, when the caller asked already); ws: the workspace for the
+    packed weights."""
     T, B, GH = a.A.shape
     H = GH // G
-    nunits, nsplit = plan(B, H, G, a.A.dtype, getattr(a, "WHOLE_ROWS", False))
+    nunits, nsplit = planned or plan(B, H, G, a.A.dtype, getattr(a, "WHOLE_ROWS", False))
     if nunits > 1:
         pans, tails = _packed(ws, ("units", G, nunits, B < 4), w_hh,
                               lambda to: pack_parts(w_hh, G, nunits, True, B < 4, to))

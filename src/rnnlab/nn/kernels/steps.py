@@ -20,12 +20,16 @@ from numba.extending import overload
 
 from . import lstm_gates, lstm_options_gates, rdrop_gates
 from .gates import gru_bwd, gru_fwd, rnn_bwd, rnn_fwd
+from .panels import gemm_rows
 
 RnnFwd = namedtuple("RnnFwd", "A lens relu y hs")
 RnnBwd = namedtuple("RnnBwd", "A dAh dy y lens relu dhs")
 GruFwd = namedtuple("GruFwd", "A bhh lens hns y hs")
 GruBwd = namedtuple("GruBwd", "A dAh dy lens hns y h0 dhs")
-LstmFwd = namedtuple("LstmFwd", "A bias lens wpi wpf wpo cs tcs y hs")
+LstmFwd = namedtuple("LstmFwd", "A bias xs wip wit lens wpi wpf wpo cs tcs y hs")
+# ^ xs (T, B, D), wip/wit (W_ih^T packed): the input projection, which the time loop computes
+#   for its rows into A before its first step (``project``); xs (0, B, D) when A holds it
+#   already (``lstm.forward``).
 LstmBwd = namedtuple("LstmBwd", "A dAh dy lens wpi wpf wpo dwp cs tcs c0 dhs")
 
 
@@ -174,6 +178,12 @@ def step_bwd(a, t, b0, b1, j0, j1, blk):
     raise NotImplementedError("step_bwd runs in compiled code only")
 
 
+def project(a, b0, b1):
+    """The input projection of rows b0..b1-1 for all steps into a.A, where the cell's tuple
+    carries its input (the LSTM's xs); nothing for the others. Compiled code only."""
+    raise NotImplementedError("project runs in compiled code only")
+
+
 def adds_carry(a):
     """True when dh from step t+1's product adds to dh (GRU), False when it replaces it."""
     raise NotImplementedError("adds_carry runs in compiled code only")
@@ -246,6 +256,16 @@ def _step_bwd(a, t, b0, b1, j0, j1, blk):
                   a.dwp[blk], a.cs, a.tcs, a.c0, a.dhs)
         return impl
     return None
+
+
+@overload(project)
+def _project(a, b0, b1):
+    if _cls(a) in LSTM_FWD:
+        def impl(a, b0, b1):
+            for t in range(a.xs.shape[0]):      # none when A holds the projection already
+                gemm_rows(a.xs[t], a.wip, a.wit, a.A[t], b0, b1)
+        return impl
+    return lambda a, b0, b1: None
 
 
 @overload(adds_carry)
