@@ -42,6 +42,12 @@ def _kernel_modules(cell):
     return {n.rsplit(".", 1)[1] for n in names} - _EVERY_CELLS
 
 
+def runs_time_loops(cell):
+    """Whether `cell`'s kernel runs the shared time loops (kernels/loops.py: the RNN, GRU and
+    LSTM), whose forward can be skipped to compile the backward alone."""
+    return "loops" in _kernel_modules(cell)
+
+
 # kernel modules every cell calls: cached once any cell ran, so they tell nothing of one cell
 _EVERY_CELLS = {"_common", "activations", "gemms", "tiles", "panels", "fused", "policy"}
 
@@ -72,37 +78,58 @@ def cold_cells(cells):
     return cold
 
 
-def compile_note(cells, say=None):
+def compile_note(cells, say=None, dtype="float32"):
     """When the kernels of `cells` are not in the cache, say once that they are compiling and
     about how long it takes (this machine's CPU may differ from the one measured); returns the
-    cold cells ([] when warm or when numba is not installed)."""
+    cold cells ([] when warm or when numba is not installed). Within ``compile_in_background``
+    given a way to compile ahead, part of the cold list starts compiling in a second process
+    (in `dtype`), and the estimate is the longer of the two parts."""
     from .backend import get_backend, numba_available
     if get_backend() != "numba" or not numba_available():
         return []
     cold = cold_cells(cells)
     if cold:
-        secs = sum(SHARED_S if c == "shared" else COMPILE_S.get(c, 0) for c in cold)
+        elsewhere = _AHEAD[0](cold, dtype) if _AHEAD and compiling_in_background() else []
+        here = [c for c in cold if c not in elsewhere]
+        secs = max(_compile_s(here), _compile_s(elsewhere))
         (say or _stderr)(f"compiling kernels for this machine (once, about {secs:.0f} s; "
                          "`rnnlab warmup` compiles all of them ahead of time)")
     return cold
 
 
+def _compile_s(cold):
+    return sum(SHARED_S if c == "shared" else COMPILE_S.get(c, 0) for c in cold)
+
+
+_AHEAD = []      # while a command runs: its way to compile part of the cold list elsewhere
+
+
 @contextmanager
-def compile_in_background():
+def compile_in_background(ahead=None):
     """Within the block (a command: `rnnlab train`, `rnnlab demo`), compile the threaded kernels
     in the background while the one-thread ones run (nn/kernels/background.py), when the numba
-    backend runs. The same numbers either way; off again after the block, and for library
-    code."""
+    backend runs. ahead(cold, dtype): starts part of a cold list compiling in a second process
+    and returns that part (``training.ahead.start_for``; ``compile_note`` calls it). The same
+    numbers either way; off again after the block, and for library code."""
     from .backend import get_backend, numba_available
     if get_backend() != "numba" or not numba_available():
         yield
         return
     from .kernels import background
     background.enable()
+    _AHEAD[:] = [ahead] if ahead is not None else []
     try:
         yield
     finally:
         background.disable()
+        _AHEAD.clear()
+
+
+def compiling_in_background():
+    """Whether this is a command that compiles kernels beside its work
+    (``compile_in_background``)."""
+    bg = sys.modules.get("rnnlab.nn.kernels.background")
+    return bg is not None and bg.enabled()
 
 
 def steps_loaded():
