@@ -55,10 +55,8 @@ _EVERY_CELLS = {"_common", "activations", "gemms", "tiles", "panels", "fused", "
 def kernel_cache_dir():
     """The folder numba keeps the kernels' machine code in (NUMBA_CACHE_DIR's subfolder for
     them, else their __pycache__)."""
-    from numba.core.caching import FunctionCache
-
-    from .kernels import fused
-    return FunctionCache(fused.scale.py_func).cache_path
+    from .kernels import cache_folder
+    return cache_folder()
 
 
 def cold_cells(cells):
