@@ -41,3 +41,23 @@ def test_a_run_of_one_cold_cell_shares_out_the_shared_kernels_and_its_backward()
     assert ahead.jobs_for(["shared", "rnn", "lstm"]) == ["lstm"]       # the demo
     assert ahead.jobs_for(["gru"]) == ["gru:backward"]
     assert ahead.jobs_for([]) == []
+
+
+def test_a_cell_cached_without_its_options_is_cold_with_them(monkeypatch, tmp_path):
+    """Options with compiled paths of their own (the LSTM's layer norm...) compile on their
+    first run although the plain cell's kernels are cached: the note says so, and the run's
+    first step marks them ready (nn/kernel_cache.py)."""
+    from rnnlab.nn import kernel_cache
+    monkeypatch.setattr(kernel_cache, "kernel_cache_dir", lambda: str(tmp_path))
+    (tmp_path / "fused.scale-1.py311.nbi").write_text("")        # shared kernels cached
+    (tmp_path / "lstm._step-1.py311.nbi").write_text("")         # the plain LSTM cached
+    assert kernel_cache.cold_cells(["lstm"]) == []
+    ln = {"layer_norm": True, "zoneout": 0.0}
+    assert kernel_cache.cold_cells(["lstm"], ln) == ["lstm+options"]
+    said = []
+    kernel_cache.compile_note(["lstm"], said.append, "float32", ln)
+    assert len(said) == 1 and f"about {kernel_cache.OPTIONS_S} s" in said[0]
+    kernel_cache.steps_loaded()
+    assert kernel_cache.cold_cells(["lstm"], ln) == []
+    assert kernel_cache.cold_cells(["lstm"], ln, "float64") == ["lstm+options"]
+    assert ahead.jobs_for(["lstm+options"]) == []

@@ -46,7 +46,7 @@ def start_for(cold, dtype="float32"):
 def jobs_for(cold):
     """``start_for``'s jobs for the cold list `cold`."""
     from ..nn.kernel_cache import runs_time_loops
-    cells = [c for c in cold if c != "shared"]
+    cells = [c for c in cold if c != "shared" and not c.endswith("+options")]
     if len(cells) > 1:
         return cells[1:]
     return [c for c in cold if c == "shared"] + \
