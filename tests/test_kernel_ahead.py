@@ -37,7 +37,8 @@ def test_the_second_process_runs_its_jobs_to_the_end():
 
 def test_a_run_of_one_cold_cell_shares_out_the_shared_kernels_and_its_backward():
     assert ahead.jobs_for(["shared", "lstm"]) == ["shared", "lstm:backward"]
-    assert ahead.jobs_for(["shared", "slstm"]) == ["shared"]          # no shared time loops
+    assert ahead.jobs_for(["shared", "slstm"]) == ["shared", "slstm:backward"]
+    assert ahead.jobs_for(["shared", "mlstm"]) == ["shared"]          # no kernels of its own
     assert ahead.jobs_for(["shared", "rnn", "lstm"]) == ["lstm"]       # the demo
     assert ahead.jobs_for(["gru"]) == ["gru:backward"]
     assert ahead.jobs_for([]) == []

@@ -54,10 +54,9 @@ def _kernel_modules(cell):
     return {n.rsplit(".", 1)[1] for n in names} - _EVERY_CELLS
 
 
-def runs_time_loops(cell):
-    """Whether `cell`'s kernel runs the shared time loops (kernels/loops.py: the RNN, GRU and
-    LSTM), whose forward can be skipped to compile the backward alone."""
-    return "loops" in _kernel_modules(cell)
+def has_kernels(cell):
+    """Whether `cell` runs compiled kernels of its own (the mLSTM runs on NumPy)."""
+    return bool(_kernel_modules(cell))
 
 
 # kernel modules every cell calls: cached once any cell ran, so they tell nothing of one cell

@@ -35,8 +35,8 @@ def start_for(cold, dtype="float32"):
     started; returns them ([] with nothing to share out). What `rnnlab train` and `rnnlab
     demo` hand ``nn.kernel_cache.compile_in_background``. Several cells: every cell after
     the first (this process compiles the shared kernels and the first cell). One cell: the
-    shared kernels, then the cell's backward loop ("cell:backward", for the cells that run
-    the shared time loops), while this process compiles the forward loop. Several cells: every cell after the first (this process compiles
+    shared kernels, then the cell's backward loop ("cell:backward"), while this process
+    compiles the forward loop. Several cells: every cell after the first (this process compiles
     the shared kernels and the first cell); one cell: the shared kernels."""
     jobs = jobs_for(cold)
     start(jobs, dtype)
@@ -45,12 +45,12 @@ def start_for(cold, dtype="float32"):
 
 def jobs_for(cold):
     """``start_for``'s jobs for the cold list `cold`."""
-    from ..nn.kernel_cache import runs_time_loops
+    from ..nn.kernel_cache import has_kernels
     cells = [c for c in cold if c != "shared" and not c.endswith("+options")]
     if len(cells) > 1:
         return cells[1:]
     return [c for c in cold if c == "shared"] + \
-        [f"{c}:backward" for c in cells if runs_time_loops(c)]
+        [f"{c}:backward" for c in cells if has_kernels(c)]
 
 
 def start(jobs, dtype="float32"):
@@ -78,12 +78,12 @@ def _stop(proc):
 def compile_cell(cell, dtype, backward_only=False):
     """One tiny layer of `cell` forward and backward on token input (as a text model feeds
     it), then one B = 1 generation step: the one-thread kernels a run of the cell calls.
-    backward_only: the forward's time loop skipped (``kernels.loops.forward_loops_skipped``;
+    backward_only: the forward's time loop skipped (``kernels.forward_loops_skipped``;
     the backward then runs on unset values, which its machine code does not depend on), and
     no generation step."""
     from ..nn import registry
     from ..nn.functional import TokenInput
-    from ..nn.kernels.loops import forward_loops_skipped
+    from ..nn.kernels import forward_loops_skipped
     V, H = 5, 4
     layer = registry.get(cell).layer(V, H, dtype=np.dtype(dtype).type, seed=0)
     ids = np.arange(6).reshape(3, 2) % V

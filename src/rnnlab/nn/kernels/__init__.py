@@ -77,3 +77,4 @@ drop_stale_cache()
 _start_threads()
 
 from ._common import Workspace  # noqa: E402,F401  (public: a layer and the stream each hold one)
+from ._common import forward_loops_skipped  # noqa: E402,F401  (public: training/ahead.py)

@@ -7,12 +7,11 @@ is made here, in Python, before entering compiled code: one policy call and one 
 compiled loop, so a B = 1 call pays no more than it did with the choice written out in each
 kernel. Every way computes each number with the same sums in the same order.
 """
-from contextlib import contextmanager
-
 import numpy as np
 from numba import njit, prange
 
 from . import sync
+from ._common import forward_skipped
 from .background import ready
 from .copies import add_into, copy_into
 from .panels import gemm_rows, pack
@@ -73,25 +72,10 @@ def plan(B, H, G, dtype, whole_rows=False):
     return (nunits, 1) if nunits > 1 else (1, batch_split(B, H, G * H))
 
 
-_SKIPPED = []      # non-empty within ``forward_loops_skipped``
-
-
-@contextmanager
-def forward_loops_skipped():
-    """Within the block the forward time loops do not run: their outputs stay as allocated.
-    For compiling a backward loop ahead of time (training/ahead.py), whose machine code
-    depends on its arguments' types only, without compiling the forward loop first."""
-    _SKIPPED.append(True)
-    try:
-        yield
-    finally:
-        _SKIPPED.pop()
-
-
 def run_forward(a, w_hh, G, ws=None):
     """Run a cell's forward loop (a: its ``steps`` tuple; w_hh (G*H, H)) the way ``plan``
     chooses; ws: the workspace for the packed weights."""
-    if _SKIPPED:
+    if forward_skipped():
         return
     T, B, GH = a.A.shape
     H = GH // G
