@@ -13,7 +13,9 @@ The final val loss is computed identically on both sides, after the budget: the 
 text streamed as one sequence with the state carried, mean nats per predicted character
 (rnnlab: rnnlab.training.load.load(run, "model").evaluate(valfile); torch: torch_charlm.stream_loss).
 rnnlab trains through its own public trainer (rnnlab.training.api.train with time_budget); eval_every
-is set beyond reach so no validation pass runs inside the budget on either side.
+is set beyond reach so no validation pass runs inside the budget on either side, unless
+--validate: then rnnlab validates as `rnnlab train` does by default (a bounded sample every
+eval_every steps, the full part at the end, all inside the budget), as a user's run would.
 """
 import argparse
 import json
@@ -27,7 +29,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_CORPUS = os.path.join(HERE, "data", "corpus.txt")
 
 
-def rnnlab_side(corpus, budget, backend, seed, workdir, embed=0):
+def rnnlab_side(corpus, budget, backend, seed, workdir, embed=0, validate=False):
     """Runs in the child process: train with rnnlab's trainer, evaluate the saved run."""
     import numpy as np
     import rnnlab
@@ -48,7 +50,8 @@ def rnnlab_side(corpus, budget, backend, seed, workdir, embed=0):
     t0 = time.time()
     res = train(corpus, out=run, cell="lstm", hidden=128, layers=2, seq_len=50, batch=50, embed=embed,
                 optimizer="adam", lr=2e-3, clip=5.0, val_fraction=0.1, time_budget=budget,
-                eval_every=10 ** 9, seed=seed, backend=backend, progress=False,
+                seed=seed, backend=backend, progress=False,
+                **({} if validate else {"eval_every": 10 ** 9}),
                 log=lambda m: (lines.append(m), print(m, file=sys.stderr, flush=True)))
     fit_s = time.time() - t0
     rec = res.history[-1]
@@ -67,6 +70,7 @@ def rnnlab_side(corpus, budget, backend, seed, workdir, embed=0):
             "trainer_val_loss_16_streams": rec["val_loss"], "fit_seconds": fit_s,
             "val_loss": ev["loss"], "val_bits_per_char": ev["bits_per_token"],
             "val_tokens": ev["tokens"], "eval_seconds": time.time() - t1, "embed": embed,
+            "validate": validate,
             "load": os.getloadavg()[0]}
 
 
@@ -93,6 +97,9 @@ def main(argv=None):
                          "and torch.set_num_threads of the twin")
     ap.add_argument("--embed", type=int, default=0, help="embedding size, 0 = one-hot input")
     ap.add_argument("--torch-first", action="store_true", help="run the torch twin first")
+    ap.add_argument("--validate", action="store_true",
+                    help="rnnlab validates as `rnnlab train` does by default, inside the budget "
+                         "(default: no validation inside the budget)")
     ap.add_argument("--only", choices=("rnnlab", "torch"), default=None)
     ap.add_argument("--side", choices=("rnnlab",), default=None, help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
@@ -102,7 +109,7 @@ def main(argv=None):
     if a.side == "rnnlab":                       # inside the child process
         with tempfile.TemporaryDirectory(prefix="rnnlab-bench-") as d:
             print("RESULT " + json.dumps(rnnlab_side(a.corpus, a.budget, a.backend, a.seed, d,
-                                                     a.embed)))
+                                                     a.embed, a.validate)))
         return
 
     results, load0 = {}, os.getloadavg()[0]
@@ -112,7 +119,7 @@ def main(argv=None):
         if side == "rnnlab":
             cmd = [sys.executable, os.path.abspath(__file__), "--side", "rnnlab", "--corpus",
                    a.corpus, "--budget", str(a.budget), "--seed", str(a.seed), "--embed",
-                   str(a.embed)]
+                   str(a.embed)] + (["--validate"] if a.validate else [])
             if a.backend:
                 cmd += ["--backend", a.backend]
             results["rnnlab"] = child(cmd, a.threads)

@@ -110,3 +110,25 @@ def test_warmup_runs_every_option_set_on_one_thread_and_the_batch_split(monkeypa
     rows = warmup.warm_up(["gru"], ("float32",), (), say=lambda line: None, options=False)
     assert [r["options"] for r in rows] == [{}]
 
+
+
+def test_cached_machine_code_is_dropped_when_the_kernel_sources_change(tmp_path, monkeypatch):
+    """Under NUMBA_CACHE_DIR too: a cached caller holds the machine code of the callees it
+    inlined from other files, so a changed source must drop the whole kernel cache."""
+    import numba
+
+    from rnnlab.nn import kernels
+    monkeypatch.setattr(numba.config, "CACHE_DIR", str(tmp_path))
+    folder = Path(kernels.cache_folder())
+    assert tmp_path in folder.parents
+    folder.mkdir(parents=True, exist_ok=True)       # numba may make it as it locates it
+    (folder / "loops._fwd_rows-1.py311.nbi").write_text("old")
+    kernels.drop_stale_cache()                       # no fingerprint yet: dropped
+    assert not (folder / "loops._fwd_rows-1.py311.nbi").exists()
+    (folder / "loops._fwd_rows-1.py311.nbi").write_text("new")
+    kernels.drop_stale_cache()                       # the same sources: kept
+    assert (folder / "loops._fwd_rows-1.py311.nbi").exists()
+    stamp = next(folder.glob("*.stamp"))
+    stamp.write_text(stamp.read_text() + ";panels.py:1:1")     # a source changed
+    kernels.drop_stale_cache()
+    assert not (folder / "loops._fwd_rows-1.py311.nbi").exists()

@@ -38,7 +38,7 @@ ENGINE = [  # floors inside rnnlab.nn
     ("rnnlab.nn", 9), ("rnnlab.nn.registry", 8), ("rnnlab.nn.layers", 7),
     ("rnnlab.nn.blocks", 6), ("rnnlab.nn.optim", 6),
     ("rnnlab.nn.cells", 5), ("rnnlab.nn.kernels", 5), ("rnnlab.nn.losses", 5),
-    ("rnnlab.nn.module", 4), ("rnnlab.nn.backend", 4),
+    ("rnnlab.nn.module", 4), ("rnnlab.nn.backend", 4), ("rnnlab.nn.compiling", 4),
     ("rnnlab.nn.functional", 3), ("rnnlab.nn.checks", 3), ("rnnlab.nn.cell_memory", 3),
 ]
 

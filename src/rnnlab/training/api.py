@@ -130,7 +130,7 @@ def train(data, out=None, resume=False, progress=True, log=None, handle_signals=
     total = rule.total
     log(f"stopping rule: {rule.text}")
     if tcfg.backend != "numpy":                 # with the kernel cache cold, say why step 1 waits
-        compile_note([mcfg.cell], log)
+        compile_note([mcfg.cell], log, mcfg.dtype, mcfg.cell_options)
     members = [f"members/{k}" for k in range(1, getattr(task, "ensemble", 1))]
     if resume:
         trainer.run = run

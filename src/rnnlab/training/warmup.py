@@ -15,14 +15,15 @@ options that have compiled paths of their own (``OPTION_SETS``: the LSTM's layer
 and recurrent dropout in every combination, the GRU's and RNN's recurrent dropout).
 
 A run that loads the machine code computes the same bits as one that compiled it
-(tests/test_coldstart.py). Compiling a cell in a second process while the first trains
-another was measured and dropped: the demo so took 40 % more CPU and no less wall clock
-(docs/performance.md, "Cold start").
+(tests/test_coldstart.py). A cold `rnnlab train` or `rnnlab demo` also compiles part of what
+it needs in a second process, on the other core (``ahead``).
 """
 import itertools
 import time
 
 import numpy as np
+
+from ..nn.kernel_cache import mark_ready, run_key
 
 DTYPES = ("float32", "float64")
 SPLITS = ("batch", "units")
@@ -38,25 +39,28 @@ OPTION_SETS = {
 }
 
 
-def _tiny_run(cell, dtype, batch, hidden, seed=0, cell_options=None):
-    """Train a one-layer token model of `cell` for 2 steps and sample 3 tokens from it: every
-    kernel a text run of that cell and dtype calls, at this size's policy."""
+def tiny_run(cell, dtype, batch, hidden, seed=0, cell_options=None, chars="abcd", steps=2,
+             sample=True):
+    """Train a one-layer token model of `cell` (vocabulary `chars`) for `steps` steps and
+    sample 3 tokens from it: every kernel a text run of that cell and dtype calls, at this
+    size's policy."""
     from ..data.text import Vocab
     from ..tasks.model import ModelConfig, SequenceModel
     from ..tasks.text import TextModel, TextTask
     from .api import TrainConfig
     from .trainer import Trainer
-    vocab = Vocab(list("abcd"), level="char")
+    vocab = Vocab(list(chars), level="char")
     ids = np.random.default_rng(seed).integers(0, vocab.size, 8 * batch + 1)
     task = TextTask(ids, vocab, batch=batch, seq_len=4, val_fraction=0.0)
     cfg = ModelConfig(task="text", cell=cell, input_size=vocab.size, output_size=vocab.size,
                       hidden=hidden, layers=1, seed=seed, dtype=dtype,
                       cell_options=dict(cell_options or {}))
-    tcfg = TrainConfig(steps=2, batch=batch, seq_len=4, eval_every=2, seed=seed)
+    tcfg = TrainConfig(steps=steps, batch=batch, seq_len=4, eval_every=steps, seed=seed)
     model = SequenceModel(cfg)
     Trainer(model, task, tcfg, run=None, log=lambda msg: None).fit(progress=False)
-    tm = TextModel(model.eval(), {"kind": "text", "vocab": vocab.to_json()})
-    list(tm.sample_ids(3, seed=seed))
+    if sample:
+        tm = TextModel(model.eval(), {"kind": "text", "vocab": vocab.to_json()})
+        list(tm.sample_ids(3, seed=seed))
 
 
 def warm_up(cells=None, dtypes=DTYPES, splits=SPLITS, say=print, options=True):
@@ -75,6 +79,7 @@ def warm_up(cells=None, dtypes=DTYPES, splits=SPLITS, say=print, options=True):
                 c0, w0 = time.process_time(), time.perf_counter()
                 _warm_one(cell, dtype, splits if not opts else
                           tuple(s for s in splits if s == "batch"), opts)
+                mark_ready([run_key(cell, opts, dtype)])     # no compile note for these runs
                 row = dict(cell=cell, options=opts, dtype=dtype,
                            cpu_s=round(time.process_time() - c0, 2),
                            wall_s=round(time.perf_counter() - w0, 2))
@@ -86,7 +91,7 @@ def warm_up(cells=None, dtypes=DTYPES, splits=SPLITS, say=print, options=True):
 def _warm_one(cell, dtype, splits, opts):
     """One cell, dtype and option set: a tiny run on one thread, then one per split forced."""
     from ..nn.kernels import policy
-    _tiny_run(cell, dtype, batch=2, hidden=8, cell_options=opts)
+    tiny_run(cell, dtype, batch=2, hidden=8, cell_options=opts)
     for split in splits:
         with policy.forced(split):
-            _tiny_run(cell, dtype, batch=16, hidden=2 * policy.UNITS_ALIGN, cell_options=opts)
+            tiny_run(cell, dtype, batch=16, hidden=2 * policy.UNITS_ALIGN, cell_options=opts)

@@ -17,7 +17,8 @@ def add_parser(sub):
 
 def run(a):
     from ...nn.kernel_cache import compile_in_background
+    from ...training.ahead import start_for
     from ..demo import run_demo
-    with compile_in_background():
+    with compile_in_background(ahead=start_for):
         run_demo(out=a.out, seed=a.seed, lang=a.lang)
     return 0

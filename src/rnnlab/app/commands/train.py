@@ -227,10 +227,11 @@ def _train(a, opts):
     """rnnlab's own loop, or the same run on a torch process group (--nproc, torchrun)."""
     from ...errors import RnnlabError
     from ...nn.kernel_cache import compile_in_background
+    from ...training.ahead import start_for
     from ...training import launch as dl
     from ...training.api import TrainResult, train
     if a.nproc == 1 and not dl.under_torchrun():
-        with compile_in_background():
+        with compile_in_background(ahead=start_for):
             return train(a.file, out=a.out, resume=a.resume, **opts)
     from ...interop.torch import build_twin
     dl.check_setup(a.nproc, a.device, a.dist_backend)

@@ -17,13 +17,26 @@ file only, but the machine code of a function includes every function it calls f
 files (``panels``, ``tiles``, the gate passes...): after an edit to one of those, the cached
 callers would keep running the old code. So on first import the kernels' sources are
 fingerprinted (names, sizes, modification times) and the cache is dropped when the
-fingerprint changed since it was written."""
+fingerprint changed since it was written: in the folder numba uses for them, which is
+NUMBA_CACHE_DIR's when that is set (``cache_folder``)."""
 import os
 
 
-def _drop_stale_cache():
+def cache_folder():
+    """The folder numba keeps these modules' machine code in: their __pycache__, or a folder
+    for them under NUMBA_CACHE_DIR."""
+    from numba.core.caching import FunctionCache
+    return FunctionCache(cache_folder).cache_path
+
+
+def drop_stale_cache():
+    """Remove the kernels' cached machine code when their sources changed since it was
+    written (see above); keep it otherwise."""
     here = os.path.dirname(os.path.abspath(__file__))
-    cache = os.path.join(here, "__pycache__")
+    try:
+        cache = cache_folder()
+    except Exception:          # no usable cache folder: numba compiles in memory anyway
+        return
     try:
         srcs = sorted(f for f in os.listdir(here)       # these hold no compiled code
                       if f.endswith(".py") and f not in ("__init__.py", "policy.py",
@@ -60,7 +73,8 @@ def _start_threads():
             os.environ.pop("OMP_WAIT_POLICY", None)
 
 
-_drop_stale_cache()
+drop_stale_cache()
 _start_threads()
 
 from ._common import Workspace  # noqa: E402,F401  (public: a layer and the stream each hold one)
+from ._common import forward_loops_skipped  # noqa: E402,F401  (public: training/ahead.py)

@@ -7,6 +7,8 @@ them), ``units`` and ``sync`` (the time loop split by hidden units), ``policy`` 
 runs where), ``gemms`` (the GEMMs around the time loop) and ``fused`` (cross-entropy, Adam and
 the clipping norm in one pass each).
 """
+from contextlib import contextmanager
+
 import numpy as np
 
 
@@ -66,6 +68,26 @@ def use_cache_once(cache):
         raise RnnlabError("cache: this numba-kernel cache was already backpropagated (its gate "
                           "buffer now holds dA); run forward again before a second backward")
     cache["used"] = True
+
+
+_SKIPPED = []      # non-empty within ``forward_loops_skipped``
+
+
+@contextmanager
+def forward_loops_skipped():
+    """Within the block the kernels' forward time loops do not run: their outputs stay as
+    allocated. For compiling a backward loop ahead of time (training/ahead.py), whose machine
+    code depends on its arguments' types only, without compiling the forward loop first."""
+    _SKIPPED.append(True)
+    try:
+        yield
+    finally:
+        _SKIPPED.pop()
+
+
+def forward_skipped():
+    """Whether a forward time loop is to be skipped (``forward_loops_skipped``)."""
+    return bool(_SKIPPED)
 
 
 KEPT_MAX = 8

@@ -11,6 +11,7 @@ import numpy as np
 from numba import njit, prange
 
 from . import sync
+from ._common import forward_skipped
 from .background import ready
 from .copies import add_into, copy_into
 from .panels import gemm_rows, pack
@@ -78,6 +79,8 @@ def run_forward(a, w_hh, G, ws=None, planned=None):
     """Run a cell's forward loop (a: its ``steps`` tuple; w_hh (G*H, H)) the way ``plan``
     chooses (planned: its answer, when the caller asked already); ws: the workspace for the
     packed weights."""
+    if forward_skipped():
+        return
     T, B, GH = a.A.shape
     H = GH // G
     nunits, nsplit = planned or plan(B, H, G, a.A.dtype, getattr(a, "WHOLE_ROWS", False))

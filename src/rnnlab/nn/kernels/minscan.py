@@ -19,7 +19,7 @@ steps), the cumulative log coefficient in parallel mode.
 import numpy as np
 from numba import njit, prange
 
-from ._common import as_dtype, check_dtype, lengths_array, use_cache_once
+from ._common import as_dtype, check_dtype, forward_skipped, lengths_array, use_cache_once
 from .activations import one as one_of
 from .activations import sigm
 from .background import ready
@@ -230,7 +230,9 @@ def forward(cell, x, state, params, lengths=None, mode="parallel"):
     Acs, Ss = np.zeros((B, H), dtype), np.full((B, H), -np.inf, dtype)
     args = (cell, log, A, h0, lens, y, Acum, hs, Acs, Ss)
     nsplit = scan_split(B, T * H)
-    if nsplit > 1 and ready(_fwd_split, args + (nsplit,)):
+    if forward_skipped():
+        pass
+    elif nsplit > 1 and ready(_fwd_split, args + (nsplit,)):
         _fwd_split(*args, nsplit)
     else:
         _fwd_rows(*args, 0, B)

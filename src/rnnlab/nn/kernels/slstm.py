@@ -21,7 +21,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from ._common import as_dtype, check_dtype, lengths_array, use_cache_once
+from ._common import as_dtype, check_dtype, forward_skipped, lengths_array, use_cache_once
 from .activations import one, sigm, tanh_
 from .background import ready
 from .copies import copy_into
@@ -139,7 +139,9 @@ def forward(x, state, params, lengths=None, forget_gate="sigmoid"):
     args = (A, np.ascontiguousarray(R.transpose(0, 2, 1)), st, lens, exp_f, cs, ns, ms, lis,
             lfs, y, np.empty((heads, B, 4 * d), dtype))
     nsplit = batch_split(B, d, 4 * H)
-    if nsplit > 1 and ready(_fwd_split, args + (nsplit,)):   # else one thread, the same bits
+    if forward_skipped():
+        pass
+    elif nsplit > 1 and ready(_fwd_split, args + (nsplit,)):   # else one thread, same bits
         _fwd_split(*args, nsplit)
     else:
         _fwd_loop(*args, 0, B)

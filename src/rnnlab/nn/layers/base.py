@@ -43,6 +43,7 @@ import numpy as np
 from ...errors import RnnlabError
 from ...validate import positive_int
 from .. import backend as _backend
+from .. import compiling
 from ..checks import check_array, check_finite, check_lengths, check_shape
 from ..functional import TokenInput, check_dropout, dropout_mask
 from ..module import Module
@@ -328,6 +329,7 @@ class RecurrentLayer(LayerState, Module):
         dy = dy[:, None, :] if unbatched else (dy.transpose(1, 0, 2) if self.batch_first else dy)
         dstate_n = self._check_state(dstate_n, B, unbatched, "dstate_n", "_n", "d")
         lengths, W = ctx["lengths"], DH // self.num_directions      # W: one direction's width
+        compiling.wait_for(f"{self.cell}:backward")   # its loop compiling in a second process
         dstate0 = self._state_arrays(B, np.zeros)
         dinp = dy
         for k in reversed(range(self.num_layers)):

@@ -7,6 +7,7 @@ calls. Helpers of ``base.RecurrentLayer``; a kernel module says what it takes wi
 import numpy as np
 
 from ...errors import RnnlabError
+from .. import compiling
 from ..functional import TokenInput
 
 
@@ -63,6 +64,7 @@ def kernel_options(layer, fn, k, d, T, B):
     options and this call's regulariser masks), plus the layer's workspace for a kernel that
     takes one."""
     kw = dict(layer.call_options(k, d, T, B))
+    compiling.wait_for(layer.cell)           # its kernels compiling in a second process
     if getattr(fn, "WORKSPACE", False):
         if layer._workspace is None:
             from ..kernels import Workspace
