@@ -196,6 +196,7 @@ def test_thread_count_changes_no_bit(cell, monkeypatch):
     from rnnlab.training.api import TrainConfig, Trainer
     monkeypatch.setattr(policy, "SPLIT_MIN_ROWS", 1)
     monkeypatch.setattr(policy, "SPLIT_MIN_MACS", 0)
+    monkeypatch.setattr(policy, "SPLIT_COLD_MAX_MACS", 0)
     monkeypatch.setattr(policy, "PAR_GEMM_MIN_MACS", 0)
     monkeypatch.setattr(policy, "PAR_GEMM_COLD_MAX_MACS", 0)
 

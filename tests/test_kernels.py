@@ -161,6 +161,7 @@ def test_batch_split_and_threaded_gemms(case, monkeypatch):
     the GEMMs with their rows split over the threads give the same answers."""
     monkeypatch.setattr(policy, "SPLIT_MIN_ROWS", 1)
     monkeypatch.setattr(policy, "SPLIT_MIN_MACS", 0)
+    monkeypatch.setattr(policy, "SPLIT_COLD_MAX_MACS", 0)
     monkeypatch.setattr(policy, "SCAN_SPLIT_MIN_ELEMS", 0)
     monkeypatch.setattr(policy, "PAR_GEMM_MIN_MACS", 0)
     monkeypatch.setattr(policy, "PAR_GEMM_COLD_MAX_MACS", 0)

@@ -15,7 +15,7 @@ from ._common import forward_skipped
 from .background import ready
 from .copies import add_into, copy_into
 from .panels import gemm_rows, pack
-from .policy import batch_split, unit_split
+from .policy import batch_split, split_warm, unit_split
 from .steps import adds_carry, project, step_bwd, step_fwd
 from .units import bwd_units, fwd_units, pack_parts
 
@@ -96,7 +96,8 @@ def run_forward(a, w_hh, G, ws=None, planned=None):
             return
     whp = _packed(ws, ("rows", B < 4), w_hh, lambda to: pack(w_hh.T, to, narrow=B < 4))
     acc = np.empty((B, GH), a.A.dtype)
-    if nsplit > 1 and ready(_fwd_split, (a, *whp, acc, nsplit)):
+    if (nsplit > 1 and split_warm(_fwd_split, B * H * GH)
+            and ready(_fwd_split, (a, *whp, acc, nsplit))):
         _fwd_split(a, *whp, acc, nsplit)
     else:                          # one thread (the rows are independent: the same numbers)
         _fwd_rows(a, *whp, acc, 0, B)
@@ -125,7 +126,8 @@ def run_backward(a, w_hh, G, ws=None):
             return
         tmp = np.empty((1, B, H), a.A.dtype)
     whp = pack(w_hh, ws, narrow=B < 4)
-    if nsplit > 1 and ready(_bwd_split, (a, *whp, tmp[0], nsplit)):
+    if (nsplit > 1 and split_warm(_bwd_split, B * H * GH)
+            and ready(_bwd_split, (a, *whp, tmp[0], nsplit))):
         _bwd_split(a, *whp, tmp[0], nsplit)
     else:                          # one thread, block by block as the split would run them
         for p in range(nsplit):    # (each block sums its own peephole gradients)

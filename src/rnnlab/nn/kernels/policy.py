@@ -39,6 +39,15 @@ SPLIT_MIN_MACS = 1 << 17
 #   The fixed cost of a split call is the wake-up of numba's passive OpenMP thread, 40 us
 #   with nothing to do and about 0.2 ms in the LSTM H=32 T=100 loop on this VM (its halves
 #   ran 0.35 ms alone, 0.55 ms together), so short sequences gain less.
+SPLIT_COLD_MAX_MACS = 1 << 20
+# ^ below this per-step product the batch split runs only once its threaded loop has machine
+#   code (``split_warm``: compiled in this process, or in numba's cache from an earlier run
+#   or `rnnlab warmup`), as PAR_GEMM_COLD_MAX_MACS below for the GEMMs: compiling the split
+#   loops costs about 8 s of one core (a cold LSTM H=32 B=32 forward + backward + eval
+#   forward: 12.5 s CPU on one thread, 20.4 s with the split, 2026-12-08), which a split
+#   saving 0.2-1 ms per call earns back only after thousands of calls. The same bits either
+#   way. 1 << 20: the split's threshold before 2026-12-08, so no size compiles more than it
+#   did then.
 
 # Unit split of the time loop (``units``).
 UNITS_MIN_WEIGHT_BYTES = 1 << 20
@@ -74,6 +83,13 @@ def batch_split(B, K, N):
         return 1
     import numba
     return max(1, min(numba.get_num_threads(), B // SPLIT_MIN_ROWS))
+
+
+def split_warm(threaded, macs):
+    """Whether a batch split whose per-step product has macs multiply-adds may run its
+    threaded loop (numba dispatcher `threaded`) now: always from SPLIT_COLD_MAX_MACS on,
+    below it once the loop has machine code. Else the one-thread loop runs the same blocks."""
+    return macs >= SPLIT_COLD_MAX_MACS or has_machine_code(threaded)
 
 
 def scan_split(B, row_elems):
@@ -139,8 +155,9 @@ def _in_cache_folder(fn):
 
 _FORCED = {
     # every threaded path but the unit split (which, where it applies, preempts the batch split)
-    "batch": dict(SPLIT_MIN_MACS=0, SCAN_SPLIT_MIN_ELEMS=0, PAR_GEMM_MIN_MACS=0,
-                  PAR_GEMM_COLD_MAX_MACS=0, UNITS_MIN_WEIGHT_BYTES=1 << 62),
+    "batch": dict(SPLIT_MIN_MACS=0, SPLIT_COLD_MAX_MACS=0, SCAN_SPLIT_MIN_ELEMS=0,
+                  PAR_GEMM_MIN_MACS=0, PAR_GEMM_COLD_MAX_MACS=0,
+                  UNITS_MIN_WEIGHT_BYTES=1 << 62),
     "units": dict(UNITS_MIN_WEIGHT_BYTES=0),
 }
 
