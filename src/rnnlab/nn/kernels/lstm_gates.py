@@ -51,6 +51,17 @@ def _act_peep(a, bias, r, w, c):
         a[j] = sigm((a[j] + bias[j]) + r[j] + w[j] * c[j])
 
 
+@njit(nogil=True, fastmath={"contract"}, error_model="numpy", inline="always")
+def _output(ao, c, tc, y, h):
+    """tc = tanh(c); y = h = o * tc."""
+    for j in range(c.shape[0]):
+        tc[j] = tanh_(c[j])
+    for j in range(c.shape[0]):
+        v = ao[j] * tc[j]
+        y[j] = v
+        h[j] = v
+
+
 @njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
 def fwd_standard(A, bias, R, t, b0, b1, H, j0, j1, lens, wpi, wpf, wpo, cs, tcs, y, hs):
     """Step t, rows b0..b1-1, units j0..j1-1: each row's input projection A[t, b] (+ bias, the
@@ -78,63 +89,22 @@ def fwd_coupled(A, bias, R, t, b0, b1, H, j0, j1, lens, wpi, wpf, wpo, cs, tcs, 
 @njit(nogil=True, fastmath={"contract"}, error_model="numpy", inline="always")
 def _fwd_rows(A, bias, R, t, b0, b1, H, j0, j1, lens, variant, wpi, wpf, wpo, cs, tcs, y, hs):
     B = hs.shape[0] // 2
+    block = j1 - j0 == H and b1 - b0 > 1 and _all_in_length(lens, t, b0, b1)
+    o = (3 if variant == 2 else 4) * H - H             # the last gate, o
     for b in range(b0, b1):
         if t < lens[b]:
             _gates_c(A, bias, R[b], t, b, H, j0, j1, variant, wpi, wpf, wpo, cs, hs)
+            if not block:
+                _output(A[t, b, o + j0:o + j1], cs[t, b, j0:j1], tcs[t, b, j0:j1],
+                        y[t, b, j0:j1], hs[b, j0:j1])
         else:
             for g in range(A.shape[2] // H):
                 A[t, b, g * H + j0:g * H + j1] = 0
             copy_into(cs[t, b, j0:j1], hs[B + b, j0:j1])
             tcs[t, b, j0:j1] = 0
             y[t, b, j0:j1] = 0
-    _output(A, t, b0, b1, H, j0, j1, lens, (3 if variant == 2 else 4) * H - H, cs, tcs, y, hs)
-
-
-@njit(nogil=True, fastmath={"contract"}, error_model="numpy", inline="always")
-def _output(A, t, b0, b1, H, j0, j1, lens, o, cs, tcs, y, hs):
-    """tc = tanh(c); h = o * tc (o: the last gate's offset in A); y = h, for the rows in
-    length. For whole rows (two or more) all in length, tanh c and y = h run as one loop
-    each over the block (the rows of cs[t], tcs[t], y[t] and hs are contiguous), else one
-    per row. Each loop costs its setup (LLVM's overlap checks, the vector loop's entry and
-    exit) once, which at small H is about half of a row's time: LSTM layer, T=100,
-    inference on one thread (2026-12-08, AMD EPYC, load 1.0, best of 4 processes x 40
-    calls) H=32 B=32 1.000 -> 0.929 ms, B=64 1.923 -> 1.788, H=64 B=32 2.598 -> 2.565.
-    Each loop is written once (one segment for the block, or one per row): the block as
-    separate copies of these loops cost 1 s more of compile on a cold start. Tried and
-    dropped: i and f (adjacent in A) activated in one loop of 2H made B=1 5 % and H=128
-    B=32 2-3 % slower. The same numbers either way."""
-    block = j1 - j0 == H and b1 - b0 > 1 and _all_in_length(lens, t, b0, b1)
-    c = cs[t].reshape(-1)
-    tc = tcs[t].reshape(-1)
-    yt = y[t].reshape(-1)
-    hf = hs.reshape(-1)
-    for s in range(1 if block else b1 - b0):          # tc = tanh(c)
-        k0, k1 = _segment(block, lens, t, b0, b1, s, H, j0, j1)
-        for k in range(k0, k1):
-            tc[k] = tanh_(c[k])
-    for b in range(b0, b1):                            # h = o * tc
-        if t < lens[b]:
-            ao = A[t, b, o + j0:o + j1]
-            tcb = tcs[t, b, j0:j1]
-            h = hs[b, j0:j1]
-            for j in range(h.shape[0]):
-                h[j] = ao[j] * tcb[j]
-    for s in range(1 if block else b1 - b0):          # y = h
-        k0, k1 = _segment(block, lens, t, b0, b1, s, H, j0, j1)
-        for k in range(k0, k1):
-            yt[k] = hf[k]
-
-
-@njit(nogil=True, error_model="numpy", inline="always")
-def _segment(block, lens, t, b0, b1, s, H, j0, j1):
-    """Flat bounds into a (B, H) block of segment s: the whole block, or row b0 + s (empty
-    past its length)."""
     if block:
-        return b0 * H, b1 * H
-    b = b0 + s
-    if t >= lens[b]:
-        return 0, 0
-    return b * H + j0, b * H + j1
+        _block_output(A, t, b0, b1, H, o, cs, tcs, y, hs)
 
 
 @njit(nogil=True, error_model="numpy", inline="always")
@@ -143,6 +113,33 @@ def _all_in_length(lens, t, b0, b1):
         if t >= lens[b]:
             return False
     return True
+
+
+@njit(nogil=True, fastmath={"contract"}, error_model="numpy", inline="always")
+def _block_output(A, t, b0, b1, H, o, cs, tcs, y, hs):
+    """``_output`` for a block of whole rows (two or more), all within their length: tanh c in
+    one loop over the block (the rows of cs[t] and tcs[t] are contiguous), per row h = o tanh
+    c, and y = h in one loop over the block. Each loop costs its setup (LLVM's overlap
+    checks, the vector loop's entry and exit) once per row, which at small H is about half
+    of the row's time. LSTM layer, T=100, inference on one thread (2026-12-08, AMD EPYC,
+    load 1.0, best of 4 processes x 40 calls): H=32 B=32 1.000 -> 0.929 ms, B=64 1.923 ->
+    1.788, H=64 B=32 2.598 -> 2.565. One row (B=1) keeps the row loops. ``_gates_c`` has one
+    call site in ``_fwd_rows`` for both ways: a second inlined copy of it cost 3-4 s more of
+    a cold start's compile. Tried and dropped: i and f (adjacent in A) activated in one loop
+    of 2H made B=1 5 % and H=128 B=32 2-3 % slower; tanh c, h and y written once for both
+    ways (one loop over segments: the block, or each row) ran 15 % slower at B=32 and 64
+    with 2 threads. The same numbers either way."""
+    c = cs[t, b0:b1].reshape(-1)
+    tc = tcs[t, b0:b1].reshape(-1)
+    for k in range(c.shape[0]):
+        tc[k] = tanh_(c[k])
+    for b in range(b0, b1):
+        ao = A[t, b, o:o + H]
+        tcb = tcs[t, b]
+        h = hs[b]
+        for j in range(H):
+            h[j] = ao[j] * tcb[j]
+    copy_into(y[t, b0:b1].reshape(-1), hs[b0:b1].reshape(-1))
 
 
 @njit(nogil=True, fastmath={"contract"}, error_model="numpy", inline="always")

@@ -43,8 +43,8 @@ SPLIT_COLD_MAX_MACS = 1 << 20
 # ^ below this per-step product the batch split runs only once its threaded loop has machine
 #   code (``split_warm``: compiled in this process, or in numba's cache from an earlier run
 #   or `rnnlab warmup`), as PAR_GEMM_COLD_MAX_MACS below for the GEMMs: compiling the split
-#   loops costs about 8 s of one core (a cold LSTM H=32 B=32 forward + backward + eval
-#   forward: 12.5 s CPU on one thread, 20.4 s with the split, 2026-12-08), which a split
+#   loops costs about 7 s of one core (a cold LSTM H=32 B=32 forward + backward + eval
+#   forward: 12.2 s CPU on one thread, 19.4 s with the split, 2026-12-08), which a split
 #   saving 0.2-1 ms per call earns back only after thousands of calls. The same bits either
 #   way. 1 << 20: the split's threshold before 2026-12-08, so no size compiles more than it
 #   did then.
