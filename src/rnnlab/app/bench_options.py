@@ -2,9 +2,9 @@
 the LSTM's options (layer norm, zoneout, recurrent dropout, all three), the GRU with recurrent
 dropout, and the cells torch lacks (minGRU, minLSTM, sLSTM, mLSTM). Part of `rnnlab bench`.
 
-Each layer runs in training mode (so zoneout and recurrent dropout draw their masks, as in a
-real training step), float32, T steps (the grid's), D = H; inference is a forward, training a
-forward and a backward. Every measurement runs in its own fresh process, alternating with the
+Each layer runs float32, T steps (the grid's), D = H; inference is a forward in eval mode (as
+evaluation and serving run it: no masks drawn), training a forward and a backward in training
+mode (zoneout and recurrent dropout draw their masks, as in a real training step). Every measurement runs in its own fresh process, alternating with the
 plain LSTM's; ratios are the layer's time / the plain LSTM's (< 1.3: the issue's target for the
 options), the best time over the rounds of each side.
 """

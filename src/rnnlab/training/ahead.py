@@ -84,7 +84,7 @@ def compile_cell(cell, dtype, backward_only=False):
     from ..nn import registry
     from ..nn.functional import TokenInput
     from ..nn.kernels import forward_loops_skipped
-    V, H = 5, 4
+    V, H = 16, 16          # products narrower than 16 take an unpacked path no real run takes
     layer = registry.get(cell).layer(V, H, dtype=np.dtype(dtype).type, seed=0)
     ids = np.arange(6).reshape(3, 2) % V
     with forward_loops_skipped() if backward_only else nullcontext():

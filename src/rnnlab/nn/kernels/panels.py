@@ -25,12 +25,14 @@ from numba import njit, prange
 
 from ._common import take
 from .copies import copy_into, copy_rows
+from .machine import SIZES, k_block_rows
 from .tiles import (T11, T11A, T12, T12A, T14, T14A, T41, T41A, T44, T44A, TT11, TT11A,
                     TT12, TT12A, TT14, TT14A, TT41, TT41A, TT44, TT44A, lanes)
 
-KC_ROWS = 512
-# ^ K block of the row form: 64x4096 @ 4096x1024 ran at 222 GFLOP/s with 512, 192 unblocked;
-#   K <= 512 (every weight of H <= 128, the projections up to D = 512) is one block.
+KC_ROWS = k_block_rows(SIZES)
+# ^ K block of the row form, from this machine's L2 (``machine``): 512 on a 1 MB L2, where
+#   64x4096 @ 4096x1024 ran at 222 GFLOP/s with 512, 192 unblocked; K <= 512 (every weight
+#   of H <= 128, the projections up to D = 512) is one block.
 KC_TN = 256
 # ^ K block of the transposed form, where K = T*B is long: 3200x512 -> 512x2048 201-218
 #   GFLOP/s with 128-512, 127 unblocked; 6400x1024 -> 1024x4096 176-188 vs 80.

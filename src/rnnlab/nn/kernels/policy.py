@@ -21,6 +21,8 @@ for a particular thread (``sync``). Tests monkeypatch the constants to force eac
 """
 from contextlib import contextmanager
 
+from .machine import SIZES, units_min_weight_bytes
+
 # Batch split of the time loop.
 SPLIT_MIN_ROWS = 8
 # ^ batch rows per thread, at least (so B >= 16 to split).
@@ -50,9 +52,9 @@ SPLIT_COLD_MAX_MACS = 1 << 20
 #   did then.
 
 # Unit split of the time loop (``units``).
-UNITS_MIN_WEIGHT_BYTES = 1 << 20
-# ^ W_hh from this size (a core's L2 on Zen 5) splits its units over the threads: each core
-#   then streams half of it per step.
+UNITS_MIN_WEIGHT_BYTES = units_min_weight_bytes(SIZES)
+# ^ W_hh from this size (a core's L2, read from this machine: ``machine``; 1 MB on Zen 4)
+#   splits its units over the threads: each core then streams half of it per step.
 UNITS_ALIGN = 16
 # ^ each thread's share of the units is a multiple of this (whole AVX-512 registers).
 
