@@ -183,17 +183,18 @@ def compiling_in_background():
     return bg is not None and bg.enabled()
 
 
-def steps_loaded():
+def steps_loaded(seconds_left=None):
     """Say that a training loop's first step has run: every kernel its steps call is compiled
     or loaded, so the threaded variants queued meanwhile may compile in the background now
     (nn/kernels/background.py). Before this, a background compile would hold numba's one
-    compile lock while the step waits to load its own kernels from the cache."""
+    compile lock while the step waits to load its own kernels from the cache. seconds_left:
+    what is left of a time budget (none starts near its end)."""
     if _UNMARKED:
         mark_ready(_UNMARKED)
         _UNMARKED.clear()
     bg = sys.modules.get("rnnlab.nn.kernels.background")
     if bg is not None and bg.enabled():
-        bg.open_queue()
+        bg.open_queue(seconds_left)
 
 
 def _stderr(line):

@@ -153,8 +153,8 @@ class Trainer:
             window.append(self.train_step())
             if budget is not None:
                 budget.measured(step=clock() - t0)
-            if self.step == first + 1:
-                steps_loaded()           # threaded variants may now compile in the background
+            if self.step == first + 1:   # threaded variants may now compile in the background
+                steps_loaded(None if budget is None else budget.seconds - budget.elapsed())
             bar.update(1)
             if self.step == 1 and hasattr(self.task, "initial_loss"):
                 self.log(f"step 1: loss {window[0]:.3f}; an untrained model should start near "

@@ -28,12 +28,17 @@ import time
 
 from . import policy
 
+END_MARGIN_S = 5.0
+# ^ no background compile starts this close to the end of a --time-budget: the command's end
+#   waits for the one under way (0.3-1.4 s past a 10 s GRU budget without this rule; 1.5-2 s
+#   with 3 s here), and they take up to 5 s each (the GRU's threaded backward loop, 4.9 s on
+#   the AMD EPYC VM).
 QUIET_S = 0.3
 # ^ seconds without a compile in any other thread before the background thread starts the
 #   next one: longer than the gaps between the first training step's own compiles (a few ms).
 
 _state = {"enabled": False, "watching": False, "open": False, "thread": None,
-          "last_compile": 0.0, "others": 0, "compiling": 0}
+          "last_compile": 0.0, "others": 0, "compiling": 0, "stop": False, "until": None}
 _queue = []                    # [(dispatcher, argument types)] waiting to compile
 _queued = set()                # the same, as keys, queued or done
 _cond = threading.Condition()
@@ -43,7 +48,7 @@ def enable():
     """Turn background compiling on for this process, the queue closed until the caller's
     first step has run (``open_queue``)."""
     with _cond:
-        _state["enabled"], _state["open"] = True, False
+        _state["enabled"], _state["open"], _state["until"] = True, False, None
         if _state["watching"]:
             return
         _state["watching"] = True
@@ -51,19 +56,36 @@ def enable():
     event.register("numba:compile", _watch())
 
 
-def open_queue():
+def open_queue(seconds_left=None):
     """Let the queue compile (the caller's first step has run: everything it calls is loaded;
     ``kernel_cache.steps_loaded``). Until then queued kernels wait: numba holds its one compile
     lock while it loads a kernel from the cache too, so a background compile started during
-    the first step would make that step wait for it."""
+    the first step would make that step wait for it. seconds_left: the run's time budget
+    left; no compile starts in its last END_MARGIN_S seconds, since the command's end waits
+    for one under way (``disable``)."""
     with _cond:
         _state["open"] = True
+        _state["until"] = (None if seconds_left is None else
+                           time.monotonic() + seconds_left - END_MARGIN_S)
         _cond.notify_all()
 
 
 def disable():
-    """Turn it off again: ``ready`` says yes to every kernel (the queue still compiles)."""
-    _state["enabled"] = False
+    """Turn it off again at the end of a command: ``ready`` says yes to every kernel, the
+    queue is dropped, and a compile under way finishes (its machine code reaches the cache
+    for the next run) before this returns. The thread must not still be compiling when the
+    interpreter exits: LLVM aborted the process there (SIGABRT, after a GRU run had saved its
+    model) when a daemon thread was cut off mid-compile."""
+    with _cond:
+        _state["enabled"] = False
+        _queued.difference_update(_queue)        # dropped: a later command queues them again
+        _queue.clear()
+        thread, _state["thread"] = _state["thread"], None
+        _state["stop"] = thread is not None
+        _cond.notify_all()
+    if thread is not None:
+        thread.join()
+    _state["stop"] = False
 
 
 def enabled():
@@ -98,9 +120,10 @@ def pending():
 
 
 def drain(timeout=None):
-    """Open the queue and wait until it is compiled (or timeout seconds pass); True when it
-    is."""
-    open_queue()
+    """Open the queue (an open one keeps its budget's end) and wait until it is compiled (or
+    timeout seconds pass); True when it is."""
+    if not _state["open"]:
+        open_queue()
     end = None if timeout is None else time.monotonic() + timeout
     with _cond:
         while _queue or _state["compiling"]:
@@ -131,13 +154,22 @@ def _watch():
     return CompileWatch()
 
 
+def _in_time():
+    return _state["until"] is None or time.monotonic() < _state["until"]
+
+
 def _work():
     while True:
         with _cond:
-            while not (_queue and _state["open"]):
-                _cond.wait()
-            while _state["others"] or time.monotonic() - _state["last_compile"] < QUIET_S:
+            while not (_queue and _state["open"] and _in_time()) and not _state["stop"]:
+                _cond.wait(None if _state["until"] is None else 1.0)
+            while not _state["stop"] and (_state["others"] or
+                                          time.monotonic() - _state["last_compile"] < QUIET_S):
                 _cond.wait(QUIET_S)
+            if _state["stop"]:
+                return
+            if not _in_time():
+                continue
             dispatcher, sig = _queue.pop(0)
             _state["compiling"] = 1
         try:
