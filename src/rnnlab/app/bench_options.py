@@ -59,7 +59,8 @@ def run(names=None, sizes=SIZES, T=100, rounds=2, repeats=4, threads=2, out=prin
     """Time every layer of `names` (LAYERS' keys; None: all) against the plain LSTM at each
     (H, B) of `sizes`, and print one table row each."""
     out(f"## Options and cells torch lacks, against rnnlab's plain LSTM: T={T}, D=H, float32, "
-        f"inference in eval mode, training in training mode, best of {repeats} per process x {rounds} rounds")
+        f"inference in eval mode, training in training mode, best of {repeats} per process "
+        f"x {rounds} rounds")
     out("| layer | runs on | H | B | inference ms | LSTM ms | ratio | train ms | LSTM ms | "
         "ratio | load |")
     out("|" + "---|" * 11)
