@@ -180,18 +180,18 @@ def add_arguments(ap):
                     help="timed training steps per process (default 40; 20 with --quick)")
     ap.add_argument("--embed", default="0,32",
                     help="training step: embedding sizes, 0 = one-hot (default 0,32)")
-    ap.add_argument("--worker", nargs=6, help=argparse.SUPPRESS)
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="rnnlab bench", description=__doc__.split("\n")[0])
     add_arguments(ap)
+    ap.add_argument("--worker", nargs=6, help=argparse.SUPPRESS)   # a measuring process
     return run(ap.parse_args(argv))
 
 
 def run(a):
     """Run the benchmark the parsed options ask for; 2 on a bad option."""
-    if a.worker:
+    if getattr(a, "worker", None):
         side, cell, H, B, rep, threads = a.worker
         _worker(side, cell, int(H), int(B), int(rep), int(threads))
         return 0
