@@ -11,7 +11,7 @@ from .copies import copy_into
 
 
 @njit(nogil=True, fastmath={"contract"}, error_model="numpy", inline="always")
-def _sig_bias(a, r, bias):
+def sig_bias(a, r, bias):
     """a = sigm(a + r + bias)."""
     for j in range(a.shape[0]):
         a[j] = sigm(a[j] + r[j] + bias[j])
@@ -43,8 +43,8 @@ def _gru_fwd_row(A, r_, bhh, t, b, H, j0, j1, hns, y, hs):
     hn_t = hns[t, b, j0:j1]
     hb = hs[b, j0:j1]
     yt = y[t, b, j0:j1]
-    _sig_bias(ar, r_[0:n_], bhh[j0:j1])
-    _sig_bias(az, r_[n_:2 * n_], bhh[H + j0:H + j1])
+    sig_bias(ar, r_[0:n_], bhh[j0:j1])
+    sig_bias(az, r_[n_:2 * n_], bhh[H + j0:H + j1])
     rn = r_[2 * n_:3 * n_]
     bn = bhh[2 * H + j0:2 * H + j1]
     for j in range(n_):

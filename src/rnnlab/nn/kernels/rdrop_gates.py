@@ -20,8 +20,9 @@ import numpy as np
 from numba import njit
 
 from ._common import as_dtype, take
-from .activations import one, sigm, tanh_
+from .activations import one, tanh_
 from .copies import copy_into
+from .gates import sig_bias
 
 
 def mask_rows(mask, B, H, dtype):
@@ -150,10 +151,8 @@ def _gru_fwd_row(g, r_, bhh, hn, hp, yt, h, d, H):
     ar = g[0:H]
     az = g[H:2 * H]
     an = g[2 * H:3 * H]
-    for j in range(H):
-        ar[j] = _sigm_sum(ar[j], r_[j], bhh[j])
-    for j in range(H):
-        az[j] = _sigm_sum(az[j], r_[H + j], bhh[H + j])
+    sig_bias(ar, r_[0:H], bhh[0:H])
+    sig_bias(az, r_[H:2 * H], bhh[H:2 * H])
     for j in range(H):
         hn[j] = r_[2 * H + j] + bhh[2 * H + j]
     for j in range(H):
@@ -165,9 +164,6 @@ def _gru_fwd_row(g, r_, bhh, hn, hp, yt, h, d, H):
         h[j] = d[j] * v
 
 
-@njit(nogil=True, fastmath={"contract"}, error_model="numpy", inline="always")
-def _sigm_sum(x, r, bias):
-    return sigm(x + r + bias)
 
 
 @njit(nogil=True, fastmath={"contract"}, error_model="numpy", inline="always")
