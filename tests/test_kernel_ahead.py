@@ -1,7 +1,8 @@
 """Kernels compiling in a second process (training/ahead.py: `rnnlab demo` compiles a later
 cell there, `rnnlab train` the shared kernels and its cell's backward loop), and a layer that
 waits for it before its first forward (a cell) or backward ("cell:backward"). Lean: the
-mLSTM (no kernels of its own) for the plumbing; the RNN and LSTM, whose machine code earlier
+mLSTM (no training kernels of its own; the child compiles its small generation stepper) for
+the plumbing; the RNN and LSTM, whose machine code earlier
 tests left in the cache, for the child's own run."""
 import numpy as np
 

@@ -9,7 +9,9 @@ from rnnlab.tasks.stream import StreamingModel
 @pytest.mark.parametrize("cell,extra", [("lstm", {}), ("lstm", {"variant": "peephole"}),
                                         ("lstm", {"variant": "coupled"}), ("gru", {}),
                                         ("rnn", {}), ("rnn", {"nonlinearity": "relu"}),
-                                        ("lstm", {"embed": 6})])
+                                        ("lstm", {"embed": 6}), ("mlstm", {}),
+                                        ("mlstm", {"cell_options": {"num_heads": 3,
+                                                                    "forget_gate": "exp"}})])
 def test_streaming_equals_layer_steps(cell, extra):
     cfg = ModelConfig(task="text", cell=cell, input_size=7, output_size=7, hidden=9, layers=2,
                       dtype="float64", seed=1, **extra)

@@ -9,7 +9,6 @@ import itertools
 import numpy as np
 import pytest
 
-import rnnlab
 from rnnlab import MLSTM, SLSTM, RnnlabError
 from rnnlab.nn.cells import mlstm as mlstm_cell
 from rnnlab.nn.cells import slstm as slstm_cell
@@ -297,9 +296,3 @@ def test_slstm_steppers_stream_like_forward(forget_gate):
         for a, b in zip(s.state(), sn):
             assert rel_err(a, b[k, 0]) < EXACT
 
-
-def test_mlstm_has_no_stepper_and_generates_through_forward():
-    layer = MLSTM(D, H)
-    with pytest.raises(RnnlabError, match="no fused kernel to step with"):
-        layer.steppers()
-    assert rnnlab.nn.registry.get("mlstm").kernel is None

@@ -55,7 +55,9 @@ def _kernel_modules(cell):
 
 
 def has_kernels(cell):
-    """Whether `cell` runs compiled kernels of its own (the mLSTM runs on NumPy)."""
+    """Whether `cell` trains on compiled kernels of its own (the mLSTM trains on NumPy; its
+    B = 1 generation stepper, kernels/mlstm.py, compiles on the first sampled token, about
+    1 s, and `rnnlab warmup` compiles it)."""
     return bool(_kernel_modules(cell))
 
 

@@ -35,8 +35,8 @@ reaches into a layer's private fields:
 And hooks for a layer class whose options the plain cell lacks: ``cell_module()`` (the
 reference cell that computes the layer as configured), ``call_options(k, d, T, B)`` (one
 call's keyword options, with the random masks a regulariser draws from ``rng``),
-``kernel_fits()``, ``kernel_loader()`` (which kernel), ``stepper_fits()`` and
-``recurrent_block()`` (the orthogonal init's block of weight_hh).
+``kernel_fits()``, ``kernel_loader()`` (which kernel), ``stepper_fits()``,
+``stepper_loader()`` (which Stepper) and ``recurrent_block()`` (the orthogonal init's block of weight_hh).
 """
 import numpy as np
 
@@ -218,6 +218,12 @@ class RecurrentLayer(LayerState, Module):
         ``steppers()``); a layer whose options the stepper lacks returns False."""
         return self.kernel_fits()
 
+    def stepper_loader(self):
+        """The function returning the module whose ``Stepper`` steps this layer (when
+        ``stepper_fits()``): `kernel`, or a module with a Stepper only (the mLSTM trains on
+        its NumPy forms and steps on kernels.mlstm)."""
+        return self.kernel
+
     def cell_module(self):
         """The reference cell that computes this layer as configured: `reference`, or the
         cell module a layer's options need (the LSTM with layer norm: cells.lstm_options)."""
@@ -364,7 +370,7 @@ class RecurrentLayer(LayerState, Module):
         if not self.stepper_fits():
             raise RnnlabError(f"the {self.cell} layer as configured has no fused kernel to step "
                               "with; generate with forward() one step at a time")
-        kernel = self.kernel()
+        kernel = self.stepper_loader()()
         return [kernel.Stepper(self.cell_params(k), self.dtype, **self.cell_options())
                 for k in range(self.num_layers)]
 

@@ -12,6 +12,13 @@ from .base import RecurrentLayer
 from .slstm import check_forget_gate, check_heads, forget_bias_values
 
 
+def _stepper_kernel():
+    """The compiled B = 1 mLSTM stepper, imported on first use (it compiles on its first step
+    only: a training run that never samples never compiles it)."""
+    from ..kernels import mlstm
+    return mlstm
+
+
 class MLSTM(RecurrentLayer):
     """mLSTM with heads, an exponential input gate and a sigmoid or exponential forget gate.
     Returns (y, (C_n, n_n, m_n)).
@@ -34,6 +41,9 @@ class MLSTM(RecurrentLayer):
     attention-like form on (L, L) blocks, the memory carried between chunks): O(T L d + T d^2)
     time and O(T L + T d^2 / L) memory per head and row, d = H/heads; where T fits one chunk,
     the whole sequence at once, O(T^2). 'recurrent': O(T d^2) time and memory.
+    Training and ``forward`` run these NumPy forms on every backend (no fused kernel:
+    ``kernel`` is None); ``steppers()`` (generation, B = 1) runs the compiled stepper of
+    rnnlab/nn/kernels/mlstm.py, any heads, either forget gate, either mode.
     """
     reference = mlstm_cell
     kernel = None
@@ -56,6 +66,15 @@ class MLSTM(RecurrentLayer):
 
     def num_gates(self):
         return 4
+
+    def stepper_fits(self):
+        """The compiled stepper computes every configuration (the options it could lack,
+        dropout between layers, are off in evaluation); a bidirectional layer cannot step
+        (``steppers()`` says so)."""
+        return True
+
+    def stepper_loader(self):
+        return _stepper_kernel
 
     def cell_options(self):
         return {"num_heads": self.num_heads, "forget_gate": self.forget_gate, "mode": self.mode}
