@@ -215,10 +215,10 @@ def test_unit_split_on_one_thread_completes():
     """With one numba thread the parts of every step are done by that thread alone (the
     claiming never waits for a particular thread): no hang, the same numbers."""
     import numba
-    from rnnlab.nn.kernels import lstm, steps, units
+    from rnnlab.nn.kernels import gemms, lstm, steps, units
     p, x, dy, st, dst, _ = make("lstm", {}, np.float64, True, H=8)
     y_ref, _, _ = lstm.forward(x, None, p)
-    A = lstm.input_projection(x, p["weight_ih"], None)
+    A = gemms.input_projection(x, p["weight_ih"], None)
     cs, tcs, y = (np.empty((T, B, 8)) for _ in range(3))
     z = np.zeros(1)
     a = steps.make(steps.LstmFwd, A=A, bias=p["bias_ih"] + p["bias_hh"],

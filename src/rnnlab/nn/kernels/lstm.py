@@ -26,8 +26,7 @@ from numba import njit
 from ._common import as_dtype, bias_sum, lengths_array, pack_weights, take, use_cache_once
 from ._common import release as _release
 from .activations import one, sigm, tanh_
-from ..functional import TokenInput
-from .gemms import input_grad, input_projection, prepare_input, projection_panels, weight_grads
+from .gemms import input_grad, loop_projection, prepare_input, weight_grads
 from .loops import plan, run_backward, run_forward
 from .steps import LSTM_BWD, LSTM_FWD, make
 from .tiles import matvec_packed
@@ -138,27 +137,6 @@ def _stacked(pair, B, H, dtype):
     return hs
 
 
-_NO_INPUT = {}      # dtype -> (xs, W_ih^T panels, tail): empty, for A projected before the loop
-
-
-def _projection(x, w_ih, parts, dtype, ws):
-    """(xs, W_ih^T packed, A) for the forward; parts: ``loops.plan``'s answer. Where the time
-    loop splits the batch over the threads and x is dense, each thread projects its own rows
-    inside the loop's one parallel region (``steps.project``; A taken empty): one wake-up of
-    numba's passive threads per call instead of two (LSTM H=32, T=100, B=32 / 64, quiet
-    core: best forward 0.747 -> 0.694 ms, 1.196 -> 1.145 ms). Else one GEMM before the loop
-    (xs empty, nothing packed), split over the threads by its own size (``gemms``). The same
-    bits either way (each number the same sum)."""
-    T, B, D = x.shape
-    if not isinstance(x, TokenInput) and parts[1] > 1:
-        return x, projection_panels(w_ih, ws), take(ws, (T, B, w_ih.shape[0]), dtype)
-    if dtype not in _NO_INPUT:
-        _NO_INPUT[dtype] = (np.empty((0, 0, 0), dtype), np.empty((0, 0, 0), dtype),
-                            np.empty((0, 0), dtype))
-    xs, pan, tail = _NO_INPUT[dtype]
-    return xs, (pan, tail), input_projection(x, w_ih, None, ws)
-
-
 def forward(x, state, params, lengths=None, variant="standard", workspace=None):
     """Run the LSTM over x (T, B, D) (an array or a ``TokenInput``). Returns (y, (h_n, c_n),
     cache). workspace: a ``_common.Workspace`` for the internal buffers (``release``)."""
@@ -176,7 +154,7 @@ def forward(x, state, params, lengths=None, variant="standard", workspace=None):
     lens = lengths_array(lengths, T, B)
     ws = workspace
     parts = plan(B, H, G, dtype)
-    xs, wip, A = _projection(x, w_ih, parts, dtype, ws)
+    xs, wip, A = loop_projection(x, w_ih, parts, dtype, ws)
     cs = take(ws, (T, B, H), dtype)
     tcs = take(ws, (T, B, H), dtype)
     y = np.empty((T, B, H), dtype)

@@ -24,7 +24,7 @@ import numpy as np
 from ._common import as_dtype, bias_sum, lengths_array, state_rows, take, use_cache_once
 from ._common import release as _release
 from .lstm_options_gates import ln_rows, ln_rows_back
-from .gemms import input_grad, input_projection, prepare_input, weight_grads
+from .gemms import input_grad, loop_projection, prepare_input, weight_grads
 from .loops import plan, run_backward, run_forward
 from .steps import lstm_opt, make
 
@@ -53,21 +53,24 @@ def forward(x, state, params, lengths=None, zoneout=(0.0, 0.0), recurrent_mask=N
     lens = lengths_array(lengths, T, B)
     ws = workspace
     bias = bias_sum(params, 4 * H, dtype)
-    A = input_projection(x, w_ih, np.zeros(4 * H, dtype) if ln else bias, ws)
-    vhat_ih = rstd_ih = None
-    if ln:                                     # the input side, all steps at once
-        vhat_ih, rstd_ih = take(ws, (T, B, 4 * H), dtype), np.empty((T, B), dtype)
-        ln_rows(A.reshape(T * B, 4 * H), as_dtype(params["ln_ih_weight"], dtype),
-                _ln_bias(params, "ln_ih", 4 * H, dtype) + bias,
-                vhat_ih.reshape(T * B, 4 * H), rstd_ih.reshape(T * B))
+    parts = plan(B, H, 4, dtype, True)
+    xs, wip, A = loop_projection(x, w_ih, parts, dtype, ws)
+    gin, vhat_ih, rstd_ih = _input_side(params, ln, bias, T, B, dtype, ws)
+    if xs.shape[0] == 0:                       # A projected already: the input side for all
+        _input_side_all(A, bias, gin, vhat_ih, rstd_ih)  # steps at once
     lnp, vh, rh, vc, rc = _ln_buffers(params, ln, T, B, H, dtype, ws)
     zc, zh = (_zone_array(z, (T, B, H), dtype) for z in zoneout)
     cs, tcs = take(ws, (T, B, H), dtype), take(ws, (T, B, H), dtype)
     y = np.empty((T, B, H), dtype)
     fwd_cls, _ = lstm_opt(ln, zc.shape[0] or zh.shape[0], mask.shape[0])
-    run_forward(make(fwd_cls, A=A, lens=lens, cs=cs, tcs=tcs, y=y, hs=hs, h0=h0,
+    run_forward(make(fwd_cls, A=A, xs=xs, wip=wip[0], wit=wip[1], bias=bias, gin=gin,
+                     vi=vhat_ih, ri=rstd_ih, lens=lens, cs=cs, tcs=tcs, y=y, hs=hs, h0=h0,
                      rmask=mask, zc=zc, zh=zh, lnp=lnp, vh=vh, rh=rh, vc=vc, rc=rc),
-                w_hh, 4, ws)
+                w_hh, 4, ws, parts)
+    if ws is not None and xs.shape[0] > 0:
+        ws.give_unkept(*wip)
+    if not ln:
+        vhat_ih = rstd_ih = None
     h_n = hs[:B]
     if mask.shape[0]:                          # hs held d * h: the true h_n from y (or h0)
         last = np.maximum(lens - 1, 0)
@@ -158,6 +161,27 @@ def _zone_array(z, shape, dtype):
     if np.shape(z) != shape:
         raise RnnlabError(f"zoneout: got a mask of shape {np.shape(z)}, expected {shape}")
     return as_dtype(z, dtype)
+
+
+def _input_side(params, ln, bias, T, B, dtype, ws):
+    """(gin, vhat_ih, rstd_ih): the input side's layer-norm gain and its caches (T, B, 4H)
+    and (T, B), empty without layer norm; with it, bias becomes the sum of the input side's
+    layer-norm bias and the LSTM's biases (in place: the norm's output is gain * vhat + it)."""
+    G = bias.shape[0]
+    if not ln:
+        return np.zeros(0, dtype), np.zeros((0, 0, G), dtype), np.zeros((0, 0), dtype)
+    bias += _ln_bias(params, "ln_ih", G, dtype)
+    return (as_dtype(params["ln_ih_weight"], dtype), take(ws, (T, B, G), dtype),
+            np.empty((T, B), dtype))
+
+
+def _input_side_all(A, bias, gin, vhat, rstd):
+    """A (projected before the loop) -> + bias, or its layer norm for all steps at once."""
+    T, B, G = A.shape
+    if gin.shape[0]:
+        ln_rows(A.reshape(T * B, G), gin, bias, vhat.reshape(T * B, G), rstd.reshape(T * B))
+    else:
+        A += bias
 
 
 def _ln_bias(params, name, n, dtype):

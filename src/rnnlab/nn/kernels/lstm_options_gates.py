@@ -28,7 +28,8 @@ import numpy as np
 from numba import njit, types
 from numba.extending import overload
 
-from .activations import one, sigm, tanh_
+from .activations import one, tanh_
+from .copies import copy_into
 from .lstm_gates import activate, dig_backward
 
 LN_EPS = 1e-5     # as functional.LN_EPS (the reference)
@@ -89,10 +90,10 @@ def _normalise(v, vhat, gain, bias, out):
 
 
 @njit(nogil=True, fastmath={"contract"}, error_model="numpy", inline="always")
-def _zone(z, t, b, old, new):
-    """new <- z * old + (1 - z) * new, zoneout's mix at step t, row b (z: empty when off,
-    one number in evaluation, the (T, B, H) masks in training; a (1, 1, 1) mask with
-    T = B = H = 1 is the same either way)."""
+def _zone(z, t, r0, r1, old, new):
+    """new <- z * old + (1 - z) * new, zoneout's mix at step t for rows r0..r1-1 (old, new:
+    those rows flattened; z: empty when off, one number in evaluation, the (T, B, H) masks in
+    training; a (1, 1, 1) mask with T = B = H = 1 is the same either way)."""
     if z.shape[0] == 0:
         return
     if z.size == 1:
@@ -101,7 +102,7 @@ def _zone(z, t, b, old, new):
         for j in range(new.shape[0]):
             new[j] = k * old[j] + k1 * new[j]
     else:
-        zr = z[t, b]
+        zr = z[t, r0:r1].reshape(-1)
         o1 = one(new)
         for j in range(new.shape[0]):
             new[j] = zr[j] * old[j] + (o1 - zr[j]) * new[j]
@@ -112,57 +113,83 @@ def fwd(a, R, t, b0, b1, ln, zoned, masked):
     """Step t, rows b0..b1-1: the pre-activations A[t, b] (+ R[b], the product of the masked
     h_{t-1}) -> gates in place, c_t, tanh(LN(c^)), h_t (y and the state rows); a row past its
     length keeps its state (c carried; A, tanh c, y zero). ln, zoned, masked: which options
-    are on, constants where ``steps`` calls it (one compiled pass per combination)."""
+    are on, constants where ``steps`` calls it (one compiled pass per combination). The rows
+    within their length go through ``_fwd_live`` in runs of consecutive rows."""
     B = a.hs.shape[0] // 2
-    for b in range(b0, b1):
-        if t < a.lens[b]:
-            _fwd_row(a, a.A[t, b], R[b], t, b, a.hs[B + b], a.cs[t, b], a.tcs[t, b], a.y[t, b],
-                     a.hs[b], ln, zoned, masked)
-        else:
+    b = b0
+    while b < b1:
+        if t >= a.lens[b]:
             a.A[t, b] = 0
             a.cs[t, b] = a.hs[B + b]
             a.tcs[t, b] = 0
             a.y[t, b] = 0
+            b += 1
+            continue
+        e = b + 1
+        while e < b1 and t < a.lens[e]:
+            e += 1
+        _fwd_live(a, R, t, b, e, ln, zoned, masked)
+        b = e
 
 
 @njit(nogil=True, fastmath={"contract"}, error_model="numpy", inline="always")
-def _fwd_row(a, g, r, t, b, cprev, chat, tc, yt, h, ln, zoned, masked):
-    """One row: the gates in place (g = A[t, b], r its product), c^ into chat, then c_t
-    there and in cprev (the state row); tc; h_t into yt and (times d) into h."""
-    H = yt.shape[0]
-    if ln:                                  # r <- LN(W_hh (d * h_{t-1})), over all 4H
-        a.rh[t, b] = _normalise(r, a.vh[t, b], a.lnp[0, :4 * H], a.lnp[1, :4 * H], r)
-    gi = g[0:H]
-    gf = g[H:2 * H]
-    gg = g[2 * H:3 * H]
-    go = g[3 * H:4 * H]
-    activate(gi, r[0:H], True)
-    activate(gf, r[H:2 * H], True)
-    activate(gg, r[2 * H:3 * H], False)
-    activate(go, r[3 * H:4 * H], True)
-    for j in range(H):
-        chat[j] = gf[j] * cprev[j] + gi[j] * gg[j]
-    if ln:                                  # tc <- LN(c^), then tanh of it
-        a.rc[t, b] = _normalise(chat, a.vc[t, b], a.lnp[0, 4 * H:], a.lnp[1, 4 * H:], tc)
+def _fwd_live(a, R, t, r0, r1, ln, zoned, masked):
+    """Rows r0..r1-1, all within their length: per row the gates in place (g = A[t, b], r
+    its product), c^ into cs[t, b], with layer norm LN(c^) into tcs[t, b], and h^ = o *
+    tanh(LN(c^)) into y[t, b]; then over the rows' block at once (their rows of cs[t], tcs[t],
+    y[t] and the state rows are contiguous) tanh, zoneout's mixes, c_t into the state rows
+    and d * h_t for the next product. One loop over the block instead of one per row: at
+    H = 32 each loop's setup (LLVM's overlap checks, the vector loop's entry and exit) is
+    about as long as its work."""
+    B = a.hs.shape[0] // 2
+    H = a.y.shape[2]
+    for b in range(r0, r1):
+        g = a.A[t, b]
+        r = R[b]
+        if ln:                              # r <- LN(W_hh (d * h_{t-1})), over all 4H
+            a.rh[t, b] = _normalise(r, a.vh[t, b], a.lnp[0, :4 * H], a.lnp[1, :4 * H], r)
+        gi = g[0:H]
+        gf = g[H:2 * H]
+        gg = g[2 * H:3 * H]
+        activate(gi, r[0:H], True)
+        activate(gf, r[H:2 * H], True)
+        activate(gg, r[2 * H:3 * H], False)
+        activate(g[3 * H:4 * H], r[3 * H:4 * H], True)
+        chat = a.cs[t, b]
+        cprev = a.hs[B + b]
         for j in range(H):
-            tc[j] = tanh_(tc[j])
+            chat[j] = gf[j] * cprev[j] + gi[j] * gg[j]
+        if ln:                              # tcs <- LN(c^) (tanh below)
+            a.rc[t, b] = _normalise(chat, a.vc[t, b], a.lnp[0, 4 * H:], a.lnp[1, 4 * H:],
+                                    a.tcs[t, b])
+    tc = a.tcs[t, r0:r1].reshape(-1)
+    chat = a.cs[t, r0:r1].reshape(-1)
+    if ln:
+        for k in range(tc.shape[0]):
+            tc[k] = tanh_(tc[k])
     else:
+        for k in range(tc.shape[0]):
+            tc[k] = tanh_(chat[k])
+    for b in range(r0, r1):                 # h^ = o * tanh(LN(c^))
+        go = a.A[t, b, 3 * H:4 * H]
+        tcb = a.tcs[t, b]
+        yt = a.y[t, b]
         for j in range(H):
-            tc[j] = tanh_(chat[j])
-    for j in range(H):                      # h^ = o * tanh(LN(c^))
-        yt[j] = go[j] * tc[j]
+            yt[j] = go[j] * tcb[j]
+    y = a.y[t, r0:r1].reshape(-1)
+    cstate = a.hs[B + r0:B + r1].reshape(-1)
     if zoned:                               # h_{t-1} itself: y[t-1] (or h0), not d * h
-        _zone(a.zh, t, b, a.y[t - 1, b] if t > 0 else a.h0[b], yt)
-        _zone(a.zc, t, b, cprev, chat)
-    for j in range(H):
-        cprev[j] = chat[j]
+        _zone(a.zh, t, r0, r1, a.y[t - 1, r0:r1].reshape(-1) if t > 0 else
+              a.h0[r0:r1].reshape(-1), y)
+        _zone(a.zc, t, r0, r1, cstate, chat)
+    copy_into(cstate, chat)
+    h = a.hs[r0:r1].reshape(-1)
     if masked:                              # the next product reads d * h_t
-        d = a.rmask[b]
-        for j in range(H):
-            h[j] = d[j] * yt[j]
+        d = a.rmask[r0:r1].reshape(-1)
+        for k in range(h.shape[0]):
+            h[k] = d[k] * y[k]
     else:
-        for j in range(H):
-            h[j] = yt[j]
+        copy_into(h, y)
 
 
 @njit(nogil=True, fastmath={"contract"}, error_model="numpy", inline="always")
@@ -303,6 +330,22 @@ def ln_rows(v, gain, bias, vhat, rstd):
     kept for backward."""
     for r in range(v.shape[0]):
         rstd[r] = _normalise(v[r], vhat[r], gain, bias, v[r])
+
+
+@njit(nogil=True, fastmath={"contract"}, error_model="numpy", inline="always")
+def input_side(a, t, b0, b1, ln):
+    """Rows b0..b1-1 of step t's input projection A[t] (the time loop's own, ``steps.project``)
+    -> + bias, or with layer norm gain * LN + bias (vhat into vi, 1/std into ri): what
+    ``lstm_options.forward`` does for all steps at once when A is projected before the loop,
+    the same numbers. The layer norm calls ``ln_rows`` itself: its rows inlined here were
+    rounded differently (an FMA contracted in one place and not the other, 1 ulp)."""
+    if ln:
+        ln_rows(a.A[t, b0:b1], a.gin, a.bias, a.vi[t, b0:b1], a.ri[t, b0:b1])
+    else:
+        for b in range(b0, b1):
+            v = a.A[t, b]
+            for j in range(v.shape[0]):
+                v[j] += a.bias[j]
 
 
 @njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")

@@ -76,9 +76,12 @@ class LstmCoupledBwd(LstmBwd):
     __slots__ = ()
 
 
-class LstmOptFwd(namedtuple("LstmOptFwd", "A lens cs tcs y hs h0 rmask zc zh lnp vh rh vc rc")):
+class LstmOptFwd(namedtuple("LstmOptFwd", "A xs wip wit bias gin vi ri lens cs tcs y hs h0 rmask "
+                                          "zc zh lnp vh rh vc rc")):
     """The LSTM with layer norm, zoneout and recurrent dropout (``lstm_options_gates``; the
-    fields as there). WHOLE_ROWS: its gate pass needs every unit of a row (layer norm), so
+    fields as there). xs, wip, wit: the input projection, as ``LstmFwd``'s (xs empty when A
+    holds it already); then, per row, + bias (without layer norm), or the input side's layer
+    norm with gain gin and bias (its own plus the LSTM's), vhat into vi and 1/std into ri. WHOLE_ROWS: its gate pass needs every unit of a row (layer norm), so
     ``loops.plan`` never splits its units. Which options are on is the class (``lstm_opt``):
     LN, ZONED, MASKED are constants of the compiled pass, so each combination compiles its
     own straight loops (with the options read from the arrays at run time the plain rows ran
@@ -130,10 +133,11 @@ _SHAPES = {"A": "TBG", "dAh": "TBG", "dy": "TBH", "y": "TBH", "hns": "TBH", "cs"
            "tcs": "TBH", "lens": "B", "hs": "SH", "dhs": "SH", "h0": "BH", "c0": "BH",
            "bhh": "G", "bias": "G", "wpi": "P", "wpf": "P", "wpo": "P", "dwp": "N3H", "zcarry": "BH",
            "rmask": "MH", "lnp": "LK", "vh": "tbG", "rh": "tb", "vc": "tbH", "rc": "tb",
-           "dln": "N2K", "dcarry": "BH"}
+           "dln": "N2K", "dcarry": "BH", "gin": "l", "vi": "tbG", "ri": "tb"}
 # The options' arrays (LstmOpt*): M rows of the recurrent-dropout mask (B, or 0 without it);
 # L rows of the layer-norm gains and biases (2, or 0 without layer norm), K their length (5H:
-# 4H of the product, H of c^); t, b: T and B with layer norm, else 0 (its caches are empty).
+# 4H of the product, H of c^); t, b: T and B with layer norm, else 0 (its caches are empty);
+# l: the input side's gain's length (G with layer norm, else 0).
 # Zoneout's zc, zh ((T, B, H) masks, (1, 1, 1) evaluation, (0, 0, 0) off) are checked where
 # they are built (lstm_options).
 
@@ -152,7 +156,8 @@ def make(cls, **fields):
     if issubclass(cls, (LstmOptFwd, LstmOptBwd)):
         ln = fields["lnp"].shape[0] > 0
         sizes.update(S=2 * B, M=B if fields["rmask"].shape[0] else 0, L=2 if ln else 0,
-                     K=5 * H if ln else 0, t=T if ln else 0, b=B if ln else 0)
+                     K=5 * H if ln else 0, t=T if ln else 0, b=B if ln else 0,
+                     l=GH if ln else 0)
     for name, v in fields.items():
         if name not in _SHAPES:
             continue
@@ -264,6 +269,14 @@ def _project(a, b0, b1):
         def impl(a, b0, b1):
             for t in range(a.xs.shape[0]):      # none when A holds the projection already
                 gemm_rows(a.xs[t], a.wip, a.wit, a.A[t], b0, b1)
+        return impl
+    if _is_opt(a, LstmOptFwd):
+        ln = _cls(a).LN
+
+        def impl(a, b0, b1):
+            for t in range(a.xs.shape[0]):
+                gemm_rows(a.xs[t], a.wip, a.wit, a.A[t], b0, b1)
+                lstm_options_gates.input_side(a, t, b0, b1, ln)
         return impl
     return lambda a, b0, b1: None
 
