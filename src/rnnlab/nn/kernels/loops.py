@@ -13,10 +13,9 @@ from numba import njit, prange
 from . import sync
 from ._common import forward_skipped
 from .background import ready
-from .copies import add_into, copy_into
 from .panels import gemm_rows, pack
 from .policy import batch_split, split_warm, unit_split
-from .steps import adds_carry, project, step_bwd, step_fwd
+from .steps import carry_in, project, step_bwd, step_fwd
 from .units import bwd_units, fwd_units, pack_parts
 
 
@@ -53,10 +52,7 @@ def _bwd_rows(a, whp, wht, tmp, b0, b1, blk):
         gemm_rows(a.dAh[t], whp, wht, tmp, b0, b1)
         for b in range(b0, b1):
             if t < a.lens[b]:
-                if adds_carry(a):
-                    add_into(a.dhs[b], tmp[b])
-                else:
-                    copy_into(a.dhs[b], tmp[b])
+                carry_in(a, b, tmp[b])
 
 
 @njit(cache=True, parallel=True, nogil=True, error_model="numpy")

@@ -4,10 +4,13 @@ mask. Same equations as ``rnnlab.nn.cells.lstm_options`` (its docstring); the ar
 are ``steps.LstmOptFwd`` / ``steps.LstmOptBwd``.
 
 Each pass takes whole rows (all H units): layer norm needs every unit of a row, so these
-tuples never take the unit split (``loops.plan``). The options are read from the arrays, not
-compiled in: an option that is off is an empty array (layer norm, the mask) or a (0, 1, 1) one
-(zoneout), a zoneout in evaluation a (1, 1, 1) array holding z, in training the (T, B, H) 0/1
-masks. So one compiled pass serves every combination, and the plain LSTM compiles none of it.
+tuples never take the unit split (``loops.plan``). Which options are on is the tuple's class
+(``steps.lstm_opt``: constants of the compiled pass); their arrays: an option that is off is
+an empty array (layer norm, the mask) or a (0, 0, 0) one (zoneout), a zoneout in evaluation a
+(1, 1, 1) array holding z, in training the (T, B, H) 0/1 masks, which the backward always
+gets (``lstm_options._zone_masks``). The forward runs the rows within their length in blocks
+(``_fwd_live``); the time loop brings the input projection in (``input_side``) and the
+backward's dh through the mask (``steps.carry_in``). The plain LSTM compiles none of it.
 
 State rows: hs[:B] holds d * h_t, the masked h that the next step's product reads (h_t itself
 without the mask), hs[B:] c_t. The true h_{t-1} that zoneout mixes in is y[t-1] (h0 at t = 0):
@@ -193,23 +196,26 @@ def _fwd_live(a, R, t, r0, r1, ln, zoned, masked):
 
 
 @njit(nogil=True, fastmath={"contract"}, error_model="numpy", inline="always")
-def _unzone(z, t, b, dnew, dold):
-    """The backward of ``_zone`` in place: dold = z * dnew, dnew *= 1 - z; dold is left as
-    it is (zeros) when zoneout is off."""
-    if z.shape[0] == 0:
-        return
-    if z.size == 1:
-        k = z[0, 0, 0]
-        k1 = one(dnew) - k
-        for j in range(dnew.shape[0]):
-            dold[j] = k * dnew[j]
-            dnew[j] = k1 * dnew[j]
+def _dh_in(a, t, b, zoned):
+    """dhs[b] <- dL/dh_t = dy_t + dhs[b] (what step t+1's product sent back, times d: ``steps.
+    carry_in``; at a row's last step dh_n as it came in) (+ zoneout's carried share, zcarry[b],
+    still 0 at a row's last step), then zoneout's split of it: zcarry[b] <- z_h dh (what skips
+    to h_{t-1}), dhs[b] <- (1 - z_h) dh (what reaches h^_t)."""
+    dh = a.dhs[b]
+    dyt = a.dy[t, b]
+    zcar = a.zcarry[b]
+    if zoned:
+        for j in range(dh.shape[0]):
+            dh[j] = (dyt[j] + dh[j]) + zcar[j]
     else:
-        zr = z[t, b]
-        o1 = one(dnew)
-        for j in range(dnew.shape[0]):
-            dold[j] = zr[j] * dnew[j]
-            dnew[j] = (o1 - zr[j]) * dnew[j]
+        for j in range(dh.shape[0]):
+            dh[j] = dyt[j] + dh[j]
+    if zoned:                               # z_h: the (T, B, H) mask (``backward``)
+        zr = a.zh[t, b]
+        o1 = one(dh)
+        for j in range(dh.shape[0]):
+            zcar[j] = zr[j] * dh[j]
+            dh[j] = (o1 - zr[j]) * dh[j]
 
 
 @njit(nogil=True, fastmath={"contract"}, error_model="numpy", inline="always")
@@ -251,39 +257,24 @@ def _bwd_row(a, t, b, blk, ln, zoned, masked):
     o1 = one(a.A)
     dh = a.dhs[b]
     dc = a.dhs[B + b]
-    dyt = a.dy[t, b]
-    zcar = a.zcarry[b]
-    if masked and t + 1 < a.lens[b]:       # dh came through step t+1's product: times d
-        d = a.rmask[b]
-        for j in range(H):
-            dh[j] = dyt[j] + d[j] * dh[j]
-    else:                                   # (at a row's last step: dh_n as it came in)
-        for j in range(H):
-            dh[j] = dyt[j] + dh[j]
-    if zoned:                               # h_t = zh h_{t-1} + (1 - zh) h^_t
-        if t + 1 < a.lens[b]:
-            for j in range(H):
-                dh[j] += zcar[j]
-        _unzone(a.zh, t, b, dh, zcar)
+    _dh_in(a, t, b, zoned)                  # dh <- dL/dh^_t
     g = a.A[t, b]
     gi = g[0:H]
     gf = g[H:2 * H]
     gg = g[2 * H:3 * H]
     go = g[3 * H:4 * H]
     tc = a.tcs[t, b]
-    for j in range(H):                      # h^ = o * tanh(LN(c^)): dA_o; dh <- dLN(c^)
-        o = go[j]
-        d = dh[j]
-        go[j] = d * tc[j] * o * (o1 - o)
-        dh[j] = d * o * (o1 - tc[j] * tc[j])
-    if ln:                                  # dh <- dL/dc^ through LN(c^)
+    if ln:
+        for j in range(H):                  # h^ = o * tanh(LN(c^)): dA_o; dh <- dLN(c^)
+            o = go[j]
+            d = dh[j]
+            go[j] = d * tc[j] * o * (o1 - o)
+            dh[j] = d * o * (o1 - tc[j] * tc[j])
         _ln_back(dh, a.vc[t, b], a.rc[t, b], a.lnp[0, 4 * H:], dh, a.dln[blk, 0, 4 * H:],
-                 a.dln[blk, 1, 4 * H:])
-    if zoned:                               # dh <- dc^ = (1 - zc) dc + dLN; dc <- zc dc
-        _dc_hat(a.zc, t, b, dc, dh)
-    else:
-        for j in range(H):
-            dh[j] = dc[j] + dh[j]
+                 a.dln[blk, 1, 4 * H:])     # dh <- dL/dc^ through LN(c^)
+        _dc_hat(a.zc, t, b, dc, dh, zoned)
+    else:                                   # the same, and dL/dc^ in the same loop
+        _dout_dc_hat(a.zc, t, b, go, tc, dc, dh, zoned)
     dig_backward(gi, gg, dh)
     cprev = a.cs[t - 1, b] if t > 0 else a.c0[b]
     if zoned:
@@ -302,19 +293,34 @@ def _bwd_row(a, t, b, blk, ln, zoned, masked):
 
 
 @njit(nogil=True, fastmath={"contract"}, error_model="numpy", inline="always")
-def _dc_hat(z, t, b, dc, dh):
-    """dh <- (1 - z) dc + dh (dL/dc^), dc <- z dc (the part that skips the step; 0 when z_c
-    is off)."""
-    if z.shape[0] == 0:
+def _dout_dc_hat(z, t, b, go, tc, dc, dh, zoned):
+    """Without layer norm: dA_o into go, and dh <- dL/dc^ = (1 - z_c) dc + dh o (1 - tc^2),
+    dc <- z_c dc (the part that skips the step; without zoneout the whole dc, and dc left
+    as it is: the dA_f loop overwrites it). z: z_c's (T, B, H) mask (``backward``)."""
+    o1 = one(dh)
+    if not zoned:
+        for j in range(dh.shape[0]):
+            o = go[j]
+            d = dh[j]
+            go[j] = d * tc[j] * o * (o1 - o)
+            dh[j] = dc[j] + d * o * (o1 - tc[j] * tc[j])
+    else:
+        zr = z[t, b]
+        for j in range(dh.shape[0]):
+            o = go[j]
+            d = dh[j]
+            go[j] = d * tc[j] * o * (o1 - o)
+            dh[j] = (o1 - zr[j]) * dc[j] + d * o * (o1 - tc[j] * tc[j])
+            dc[j] = zr[j] * dc[j]
+
+
+@njit(nogil=True, fastmath={"contract"}, error_model="numpy", inline="always")
+def _dc_hat(z, t, b, dc, dh, zoned):
+    """dh <- (1 - z_c) dc + dh (dL/dc^), dc <- z_c dc (the part that skips the step; without
+    zoneout dc is left as it is: the dA_f loop overwrites it). z: z_c's (T, B, H) mask."""
+    if not zoned:
         for j in range(dc.shape[0]):
             dh[j] = dc[j] + dh[j]
-            dc[j] = 0
-    elif z.size == 1:
-        k = z[0, 0, 0]
-        k1 = one(dc) - k
-        for j in range(dc.shape[0]):
-            dh[j] = k1 * dc[j] + dh[j]
-            dc[j] = k * dc[j]
     else:
         zr = z[t, b]
         o1 = one(dc)

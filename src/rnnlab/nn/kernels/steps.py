@@ -20,6 +20,7 @@ from numba.extending import overload
 
 from . import lstm_gates, lstm_options_gates, rdrop_gates
 from .gates import gru_bwd, gru_fwd, rnn_bwd, rnn_fwd
+from .copies import add_into, copy_into
 from .panels import gemm_rows
 
 RnnFwd = namedtuple("RnnFwd", "A lens relu y hs")
@@ -194,6 +195,13 @@ def adds_carry(a):
     raise NotImplementedError("adds_carry runs in compiled code only")
 
 
+def carry_in(a, b, src):
+    """Row b of step t+1's product src (dL/dh_t through it) into a.dhs[b]: added (GRU),
+    times the recurrent-dropout mask d (the LSTM with options and a mask: the product read
+    d * h_t), or copied. Compiled code only (``loops``'s batch-split and one-thread loops)."""
+    raise NotImplementedError("carry_in runs in compiled code only")
+
+
 def _cls(a):
     return getattr(a, "instance_class", None)
 
@@ -289,3 +297,17 @@ def _adds_carry(a):
     if _cls(a) is GruBwd:
         return lambda a: True
     return None
+
+
+@overload(carry_in)
+def _carry_in(a, b, src):
+    if _is_opt(a, LstmOptBwd) and _cls(a).MASKED:
+        def impl(a, b, src):
+            d = a.rmask[b]
+            dh = a.dhs[b]
+            for j in range(dh.shape[0]):
+                dh[j] = d[j] * src[j]
+        return impl
+    if _cls(a) is GruBwd:
+        return lambda a, b, src: add_into(a.dhs[b], src)
+    return lambda a, b, src: copy_into(a.dhs[b], src)
