@@ -225,8 +225,7 @@ def _input_ln_backward(dA, cache, grads, dtype):
     vhat = cache["vhat_ih"]
     dgain, dbias = np.zeros(GH, dtype), np.zeros(GH, dtype)
     ln_rows_back(dA.reshape(T * B, GH), vhat.reshape(T * B, GH), cache["rstd_ih"].reshape(-1),
-                 as_dtype(cache["params"]["ln_ih_weight"], dtype), vhat.reshape(T * B, GH),
-                 dgain, dbias)
+                 as_dtype(cache["params"]["ln_ih_weight"], dtype), dgain, dbias)
     grads["ln_ih_weight"], grads["ln_ih_bias"] = dgain, dbias
     return vhat
 
