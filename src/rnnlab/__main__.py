@@ -1,6 +1,5 @@
 """`python -m rnnlab ...` is the `rnnlab` command."""
-import sys
 
-from .app.cli import main
+from .app.cli import entry
 
-sys.exit(main())
+entry()

@@ -148,5 +148,24 @@ def _quiet_stdout():
         pass
 
 
+def entry():
+    """The `rnnlab` command (pyproject's script and `python -m rnnlab`): ``main``, then the
+    process's end. A kernel still compiling in the background then (a --time-budget run that
+    ended meanwhile) is not waited for: with the command's output flushed and its files
+    written, the process ends at once (os._exit), since an interpreter exit with LLVM
+    compiling in a thread aborted the process; the second process compiling ahead
+    (training/ahead.py) is stopped first, as at a normal exit."""
+    from ..nn import kernel_cache
+    kernel_cache.detach_at_exit()
+    code = main()
+    if kernel_cache.compile_left_running():
+        from ..training import ahead
+        ahead.stop_children()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

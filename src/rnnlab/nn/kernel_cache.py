@@ -174,8 +174,27 @@ def compile_in_background(ahead=None):
     try:
         yield
     finally:
-        background.disable()
+        background.disable(wait=not _DETACH)
         _AHEAD.clear()
+
+
+_DETACH = []     # [True]: the process ends right after the command (``detach_at_exit``)
+
+
+def detach_at_exit():
+    """The `rnnlab` command line ends the process right after its command: the end of
+    ``compile_in_background`` then does not wait for a background compile under way (it
+    could end a --time-budget run seconds late: 15 s for a 10 s budget with recurrent
+    dropout, its threaded loop compiling), and the caller ends the process with os._exit when
+    ``compile_left_running()``. Library code and the tests call the commands without it."""
+    _DETACH[:] = [True]
+
+
+def compile_left_running():
+    """Whether a background compile is still under way after the command
+    (``detach_at_exit``)."""
+    bg = sys.modules.get("rnnlab.nn.kernels.background")
+    return bg is not None and bg.left_running()
 
 
 def compiling_in_background():

@@ -66,7 +66,18 @@ def start(jobs, dtype="float32"):
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, env=env)
     atexit.register(_stop, proc)
+    _CHILDREN.append(proc)
     compiling.expect([j for j in jobs if j != "shared"], proc)    # cells, "cell:backward"
+
+
+_CHILDREN = []      # the child processes started (``stop_children``)
+
+
+def stop_children():
+    """Stop every child still compiling (what the exit does; for a process that ends with
+    os._exit, which skips the exit's handlers)."""
+    for proc in _CHILDREN:
+        _stop(proc)
 
 
 def _stop(proc):

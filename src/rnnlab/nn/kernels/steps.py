@@ -90,6 +90,7 @@ class LstmOptFwd(namedtuple("LstmOptFwd", "A xs wip wit bias gin vi ri lens cs t
     __slots__ = ()
     WHOLE_ROWS = True
     LN = ZONED = MASKED = False
+    COMPILE_S = 10.0       # its threaded loop's compile, 6 to 9.5 s (``background``)
 
 
 class LstmOptBwd(namedtuple("LstmOptBwd", "A dAh dy lens cs tcs c0 dhs rmask zc zh zcarry lnp "
@@ -97,6 +98,7 @@ class LstmOptBwd(namedtuple("LstmOptBwd", "A dAh dy lens cs tcs c0 dhs rmask zc 
     __slots__ = ()
     WHOLE_ROWS = True
     LN = ZONED = MASKED = False
+    COMPILE_S = 10.0
 
 
 def _opt_classes(base):
