@@ -161,8 +161,11 @@ def entry():
     if kernel_cache.compile_left_running():
         from ..training import ahead
         ahead.stop_children()
-        sys.stdout.flush()
-        sys.stderr.flush()
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):       # a closed pipe: nothing more to say there
+                pass
         os._exit(code)
     sys.exit(code)
 
