@@ -62,4 +62,16 @@ def test_a_cell_cached_without_its_options_is_cold_with_them(monkeypatch, tmp_pa
     kernel_cache.steps_loaded()
     assert kernel_cache.cold_cells(["lstm"], ln) == []
     assert kernel_cache.cold_cells(["lstm"], ln, "float64") == ["lstm+options"]
-    assert ahead.jobs_for(["lstm+options"]) == []
+    assert ahead.jobs_for(["lstm+options"], ln) == ['lstm:backward:{"layer_norm": true}']
+
+
+def test_a_backward_job_compiles_the_runs_options_and_is_waited_for_by_its_cell():
+    """The second process compiles the backward of the run's own options (an LSTM with layer
+    norm runs another backward loop than the plain LSTM's); the layer waits for
+    "lstm:backward" whatever the options."""
+    jobs = ahead.jobs_for(["shared", "lstm"], {"layer_norm": True, "zoneout": 0.0})
+    assert jobs == ["shared", 'lstm:backward:{"layer_norm": true}']
+    assert ahead.wait_key(jobs[1]) == "lstm:backward"
+    ahead.start(jobs[1:], dtype="float64")
+    assert compiling.pending() == ["lstm:backward"]
+    assert compiling.wait_for("lstm:backward") == 0     # the child built and ran that layer

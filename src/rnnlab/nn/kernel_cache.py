@@ -141,7 +141,8 @@ def compile_note(cells, say=None, dtype="float32", options=None):
     cold = cold_cells(cells, options, dtype)
     _UNMARKED[:] = [run_key(c, options, dtype) for c in cells]
     if cold:
-        elsewhere = _AHEAD[0](cold, dtype) if _AHEAD and compiling_in_background() else []
+        elsewhere = (_AHEAD[0](cold, dtype, options) if _AHEAD and compiling_in_background()
+                     else [])
         here = [c for c in cold if c not in elsewhere]
         secs = max(_compile_s(here), _compile_s(elsewhere))
         (say or _stderr)(f"compiling kernels for this machine (once, about {secs:.0f} s; "
@@ -161,9 +162,10 @@ _AHEAD = []      # while a command runs: its way to compile part of the cold lis
 def compile_in_background(ahead=None):
     """Within the block (a command: `rnnlab train`, `rnnlab demo`), compile the threaded kernels
     in the background while the one-thread ones run (nn/kernels/background.py), when the numba
-    backend runs. ahead(cold, dtype): starts part of a cold list compiling in a second process
-    and returns that part (``training.ahead.start_for``; ``compile_note`` calls it). The same
-    numbers either way; off again after the block, and for library code."""
+    backend runs. ahead(cold, dtype, options): starts part of a cold list (a run with its
+    cell's options) compiling in a second process and returns that part
+    (``training.ahead.start_for``; ``compile_note`` calls it). The same numbers either way;
+    off again after the block, and for library code."""
     from .backend import get_backend, numba_available
     if get_backend() != "numba" or not numba_available():
         yield

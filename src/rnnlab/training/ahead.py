@@ -19,6 +19,7 @@ Machine code loaded from the cache is what a compile makes, so the numbers are t
 (tests/test_coldstart.py). Which jobs a cold run starts: ``start_for``.
 """
 import atexit
+import json
 import os
 import subprocess
 import sys
@@ -29,35 +30,45 @@ import numpy as np
 from ..nn import compiling
 
 
-def start_for(cold, dtype="float32"):
+def start_for(cold, dtype="float32", options=None):
     """The jobs to compile in a second process for a run whose cold kernels are `cold`
-    (``nn.kernel_cache.cold_cells``: "shared" and the cells in the order the run uses them),
-    started; returns them ([] with nothing to share out). What `rnnlab train` and `rnnlab
-    demo` hand ``nn.kernel_cache.compile_in_background``. Several cells: every cell after
-    the first (this process compiles the shared kernels and the first cell). One cell: the
-    shared kernels, then the cell's backward loop ("cell:backward"), while this process
-    compiles the forward loop. Several cells: every cell after the first (this process compiles
-    the shared kernels and the first cell); one cell: the shared kernels."""
-    jobs = jobs_for(cold)
+    (``nn.kernel_cache.cold_cells``: "shared", the cells in the order the run uses them, and
+    "CELL+options" for a cached cell first run with `options`, its own options), started;
+    returns them ([] with nothing to share out). What `rnnlab train` and `rnnlab demo` hand
+    ``nn.kernel_cache.compile_in_background``. Several cells: every cell after the first
+    (this process compiles the shared kernels and the first cell). One cell: the shared
+    kernels, then the cell's backward loop with the run's options ("cell:backward"), while
+    this process compiles the forward loop."""
+    jobs = jobs_for(cold, options)
     start(jobs, dtype)
     return jobs
 
 
-def jobs_for(cold):
-    """``start_for``'s jobs for the cold list `cold`."""
+def jobs_for(cold, options=None):
+    """``start_for``'s jobs for the cold list `cold`; a backward job carries the run's options
+    that are on as JSON ("lstm:backward:{\"layer_norm\": true}"): an LSTM with options runs
+    another backward loop than the plain one."""
     from ..nn.kernel_cache import has_kernels
     cells = [c for c in cold if c != "shared" and not c.endswith("+options")]
     if len(cells) > 1:
         return cells[1:]
+    cells += [c[:-len("+options")] for c in cold if c.endswith("+options")]
+    on = {k: v for k, v in sorted((options or {}).items()) if v}
+    tail = ":" + json.dumps(on) if on else ""
     return [c for c in cold if c == "shared"] + \
-        [f"{c}:backward" for c in cells if has_kernels(c)]
+        [f"{c}:backward{tail}" for c in cells if has_kernels(c)]
+
+
+def wait_key(job):
+    """The name a layer waits for (``nn.compiling.wait_for``): the job without its options."""
+    return ":".join(job.split(":", 2)[:2])
 
 
 def start(jobs, dtype="float32"):
     """Start one child process running `jobs` (cell names, or "shared") in order in `dtype`;
     returns at once (a layer of one of the cells waits for it: ``compiling.wait_for``).
     Nothing happens for no jobs."""
-    jobs = [j for j in jobs if j not in compiling.pending()]
+    jobs = [j for j in jobs if wait_key(j) not in compiling.pending()]
     if not jobs:
         return
     env = dict(os.environ, NUMBA_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
@@ -67,7 +78,7 @@ def start(jobs, dtype="float32"):
                             stderr=subprocess.DEVNULL, env=env)
     atexit.register(_stop, proc)
     _CHILDREN.append(proc)
-    compiling.expect([j for j in jobs if j != "shared"], proc)    # cells, "cell:backward"
+    compiling.expect([wait_key(j) for j in jobs if j != "shared"], proc)  # cell, cell:backward
 
 
 _CHILDREN = []      # the child processes started (``stop_children``)
@@ -86,17 +97,18 @@ def _stop(proc):
         proc.wait()
 
 
-def compile_cell(cell, dtype, backward_only=False):
-    """One tiny layer of `cell` forward and backward on token input (as a text model feeds
-    it), then one B = 1 generation step: the one-thread kernels a run of the cell calls.
-    backward_only: the forward's time loop skipped (``kernels.forward_loops_skipped``;
-    the backward then runs on unset values, which its machine code does not depend on), and
-    no generation step."""
+def compile_cell(cell, dtype, backward_only=False, options=None):
+    """One tiny layer of `cell` (with its `options`, the run's) forward and backward on token
+    input (as a text model feeds it), in training mode, then one B = 1 generation step: the
+    one-thread kernels a run of the cell calls. backward_only: the forward's time loop
+    skipped (``kernels.forward_loops_skipped``; the backward then runs on unset values,
+    which its machine code does not depend on), and no generation step."""
     from ..nn import registry
     from ..nn.functional import TokenInput
     from ..nn.kernels import forward_loops_skipped
     V, H = 16, 16          # products narrower than 16 take an unpacked path no real run takes
-    layer = registry.get(cell).layer(V, H, dtype=np.dtype(dtype).type, seed=0)
+    layer = registry.get(cell).layer(V, H, dtype=np.dtype(dtype).type, seed=0,
+                                     **(options or {}))
     ids = np.arange(6).reshape(3, 2) % V
     with forward_loops_skipped() if backward_only else nullcontext():
         y, _ = layer(TokenInput(ids, V, dtype=np.dtype(dtype).type))
@@ -121,8 +133,10 @@ def main(argv):
         if job == "shared":
             compile_shared(dtype)
         else:
-            cell, _, part = job.partition(":")
-            compile_cell(cell, dtype, backward_only=part == "backward")
+            cell, _, rest = job.partition(":")
+            part, _, options = rest.partition(":")
+            compile_cell(cell, dtype, backward_only=part == "backward",
+                         options=json.loads(options) if options else None)
     return 0
 
 
