@@ -102,6 +102,23 @@ def rel_err(a, b):
     return float(np.linalg.norm(a - b) / max(1e-8, np.linalg.norm(a) + np.linalg.norm(b)))
 
 
+def check_steppers_like_forward(layer, x, y, state_n, state0=None, tol=1e-12):
+    """Stream x (T, 1, D) token by token through the layer's B = 1 steppers (started from
+    state0's row 0, or zeros): each step's top output within tol of forward's y[t, 0], and
+    each stepper's final state within tol of forward's state_n (layer k, row 0)."""
+    steppers = layer.steppers()
+    for k, s in enumerate(steppers):
+        s.reset(*(() if state0 is None else (p[k, 0] for p in state0)))
+    for t in range(x.shape[0]):
+        h = x[t, 0]
+        for s in steppers:
+            h = s.step(h)
+        assert rel_err(h, y[t, 0]) < tol
+    for k, s in enumerate(steppers):
+        for a, b in zip(s.state(), state_n):
+            assert rel_err(a, b[k, 0]) < tol
+
+
 def gradcheck(fresh, x, state, lengths, n_param_entries=6, seed=0, eps=EPS):
     """Analytic vs numeric gradients. fresh() builds a new layer; since its seed is fixed, every
     build has the same parameters and, in train mode, draws the same dropout masks (between

@@ -12,7 +12,7 @@ from rnnlab import MLSTM, RnnlabError
 from rnnlab.nn.cells import mlstm as mlstm_cell
 from rnnlab.nn.kernels.mlstm import Stepper
 
-from engine_helpers import rel_err
+from engine_helpers import check_steppers_like_forward, rel_err
 
 D, H, T = 5, 6, 9
 EXACT = 1e-12
@@ -77,17 +77,7 @@ def test_layer_steppers_stream_like_forward():
     state0 = (rng.standard_normal((2, 1, 2, 3, 3)), rng.standard_normal((2, 1, H)),
               rng.standard_normal((2, 1, 2)))
     y, sn = layer(x, state0)
-    steppers = layer.steppers()
-    for k, s in enumerate(steppers):
-        s.reset(*(p[k, 0] for p in state0))
-    for t in range(T):
-        h = x[t, 0]
-        for s in steppers:
-            h = s.step(h)
-        assert rel_err(h, y[t, 0]) < EXACT
-    for k, s in enumerate(steppers):
-        for a, b in zip(s.state(), sn):
-            assert rel_err(a, b[k, 0]) < EXACT
+    check_steppers_like_forward(layer, x, y, sn, state0, EXACT)
     assert rnnlab.nn.registry.get("mlstm").kernel is None    # training stays on NumPy
     with pytest.raises(RnnlabError, match="bidirectional"):
         MLSTM(D, H, bidirectional=True).steppers()

@@ -13,7 +13,8 @@ from rnnlab import MLSTM, SLSTM, RnnlabError
 from rnnlab.nn.cells import mlstm as mlstm_cell
 from rnnlab.nn.cells import slstm as slstm_cell
 
-from engine_helpers import loss_weights, random_state, rel_err, state_list
+from engine_helpers import (check_steppers_like_forward, loss_weights, random_state, rel_err,
+                            state_list)
 from test_gradcheck import CONFIGS, TOL, gradcheck
 
 D, H = 3, 4
@@ -284,15 +285,5 @@ def test_slstm_steppers_stream_like_forward(forget_gate):
     rng = np.random.default_rng(8)
     x = rng.standard_normal((7, 1, D))
     y, sn = layer(x)
-    steppers = layer.steppers()
-    for s in steppers:
-        s.reset()
-    for t in range(7):
-        h = x[t, 0]
-        for s in steppers:
-            h = s.step(h)
-        assert rel_err(h, y[t, 0]) < EXACT
-    for k, s in enumerate(steppers):
-        for a, b in zip(s.state(), sn):
-            assert rel_err(a, b[k, 0]) < EXACT
+    check_steppers_like_forward(layer, x, y, sn, tol=EXACT)
 

@@ -241,15 +241,15 @@ def _ln_back(dout, vhat, rstd, gain, into_vhat, dgain, dbias):
 
 
 @njit(nogil=True, fastmath={"contract"}, error_model="numpy", inline="always")
-def bwd(a, t, b0, b1, blk, ln, zoned, masked):
+def bwd(a, t, b0, b1, blk, ln, zoned):
     """Step t, rows b0..b1-1: the gates in A[t, b] -> dA in place (and dL/d(W_hh h) into vh
     with layer norm), dc_{t-1} into dhs[B + b], zoneout's share of dh_{t-1} into zcarry[b];
-    a row past its length gets zeros. dhs[b] holds, on entry, dL/d(d * h_t) from step t+1's
-    product (or dh_n at a row's last step) and serves as scratch. ln, zoned, masked: as
-    ``fwd``."""
+    a row past its length gets zeros. dhs[b] holds, on entry, dL/dh_t from step t+1's
+    product, already times the mask's d (``steps.carry_in``), or dh_n at a row's last step,
+    and serves as scratch. ln, zoned: as ``fwd`` (the mask needs nothing here)."""
     for b in range(b0, b1):
         if t < a.lens[b]:
-            _bwd_row(a, t, b, blk, ln, zoned, masked)
+            _bwd_row(a, t, b, blk, ln, zoned)
         else:
             a.A[t, b] = 0
             if ln:
@@ -257,7 +257,7 @@ def bwd(a, t, b0, b1, blk, ln, zoned, masked):
 
 
 @njit(nogil=True, fastmath={"contract"}, error_model="numpy", inline="always")
-def _bwd_row(a, t, b, blk, ln, zoned, masked):
+def _bwd_row(a, t, b, blk, ln, zoned):
     B = a.dhs.shape[0] // 2
     H = a.dhs.shape[1]
     o1 = one(a.A)

@@ -258,10 +258,10 @@ def _step_bwd(a, t, b0, b1, j0, j1, blk):
     if _cls(a) is GruMaskedBwd:
         return lambda a, t, b0, b1, j0, j1, blk: rdrop_gates.gru_bwd(a, t, b0, b1)
     if _is_opt(a, LstmOptBwd):
-        ln, zoned, masked = _cls(a).LN, _cls(a).ZONED, _cls(a).MASKED
+        ln, zoned = _cls(a).LN, _cls(a).ZONED
 
         def impl(a, t, b0, b1, j0, j1, blk):
-            lstm_options_gates.bwd(a, t, b0, b1, blk, ln, zoned, masked)
+            lstm_options_gates.bwd(a, t, b0, b1, blk, ln, zoned)
         return impl
     if _cls(a) in LSTM_BWD:
         gates = _LSTM_GATES[_cls(a)]
